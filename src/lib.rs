@@ -1,0 +1,17 @@
+//! dsim — a deterministic discrete-event simulator for distributed protocols.
+//!
+//! A run is a pure function of (scenario, seed): a virtual clock in integer microseconds, one event
+//! queue ordered by (time, insertion seq), and randomness only from ChaCha streams derived from the
+//! seed. Protocols (`raft`, `eventual`) are pure state machines behind [`protocol::Protocol`]; the
+//! kernel (`sim`) knows none of them. Every event becomes a trace row ([`trace::Record`]) that feeds
+//! the CSV writer, the checkers (`check`) and the metrics alike.
+
+pub mod check;
+pub mod error;
+pub mod metrics;
+pub mod protocol;
+pub mod sim;
+pub mod trace;
+pub mod workload;
+
+pub use error::{Error, Result};

@@ -1,0 +1,188 @@
+//! The contract between the kernel and a protocol: nodes are pure state machines.
+//!
+//! A node reacts to one input at a time — start, restart after a crash, a delivered message, a
+//! fired timer, a client request — and answers with effects pushed into its [`Ctx`]: send a message,
+//! arm / re-arm / cancel a timer, write a trace note. It never sees the event queue, the clock
+//! source, the trace file or the CLI; `now` and its random streams reach it through the context.
+//! The runner (`sim::runner`) turns effects into events. This is the stateright `Out` / openraft
+//! `Command` shape, with the randomness handed in rather than taken from a global.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use rand::Rng;
+
+use crate::sim::rng::SimRng;
+use crate::sim::{NodeId, SimDuration, SimTime};
+use crate::trace::Record;
+
+/// A message between nodes. `Clone` because the network may duplicate it.
+pub trait Message: Clone + Debug {
+    /// Short name for the trace's `msg` column (`append_entries`, `request_vote_reply`, …).
+    fn name(&self) -> &'static str;
+
+    /// Fill the columns a `send` / `deliver` / `drop` row should show for this message
+    /// (typically `term` and `index`). The runner has set everything else already.
+    fn describe(&self, _row: &mut Record) {}
+}
+
+/// A node's timer identity. Arming a timer that is already armed re-arms it in place.
+pub trait Timer: Copy + Eq + Hash + Debug {
+    /// Name for the trace's `msg` column on a `timeout` row (`election`, `heartbeat`, …).
+    fn name(&self) -> &'static str;
+}
+
+/// A client request delivered to a node by the workload.
+pub trait ClientRequest: Clone + Debug {
+    /// Fill the `client` row's columns (`key`, `value`, `msg`).
+    fn describe(&self, row: &mut Record);
+}
+
+/// One node of a protocol.
+pub trait Protocol: Sized {
+    type Msg: Message;
+    type Timer: Timer;
+    type Client: ClientRequest;
+
+    /// First boot at time zero.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
+
+    /// The node crashed: drop all volatile state, keep what the protocol persists.
+    /// Timers are cancelled by the runner; no effects may be emitted.
+    fn on_crash(&mut self);
+
+    /// The node comes back after a crash, with whatever `on_crash` kept.
+    fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>);
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Self::Msg);
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
+
+    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, request: Self::Client);
+
+    /// The run is over: a last chance to write trace notes (final states). No other effect counts.
+    fn on_finish(&mut self, _ctx: &mut Ctx<'_, Self>) {}
+
+    /// Whether this node believes it is the leader. Faults aimed at "the current leader" use it;
+    /// protocols without leaders keep the default.
+    fn is_leader(&self) -> bool {
+        false
+    }
+}
+
+/// What a node asked for in reaction to one input.
+#[derive(Debug)]
+pub enum Effect<P: Protocol> {
+    /// Send `msg` to `to`, leaving the node after `delay` (e.g. the fsync of what it persisted).
+    Send {
+        to: NodeId,
+        msg: P::Msg,
+        delay: SimDuration,
+    },
+    /// Arm `timer` to fire after `after`; re-arms it in place if armed.
+    SetTimer { timer: P::Timer, after: SimDuration },
+    /// Disarm `timer`; nothing happens if it is not armed.
+    CancelTimer { timer: P::Timer },
+    /// A protocol trace row (`role`, `vote`, `commit`, …). Time, node and seq are filled in by the runner.
+    Note(Record),
+}
+
+/// Everything a node may see or do while it handles one input.
+pub struct Ctx<'a, P: Protocol> {
+    now: SimTime,
+    id: NodeId,
+    nodes: u32,
+    timer_rng: &'a mut SimRng,
+    rng: &'a mut SimRng,
+    effects: &'a mut Vec<Effect<P>>,
+    timer_draws: Option<&'a mut Vec<u64>>,
+}
+
+impl<'a, P: Protocol> Ctx<'a, P> {
+    /// Built by the runner (and by step tests, which then inspect `effects`).
+    pub fn new(
+        now: SimTime,
+        id: NodeId,
+        nodes: u32,
+        timer_rng: &'a mut SimRng,
+        rng: &'a mut SimRng,
+        effects: &'a mut Vec<Effect<P>>,
+    ) -> Self {
+        Ctx { now, id, nodes, timer_rng, rng, effects, timer_draws: None }
+    }
+
+    /// Record every timer draw into `log` (the paired-sweep test uses this).
+    pub fn with_timer_draw_log(mut self, log: &'a mut Vec<u64>) -> Self {
+        self.timer_draws = Some(log);
+        self
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Cluster size N; peers are `n0` … `n{N-1}` except this node.
+    pub fn nodes(&self) -> u32 {
+        self.nodes
+    }
+
+    /// Every node but this one, in id order.
+    pub fn peers(&self) -> impl Iterator<Item = NodeId> {
+        let me = self.id;
+        (0..self.nodes).map(NodeId).filter(move |n| *n != me)
+    }
+
+    /// This node's general-purpose stream (peer choices and the like).
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    pub fn send(&mut self, to: NodeId, msg: P::Msg) {
+        self.effects.push(Effect::Send { to, msg, delay: SimDuration::ZERO });
+    }
+
+    /// Send after a local delay (the message leaves the node only then).
+    pub fn send_after(&mut self, delay: SimDuration, to: NodeId, msg: P::Msg) {
+        self.effects.push(Effect::Send { to, msg, delay });
+    }
+
+    pub fn set_timer(&mut self, timer: P::Timer, after: SimDuration) {
+        self.effects.push(Effect::SetTimer { timer, after });
+    }
+
+    /// Arm `timer` after a duration drawn uniformly from `[min, max]` (inclusive) from this node's
+    /// timer stream, which serves timer draws only. Returns the drawn duration.
+    pub fn set_timer_range(&mut self, timer: P::Timer, min: SimDuration, max: SimDuration) -> SimDuration {
+        assert!(min <= max, "timer range min {min} > max {max}");
+        let after = SimDuration(self.timer_rng.gen_range(min.0..=max.0));
+        if let Some(log) = self.timer_draws.as_deref_mut() {
+            log.push(after.0);
+        }
+        self.set_timer(timer, after);
+        after
+    }
+
+    pub fn cancel_timer(&mut self, timer: P::Timer) {
+        self.effects.push(Effect::CancelTimer { timer });
+    }
+
+    pub fn note(&mut self, row: Record) {
+        self.effects.push(Effect::Note(row));
+    }
+}
+
+/// The client side of a scenario: an open-loop source of requests for one protocol.
+///
+/// The runner keeps exactly one arrival pending and asks for the next when it fires, so a workload
+/// of any length costs one queue slot. Draws come only from the workload stream.
+pub trait Workload {
+    type Request: ClientRequest;
+
+    /// The next request strictly after the one before (or at `now` for the first): its arrival
+    /// time, the node the client contacts, and the request. `None` when the workload is over.
+    fn next(&mut self, now: SimTime, rng: &mut SimRng) -> Option<(SimTime, NodeId, Self::Request)>;
+}

@@ -1,0 +1,6 @@
+//! Traces: the row every event becomes, the streaming CSV writer, the reader, and the manifest that
+//! sits next to each trace. The column contract is documented in `docs/trace.md`.
+
+pub mod record;
+
+pub use record::{Clock, Event, Record, Value};

@@ -1,0 +1,359 @@
+//! One trace row in memory: the same record feeds the CSV writer, the checkers and the metrics.
+//!
+//! Columns, in contract order: `time_us,seq,node,event,peer,msg,term,index,key,value,clock,detail`.
+//! Protocols build notes with the builder methods (`Record::new(Event::Role).term(3)…`); the runner
+//! stamps `time_us`, `seq` and `node`. Text cells are `Cow<'static, str>` so that rows made during a
+//! run do not allocate, while rows read back from a file own their text.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use crate::sim::{NodeId, SimTime};
+
+/// The `event` column. The spelling (`as_str`) is part of the trace contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Event {
+    // Kernel events.
+    Send,
+    Deliver,
+    Drop,
+    Duplicate,
+    Timeout,
+    Crash,
+    Restart,
+    Partition,
+    Heal,
+    Client,
+    // Raft events.
+    Role,
+    Vote,
+    Append,
+    Store,
+    Truncate,
+    Commit,
+    Apply,
+    // Eventual-consistency events.
+    Write,
+    Read,
+    Conflict,
+    Final,
+    // Free-form protocol note.
+    Note,
+}
+
+impl Event {
+    pub const ALL: [Event; 22] = [
+        Event::Send,
+        Event::Deliver,
+        Event::Drop,
+        Event::Duplicate,
+        Event::Timeout,
+        Event::Crash,
+        Event::Restart,
+        Event::Partition,
+        Event::Heal,
+        Event::Client,
+        Event::Role,
+        Event::Vote,
+        Event::Append,
+        Event::Store,
+        Event::Truncate,
+        Event::Commit,
+        Event::Apply,
+        Event::Write,
+        Event::Read,
+        Event::Conflict,
+        Event::Final,
+        Event::Note,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Send => "send",
+            Event::Deliver => "deliver",
+            Event::Drop => "drop",
+            Event::Duplicate => "duplicate",
+            Event::Timeout => "timeout",
+            Event::Crash => "crash",
+            Event::Restart => "restart",
+            Event::Partition => "partition",
+            Event::Heal => "heal",
+            Event::Client => "client",
+            Event::Role => "role",
+            Event::Vote => "vote",
+            Event::Append => "append",
+            Event::Store => "store",
+            Event::Truncate => "truncate",
+            Event::Commit => "commit",
+            Event::Apply => "apply",
+            Event::Write => "write",
+            Event::Read => "read",
+            Event::Conflict => "conflict",
+            Event::Final => "final",
+            Event::Note => "note",
+        }
+    }
+}
+
+impl FromStr for Event {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Event, ()> {
+        Event::ALL.iter().copied().find(|e| e.as_str() == s).ok_or(())
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `value` column.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Value {
+    #[default]
+    None,
+    /// A client-written value, unique per write: `v17`.
+    Id(u64),
+    /// Several values (siblings), sorted ascending: `v3|v5`.
+    Ids(Vec<u64>),
+    /// Anything else (a role name, …).
+    Text(Cow<'static, str>),
+}
+
+impl Value {
+    pub fn is_none(&self) -> bool {
+        matches!(self, Value::None)
+    }
+
+    /// Appends the cell's text to `out`.
+    pub fn write_to(&self, out: &mut String) {
+        match self {
+            Value::None => {}
+            Value::Id(v) => {
+                let _ = write!(out, "v{v}");
+            }
+            Value::Ids(vs) => {
+                for (i, v) in vs.iter().enumerate() {
+                    if i > 0 {
+                        out.push('|');
+                    }
+                    let _ = write!(out, "v{v}");
+                }
+            }
+            Value::Text(t) => out.push_str(t),
+        }
+    }
+
+    /// Parses a cell. `v…` ids and `|`-joined id lists become ids; other text stays text.
+    pub fn parse(cell: &str) -> Value {
+        if cell.is_empty() {
+            return Value::None;
+        }
+        let ids: Option<Vec<u64>> = cell.split('|').map(parse_prefixed('v')).collect();
+        match ids {
+            Some(mut ids) if ids.len() == 1 => Value::Id(ids.pop().unwrap_or_default()),
+            Some(ids) => Value::Ids(ids),
+            None => Value::Text(Cow::Owned(cell.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.write_to(&mut s);
+        f.write_str(&s)
+    }
+}
+
+/// A vector clock as the trace shows it: `(node, counter)` pairs, zeros left out, sorted by node.
+/// Written `n0:2;n3:1`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Clock(pub Vec<(NodeId, u64)>);
+
+impl Clock {
+    /// Builds a clock from per-node counters indexed by node id, leaving zeros out.
+    pub fn from_counters(counters: &[u64]) -> Clock {
+        Clock(
+            counters
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(i, c)| (NodeId(i as u32), *c))
+                .collect(),
+        )
+    }
+
+    pub fn write_to(&self, out: &mut String) {
+        for (i, (n, c)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(';');
+            }
+            let _ = write!(out, "{n}:{c}");
+        }
+    }
+
+    /// Parses `n0:2;n3:1`; rejects zeros, unsorted or repeated nodes.
+    pub fn parse(cell: &str) -> Option<Clock> {
+        let mut pairs: Vec<(NodeId, u64)> = Vec::new();
+        for part in cell.split(';') {
+            let (node, count) = part.split_once(':')?;
+            let node = NodeId::parse(node)?;
+            let count: u64 = count.parse().ok()?;
+            if count == 0 || pairs.last().is_some_and(|(last, _)| *last >= node) {
+                return None;
+            }
+            pairs.push((node, count));
+        }
+        Some(Clock(pairs))
+    }
+}
+
+impl fmt::Display for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.write_to(&mut s);
+        f.write_str(&s)
+    }
+}
+
+/// One trace row. `None` / empty fields are empty cells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub time_us: u64,
+    /// Row number from 0, assigned by the runner (or read from the file).
+    pub seq: u64,
+    pub node: Option<NodeId>,
+    pub event: Event,
+    pub peer: Option<NodeId>,
+    /// A message or timer name, or a client operation.
+    pub msg: Cow<'static, str>,
+    pub term: Option<u64>,
+    pub index: Option<u64>,
+    /// Keys are small integers written `k3`.
+    pub key: Option<u64>,
+    pub value: Value,
+    pub clock: Option<Clock>,
+    pub detail: Cow<'static, str>,
+}
+
+impl Record {
+    pub fn new(event: Event) -> Record {
+        Record {
+            time_us: 0,
+            seq: 0,
+            node: None,
+            event,
+            peer: None,
+            msg: Cow::Borrowed(""),
+            term: None,
+            index: None,
+            key: None,
+            value: Value::None,
+            clock: None,
+            detail: Cow::Borrowed(""),
+        }
+    }
+
+    pub fn at(mut self, time: SimTime) -> Record {
+        self.time_us = time.as_us();
+        self
+    }
+
+    pub fn node(mut self, node: NodeId) -> Record {
+        self.node = Some(node);
+        self
+    }
+
+    pub fn peer(mut self, peer: NodeId) -> Record {
+        self.peer = Some(peer);
+        self
+    }
+
+    pub fn msg(mut self, msg: &'static str) -> Record {
+        self.msg = Cow::Borrowed(msg);
+        self
+    }
+
+    pub fn term(mut self, term: u64) -> Record {
+        self.term = Some(term);
+        self
+    }
+
+    pub fn index(mut self, index: u64) -> Record {
+        self.index = Some(index);
+        self
+    }
+
+    pub fn key(mut self, key: u64) -> Record {
+        self.key = Some(key);
+        self
+    }
+
+    pub fn value(mut self, value: Value) -> Record {
+        self.value = value;
+        self
+    }
+
+    pub fn clock(mut self, clock: Clock) -> Record {
+        self.clock = Some(clock);
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<Cow<'static, str>>) -> Record {
+        self.detail = detail.into();
+        self
+    }
+
+    pub fn time(&self) -> SimTime {
+        SimTime(self.time_us)
+    }
+}
+
+/// A parser for `k3` / `v17` style cells.
+pub fn parse_prefixed(prefix: char) -> impl Fn(&str) -> Option<u64> {
+    move |cell: &str| {
+        let digits = cell.strip_prefix(prefix)?;
+        if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_round_trip() {
+        for e in Event::ALL {
+            assert_eq!(e.as_str().parse::<Event>(), Ok(e));
+        }
+        assert!("bogus".parse::<Event>().is_err());
+    }
+
+    #[test]
+    fn values_round_trip() {
+        for v in [
+            Value::None,
+            Value::Id(17),
+            Value::Ids(vec![3, 5]),
+            Value::Text(Cow::Borrowed("leader")),
+        ] {
+            assert_eq!(Value::parse(&v.to_string()), v);
+        }
+    }
+
+    #[test]
+    fn clocks_are_sorted_without_zeros() {
+        let c = Clock::from_counters(&[2, 0, 0, 1]);
+        assert_eq!(c.to_string(), "n0:2;n3:1");
+        assert_eq!(Clock::parse("n0:2;n3:1"), Some(c));
+        assert_eq!(Clock::parse("n3:1;n0:2"), None);
+        assert_eq!(Clock::parse("n0:0"), None);
+        assert_eq!(Clock::parse("n0:1;n0:2"), None);
+    }
+}
