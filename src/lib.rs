@@ -8,8 +8,10 @@
 
 pub mod check;
 pub mod error;
+pub mod eventual;
 pub mod metrics;
 pub mod protocol;
+pub mod raft;
 pub mod sim;
 pub mod trace;
 pub mod workload;

@@ -1,0 +1,112 @@
+//! `[eventual]` in a scenario file: conflict policy, replication mode, anti-entropy and quorums.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How concurrent versions of a key are resolved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Keep every concurrent value, drop dominated ones (Dynamo, Riak).
+    #[default]
+    Siblings,
+    /// Last writer wins by a deterministic total order that respects causality; the winner keeps
+    /// the joined clock.
+    Lww,
+}
+
+/// Which replication design runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Correct vector clocks, policy-based conflict handling, anti-entropy, optional quorums.
+    #[default]
+    Dynamo,
+    /// The textbook model reproduced faithfully: "any entry greater" comparison, one replication
+    /// message per peer, no retry, no anti-entropy. It diverges; that is the point.
+    Seed,
+}
+
+/// The eventually consistent KV's knobs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventualConfig {
+    pub mode: Mode,
+    pub policy: Policy,
+    /// Anti-entropy period in ms (each node pulls and pushes with `anti_entropy_fanout` random
+    /// peers every period). 0 turns anti-entropy off.
+    pub anti_entropy_ms: u64,
+    pub anti_entropy_fanout: u32,
+    /// Write quorum W: the coordinator acknowledges a write once W replicas (itself included)
+    /// stored it. 1 = acknowledge after the local write.
+    pub write_quorum: u32,
+    /// Read quorum R: a read asks R replicas (itself included) and returns the newest version or
+    /// the siblings. 1 = local read.
+    pub read_quorum: u32,
+    /// After a quorum read, send the merged result to replicas that answered with older versions.
+    pub read_repair: bool,
+    /// A coordinator gives up on a quorum it has not reached after this long (ms).
+    pub request_timeout_ms: u64,
+}
+
+impl Default for EventualConfig {
+    fn default() -> Self {
+        EventualConfig {
+            mode: Mode::Dynamo,
+            policy: Policy::Siblings,
+            anti_entropy_ms: 200,
+            anti_entropy_fanout: 1,
+            write_quorum: 1,
+            read_quorum: 1,
+            read_repair: false,
+            request_timeout_ms: 1_000,
+        }
+    }
+}
+
+impl EventualConfig {
+    /// `nodes` is the replica count N.
+    pub fn validate(&self, origin: &str, nodes: u32) -> Result<()> {
+        let bad = |field: &str, value: &dyn std::fmt::Display, allowed: String| {
+            Err(Error::invalid(origin, format!("eventual.{field}"), value, allowed))
+        };
+        if self.anti_entropy_ms > 3_600_000 {
+            return bad("anti_entropy_ms", &self.anti_entropy_ms, "an integer in [0, 3600000] (0 = off)".into());
+        }
+        if self.anti_entropy_fanout == 0 || self.anti_entropy_fanout >= nodes.max(2) {
+            return bad(
+                "anti_entropy_fanout",
+                &self.anti_entropy_fanout,
+                format!("an integer in [1, {}] (fewer than nodes)", nodes.max(2) - 1),
+            );
+        }
+        if self.write_quorum == 0 || self.write_quorum > nodes {
+            return bad("write_quorum", &self.write_quorum, format!("an integer in [1, {nodes}] (nodes = N)"));
+        }
+        if self.read_quorum == 0 || self.read_quorum > nodes {
+            return bad("read_quorum", &self.read_quorum, format!("an integer in [1, {nodes}] (nodes = N)"));
+        }
+        if !(1..=3_600_000).contains(&self.request_timeout_ms) {
+            return bad("request_timeout_ms", &self.request_timeout_ms, "an integer in [1, 3600000]".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quorums_bounded_by_replica_count() {
+        EventualConfig::default().validate("f", 3).unwrap();
+        let c = EventualConfig { write_quorum: 4, ..Default::default() };
+        assert_eq!(
+            c.validate("f", 3).unwrap_err().to_string(),
+            "f: eventual.write_quorum = 4: an integer in [1, 3] (nodes = N)"
+        );
+        let c = EventualConfig { read_quorum: 0, ..Default::default() };
+        assert!(c.validate("f", 3).is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! `[raft]` in a scenario file: timing, limits and the deliberately broken variants.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A deliberately broken Raft, selectable in a scenario, to prove the checkers can fail.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bug {
+    /// The correct protocol.
+    #[default]
+    None,
+    /// Commit an entry from an earlier term by counting replicas (the Figure 8 bug; §5.4.2 forbids it).
+    Figure8Commit,
+    /// Grant votes without the "candidate's log is at least as up-to-date" check (§5.4.1).
+    VoteWithoutLogCheck,
+    /// Forget `voted_for` on restart, so a node can vote twice in one term (Figure 2: it must persist).
+    ForgetVotedFor,
+}
+
+impl Bug {
+    pub const NAMES: &'static str = "none, figure8_commit, vote_without_log_check, forget_voted_for";
+}
+
+/// Raft's knobs. Times are in milliseconds of simulated time unless the name says `_us`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftConfig {
+    /// Election timeout drawn uniformly from `[min, max]` on every reset (the paper: 150–300 ms).
+    pub election_timeout_ms: [u64; 2],
+    /// A leader sends AppendEntries (empty when caught up) to every follower this often.
+    /// Must be below the election timeout's minimum.
+    pub heartbeat_ms: u64,
+    /// Time to make `current_term`, `voted_for` and log writes durable; replies that depend on
+    /// them leave the node only after this delay (0 = instant).
+    pub persist_delay_us: u64,
+    /// At most this many entries in one AppendEntries.
+    pub max_entries_per_append: u64,
+    /// A node with no known leader holds client commands and retries them this often.
+    pub client_retry_ms: u64,
+    /// At most this many client commands held per node while no leader is known; more are refused.
+    pub pending_max: u64,
+    /// A deliberately broken variant, or `none`.
+    pub bug: Bug,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        RaftConfig {
+            election_timeout_ms: [150, 300],
+            heartbeat_ms: 50,
+            persist_delay_us: 0,
+            max_entries_per_append: 64,
+            client_retry_ms: 100,
+            pending_max: 1_000,
+            bug: Bug::None,
+        }
+    }
+}
+
+impl RaftConfig {
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |field: &str, value: &dyn std::fmt::Display, allowed: String| {
+            Err(Error::invalid(origin, format!("raft.{field}"), value, allowed))
+        };
+        let [min, max] = self.election_timeout_ms;
+        if min == 0 || min > max || max > 3_600_000 {
+            return bad(
+                "election_timeout_ms",
+                &format!("[{min}, {max}]"),
+                "[min, max] with 1 <= min <= max <= 3600000".into(),
+            );
+        }
+        if self.heartbeat_ms == 0 || self.heartbeat_ms >= min {
+            return bad(
+                "heartbeat_ms",
+                &self.heartbeat_ms,
+                format!("an integer in [1, {}] (below election_timeout_ms min)", min - 1),
+            );
+        }
+        if self.persist_delay_us > 10_000_000 {
+            return bad("persist_delay_us", &self.persist_delay_us, "an integer in [0, 10000000]".into());
+        }
+        if !(1..=100_000).contains(&self.max_entries_per_append) {
+            return bad("max_entries_per_append", &self.max_entries_per_append, "an integer in [1, 100000]".into());
+        }
+        if !(1..=3_600_000).contains(&self.client_retry_ms) {
+            return bad("client_retry_ms", &self.client_retry_ms, "an integer in [1, 3600000]".into());
+        }
+        if !(1..=1_000_000).contains(&self.pending_max) {
+            return bad("pending_max", &self.pending_max, "an integer in [1, 1000000]".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_papers_and_valid() {
+        let c = RaftConfig::default();
+        assert_eq!(c.election_timeout_ms, [150, 300]);
+        c.validate("x").unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_field_value_and_range() {
+        let c = RaftConfig { election_timeout_ms: [300, 150], ..Default::default() };
+        let e = c.validate("sims/raft.toml").unwrap_err().to_string();
+        assert!(e.starts_with("sims/raft.toml: raft.election_timeout_ms = [300, 150]: "), "{e}");
+        let c = RaftConfig { heartbeat_ms: 200, ..Default::default() };
+        assert!(c.validate("f").unwrap_err().to_string().contains("raft.heartbeat_ms = 200"));
+    }
+}
