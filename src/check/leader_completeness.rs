@@ -152,7 +152,8 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(
             v[0].message,
-            "n4 became leader of term 5 without (2,2), committed in term 4: it has an entry of term 3 at index 2"
+            "n4 became leader of term 5 without (2,2), committed in term 4: \
+             it has an entry of term 3 at index 2"
         );
     }
 
