@@ -94,7 +94,8 @@ impl Model for GossipModel {
 }
 
 fn scenario(extra: &[&str]) -> Scenario {
-    let base = "nodes = 4\nduration_ms = 2000\n[network]\ndrop_probability = 0.1\nduplicate_probability = 0.05\n\
+    let base =
+        "nodes = 4\nduration_ms = 2000\n[network]\ndrop_probability = 0.1\nduplicate_probability = 0.05\n\
                 [workload]\nrate_per_s = 20\n";
     let sets: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     Scenario::from_str("toy.toml", base, &sets).unwrap()
@@ -166,7 +167,9 @@ fn crash_disarms_timers_and_drops_messages_until_restart() {
     assert!(rows.iter().any(|r| r.event == Event::Crash && r.node == n1 && r.time_us == 500_000));
     assert!(rows.iter().any(|r| r.event == Event::Restart && r.node == n1 && r.time_us == 900_000));
     assert!(!rows.iter().any(|r| down(r) && r.node == n1 && matches!(r.event, Event::Timeout | Event::Send)));
-    assert!(rows.iter().any(|r| down(r) && r.event == Event::Drop && r.peer == n1 && r.detail == "node_down"));
+    assert!(rows
+        .iter()
+        .any(|r| down(r) && r.event == Event::Drop && r.peer == n1 && r.detail == "node_down"));
     assert!(rows.iter().any(|r| r.time_us > 900_000 && r.node == n1 && r.event == Event::Timeout));
 }
 
@@ -204,11 +207,54 @@ fn partitions_cut_and_heal() {
     let part = rows.iter().find(|r| r.event == Event::Partition).unwrap();
     assert_eq!((part.time_us, part.detail.as_ref()), (100_000, "n0|n1,n2,n3"));
     assert!(rows.iter().any(|r| r.event == Event::Heal && r.time_us == 600_000));
-    let cut = |r: &Record| (100_000..600_000).contains(&r.time_us) && r.event == Event::Send && r.node == Some(NodeId(0)) && r.peer != Some(NodeId(0));
+    let cut = |r: &Record| {
+        (100_000..600_000).contains(&r.time_us)
+            && r.event == Event::Send
+            && r.node == Some(NodeId(0))
+            && r.peer != Some(NodeId(0))
+    };
     let sends: Vec<&Record> = rows.iter().filter(|r| cut(r)).collect();
     assert!(!sends.is_empty());
     for s in sends {
         let next = &rows[s.seq as usize + 1];
         assert!(next.event == Event::Drop && next.detail == "partition", "{next:?}");
     }
+}
+
+#[test]
+fn chaos_respects_max_down_and_stop_time() {
+    let s = scenario(&[
+        "chaos.crash_every_ms=[20, 80]",
+        "chaos.down_ms=[50, 300]",
+        "chaos.max_down=2",
+        "chaos.partition_every_ms=[100, 300]",
+        "chaos.partition_ms=[50, 200]",
+        "chaos.stop_ms=1500",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chaos.csv");
+    harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false }).unwrap();
+    let rows: Vec<Record> = TraceReader::open(&path).unwrap().map(|r| r.unwrap()).collect();
+    let mut down = 0i32;
+    let (mut crashes, mut partitions) = (0, 0);
+    for r in &rows {
+        match r.event {
+            Event::Crash => {
+                down += 1;
+                crashes += 1;
+                assert!(r.time_us < 1_500_000, "crash after chaos.stop_ms");
+            }
+            Event::Restart => down -= 1,
+            Event::Partition => {
+                partitions += 1;
+                let groups: Vec<&str> = r.detail.split('|').collect();
+                assert_eq!(groups.len(), 2);
+                assert!((1..=2).contains(&groups[0].split(',').count()), "minority {}", r.detail);
+            }
+            _ => {}
+        }
+        assert!((0..=2).contains(&down), "{down} nodes down at {}", r.time_us);
+    }
+    assert!(crashes > 5 && partitions > 3, "{crashes} crashes, {partitions} partitions");
+    assert_eq!(down, 0, "every chaos crash restarts before the end");
 }
