@@ -41,17 +41,13 @@ impl CommitApply {
         let last = self.last_index.get(&at.node).copied().unwrap_or(0);
         let state = self.volatile.entry(at.node).or_default();
         if at.index < state.commit_index {
-            let message = format!(
-                "{} lowered commit_index from {} to {}",
-                at.node, state.commit_index, at.index
-            );
+            let message =
+                format!("{} lowered commit_index from {} to {}", at.node, state.commit_index, at.index);
             out.push(Violation::at(Self::NAME, row, message));
         }
         if at.index > last {
-            let message = format!(
-                "{} set commit_index {} beyond its last log index {last}",
-                at.node, at.index
-            );
+            let message =
+                format!("{} set commit_index {} beyond its last log index {last}", at.node, at.index);
             out.push(Violation::at(Self::NAME, row, message));
         }
         state.commit_index = at.index;
@@ -60,10 +56,8 @@ impl CommitApply {
     fn check_apply(&mut self, row: &Record, at: At, out: &mut Vec<Violation>) {
         let state = self.volatile.entry(at.node).or_default();
         if at.index != state.last_applied + 1 {
-            let message = format!(
-                "{} applied index {} right after index {}",
-                at.node, at.index, state.last_applied
-            );
+            let message =
+                format!("{} applied index {} right after index {}", at.node, at.index, state.last_applied);
             out.push(Violation::at(Self::NAME, row, message));
         }
         if at.index > state.commit_index {
@@ -120,11 +114,7 @@ mod tests {
 
     #[test]
     fn ordered_commits_and_applies_pass() {
-        for h in [
-            good_history(),
-            figure8_history(),
-            vote_without_log_check_history(),
-        ] {
+        for h in [good_history(), figure8_history(), vote_without_log_check_history()] {
             assert_eq!(run(&mut CommitApply::new(), h), vec![]);
         }
     }

@@ -49,10 +49,7 @@ impl Checker for ElectionSafety {
             Entry::Occupied(first) => out.push(Violation::at(
                 Self::NAME,
                 row,
-                format!(
-                    "{node} became leader of term {term}, which {} already leads",
-                    first.get()
-                ),
+                format!("{node} became leader of term {term}, which {} already leads", first.get()),
             )),
         }
     }
@@ -81,11 +78,7 @@ mod tests {
 
     #[test]
     fn followers_and_candidates_do_not_count() {
-        let rows = vec![
-            role(0, 1, "leader"),
-            role(1, 1, "candidate"),
-            role(1, 1, "follower"),
-        ];
+        let rows = vec![role(0, 1, "leader"), role(1, 1, "candidate"), role(1, 1, "follower")];
         assert_eq!(run(&mut ElectionSafety::new(), rows), vec![]);
     }
 }

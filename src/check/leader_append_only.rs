@@ -43,11 +43,7 @@ impl LeaderAppendOnly {
             return;
         };
         if at.index != last + 1 {
-            let what = if at.index <= last {
-                "overwriting its entries"
-            } else {
-                "leaving a gap"
-            };
+            let what = if at.index <= last { "overwriting its entries" } else { "leaving a gap" };
             let message = format!(
                 "leader {} of term {term} appended ({},{}) after last index {last}, {what}",
                 at.node, at.term, at.index
@@ -115,11 +111,7 @@ mod tests {
 
     #[test]
     fn appending_leaders_and_truncating_followers_pass() {
-        for h in [
-            good_history(),
-            figure8_history(),
-            vote_without_log_check_history(),
-        ] {
+        for h in [good_history(), figure8_history(), vote_without_log_check_history()] {
             assert_eq!(run(&mut LeaderAppendOnly::new(), h), vec![]);
         }
     }
@@ -127,40 +119,24 @@ mod tests {
     /// Reference: Figure 3 — a leader may not delete entries from its log.
     #[test]
     fn truncating_leader_is_caught() {
-        let rows = vec![
-            role(0, 1, "leader"),
-            append(0, 1, 1, 1),
-            append(0, 1, 2, 2),
-            truncate(0, 2),
-        ];
+        let rows = vec![role(0, 1, "leader"), append(0, 1, 1, 1), append(0, 1, 2, 2), truncate(0, 2)];
         let v = run(&mut LeaderAppendOnly::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].seq, 3);
-        assert_eq!(
-            v[0].message,
-            "leader n0 of term 1 deleted its entries from index 2"
-        );
+        assert_eq!(v[0].message, "leader n0 of term 1 deleted its entries from index 2");
     }
 
     /// Reference: Figure 3 — a leader may not overwrite entries, so it appends at last + 1 only.
     #[test]
     fn overwriting_or_gapped_appends_are_caught() {
-        let rows = vec![
-            role(0, 1, "leader"),
-            append(0, 1, 1, 1),
-            append(0, 1, 1, 2),
-            append(0, 1, 3, 3),
-        ];
+        let rows = vec![role(0, 1, "leader"), append(0, 1, 1, 1), append(0, 1, 1, 2), append(0, 1, 3, 3)];
         let v = run(&mut LeaderAppendOnly::new(), rows);
         assert_eq!(v.len(), 2, "{v:?}");
         assert_eq!(
             v[0].message,
             "leader n0 of term 1 appended (1,1) after last index 1, overwriting its entries"
         );
-        assert_eq!(
-            v[1].message,
-            "leader n0 of term 1 appended (1,3) after last index 1, leaving a gap"
-        );
+        assert_eq!(v[1].message, "leader n0 of term 1 appended (1,3) after last index 1, leaving a gap");
         let rows = vec![role(0, 1, "leader"), append(0, 1, 1, 1), store(0, 1, 1, 7)];
         assert_eq!(run(&mut LeaderAppendOnly::new(), rows).len(), 1);
     }

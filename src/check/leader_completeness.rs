@@ -77,11 +77,7 @@ impl LeaderCompleteness {
             Some(t) => format!("an entry of term {t}"),
             None => "no entry".to_owned(),
         };
-        let and_more = if more > 0 {
-            format!(" (and {more} more committed entries)")
-        } else {
-            String::new()
-        };
+        let and_more = if more > 0 { format!(" (and {more} more committed entries)") } else { String::new() };
         let message = format!(
             "{node} became leader of term {term} without ({entry_term},{index}), committed in term \
              {commit_term}: it has {has} at index {index}{and_more}"
@@ -127,10 +123,7 @@ mod tests {
     #[test]
     fn leaders_with_all_committed_entries_pass() {
         assert_eq!(run(&mut LeaderCompleteness::new(), good_history()), vec![]);
-        assert_eq!(
-            run(&mut LeaderCompleteness::new(), forget_voted_for_history()),
-            vec![]
-        );
+        assert_eq!(run(&mut LeaderCompleteness::new(), forget_voted_for_history()), vec![]);
     }
 
     /// Reference: Raft §5.4.1 — n2 wins term 2 without the committed (1,1).
@@ -160,12 +153,7 @@ mod tests {
     #[test]
     fn entries_committed_in_the_leaders_own_term_are_not_required() {
         // n0 commits (2,1) in term 2; n1 leads term 2 too (election safety's business, not ours).
-        let rows = vec![
-            append(0, 2, 1, 1),
-            commit(0, 1, 2),
-            role(1, 2, "leader"),
-            role(1, 3, "leader"),
-        ];
+        let rows = vec![append(0, 2, 1, 1), commit(0, 1, 2), role(1, 2, "leader"), role(1, 3, "leader")];
         let v = run(&mut LeaderCompleteness::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].seq, 3);

@@ -68,14 +68,7 @@ impl LogMatching {
             // LeaderAppendOnly; a follower's below.
             let payload = Payload::of(row);
             let prev_term = prev.unwrap_or(0);
-            self.entries.insert(
-                (at.term, at.index),
-                Created {
-                    payload,
-                    prev_term,
-                    node: at.node,
-                },
-            );
+            self.entries.insert((at.term, at.index), Created { payload, prev_term, node: at.node });
             if prev.is_none() && row.event == Event::Store {
                 out.push(self.gap(row, at));
             }
@@ -151,11 +144,7 @@ mod tests {
 
     #[test]
     fn matching_logs_pass() {
-        for h in [
-            good_history(),
-            figure8_history(),
-            vote_without_log_check_history(),
-        ] {
+        for h in [good_history(), figure8_history(), vote_without_log_check_history()] {
             assert_eq!(run(&mut LogMatching::new(), h), vec![]);
         }
     }
@@ -166,10 +155,7 @@ mod tests {
         let rows = vec![append(0, 1, 1, 1), store(1, 1, 1, 5)];
         let v = run(&mut LogMatching::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
-        assert_eq!(
-            v[0].message,
-            "n1 wrote (1,1) with [put k2 v5], but n0 created it with [put k1 v1]"
-        );
+        assert_eq!(v[0].message, "n1 wrote (1,1) with [put k2 v5], but n0 created it with [put k1 v1]");
     }
 
     /// Reference: Raft §5.3 — a follower that skipped the AppendEntries consistency check stores
@@ -196,22 +182,11 @@ mod tests {
 
     #[test]
     fn stores_into_a_gap_are_caught() {
-        let rows = vec![
-            append(0, 1, 1, 1),
-            append(0, 1, 2, 2),
-            store(1, 1, 2, 2),
-            store(2, 5, 2, 9),
-        ];
+        let rows = vec![append(0, 1, 1, 1), append(0, 1, 2, 2), store(1, 1, 2, 2), store(2, 5, 2, 9)];
         let v = run(&mut LogMatching::new(), rows);
         assert_eq!(v.len(), 2, "{v:?}");
-        assert_eq!(
-            v[0].message,
-            "n1 wrote (1,2) with no entry at index 1 (last index 0)"
-        );
-        assert_eq!(
-            v[1].message,
-            "n2 wrote (5,2) with no entry at index 1 (last index 0)"
-        );
+        assert_eq!(v[0].message, "n1 wrote (1,2) with no entry at index 1 (last index 0)");
+        assert_eq!(v[1].message, "n2 wrote (5,2) with no entry at index 1 (last index 0)");
     }
 
     #[test]

@@ -39,22 +39,13 @@ pub struct Violation {
 impl Violation {
     /// A violation of `property` detected at `row`.
     pub fn at(property: &'static str, row: &Record, message: String) -> Violation {
-        Violation {
-            property,
-            time_us: row.time_us,
-            seq: row.seq,
-            message,
-        }
+        Violation { property, time_us: row.time_us, seq: row.seq, message }
     }
 }
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} at time_us={} seq={}: {}",
-            self.property, self.time_us, self.seq, self.message
-        )
+        write!(f, "{} at time_us={} seq={}: {}", self.property, self.time_us, self.seq, self.message)
     }
 }
 
@@ -100,12 +91,7 @@ impl CheckSet {
     pub const VIOLATIONS_KEPT_MAX: usize = 100;
 
     pub fn new(checkers: Vec<Box<dyn Checker>>) -> CheckSet {
-        CheckSet {
-            checkers,
-            kept: Vec::new(),
-            omitted: 0,
-            scratch: Vec::new(),
-        }
+        CheckSet { checkers, kept: Vec::new(), omitted: 0, scratch: Vec::new() }
     }
 
     /// The checkers' names, in feeding order.
@@ -219,10 +205,7 @@ mod tests {
     #[test]
     fn each_bug_is_caught_by_its_property() {
         assert_eq!(fired(forget_voted_for_history()).0, ["election_safety"]);
-        assert_eq!(
-            fired(figure8_history()).0,
-            ["leader_completeness", "state_machine_safety"]
-        );
+        assert_eq!(fired(figure8_history()).0, ["leader_completeness", "state_machine_safety"]);
         assert_eq!(
             fired(vote_without_log_check_history()).0,
             ["leader_completeness", "state_machine_safety"]
@@ -232,12 +215,7 @@ mod tests {
     #[test]
     fn violations_are_bounded_and_counted() {
         // 150 applies at index 1 that all disagree with the first.
-        let mut rows = vec![
-            role(0, 1, "leader"),
-            append(0, 1, 1, 1),
-            commit(0, 1, 1),
-            apply(0, 1, 1, 1),
-        ];
+        let mut rows = vec![role(0, 1, "leader"), append(0, 1, 1, 1), commit(0, 1, 1), apply(0, 1, 1, 1)];
         rows.extend((2..=151).map(|v| apply(0, 1, 1, v)));
         let (_, set) = fired(rows);
         let kept = set.violations();
@@ -247,8 +225,6 @@ mod tests {
         assert_eq!(set.omitted(), 200);
         assert_eq!(kept[0].seq, 4);
         assert_eq!(kept[99].seq, 53);
-        assert!(kept[0]
-            .to_string()
-            .starts_with("state_machine_safety at time_us=400 seq=4: n0 applied"));
+        assert!(kept[0].to_string().starts_with("state_machine_safety at time_us=400 seq=4: n0 applied"));
     }
 }

@@ -24,11 +24,7 @@ pub struct Payload {
 
 impl Payload {
     pub fn of(row: &Record) -> Payload {
-        Payload {
-            key: row.key,
-            value: row.value.clone(),
-            msg: row.msg.clone(),
-        }
+        Payload { key: row.key, value: row.value.clone(), msg: row.msg.clone() }
     }
 
     /// Whether `row` carries this payload, without building one.
@@ -151,12 +147,7 @@ mod tests {
     #[test]
     fn writes_truncates_and_gaps() {
         let mut logs = LogTerms::new();
-        for row in [
-            append(0, 1, 1, 1),
-            append(0, 1, 2, 2),
-            store(1, 1, 1, 1),
-            append(0, 2, 3, 3),
-        ] {
+        for row in [append(0, 1, 1, 1), append(0, 1, 2, 2), store(1, 1, 1, 1), append(0, 2, 3, 3)] {
             logs.observe(&row);
         }
         assert_eq!(logs.last_index(NodeId(0)), 3);

@@ -49,14 +49,7 @@ impl Checker for StateMachineSafety {
         match self.applied.get(&at.index) {
             None => {
                 let payload = Payload::of(row);
-                self.applied.insert(
-                    at.index,
-                    Applied {
-                        term: at.term,
-                        payload,
-                        node: at.node,
-                    },
-                );
+                self.applied.insert(at.index, Applied { term: at.term, payload, node: at.node });
             }
             Some(first) if first.term == at.term && first.payload.matches(row) => {}
             Some(first) => out.push(Violation::at(
@@ -87,10 +80,7 @@ mod tests {
     #[test]
     fn same_entries_everywhere_pass() {
         assert_eq!(run(&mut StateMachineSafety::new(), good_history()), vec![]);
-        assert_eq!(
-            run(&mut StateMachineSafety::new(), forget_voted_for_history()),
-            vec![]
-        );
+        assert_eq!(run(&mut StateMachineSafety::new(), forget_voted_for_history()), vec![]);
     }
 
     /// Reference: Raft §5.4.2, Figure 8 (d) — the prematurely committed (2,2) is overwritten.
@@ -115,15 +105,9 @@ mod tests {
 
     #[test]
     fn same_term_different_payload_is_caught() {
-        let v = run(
-            &mut StateMachineSafety::new(),
-            vec![apply(0, 1, 1, 1), apply(1, 1, 1, 4)],
-        );
+        let v = run(&mut StateMachineSafety::new(), vec![apply(0, 1, 1, 1), apply(1, 1, 1, 4)]);
         assert_eq!(v.len(), 1, "{v:?}");
-        let v = run(
-            &mut StateMachineSafety::new(),
-            vec![apply(0, 1, 1, 1), apply_get(1, 1, 1, 1)],
-        );
+        let v = run(&mut StateMachineSafety::new(), vec![apply(0, 1, 1, 1), apply_get(1, 1, 1, 1)]);
         assert_eq!(v.len(), 1, "{v:?}");
     }
 }

@@ -19,12 +19,7 @@ pub fn vote(voter: u32, candidate: u32, term: u64) -> Record {
 }
 
 fn put_entry(event: Event, node: u32, term: u64, index: u64, value: u64) -> Record {
-    at(event, node)
-        .term(term)
-        .index(index)
-        .key(value % 3)
-        .value(Value::Id(value))
-        .msg("put")
+    at(event, node).term(term).index(index).key(value % 3).value(Value::Id(value)).msg("put")
 }
 
 pub fn append(node: u32, term: u64, index: u64, value: u64) -> Record {
@@ -41,11 +36,7 @@ pub fn apply(node: u32, term: u64, index: u64, value: u64) -> Record {
 
 /// A read command's entry: msg `get`, no value.
 pub fn append_get(node: u32, term: u64, index: u64, key: u64) -> Record {
-    at(Event::Append, node)
-        .term(term)
-        .index(index)
-        .key(key)
-        .msg("get")
+    at(Event::Append, node).term(term).index(index).key(key).msg("get")
 }
 
 pub fn store_get(node: u32, term: u64, index: u64, key: u64) -> Record {

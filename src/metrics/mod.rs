@@ -51,10 +51,7 @@ pub trait Metrics {
 /// Always one of the values (no interpolation), so integer figures stay integers.
 pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     assert!((0.0..=100.0).contains(&p), "percentile {p} is outside [0, 100]");
-    debug_assert!(
-        sorted.windows(2).all(|w| w[0] <= w[1]),
-        "percentile of unsorted values"
-    );
+    debug_assert!(sorted.windows(2).all(|w| w[0] <= w[1]), "percentile of unsorted values");
     if sorted.is_empty() {
         return None;
     }

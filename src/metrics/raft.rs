@@ -171,11 +171,7 @@ impl RaftMetrics {
             let sum: u128 = sorted.iter().map(|&v| u128::from(v)).sum();
             MetricValue::Float(sum as f64 / sorted.len() as f64)
         };
-        [
-            mean,
-            int(percentile(&sorted, 50.0)),
-            int(percentile(&sorted, 99.0)),
-        ]
+        [mean, int(percentile(&sorted, 50.0)), int(percentile(&sorted, 99.0))]
     }
 }
 
@@ -195,13 +191,10 @@ impl Metrics for RaftMetrics {
     }
 
     fn finish(&mut self, end_us: u64) -> Vec<(&'static str, MetricValue)> {
-        let open = self
-            .unavailable_since
-            .map_or(0, |since| end_us.saturating_sub(since));
+        let open = self.unavailable_since.map_or(0, |since| end_us.saturating_sub(since));
         let [mean, p50, p99] = self.latency_figures();
         let values = [
-            self.first_leader_us
-                .map_or(MetricValue::Missing, MetricValue::Int),
+            self.first_leader_us.map_or(MetricValue::Missing, MetricValue::Int),
             MetricValue::Int(self.leader_elections),
             MetricValue::Int(self.terms_max),
             MetricValue::Int(self.commands_submitted),
@@ -249,35 +242,20 @@ mod tests {
     }
 
     fn put(node: u32, value: u64) -> Record {
-        Record::new(Event::Client)
-            .node(NodeId(node))
-            .msg("put")
-            .key(value % 3)
-            .value(Value::Id(value))
+        Record::new(Event::Client).node(NodeId(node)).msg("put").key(value % 3).value(Value::Id(value))
     }
 
     fn get(node: u32, id: u64) -> Record {
-        Record::new(Event::Client)
-            .node(NodeId(node))
-            .msg("get")
-            .key(0)
-            .index(id)
+        Record::new(Event::Client).node(NodeId(node)).msg("get").key(0).index(id)
     }
 
     fn kernel(event: Event) -> Record {
-        Record::new(event)
-            .node(NodeId(0))
-            .peer(NodeId(1))
-            .msg("append_entries")
+        Record::new(event).node(NodeId(0)).peer(NodeId(1)).msg("append_entries")
     }
 
     #[test]
     fn a_run_without_a_leader_is_all_unavailable_and_missing() {
-        let f = figures(
-            3,
-            vec![(0, role(0, 0, "follower")), (500, role(0, 1, "candidate"))],
-            1_000,
-        );
+        let f = figures(3, vec![(0, role(0, 0, "follower")), (500, role(0, 1, "candidate"))], 1_000);
         assert_eq!(f["first_leader_us"], MetricValue::Missing);
         assert_eq!(f["leader_elections"], MetricValue::Int(0));
         assert_eq!(f["terms_max"], MetricValue::Int(1));
