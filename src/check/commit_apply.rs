@@ -6,6 +6,9 @@
 //!
 //! Both indexes are volatile state (Figure 2), so a `crash` or `restart` resets them to 0; the log
 //! persists, and so does the last index tracked here.
+//!
+//! Read commands go through the log and are applied with an `apply` row (msg `get`) like any other
+//! entry; a Raft `read` row, if the node writes one too, is not counted as an apply.
 
 use std::collections::BTreeMap;
 

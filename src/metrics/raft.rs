@@ -16,9 +16,9 @@
 //! | `messages_dropped` | `drop` rows (any reason) |
 //! | `timeouts` | `timeout` rows (any timer) |
 //!
-//! A command is known on an `apply` row by the id in its value column (`v17`): a put's value id,
-//! and a get's id when the Raft node writes it there. Apply rows without an id (a get written with
-//! an empty value) cannot be matched to their client row and are not counted.
+//! A command is known on an `apply` row by its id: a put's value id in the value column (`v17`), a
+//! get's id in `detail` as `get#<id>` (`docs/trace.md`; a Raft `read` row counts like an `apply`).
+//! A get applied without that detail cannot be matched to its client row and is not counted.
 //!
 //! A leader of term T *serves* from its `leader` role row until it crashes, changes role, or a
 //! `role` row of a higher term appears at any node (a higher-term candidate will depose it); a
@@ -110,8 +110,9 @@ impl RaftMetrics {
         }
     }
 
+    /// An `apply` row, or a Raft `read` row (a read command applied, see `docs/trace.md`).
     fn observe_apply(&mut self, row: &Record) {
-        let Value::Id(id) = row.value else { return };
+        let Some(id) = command_id(row) else { return };
         if !self.applied.insert(id) {
             return;
         }
@@ -183,7 +184,7 @@ impl Metrics for RaftMetrics {
             Event::Drop => self.messages_dropped += 1,
             Event::Timeout => self.timeouts += 1,
             Event::Client => self.observe_client(row),
-            Event::Apply => self.observe_apply(row),
+            Event::Apply | Event::Read => self.observe_apply(row),
             Event::Role => self.observe_role(row),
             Event::Crash => self.observe_crash(row),
             _ => {}
@@ -209,6 +210,18 @@ impl Metrics for RaftMetrics {
             MetricValue::Int(self.timeouts),
         ];
         Self::NAMES.into_iter().zip(values).collect()
+    }
+}
+
+/// The command an `apply` / `read` row applies: a read's id from `detail` `get#<id>` (its value
+/// column, if any, is the value read), otherwise the written value id.
+fn command_id(row: &Record) -> Option<u64> {
+    if row.event == Event::Read || row.msg == "get" {
+        return row.detail.strip_prefix("get#")?.parse().ok();
+    }
+    match row.value {
+        Value::Id(id) => Some(id),
+        _ => None,
     }
 }
 
@@ -283,8 +296,9 @@ mod tests {
         assert_eq!(f["timeouts"], MetricValue::Int(1));
     }
 
-    /// Latency runs from the client row to the first apply anywhere; re-applies do not count,
-    /// and an apply without an id (a get with an empty value) cannot be matched.
+    /// Latency runs from the client row to the first apply anywhere; re-applies do not count, a
+    /// get is known by its `get#<id>` detail (not by the value it read), and a get applied
+    /// without that detail cannot be matched.
     #[test]
     fn commit_latencies() {
         let rows = vec![
@@ -297,15 +311,18 @@ mod tests {
             (500, apply(1, 1, 1, 1)),
             (1_200, apply(1, 1, 2, 2)),
             (1_300, apply_get(1, 1, 3, 0)),
-            (1_400, apply(0, 1, 4, 4).msg("get")),
+            (1_400, apply_get(0, 1, 4, 0).detail("get#4")),
+            // A read row: `v5` is the value read, not a command applied; the command is get 3.
+            (1_500, Record::new(Event::Read).node(NodeId(1)).index(3).value(Value::Id(5)).detail("get#3")),
+            (1_600, Record::new(Event::Read).node(NodeId(0)).index(4).value(Value::Id(2)).detail("get#4")),
         ];
         let f = figures(3, rows, 2_000);
         assert_eq!(f["commands_submitted"], MetricValue::Int(5));
-        assert_eq!(f["commands_committed"], MetricValue::Int(3));
-        // Latencies 300, 1000, 1100.
-        assert_eq!(f["commit_latency_mean_us"], MetricValue::Float(800.0));
+        assert_eq!(f["commands_committed"], MetricValue::Int(4));
+        // Latencies 300 (v1), 1000 (v2), 1100 (get 4), 1250 (get 3).
+        assert_eq!(f["commit_latency_mean_us"], MetricValue::Float(912.5));
         assert_eq!(f["commit_latency_p50_us"], MetricValue::Int(1_000));
-        assert_eq!(f["commit_latency_p99_us"], MetricValue::Int(1_100));
+        assert_eq!(f["commit_latency_p99_us"], MetricValue::Int(1_250));
     }
 
     #[test]
