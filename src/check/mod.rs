@@ -12,6 +12,7 @@ pub mod leader_completeness;
 pub mod log_matching;
 pub mod raft_log;
 pub mod state_machine_safety;
+pub mod vote_once;
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -21,6 +22,7 @@ pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
 pub use log_matching::LogMatching;
 pub use state_machine_safety::StateMachineSafety;
+pub use vote_once::VoteOnce;
 
 use crate::trace::Record;
 
@@ -70,6 +72,7 @@ pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
         Box::new(LeaderCompleteness::new()),
         Box::new(StateMachineSafety::new()),
         Box::new(CommitApply::new()),
+        Box::new(VoteOnce::new()),
     ]
 }
 
