@@ -9,6 +9,7 @@
 pub mod check;
 pub mod error;
 pub mod eventual;
+pub mod eventual_metrics;
 pub mod metrics;
 pub mod protocol;
 pub mod raft;
