@@ -7,12 +7,15 @@
 //! the CSV writer, the checkers (`check`) and the metrics alike.
 
 pub mod check;
+pub mod cli;
 pub mod error;
 pub mod eventual;
 pub mod eventual_metrics;
+pub mod harness;
 pub mod metrics;
 pub mod protocol;
 pub mod raft;
+pub mod scenario;
 pub mod sim;
 pub mod trace;
 pub mod workload;

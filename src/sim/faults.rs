@@ -1,1 +1,363 @@
-//! placeholder
+//! Fault schedules: crashes, restarts, partitions and heals, from `[[faults]]` in a scenario.
+//!
+//! A fault's time may be a fixed `at_ms` or a `[min, max]` range; ranges are drawn from the faults
+//! stream when the run starts, in file order, two draws per fault whatever its kind, so editing one
+//! fault's range never shifts another's draw. A crash may name a node or `"leader"` — whichever node
+//! claims leadership when the fault fires (the kernel asks the protocol; it knows nothing else of
+//! leaders) — and may schedule its own restart, which is how "crash the leader, bring it back" is
+//! written. A partition may schedule its own heal.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::sim::rng::SimRng;
+use crate::sim::{NodeId, SimDuration, SimTime};
+
+/// A time in ms, fixed or drawn uniformly from an inclusive range.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MsOrRange {
+    Fixed(u64),
+    Range([u64; 2]),
+}
+
+impl MsOrRange {
+    fn bounds(&self) -> (u64, u64) {
+        match *self {
+            MsOrRange::Fixed(ms) => (ms, ms),
+            MsOrRange::Range([lo, hi]) => (lo, hi),
+        }
+    }
+
+    fn validate(&self, origin: &str, field: &str) -> Result<()> {
+        let (lo, hi) = self.bounds();
+        if lo > hi || hi > 1_000_000_000 {
+            return Err(Error::invalid(
+                origin,
+                field,
+                format!("[{lo}, {hi}]"),
+                "milliseconds, or a [min, max] range with min <= max <= 1000000000",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Draws the time in microseconds; `u` is a uniform draw in [0, 1).
+    fn pick_us(&self, u: f64) -> u64 {
+        let (lo, hi) = self.bounds();
+        let lo_us = lo * 1_000;
+        let span = (hi - lo) * 1_000 + 1;
+        lo_us + ((span as f64 * u) as u64).min(span - 1)
+    }
+}
+
+/// What a fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    Crash,
+    Restart,
+    Partition,
+    Heal,
+}
+
+/// One `[[faults]]` entry as written in the file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub action: FaultKind,
+    /// When the fault fires: ms, or `[min, max]` drawn from the seed.
+    pub at_ms: MsOrRange,
+    /// crash / restart: `"n3"`, or `"leader"` (crash only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// crash only: bring the node back this long after the crash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_after_ms: Option<MsOrRange>,
+    /// partition only: the groups, e.g. `[["n0", "n1"], ["n2", "n3", "n4"]]`. Nodes in no group form
+    /// one more group together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Vec<String>>>,
+    /// partition only: heal this long after the partition starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heal_after_ms: Option<MsOrRange>,
+}
+
+/// Who a crash targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Node(NodeId),
+    Leader,
+}
+
+/// A fault ready to fire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    Crash { target: Target, restart_after: Option<SimDuration> },
+    Restart { node: NodeId },
+    Partition { groups: Vec<Vec<NodeId>>, heal_after: Option<SimDuration> },
+    Heal,
+}
+
+fn parse_node(origin: &str, field: &str, text: &str, nodes: u32) -> Result<NodeId> {
+    match NodeId::parse(text) {
+        Some(n) if n.0 < nodes => Ok(n),
+        _ => Err(Error::invalid(origin, field, format!("{text:?}"), format!("a node n0 … n{}", nodes - 1))),
+    }
+}
+
+impl FaultSpec {
+    /// Checks the entry against a cluster of `nodes`; `field` is its path (`faults[2]`).
+    pub fn validate(&self, origin: &str, field: &str, nodes: u32) -> Result<()> {
+        self.at_ms.validate(origin, &format!("{field}.at_ms"))?;
+        let unexpected = |name: &str, present: bool| -> Result<()> {
+            if present {
+                return Err(Error::invalid(
+                    origin,
+                    format!("{field}.{name}"),
+                    "(set)",
+                    format!("not allowed for action = {:?}", self.action).to_lowercase(),
+                ));
+            }
+            Ok(())
+        };
+        let is_crash = self.action == FaultKind::Crash;
+        let is_partition = self.action == FaultKind::Partition;
+        unexpected("restart_after_ms", !is_crash && self.restart_after_ms.is_some())?;
+        unexpected("groups", !is_partition && self.groups.is_some())?;
+        unexpected("heal_after_ms", !is_partition && self.heal_after_ms.is_some())?;
+        let node_field = format!("{field}.node");
+        match self.action {
+            FaultKind::Crash => match self.node.as_deref() {
+                Some("leader") => {}
+                Some(text) => drop(parse_node(origin, &node_field, text, nodes)?),
+                None => {
+                    return Err(Error::invalid(origin, node_field, "(missing)", "a node n0 … or \"leader\""))
+                }
+            },
+            FaultKind::Restart => match self.node.as_deref() {
+                Some(text) => drop(parse_node(origin, &node_field, text, nodes)?),
+                None => return Err(Error::invalid(origin, node_field, "(missing)", "a node n0 …")),
+            },
+            FaultKind::Partition => self.validate_groups(origin, field, nodes)?,
+            FaultKind::Heal => unexpected("node", self.node.is_some())?,
+        }
+        if let Some(r) = &self.restart_after_ms {
+            r.validate(origin, &format!("{field}.restart_after_ms"))?;
+        }
+        if let Some(h) = &self.heal_after_ms {
+            h.validate(origin, &format!("{field}.heal_after_ms"))?;
+        }
+        Ok(())
+    }
+
+    fn validate_groups(&self, origin: &str, field: &str, nodes: u32) -> Result<()> {
+        let groups_field = format!("{field}.groups");
+        let Some(groups) = &self.groups else {
+            return Err(Error::invalid(origin, groups_field, "(missing)", "a list of node groups"));
+        };
+        let mut seen = vec![false; nodes as usize];
+        for (g, group) in groups.iter().enumerate() {
+            if group.is_empty() {
+                return Err(Error::invalid(
+                    origin,
+                    format!("{groups_field}[{g}]"),
+                    "[]",
+                    "a non-empty group",
+                ));
+            }
+            for (i, text) in group.iter().enumerate() {
+                let n = parse_node(origin, &format!("{groups_field}[{g}][{i}]"), text, nodes)?;
+                if std::mem::replace(&mut seen[n.index()], true) {
+                    return Err(Error::invalid(
+                        origin,
+                        format!("{groups_field}[{g}][{i}]"),
+                        text,
+                        "each node in at most one group",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves times and names. Always makes exactly two draws from `rng`.
+    fn resolve(&self, rng: &mut SimRng) -> (SimTime, FaultAction) {
+        let (u_at, u_after): (f64, f64) = (rng.gen(), rng.gen());
+        let at = SimTime(self.at_ms.pick_us(u_at));
+        let after = |r: &Option<MsOrRange>| r.as_ref().map(|r| SimDuration(r.pick_us(u_after)));
+        let node = || self.node.as_deref().and_then(NodeId::parse);
+        let action = match self.action {
+            FaultKind::Crash => FaultAction::Crash {
+                target: node().map(Target::Node).unwrap_or(Target::Leader),
+                restart_after: after(&self.restart_after_ms),
+            },
+            FaultKind::Restart => FaultAction::Restart { node: node().unwrap_or_default() },
+            FaultKind::Partition => FaultAction::Partition {
+                groups: (self.groups.iter().flatten())
+                    .map(|g| g.iter().filter_map(|n| NodeId::parse(n)).collect())
+                    .collect(),
+                heal_after: after(&self.heal_after_ms),
+            },
+            FaultKind::Heal => FaultAction::Heal,
+        };
+        (at, action)
+    }
+}
+
+/// Resolves a validated fault list into timed actions, drawing ranges from the faults stream.
+pub fn resolve(specs: &[FaultSpec], rng: &mut SimRng) -> Vec<(SimTime, FaultAction)> {
+    specs.iter().map(|s| s.resolve(rng)).collect()
+}
+
+/// Renders partition groups for the trace: `n0,n1|n2,n3`.
+pub fn groups_text(groups: &[Vec<NodeId>]) -> String {
+    groups
+        .iter()
+        .map(|g| g.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(","))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rng::{Purpose, Streams};
+
+    fn spec(toml_text: &str) -> FaultSpec {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn ranges_are_drawn_inside_and_fixed_times_are_exact() {
+        let specs = vec![
+            spec("action = 'crash'\nnode = 'leader'\nat_ms = [100, 200]\nrestart_after_ms = 50"),
+            spec("action = 'heal'\nat_ms = 300"),
+        ];
+        for seed in 0..200 {
+            let got = resolve(&specs, &mut Streams::new(seed).stream(Purpose::Faults));
+            assert!((100_000..=200_999).contains(&got[0].0.as_us()), "{:?}", got[0].0);
+            assert_eq!(
+                got[0].1,
+                FaultAction::Crash { target: Target::Leader, restart_after: Some(SimDuration(50_000)) }
+            );
+            assert_eq!(got[1], (SimTime(300_000), FaultAction::Heal));
+        }
+    }
+
+    #[test]
+    fn validation_names_the_fault_and_field() {
+        let bad = spec("action = 'crash'\nnode = 'n7'\nat_ms = 1");
+        assert_eq!(
+            bad.validate("s.toml", "faults[0]", 5).unwrap_err().to_string(),
+            "s.toml: faults[0].node = \"n7\": a node n0 … n4"
+        );
+        let bad = spec("action = 'partition'\nat_ms = [5, 1]\ngroups = [['n0']]");
+        assert!(bad
+            .validate("s", "faults[1]", 5)
+            .unwrap_err()
+            .to_string()
+            .contains("faults[1].at_ms = [5, 1]"));
+        let bad = spec("action = 'partition'\nat_ms = 1\ngroups = [['n0'], ['n0', 'n1']]");
+        assert!(bad.validate("s", "faults[0]", 5).unwrap_err().to_string().contains("at most one group"));
+        let bad = spec("action = 'heal'\nat_ms = 1\nrestart_after_ms = 3");
+        assert!(bad.validate("s", "faults[0]", 5).is_err());
+        let bad = spec("action = 'restart'\nat_ms = 1\nnode = 'leader'");
+        assert!(bad.validate("s", "faults[0]", 5).is_err());
+    }
+
+    #[test]
+    fn groups_render_for_the_trace() {
+        assert_eq!(groups_text(&[vec![NodeId(0), NodeId(1)], vec![NodeId(2)]]), "n0,n1|n2");
+    }
+}
+
+/// `[chaos]` in a scenario file: random crashes and partitions for the whole run, VOPR-style.
+///
+/// Each generator is off unless its `*_every_ms` range is set. Gaps, down times and partition
+/// lengths are drawn from the chaos stream; a crash picks a random up node (or, with probability
+/// `leader_bias`, the current leader), never taking more than `max_down` nodes down at once. After
+/// `stop_ms` no new fault starts, so a scenario can require recovery afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChaosConfig {
+    /// Gap between random crashes, `[min, max]` ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crash_every_ms: Option<[u64; 2]>,
+    /// How long a crashed node stays down, `[min, max]` ms.
+    pub down_ms: [u64; 2],
+    /// At most this many nodes down at once (a crash that would exceed it is skipped).
+    pub max_down: u32,
+    /// Percentage (0–100) of crashes aimed at the current leader rather than a random node.
+    pub leader_bias_percent: u32,
+    /// Gap between random partitions, `[min, max]` ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_every_ms: Option<[u64; 2]>,
+    /// How long a random partition lasts before it heals, `[min, max]` ms.
+    pub partition_ms: [u64; 2],
+    /// No chaos fault starts at or after this time (ms); 0 means the run's end.
+    pub stop_ms: u64,
+}
+
+impl Default for ChaosConfig {
+    fn default() -> Self {
+        ChaosConfig {
+            crash_every_ms: None,
+            down_ms: [100, 1_000],
+            max_down: 1,
+            leader_bias_percent: 0,
+            partition_every_ms: None,
+            partition_ms: [100, 1_000],
+            stop_ms: 0,
+        }
+    }
+}
+
+impl ChaosConfig {
+    pub fn validate(&self, origin: &str, nodes: u32) -> Result<()> {
+        let ranges = [
+            ("crash_every_ms", self.crash_every_ms.unwrap_or([1, 1]), 1),
+            ("down_ms", self.down_ms, 0),
+            ("partition_every_ms", self.partition_every_ms.unwrap_or([1, 1]), 1),
+            ("partition_ms", self.partition_ms, 0),
+        ];
+        for (field, [lo, hi], min) in ranges {
+            if lo < min || lo > hi || hi > 1_000_000_000 {
+                return Err(Error::invalid(
+                    origin,
+                    format!("chaos.{field}"),
+                    format!("[{lo}, {hi}]"),
+                    format!("[min, max] ms with {min} <= min <= max <= 1000000000"),
+                ));
+            }
+        }
+        if self.crash_every_ms.is_some() && (self.max_down == 0 || self.max_down > nodes) {
+            return Err(Error::invalid(
+                origin,
+                "chaos.max_down",
+                self.max_down,
+                format!("an integer in [1, {nodes}] (nodes) when crash_every_ms is set"),
+            ));
+        }
+        if self.leader_bias_percent > 100 {
+            return Err(Error::invalid(
+                origin,
+                "chaos.leader_bias_percent",
+                self.leader_bias_percent,
+                "0 to 100",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.crash_every_ms.is_some() || self.partition_every_ms.is_some()
+    }
+}
+
+/// Draws a duration in µs uniformly from an inclusive `[min, max]` ms range.
+pub fn draw_ms_range(range: [u64; 2], rng: &mut SimRng) -> SimDuration {
+    let [lo, hi] = range;
+    SimDuration(rng.gen_range(lo * 1_000..=hi * 1_000))
+}

@@ -1,1 +1,508 @@
-//! placeholder
+//! THE loop: pop the earliest event, hand it to a node, turn the node's effects into events, and
+//! emit every step as a trace row to the sink (which writes, checks and measures).
+//!
+//! The runner is generic over the protocol and knows nothing of it beyond the `Protocol` trait. A
+//! run is bounded three ways — simulated time, event count and queue size — and ends early when the
+//! queue is empty. Everything it computes comes from the seed's streams; nothing reads a clock.
+
+use crate::protocol::{ClientRequest, Ctx, Effect, Message, Protocol, Timer, Workload};
+use crate::sim::faults::{self, ChaosConfig, FaultAction, FaultSpec, Target};
+use crate::sim::network::{Network, NetworkConfig, Route};
+use crate::sim::queue::{EventQueue, Key};
+use crate::sim::rng::{Purpose, SimRng, Streams};
+use crate::sim::{NodeId, SimDuration, SimTime};
+use crate::trace::{Event, Record};
+
+/// Receives every trace row, in order.
+pub trait RowSink {
+    fn row(&mut self, row: &Record);
+}
+
+/// A sink that discards rows (benchmarks of the bare kernel).
+impl RowSink for () {
+    fn row(&mut self, _row: &Record) {}
+}
+
+/// The kernel's part of a scenario.
+#[derive(Clone, Debug)]
+pub struct KernelConfig {
+    pub nodes: u32,
+    pub seed: u64,
+    /// Simulated time at which the run stops.
+    pub end: SimTime,
+    /// The run stops after this many events.
+    pub events_max: u64,
+    /// The run stops if this many events are pending at once (a message storm is a scenario bug).
+    pub queue_max: usize,
+    pub network: NetworkConfig,
+    pub faults: Vec<FaultSpec>,
+    pub chaos: ChaosConfig,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// Simulated time reached the scenario's duration.
+    TimeLimit,
+    /// Nothing left to do.
+    QueueEmpty,
+    EventLimit,
+    QueueLimit,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::TimeLimit => "time_limit",
+            StopReason::QueueEmpty => "queue_empty",
+            StopReason::EventLimit => "event_limit",
+            StopReason::QueueLimit => "queue_limit",
+        }
+    }
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Events popped from the queue and handled.
+    pub events: u64,
+    /// Trace rows emitted.
+    pub rows: u64,
+    pub end_time: SimTime,
+    pub stop: Option<StopReason>,
+    pub messages_sent: u64,
+    pub messages_delivered: u64,
+    pub messages_dropped: u64,
+    pub messages_duplicated: u64,
+    pub timeouts: u64,
+    pub client_requests: u64,
+    pub crashes: u64,
+    pub restarts: u64,
+    pub queue_len_max: u64,
+}
+
+/// A queued event's payload.
+#[derive(Debug)]
+enum Ev<P: Protocol> {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: P::Msg,
+    },
+    /// A message held back by a local delay (persist time) leaves its node now, if the node has not
+    /// crashed since (same incarnation).
+    Depart {
+        from: NodeId,
+        to: NodeId,
+        msg: P::Msg,
+        incarnation: u64,
+    },
+    Timer {
+        node: NodeId,
+        timer: P::Timer,
+    },
+    Client {
+        node: NodeId,
+        request: P::Client,
+    },
+    Fault(FaultAction),
+    /// The chaos generator's next crash / partition.
+    ChaosCrash,
+    ChaosPartition,
+}
+
+/// One simulation: nodes, network, workload, queue and clock.
+pub struct Runner<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> {
+    config: KernelConfig,
+    now: SimTime,
+    queue: EventQueue<(NodeId, P::Timer), Ev<P>>,
+    nodes: Vec<P>,
+    up: Vec<bool>,
+    incarnation: Vec<u64>,
+    /// Timers each node has armed, so a crash can disarm them. Small: a node has few timers.
+    armed: Vec<Vec<P::Timer>>,
+    timer_rngs: Vec<SimRng>,
+    node_rngs: Vec<SimRng>,
+    workload_rng: SimRng,
+    chaos_rng: SimRng,
+    network: Network,
+    workload: W,
+    sink: S,
+    effects: Vec<Effect<P>>,
+    stats: RunStats,
+    timer_draws: Option<Vec<Vec<u64>>>,
+}
+
+impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> {
+    /// `nodes[i]` is node `n{i}`; the faults must have been validated against `config.nodes`.
+    pub fn new(config: KernelConfig, nodes: Vec<P>, workload: W, sink: S) -> Self {
+        assert_eq!(nodes.len(), config.nodes as usize, "one protocol instance per node");
+        let streams = Streams::new(config.seed);
+        let ids = (0..config.nodes).map(NodeId);
+        let network = Network::new(config.network.clone(), config.nodes, streams.stream(Purpose::Network));
+        let n = nodes.len();
+        let mut runner = Runner {
+            now: SimTime::ZERO,
+            queue: EventQueue::new(),
+            up: vec![true; n],
+            incarnation: vec![0; n],
+            armed: vec![Vec::new(); n],
+            timer_rngs: ids.clone().map(|i| streams.stream(Purpose::NodeTimers(i))).collect(),
+            node_rngs: ids.map(|i| streams.stream(Purpose::Node(i))).collect(),
+            workload_rng: streams.stream(Purpose::Workload),
+            chaos_rng: streams.stream(Purpose::Chaos),
+            network,
+            workload,
+            sink,
+            effects: Vec::new(),
+            stats: RunStats::default(),
+            timer_draws: None,
+            nodes,
+            config,
+        };
+        let mut fault_rng = streams.stream(Purpose::Faults);
+        for (at, action) in faults::resolve(&runner.config.faults, &mut fault_rng) {
+            runner.queue.schedule(at, Ev::Fault(action));
+        }
+        runner.schedule_chaos_crash();
+        runner.schedule_chaos_partition();
+        runner
+    }
+
+    /// Keep every timer draw per node (for the paired-stream test).
+    pub fn record_timer_draws(&mut self) {
+        self.timer_draws = Some(vec![Vec::new(); self.nodes.len()]);
+    }
+
+    pub fn timer_draws(&self) -> Option<&[Vec<u64>]> {
+        self.timer_draws.as_deref()
+    }
+
+    pub fn nodes(&self) -> &[P] {
+        &self.nodes
+    }
+
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    pub fn into_sink(self) -> S {
+        self.sink
+    }
+
+    /// Runs to a stop condition, then lets every node write its final rows.
+    pub fn run(&mut self) -> RunStats {
+        for i in 0..self.nodes.len() {
+            self.invoke(NodeId(i as u32), |node, ctx| node.on_start(ctx));
+        }
+        self.schedule_next_client();
+        let stop = self.run_loop();
+        if stop == StopReason::TimeLimit {
+            self.now = self.config.end;
+        }
+        for i in 0..self.nodes.len() {
+            self.invoke(NodeId(i as u32), |node, ctx| node.on_finish(ctx));
+        }
+        self.stats.end_time = self.now;
+        self.stats.stop = Some(stop);
+        self.stats.clone()
+    }
+
+    fn run_loop(&mut self) -> StopReason {
+        loop {
+            let Some(at) = self.queue.peek_time() else { return StopReason::QueueEmpty };
+            if at > self.config.end {
+                return StopReason::TimeLimit;
+            }
+            if self.stats.events >= self.config.events_max {
+                return StopReason::EventLimit;
+            }
+            if self.queue.len() > self.config.queue_max {
+                return StopReason::QueueLimit;
+            }
+            self.stats.queue_len_max = self.stats.queue_len_max.max(self.queue.len() as u64);
+            let Some((at, key, ev)) = self.queue.pop() else { return StopReason::QueueEmpty };
+            assert!(at >= self.now, "time went backwards: {} after {}", at, self.now);
+            self.now = at;
+            self.stats.events += 1;
+            if let Key::Timer((node, timer)) = key {
+                self.armed[node.index()].retain(|t| *t != timer);
+            }
+            self.dispatch(ev);
+        }
+    }
+
+    fn dispatch(&mut self, ev: Ev<P>) {
+        match ev {
+            Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
+            Ev::Depart { from, to, msg, incarnation } => {
+                if self.up[from.index()] && self.incarnation[from.index()] == incarnation {
+                    self.transmit(from, to, msg);
+                }
+            }
+            Ev::Timer { node, timer } => {
+                self.stats.timeouts += 1;
+                self.emit(Record::new(Event::Timeout).node(node).msg(timer.name()));
+                self.invoke(node, |n, ctx| n.on_timer(ctx, timer));
+            }
+            Ev::Client { node, request } => self.client(node, request),
+            Ev::Fault(action) => self.fault(action),
+            Ev::ChaosCrash => self.chaos_crash(),
+            Ev::ChaosPartition => self.chaos_partition(),
+        }
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        if !self.up[to.index()] {
+            self.stats.messages_dropped += 1;
+            let mut row = Record::new(Event::Drop).node(from).peer(to).msg(msg.name()).detail("node_down");
+            msg.describe(&mut row);
+            self.emit(row);
+            return;
+        }
+        self.stats.messages_delivered += 1;
+        let mut row = Record::new(Event::Deliver).node(to).peer(from).msg(msg.name());
+        msg.describe(&mut row);
+        self.emit(row);
+        self.invoke(to, |n, ctx| n.on_message(ctx, from, msg));
+    }
+
+    fn client(&mut self, chosen: NodeId, request: P::Client) {
+        self.stats.client_requests += 1;
+        let n = self.nodes.len() as u32;
+        let target = (0..n).map(|k| NodeId((chosen.0 + k) % n)).find(|t| self.up[t.index()]);
+        let mut row = Record::new(Event::Client).node(target.unwrap_or(chosen));
+        request.describe(&mut row);
+        match target {
+            Some(t) if t != chosen => row.detail = format!("failover from {chosen}").into(),
+            Some(_) => {}
+            None => row.detail = "unavailable: every node is down".into(),
+        }
+        self.emit(row);
+        if let Some(t) = target {
+            self.invoke(t, |node, ctx| node.on_client(ctx, request));
+        }
+        self.schedule_next_client();
+    }
+
+    fn schedule_next_client(&mut self) {
+        if let Some((at, node, request)) = self.workload.next(self.now, &mut self.workload_rng) {
+            assert!(node.0 < self.config.nodes, "workload chose {node} of {} nodes", self.config.nodes);
+            self.queue.schedule(at.max(self.now), Ev::Client { node, request });
+        }
+    }
+
+    fn fault(&mut self, action: FaultAction) {
+        match action {
+            FaultAction::Crash { target, restart_after } => {
+                let node = match target {
+                    Target::Node(n) => Some(n),
+                    Target::Leader => self.current_leader(),
+                };
+                match node {
+                    Some(n) if self.up[n.index()] => self.crash(n, restart_after),
+                    Some(n) => {
+                        self.emit(Record::new(Event::Note).node(n).detail("crash skipped: already down"))
+                    }
+                    None => self.emit(Record::new(Event::Note).detail("crash skipped: no leader")),
+                }
+            }
+            FaultAction::Restart { node } => self.restart(node),
+            FaultAction::Partition { groups, heal_after } => {
+                self.network.partition(&groups);
+                self.emit(Record::new(Event::Partition).detail(faults::groups_text(&groups)));
+                if let Some(after) = heal_after {
+                    self.queue.schedule(self.now + after, Ev::Fault(FaultAction::Heal));
+                }
+            }
+            FaultAction::Heal => {
+                self.network.heal();
+                self.emit(Record::new(Event::Heal));
+            }
+        }
+    }
+
+    /// When chaos stops: its `stop_ms`, or the run's end.
+    fn chaos_stop(&self) -> SimTime {
+        match self.config.chaos.stop_ms {
+            0 => self.config.end,
+            ms => SimTime::from_ms(ms).min(self.config.end),
+        }
+    }
+
+    fn schedule_chaos_crash(&mut self) {
+        if let Some(every) = self.config.chaos.crash_every_ms {
+            let at = self.now + faults::draw_ms_range(every, &mut self.chaos_rng);
+            if at < self.chaos_stop() {
+                self.queue.schedule(at, Ev::ChaosCrash);
+            }
+        }
+    }
+
+    fn schedule_chaos_partition(&mut self) {
+        if let Some(every) = self.config.chaos.partition_every_ms {
+            let at = self.now + faults::draw_ms_range(every, &mut self.chaos_rng);
+            if at < self.chaos_stop() {
+                self.queue.schedule(at, Ev::ChaosPartition);
+            }
+        }
+    }
+
+    /// Crashes a random up node (or the leader), within `max_down`. Four draws whatever happens.
+    fn chaos_crash(&mut self) {
+        let chaos = self.config.chaos.clone();
+        let pick: f64 = rand::Rng::gen(&mut self.chaos_rng);
+        let bias: u32 = rand::Rng::gen_range(&mut self.chaos_rng, 0..100);
+        let down_for = faults::draw_ms_range(chaos.down_ms, &mut self.chaos_rng);
+        let down = self.up.iter().filter(|u| !**u).count() as u32;
+        let up: Vec<NodeId> = (0..self.config.nodes).map(NodeId).filter(|n| self.up[n.index()]).collect();
+        let leader = if bias < chaos.leader_bias_percent { self.current_leader() } else { None };
+        let victim = leader.or_else(|| up.get((pick * up.len() as f64) as usize).copied());
+        match victim {
+            Some(n) if down < chaos.max_down => self.crash(n, Some(down_for)),
+            _ => self.emit(Record::new(Event::Note).detail("chaos crash skipped: max_down reached")),
+        }
+        self.schedule_chaos_crash();
+    }
+
+    /// Cuts off a random minority (at least one node, at most half) for a drawn time.
+    fn chaos_partition(&mut self) {
+        let chaos = self.config.chaos.clone();
+        let n = self.config.nodes;
+        let size_u: f64 = rand::Rng::gen(&mut self.chaos_rng);
+        let lasts = faults::draw_ms_range(chaos.partition_ms, &mut self.chaos_rng);
+        // A random permutation from a fixed number of draws (n), then the first `size` nodes.
+        let mut order: Vec<(u64, u32)> = (0..n).map(|i| (rand::Rng::gen(&mut self.chaos_rng), i)).collect();
+        order.sort_unstable();
+        let size = 1 + ((size_u * (n / 2).max(1) as f64) as usize).min((n / 2).max(1) as usize - 1);
+        let mut minority: Vec<NodeId> = order.iter().take(size).map(|(_, i)| NodeId(*i)).collect();
+        minority.sort_unstable();
+        let mut majority: Vec<NodeId> = (0..n).map(NodeId).filter(|x| !minority.contains(x)).collect();
+        majority.sort_unstable();
+        if n > 1 {
+            self.fault(FaultAction::Partition { groups: vec![minority, majority], heal_after: Some(lasts) });
+        }
+        self.schedule_chaos_partition();
+    }
+
+    /// The lowest-numbered up node that claims leadership.
+    fn current_leader(&self) -> Option<NodeId> {
+        (0..self.nodes.len()).find(|i| self.up[*i] && self.nodes[*i].is_leader()).map(|i| NodeId(i as u32))
+    }
+
+    fn crash(&mut self, node: NodeId, restart_after: Option<SimDuration>) {
+        let i = node.index();
+        self.stats.crashes += 1;
+        self.up[i] = false;
+        self.incarnation[i] += 1;
+        for timer in std::mem::take(&mut self.armed[i]) {
+            self.queue.cancel_timer((node, timer));
+        }
+        self.nodes[i].on_crash();
+        self.emit(Record::new(Event::Crash).node(node));
+        if let Some(after) = restart_after {
+            self.queue.schedule(self.now + after, Ev::Fault(FaultAction::Restart { node }));
+        }
+    }
+
+    fn restart(&mut self, node: NodeId) {
+        if self.up[node.index()] {
+            self.emit(Record::new(Event::Note).node(node).detail("restart skipped: already up"));
+            return;
+        }
+        self.stats.restarts += 1;
+        self.up[node.index()] = true;
+        self.emit(Record::new(Event::Restart).node(node));
+        self.invoke(node, |n, ctx| n.on_restart(ctx));
+    }
+
+    /// Runs one handler of `node` and applies its effects in order.
+    fn invoke(&mut self, node: NodeId, handler: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
+        let i = node.index();
+        let mut effects = std::mem::take(&mut self.effects);
+        {
+            let mut ctx = Ctx::new(
+                self.now,
+                node,
+                self.config.nodes,
+                &mut self.timer_rngs[i],
+                &mut self.node_rngs[i],
+                &mut effects,
+            );
+            if let Some(draws) = self.timer_draws.as_mut() {
+                ctx = ctx.with_timer_draw_log(&mut draws[i]);
+            }
+            handler(&mut self.nodes[i], &mut ctx);
+        }
+        for effect in effects.drain(..) {
+            self.apply(node, effect);
+        }
+        self.effects = effects;
+    }
+
+    fn apply(&mut self, node: NodeId, effect: Effect<P>) {
+        match effect {
+            Effect::Send { to, msg, delay } => {
+                assert!(to.0 < self.config.nodes, "{node} sent to unknown node {to}");
+                if delay == SimDuration::ZERO {
+                    self.transmit(node, to, msg);
+                } else {
+                    let incarnation = self.incarnation[node.index()];
+                    self.queue.schedule(self.now + delay, Ev::Depart { from: node, to, msg, incarnation });
+                }
+            }
+            Effect::SetTimer { timer, after } => {
+                self.queue.set_timer((node, timer), self.now + after, Ev::Timer { node, timer });
+                let armed = &mut self.armed[node.index()];
+                if !armed.contains(&timer) {
+                    armed.push(timer);
+                }
+            }
+            Effect::CancelTimer { timer } => {
+                self.queue.cancel_timer((node, timer));
+                self.armed[node.index()].retain(|t| *t != timer);
+            }
+            Effect::Note(mut row) => {
+                row.node = row.node.or(Some(node));
+                self.emit(row);
+            }
+        }
+    }
+
+    /// A message leaves `from` now: trace it, and let the network decide its fate.
+    fn transmit(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        self.stats.messages_sent += 1;
+        let mut row = Record::new(Event::Send).node(from).peer(to).msg(msg.name());
+        msg.describe(&mut row);
+        match self.network.route(self.now, from, to) {
+            Route::Dropped(reason) => {
+                self.stats.messages_dropped += 1;
+                let mut drop = row.clone();
+                self.emit(row);
+                drop.event = Event::Drop;
+                drop.detail = reason.as_str().into();
+                self.emit(drop);
+            }
+            Route::Delivered { at, duplicate } => {
+                if let Some(again) = duplicate {
+                    self.stats.messages_duplicated += 1;
+                    let mut dup = row.clone();
+                    dup.event = Event::Duplicate;
+                    self.emit(row);
+                    self.emit(dup);
+                    self.queue.schedule(again, Ev::Deliver { from, to, msg: msg.clone() });
+                } else {
+                    self.emit(row);
+                }
+                self.queue.schedule(at, Ev::Deliver { from, to, msg });
+            }
+        }
+    }
+
+    fn emit(&mut self, mut row: Record) {
+        row.time_us = self.now.as_us();
+        row.seq = self.stats.rows;
+        self.stats.rows += 1;
+        self.sink.row(&row);
+    }
+}

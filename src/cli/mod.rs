@@ -1,0 +1,68 @@
+//! The command line (clap): one file per subcommand. Each returns the process exit code
+//! (0 ok, 1 violation or mismatch); errors become exit code 2 in `main`.
+
+pub mod check;
+pub mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::scenario::{Scenario, DEFAULT_RAFT};
+
+/// Exit code when a checker found a violation (or a replay differed).
+pub const EXIT_VIOLATION: u8 = 1;
+
+#[derive(Debug, Parser)]
+#[command(name = "dsim", version, about = "Deterministic discrete-event simulator for distributed protocols")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one scenario with one seed; print a summary, optionally write the CSV trace.
+    Run(run::RunArgs),
+    /// Run the safety / convergence checkers over a trace file.
+    Check(check::CheckArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::run(args),
+    }
+}
+
+/// Where a scenario comes from and how it is changed: shared by run, sweep and bench.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScenarioArgs {
+    /// A scenario file (TOML). Without it, the embedded default (= sims/raft.toml).
+    pub scenario: Option<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any scenario field: KEY=VALUE (repeatable), e.g. network.drop_probability=0.1.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl ScenarioArgs {
+    pub fn load(&self) -> Result<Scenario> {
+        let mut scenario = match &self.scenario {
+            Some(path) => Scenario::load(path, &self.set)?,
+            None => Scenario::from_str(DEFAULT_RAFT.0, DEFAULT_RAFT.1, &self.set)?,
+        };
+        if let Some(seed) = self.seed {
+            scenario.seed = seed;
+        }
+        Ok(scenario)
+    }
+}
+
+/// A flag value error in the house format.
+pub fn flag_error(flag: &str, value: impl Into<String>, allowed: impl Into<String>) -> Error {
+    Error::Flag { flag: flag.into(), value: value.into(), allowed: allowed.into() }
+}

@@ -1,0 +1,155 @@
+//! `dsim run`: one scenario, one seed; a human summary or one JSON object.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use crate::cli::{ScenarioArgs, EXIT_VIOLATION};
+use crate::harness::{self, Options, Outcome};
+use crate::metrics::MetricValue;
+use crate::scenario::Scenario;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Write the CSV trace here (atomically), with PATH's `.manifest.json` beside it.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the resolved scenario (TOML) and exit without running.
+    #[arg(long)]
+    pub dump_scenario: bool,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let scenario = args.scenario.load()?;
+    if args.dump_scenario {
+        print!("{}", scenario.to_toml());
+        return Ok(0);
+    }
+    // Wall time is measured here, at the edge, and never reaches anything the simulation computes.
+    let started = Instant::now();
+    let outcome = harness::run(&scenario, Options { trace: args.trace.as_deref(), hash: false })?;
+    let wall_s = started.elapsed().as_secs_f64();
+    if args.json {
+        println!("{}", summary_json(&scenario, &outcome, wall_s));
+    } else {
+        print!("{}", summary_text(&scenario, &outcome, wall_s));
+    }
+    Ok(if outcome.ok() { 0 } else { EXIT_VIOLATION })
+}
+
+fn metric_json(value: MetricValue) -> Value {
+    match value {
+        MetricValue::Int(v) => json!(v),
+        MetricValue::Float(v) => json!(v),
+        MetricValue::Missing => Value::Null,
+    }
+}
+
+pub fn summary_json(scenario: &Scenario, outcome: &Outcome, wall_s: f64) -> Value {
+    let s = &outcome.stats;
+    let metrics: Map<String, Value> =
+        outcome.metrics.iter().map(|(k, v)| ((*k).to_owned(), metric_json(*v))).collect();
+    json!({
+        "scenario": scenario.name,
+        "protocol": scenario.protocol.as_str(),
+        "nodes": scenario.nodes,
+        "seed": scenario.seed,
+        "events": s.events,
+        "rows": s.rows,
+        "sim_time_us": s.end_time.as_us(),
+        "stop": s.stop.map(|r| r.as_str()),
+        "wall_s": wall_s,
+        "events_per_s": s.events as f64 / wall_s.max(1e-9),
+        "messages": {
+            "sent": s.messages_sent,
+            "delivered": s.messages_delivered,
+            "dropped": s.messages_dropped,
+            "duplicated": s.messages_duplicated,
+        },
+        "timeouts": s.timeouts,
+        "client_requests": s.client_requests,
+        "crashes": s.crashes,
+        "restarts": s.restarts,
+        "metrics": metrics,
+        "violations_total": outcome.violations_total,
+        "violations": outcome.violations.iter().map(|v| json!({
+            "property": v.property, "time_us": v.time_us, "seq": v.seq, "message": v.message,
+        })).collect::<Vec<_>>(),
+        "trace": outcome.trace.as_ref().map(|t| json!({
+            "path": t.path.display().to_string(), "rows": t.rows, "bytes": t.bytes, "sha256": t.sha256,
+        })),
+    })
+}
+
+pub fn summary_text(scenario: &Scenario, outcome: &Outcome, wall_s: f64) -> String {
+    use std::fmt::Write;
+    let s = &outcome.stats;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "dsim run: {} ({}, {} nodes), seed {}",
+        if scenario.name.is_empty() { "(unnamed)" } else { &scenario.name },
+        scenario.protocol.as_str(),
+        scenario.nodes,
+        scenario.seed
+    );
+    let _ = writeln!(
+        out,
+        "  events      {} in {:.3} s wall ({:.2} M events/s); simulated {}; stop: {}",
+        s.events,
+        wall_s,
+        s.events as f64 / wall_s.max(1e-9) / 1e6,
+        s.end_time,
+        s.stop.map_or("?", |r| r.as_str())
+    );
+    let _ = writeln!(
+        out,
+        "  messages    sent {}, delivered {}, dropped {}, duplicated {}; timeouts {}; client requests {}",
+        s.messages_sent,
+        s.messages_delivered,
+        s.messages_dropped,
+        s.messages_duplicated,
+        s.timeouts,
+        s.client_requests
+    );
+    if s.crashes + s.restarts > 0 {
+        let _ = writeln!(out, "  faults      crashes {}, restarts {}", s.crashes, s.restarts);
+    }
+    for (name, value) in &outcome.metrics {
+        let shown = match value {
+            MetricValue::Missing => "-".to_owned(),
+            v => v.to_string(),
+        };
+        let _ = writeln!(out, "  {name:<28}{shown}");
+    }
+    if outcome.violations_total == 0 {
+        let _ = writeln!(out, "  violations  none");
+    } else {
+        let _ = writeln!(
+            out,
+            "  violations  {} (showing {}):",
+            outcome.violations_total,
+            outcome.violations.len().min(10)
+        );
+        for v in outcome.violations.iter().take(10) {
+            let _ = writeln!(out, "    {v}");
+        }
+    }
+    if let Some(t) = &outcome.trace {
+        let _ = writeln!(
+            out,
+            "  trace       {} ({} rows, {} bytes, sha256 {})",
+            t.path.display(),
+            t.rows,
+            t.bytes,
+            t.sha256
+        );
+    }
+    out
+}

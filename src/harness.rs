@@ -1,0 +1,195 @@
+//! Runs one scenario end to end: builds the protocol's nodes, workload, checkers and metrics, drives
+//! the kernel's runner, and streams every row to the trace writer, the checkers and the metrics.
+//!
+//! This is the one place that knows both the kernel and the protocols; `dsim run`, sweeps and
+//! replays all come through [`run`], so they cannot disagree about what a (scenario, seed) means.
+
+use std::path::Path;
+
+use crate::check::{Checker, Violation};
+use crate::error::{Error, Result};
+use crate::metrics::{MetricValue, Metrics};
+use crate::protocol::Protocol;
+use crate::scenario::{ProtocolKind, Scenario};
+use crate::sim::runner::{RowSink, RunStats, Runner};
+use crate::trace::manifest::{manifest_path, Manifest, FORMAT};
+use crate::trace::writer::RowEncoder;
+use crate::trace::{Record, TraceInfo, TraceWriter};
+use crate::workload::{Op, OpenLoop};
+
+/// At most this many violations are kept per run; the rest are only counted.
+pub const VIOLATIONS_KEPT: usize = 100;
+
+/// A protocol family as the harness needs it.
+pub trait Model {
+    type Node: Protocol<Client = Op>;
+    fn nodes(scenario: &Scenario) -> Vec<Self::Node>;
+    fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>>;
+    fn metrics(scenario: &Scenario) -> Box<dyn Metrics>;
+}
+
+/// What to do with the rows besides checking and measuring them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options<'a> {
+    /// Write the CSV trace (and its manifest) here.
+    pub trace: Option<&'a Path>,
+    /// Hash the trace bytes even when no file is written (sweeps record the hash for replays).
+    pub hash: bool,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub stats: RunStats,
+    pub metrics: Vec<(&'static str, MetricValue)>,
+    pub violations: Vec<Violation>,
+    pub violations_total: u64,
+    pub trace: Option<TraceInfo>,
+    /// SHA-256 of the trace bytes, when a trace was written or hashing was asked for.
+    pub trace_sha256: Option<String>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.violations_total == 0
+    }
+}
+
+/// Where a run's rows go.
+enum Output {
+    None,
+    File(TraceWriter),
+    Hash(RowEncoder<std::io::Sink>),
+}
+
+struct HarnessSink {
+    output: Output,
+    output_error: Option<Error>,
+    checkers: Vec<Box<dyn Checker>>,
+    violations: Vec<Violation>,
+    violations_total: u64,
+    metrics: Box<dyn Metrics>,
+    scratch: Vec<Violation>,
+}
+
+impl HarnessSink {
+    fn keep(&mut self) {
+        for v in self.scratch.drain(..) {
+            self.violations_total += 1;
+            if self.violations.len() < VIOLATIONS_KEPT {
+                self.violations.push(v);
+            }
+        }
+    }
+}
+
+impl RowSink for HarnessSink {
+    fn row(&mut self, row: &Record) {
+        if self.output_error.is_none() {
+            let result = match &mut self.output {
+                Output::None => Ok(()),
+                Output::File(w) => w.write(row),
+                Output::Hash(h) => h.write(row).map_err(|e| Error::io("(trace hash)", e)),
+            };
+            if let Err(e) = result {
+                self.output_error = Some(e);
+            }
+        }
+        for checker in &mut self.checkers {
+            checker.observe(row, &mut self.scratch);
+        }
+        if !self.scratch.is_empty() {
+            self.keep();
+        }
+        self.metrics.observe(row);
+    }
+}
+
+/// The checkers for `scenario`'s protocol (used by `dsim check` over files).
+pub fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
+    match scenario.protocol {
+        kind => {
+            let _ = kind;
+            Vec::new()
+        }
+    }
+}
+
+/// Runs `scenario` (its `seed` field is the seed).
+pub fn run(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
+    match scenario.protocol {
+        // Wired in when the protocol modules land.
+        kind => Err(Error::Mismatch(format!("protocol {} is not built yet", kind.as_str()))),
+    }
+}
+
+/// Runs `scenario` with the protocol family `M`.
+pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
+    let output = match (options.trace, options.hash) {
+        (Some(path), _) => Output::File(TraceWriter::create(path)?),
+        (None, true) => {
+            Output::Hash(RowEncoder::new(std::io::sink()).map_err(|e| Error::io("(trace hash)", e))?)
+        }
+        (None, false) => Output::None,
+    };
+    let sink = HarnessSink {
+        output,
+        output_error: None,
+        checkers: M::checkers(scenario),
+        violations: Vec::new(),
+        violations_total: 0,
+        metrics: M::metrics(scenario),
+        scratch: Vec::new(),
+    };
+    let workload = OpenLoop::new(&scenario.workload, scenario.nodes, scenario.end());
+    let mut runner = Runner::new(scenario.kernel(), M::nodes(scenario), workload, sink);
+    let stats = runner.run();
+    let mut sink = runner.into_sink();
+    let end_us = stats.end_time.as_us();
+    for checker in &mut sink.checkers {
+        checker.finish(end_us, &mut sink.scratch);
+    }
+    sink.keep();
+    if let Some(e) = sink.output_error {
+        return Err(e);
+    }
+    let metrics = sink.metrics.finish(end_us);
+    let (trace, trace_sha256) = match sink.output {
+        Output::None => (None, None),
+        Output::Hash(h) => {
+            let (_, _, _, sha) = h.finish().map_err(|e| Error::io("(trace hash)", e))?;
+            (None, Some(sha))
+        }
+        Output::File(w) => {
+            let info = w.finish()?;
+            write_manifest(scenario, &stats, &info)?;
+            let sha = info.sha256.clone();
+            (Some(info), Some(sha))
+        }
+    };
+    Ok(Outcome {
+        stats,
+        metrics,
+        violations: sink.violations,
+        violations_total: sink.violations_total,
+        trace,
+        trace_sha256,
+    })
+}
+
+fn write_manifest(scenario: &Scenario, stats: &RunStats, info: &TraceInfo) -> Result<()> {
+    let manifest = Manifest {
+        format: FORMAT.to_owned(),
+        dsim_version: env!("CARGO_PKG_VERSION").to_owned(),
+        seed: scenario.seed,
+        events: stats.events,
+        rows: stats.rows,
+        sim_time_us: stats.end_time.as_us(),
+        stop: stats.stop.map_or("", |s| s.as_str()).to_owned(),
+        trace_file: info.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        trace_bytes: info.bytes,
+        trace_sha256: info.sha256.clone(),
+        scenario: scenario.clone(),
+    };
+    manifest.write(&manifest_path(&info.path))
+}

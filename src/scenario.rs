@@ -1,0 +1,244 @@
+//! Scenario files (`sims/*.toml`): raw TOML -> overrides -> typed structs -> validated `Scenario`.
+//!
+//! Loading goes in steps so every error names its origin: the file is parsed and checked on its
+//! own (errors name the file), then each `--set KEY=VALUE` is applied to the TOML tree and the result
+//! checked again (errors name the `--set`). Unknown keys, wrong types and out-of-range values all end
+//! as one line: origin, field path, value, what is allowed. The embedded defaults are the files in
+//! `sims/`, compiled in.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::eventual::EventualConfig;
+use crate::raft::RaftConfig;
+use crate::sim::faults::{ChaosConfig, FaultSpec};
+use crate::sim::network::NetworkConfig;
+use crate::sim::runner::KernelConfig;
+use crate::sim::SimTime;
+use crate::workload::WorkloadConfig;
+
+/// The embedded default scenarios (the same bytes as the files in `sims/`).
+pub const DEFAULT_RAFT: (&str, &str) = ("sims/raft.toml", include_str!("../sims/raft.toml"));
+pub const DEFAULT_EVENTUAL: (&str, &str) = ("sims/eventual.toml", include_str!("../sims/eventual.toml"));
+
+/// Which protocol runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolKind {
+    #[default]
+    Raft,
+    Eventual,
+}
+
+impl ProtocolKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolKind::Raft => "raft",
+            ProtocolKind::Eventual => "eventual",
+        }
+    }
+}
+
+/// A complete, validated scenario. Serialises back to the resolved form that manifests record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Free text shown in summaries.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub protocol: ProtocolKind,
+    /// Cluster size N, nodes `n0` … `n{N-1}`. In [1, 1000].
+    pub nodes: u32,
+    /// The run's seed; `--seed` overrides it.
+    #[serde(default)]
+    pub seed: u64,
+    /// Simulated time the run lasts, in ms. In [1, 1000000000].
+    pub duration_ms: u64,
+    /// Stop after this many events. In [1, 10^11].
+    #[serde(default = "default_events_max")]
+    pub events_max: u64,
+    /// Stop if this many events are pending at once. In [16, 10^8].
+    #[serde(default = "default_queue_max")]
+    pub queue_max: u64,
+    #[serde(default)]
+    pub network: NetworkConfig,
+    #[serde(default)]
+    pub workload: WorkloadConfig,
+    #[serde(default)]
+    pub raft: RaftConfig,
+    #[serde(default)]
+    pub eventual: EventualConfig,
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub chaos: ChaosConfig,
+}
+
+fn default_events_max() -> u64 {
+    100_000_000
+}
+
+fn default_queue_max() -> u64 {
+    1_000_000
+}
+
+impl Scenario {
+    /// Loads a scenario file and applies overrides.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Scenario::from_str(&path.display().to_string(), &text, overrides)
+    }
+
+    /// Parses scenario text; `origin` names it in errors.
+    pub fn from_str(origin: &str, text: &str, overrides: &[String]) -> Result<Scenario> {
+        let mut tree: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let origin = match line {
+                Some(line) => format!("{origin}:{line}"),
+                None => origin.to_owned(),
+            };
+            Error::Parse { origin, message: one_line(&e.message()) }
+        })?;
+        Scenario::from_tree(origin, tree.clone())?;
+        for set in overrides {
+            let set_origin = format!("--set {set}");
+            apply_override(&mut tree, &set_origin, set)?;
+            Scenario::from_tree(&set_origin, tree.clone())?;
+        }
+        Scenario::from_tree(origin, tree)
+    }
+
+    fn from_tree(origin: &str, tree: toml::Table) -> Result<Scenario> {
+        let scenario: Scenario = serde_path_to_error::deserialize(toml::Value::Table(tree)).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().message().to_owned();
+            let message = if path == "." { inner } else { format!("{path}: {inner}") };
+            Error::Parse { origin: origin.to_owned(), message: one_line(&message) }
+        })?;
+        scenario.validate(origin)?;
+        Ok(scenario)
+    }
+
+    /// Range checks on every field, naming the first that fails.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let range = |field: &str, value: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&value) {
+                Ok(())
+            } else {
+                Err(Error::invalid(origin, field, value, format!("an integer in [{lo}, {hi}]")))
+            }
+        };
+        range("nodes", self.nodes.into(), 1, 1_000)?;
+        range("duration_ms", self.duration_ms, 1, 1_000_000_000)?;
+        range("events_max", self.events_max, 1, 100_000_000_000)?;
+        range("queue_max", self.queue_max, 16, 100_000_000)?;
+        self.network.validate(origin)?;
+        self.workload.validate(origin)?;
+        self.raft.validate(origin)?;
+        self.eventual.validate(origin, self.nodes)?;
+        for (i, fault) in self.faults.iter().enumerate() {
+            fault.validate(origin, &format!("faults[{i}]"), self.nodes)?;
+        }
+        self.chaos.validate(origin, self.nodes)?;
+        Ok(())
+    }
+
+    pub fn end(&self) -> SimTime {
+        SimTime::from_ms(self.duration_ms)
+    }
+
+    /// The kernel's part of this scenario.
+    pub fn kernel(&self) -> KernelConfig {
+        KernelConfig {
+            nodes: self.nodes,
+            seed: self.seed,
+            end: self.end(),
+            events_max: self.events_max,
+            queue_max: self.queue_max as usize,
+            network: self.network.clone(),
+            faults: self.faults.clone(),
+            chaos: self.chaos.clone(),
+        }
+    }
+
+    /// The resolved scenario as TOML (what `dsim run --dump-scenario` prints).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render scenario: {e}\n"))
+    }
+}
+
+/// Applies `KEY=VALUE` to the TOML tree. VALUE is TOML (`0.1`, `[150, 300]`, `"leader"`), or a bare
+/// string when it does not parse as TOML. KEY is dotted; numeric segments index arrays (`faults.0.at_ms`).
+pub fn apply_override(tree: &mut toml::Table, origin: &str, set: &str) -> Result<()> {
+    let bad = |value: &str, allowed: &str| Error::Flag {
+        flag: "--set".into(),
+        value: value.into(),
+        allowed: allowed.into(),
+    };
+    let (key, raw) =
+        set.split_once('=').ok_or_else(|| bad(set, "KEY=VALUE, e.g. network.drop_probability=0.1"))?;
+    let key = key.trim();
+    let segments: Vec<&str> = key.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(bad(set, "a dotted key such as raft.heartbeat_ms"));
+    }
+    let value = parse_value(raw.trim());
+    let (last, parents) = segments.split_last().ok_or_else(|| bad(set, "KEY=VALUE"))?;
+    let Some((first, _)) = parents.split_first() else {
+        tree.insert((*last).to_owned(), value);
+        return Ok(());
+    };
+    let mut slot = tree.entry((*first).to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    for (depth, seg) in parents.iter().enumerate().skip(1) {
+        slot = descend(slot, seg, origin, &segments[..=depth].join("."))?;
+    }
+    match slot {
+        toml::Value::Table(t) => {
+            t.insert((*last).to_owned(), value);
+        }
+        toml::Value::Array(items) => {
+            let i: usize = last.parse().map_err(|_| bad(set, "a numeric index into the array"))?;
+            let len = items.len();
+            *items.get_mut(i).ok_or_else(|| {
+                Error::invalid(origin, key, i, format!("an index below {len} (the array's length)"))
+            })? = value;
+        }
+        _ => return Err(Error::invalid(origin, parents.join("."), "(a value)", "a table to hold the key")),
+    }
+    Ok(())
+}
+
+fn descend<'a>(
+    slot: &'a mut toml::Value,
+    seg: &str,
+    origin: &str,
+    path: &str,
+) -> Result<&'a mut toml::Value> {
+    match slot {
+        toml::Value::Table(t) => {
+            Ok(t.entry(seg.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new())))
+        }
+        toml::Value::Array(items) => {
+            let len = items.len();
+            let i: usize = seg
+                .parse()
+                .map_err(|_| Error::invalid(origin, path, seg, "a numeric index into the array"))?;
+            items.get_mut(i).ok_or_else(|| Error::invalid(origin, path, i, format!("an index below {len}")))
+        }
+        _ => Err(Error::invalid(origin, path, "(a value)", "a table to hold the key")),
+    }
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn one_line(text: &dyn std::fmt::Display) -> String {
+    text.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
