@@ -149,10 +149,7 @@ impl EventualNode {
 
     fn arm_anti_entropy(&self, ctx: &mut Ctx<'_, Self>) {
         if !self.seed() && self.config.anti_entropy_ms > 0 && self.nodes > 1 {
-            ctx.set_timer(
-                EventualTimer::AntiEntropy,
-                SimDuration::from_ms(self.config.anti_entropy_ms),
-            );
+            ctx.set_timer(EventualTimer::AntiEntropy, SimDuration::from_ms(self.config.anti_entropy_ms));
         }
     }
 
@@ -170,35 +167,18 @@ impl EventualNode {
         };
         let version = Version::write(value, clock.clone(), self.id);
         self.store.put_local(key, version);
-        ctx.note(
-            Record::new(Event::Write)
-                .key(key)
-                .value(Value::Id(value))
-                .clock(clock.to_trace()),
-        );
+        ctx.note(Record::new(Event::Write).key(key).value(Value::Id(value)).clock(clock.to_trace()));
         let w = self.write_quorum();
         let req = if w > 1 { Some(self.take_req()) } else { None };
         let versions = self.store.get(key).to_vec();
         let peers: Vec<NodeId> = ctx.peers().collect();
         for peer in peers {
-            ctx.send(
-                peer,
-                EventualMsg::Replicate {
-                    key,
-                    versions: versions.clone(),
-                    req,
-                },
-            );
+            ctx.send(peer, EventualMsg::Replicate { key, versions: versions.clone(), req });
         }
         match req {
             None => note_put(ctx, "put_ack", key, value, &clock, 1, 1),
             Some(req) => {
-                let pending = PendingWrite {
-                    key,
-                    value,
-                    clock,
-                    acked: Vec::new(),
-                };
+                let pending = PendingWrite { key, value, clock, acked: Vec::new() };
                 self.pending_writes.insert(req, pending);
                 ctx.set_timer(EventualTimer::WriteTimeout(req), self.request_timeout());
             }
@@ -212,14 +192,7 @@ impl EventualNode {
             return;
         }
         let req = self.take_req();
-        self.pending_reads.insert(
-            req,
-            PendingRead {
-                key,
-                id,
-                replies: Vec::new(),
-            },
-        );
+        self.pending_reads.insert(req, PendingRead { key, id, replies: Vec::new() });
         let peers: Vec<NodeId> = ctx.peers().collect();
         for peer in peers {
             ctx.send(peer, EventualMsg::ReadRequest { req, key });
@@ -337,13 +310,7 @@ impl EventualNode {
         }
         for (peer, versions) in &done.replies {
             if store::canonical(rule, versions.clone()) != merged {
-                ctx.send(
-                    *peer,
-                    EventualMsg::ReadRepair {
-                        key: done.key,
-                        versions: merged.clone(),
-                    },
-                );
+                ctx.send(*peer, EventualMsg::ReadRepair { key: done.key, versions: merged.clone() });
             }
         }
         self.apply_received(ctx, None, done.key, &merged, "read_repair");
@@ -361,12 +328,7 @@ impl EventualNode {
         }
         let entries = self.store.digest();
         for peer in &peers[..fanout] {
-            ctx.send(
-                *peer,
-                EventualMsg::AeDigest {
-                    entries: entries.clone(),
-                },
-            );
+            ctx.send(*peer, EventualMsg::AeDigest { entries: entries.clone() });
         }
         self.arm_anti_entropy(ctx);
     }
@@ -383,10 +345,7 @@ impl EventualNode {
                 Some(t) => t.hash != m.hash && m.clock.compare(&t.clock) != Ordering4::Before,
             };
             if send {
-                push.push(KeyVersions {
-                    key: m.key,
-                    versions: self.store.get(m.key).to_vec(),
-                });
+                push.push(KeyVersions { key: m.key, versions: self.store.get(m.key).to_vec() });
             }
         }
         let mut want = Vec::new();
@@ -409,10 +368,7 @@ impl EventualNode {
         let back: Vec<KeyVersions> = want
             .iter()
             .filter(|k| !self.store.get(**k).is_empty())
-            .map(|k| KeyVersions {
-                key: *k,
-                versions: self.store.get(*k).to_vec(),
-            })
+            .map(|k| KeyVersions { key: *k, versions: self.store.get(*k).to_vec() })
             .collect();
         if !back.is_empty() {
             ctx.send(from, EventualMsg::AePush { push: back });
@@ -505,15 +461,7 @@ impl Protocol for EventualNode {
             EventualTimer::WriteTimeout(req) => {
                 if let Some(p) = self.pending_writes.remove(&req) {
                     let w = self.write_quorum();
-                    note_put(
-                        ctx,
-                        "put_timeout",
-                        p.key,
-                        p.value,
-                        &p.clock,
-                        p.acked.len() as u32 + 1,
-                        w,
-                    );
+                    note_put(ctx, "put_timeout", p.key, p.value, &p.clock, p.acked.len() as u32 + 1, w);
                 }
             }
             EventualTimer::ReadTimeout(req) => {

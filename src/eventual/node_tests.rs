@@ -40,14 +40,7 @@ impl Step {
         let mut effects = Vec::new();
         let id = self.node.id;
         let nodes = self.node.nodes;
-        let mut ctx = Ctx::new(
-            self.now,
-            id,
-            nodes,
-            &mut self.timer_rng,
-            &mut self.rng,
-            &mut effects,
-        );
+        let mut ctx = Ctx::new(self.now, id, nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
         f(&mut self.node, &mut ctx);
         effects
     }
@@ -98,11 +91,7 @@ fn rows(effects: &[Effect<EventualNode>]) -> Vec<String> {
 }
 
 fn dynamo(policy: Policy) -> EventualConfig {
-    EventualConfig {
-        policy,
-        anti_entropy_ms: 0,
-        ..Default::default()
-    }
+    EventualConfig { policy, anti_entropy_ms: 0, ..Default::default() }
 }
 
 /// Dynamo §4.4: the coordinator bumps its own entry over the clocks it holds and §4.5 sends the new
@@ -115,39 +104,15 @@ fn put_bumps_clock_over_held_versions_and_replicates_to_every_peer() {
     assert_eq!(
         sends(&e),
         vec![
-            (
-                NodeId(1),
-                EventualMsg::Replicate {
-                    key: 1,
-                    versions: vec![v10.clone()],
-                    req: None
-                }
-            ),
-            (
-                NodeId(2),
-                EventualMsg::Replicate {
-                    key: 1,
-                    versions: vec![v10.clone()],
-                    req: None
-                }
-            ),
+            (NodeId(1), EventualMsg::Replicate { key: 1, versions: vec![v10.clone()], req: None }),
+            (NodeId(2), EventualMsg::Replicate { key: 1, versions: vec![v10.clone()], req: None }),
         ]
     );
-    assert_eq!(
-        rows(&e),
-        vec!["write  k1 v10 n0:1 ", "note put_ack k1 v10 n0:1 acks=1/1"]
-    );
+    assert_eq!(rows(&e), vec!["write  k1 v10 n0:1 ", "note put_ack k1 v10 n0:1 acks=1/1"]);
     assert_eq!(e.len(), 4, "no timer with W = 1: {e:?}");
 
     // n0 now holds two siblings (its own v10 and n1's concurrent v11); the next write descends from both.
-    s.deliver(
-        1,
-        EventualMsg::Replicate {
-            key: 1,
-            versions: vec![ver(11, &[0, 1], 1)],
-            req: None,
-        },
-    );
+    s.deliver(1, EventualMsg::Replicate { key: 1, versions: vec![ver(11, &[0, 1], 1)], req: None });
     assert_eq!(s.node.store().get(1).len(), 2);
     let e = s.client(Op::Put { key: 1, value: 12 });
     assert_eq!(rows(&e)[0], "write  k1 v12 n0:2;n1:1 ");
@@ -158,24 +123,12 @@ fn put_bumps_clock_over_held_versions_and_replicates_to_every_peer() {
 #[test]
 fn siblings_keep_a_concurrent_version() {
     let mut s = Step::new(2, 3, dynamo(Policy::Siblings));
-    assert!(!sends(&s.deliver(
-        0,
-        EventualMsg::Replicate {
-            key: 4,
-            versions: vec![ver(1, &[1], 0)],
-            req: None
-        }
-    ))
+    assert!(!sends(
+        &s.deliver(0, EventualMsg::Replicate { key: 4, versions: vec![ver(1, &[1], 0)], req: None })
+    )
     .iter()
     .any(|_| true));
-    let e = s.deliver(
-        1,
-        EventualMsg::Replicate {
-            key: 4,
-            versions: vec![ver(2, &[0, 1], 1)],
-            req: None,
-        },
-    );
+    let e = s.deliver(1, EventualMsg::Replicate { key: 4, versions: vec![ver(2, &[0, 1], 1)], req: None });
     assert_eq!(
         rows(&e),
         vec![
@@ -196,33 +149,13 @@ fn lww_keeps_the_deterministic_winner_with_the_joined_clock() {
         let a = (0, ver(1, &[1], 0));
         let b = (1, ver(2, &[0, 1], 1));
         let (x, y) = if first_from_n0 { (a, b) } else { (b, a) };
-        s.deliver(
-            x.0,
-            EventualMsg::Replicate {
-                key: 4,
-                versions: vec![x.1],
-                req: None,
-            },
-        );
-        let e = s.deliver(
-            y.0,
-            EventualMsg::Replicate {
-                key: 4,
-                versions: vec![y.1],
-                req: None,
-            },
-        );
+        s.deliver(x.0, EventualMsg::Replicate { key: 4, versions: vec![x.1], req: None });
+        let e = s.deliver(y.0, EventualMsg::Replicate { key: 4, versions: vec![y.1], req: None });
         let r = rows(&e);
         assert_eq!(r.len(), 2, "{r:?}");
         assert!(r[0].starts_with("conflict  k4 v1|v2"), "{r:?}");
         assert_eq!(r[1], "apply  k4 v2 n0:1;n1:1 replicate");
-        assert_eq!(
-            s.node.store().get(4),
-            &[Version {
-                clock: vc(&[1, 1]),
-                ..ver(2, &[0, 1], 1)
-            }]
-        );
+        assert_eq!(s.node.store().get(4), &[Version { clock: vc(&[1, 1]), ..ver(2, &[0, 1], 1) }]);
     }
 }
 
@@ -231,23 +164,10 @@ fn lww_keeps_the_deterministic_winner_with_the_joined_clock() {
 fn a_dominated_version_is_ignored() {
     for policy in [Policy::Siblings, Policy::Lww] {
         let mut s = Step::new(2, 3, dynamo(policy));
-        s.deliver(
-            0,
-            EventualMsg::Replicate {
-                key: 1,
-                versions: vec![ver(3, &[2, 1], 0)],
-                req: None,
-            },
-        );
+        s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(3, &[2, 1], 0)], req: None });
         let before = s.node.store().clone();
-        let e = s.deliver(
-            1,
-            EventualMsg::Replicate {
-                key: 1,
-                versions: vec![ver(2, &[1, 1], 1)],
-                req: None,
-            },
-        );
+        let e =
+            s.deliver(1, EventualMsg::Replicate { key: 1, versions: vec![ver(2, &[1, 1], 1)], req: None });
         assert!(e.is_empty(), "{policy:?}: {e:?}");
         assert_eq!(s.node.store(), &before);
     }
@@ -257,11 +177,7 @@ fn a_dominated_version_is_ignored() {
 #[test]
 fn replicate_with_request_id_is_acked() {
     let mut s = Step::new(1, 3, dynamo(Policy::Siblings));
-    let msg = EventualMsg::Replicate {
-        key: 1,
-        versions: vec![ver(3, &[1], 0)],
-        req: Some(7),
-    };
+    let msg = EventualMsg::Replicate { key: 1, versions: vec![ver(3, &[1], 0)], req: Some(7) };
     let e = s.deliver(0, msg.clone());
     assert_eq!(sends(&e), vec![(NodeId(0), EventualMsg::ReplicateAck { req: 7 })]);
     let e = s.deliver(0, msg);
@@ -273,95 +189,40 @@ fn replicate_with_request_id_is_acked() {
 /// ack do not count twice (W = 3 case), and an unreached quorum times out.
 #[test]
 fn quorum_write_acks_after_w_and_times_out_otherwise() {
-    let mut s = Step::new(
-        0,
-        3,
-        EventualConfig {
-            write_quorum: 2,
-            ..dynamo(Policy::Siblings)
-        },
-    );
+    let mut s = Step::new(0, 3, EventualConfig { write_quorum: 2, ..dynamo(Policy::Siblings) });
     let e = s.client(Op::Put { key: 1, value: 10 });
     let v = vec![ver(10, &[1], 0)];
     assert_eq!(
         sends(&e),
         vec![
-            (
-                NodeId(1),
-                EventualMsg::Replicate {
-                    key: 1,
-                    versions: v.clone(),
-                    req: Some(1)
-                }
-            ),
-            (
-                NodeId(2),
-                EventualMsg::Replicate {
-                    key: 1,
-                    versions: v.clone(),
-                    req: Some(1)
-                }
-            ),
+            (NodeId(1), EventualMsg::Replicate { key: 1, versions: v.clone(), req: Some(1) }),
+            (NodeId(2), EventualMsg::Replicate { key: 1, versions: v.clone(), req: Some(1) }),
         ]
     );
     assert_eq!(rows(&e), vec!["write  k1 v10 n0:1 "]);
-    assert!(e.iter().any(
-        |x| matches!(x, Effect::SetTimer { timer: EventualTimer::WriteTimeout(1), after }
-        if *after == SimDuration::from_ms(1_000))
-    ));
+    assert!(e.iter().any(|x| matches!(x, Effect::SetTimer { timer: EventualTimer::WriteTimeout(1), after }
+        if *after == SimDuration::from_ms(1_000))));
     let e = s.deliver(2, EventualMsg::ReplicateAck { req: 1 });
     assert_eq!(rows(&e), vec!["note put_ack k1 v10 n0:1 acks=2/2"]);
-    assert!(e.iter().any(|x| matches!(
-        x,
-        Effect::CancelTimer {
-            timer: EventualTimer::WriteTimeout(1)
-        }
-    )));
-    assert!(
-        s.deliver(1, EventualMsg::ReplicateAck { req: 1 }).is_empty(),
-        "late ack ignored"
-    );
+    assert!(e.iter().any(|x| matches!(x, Effect::CancelTimer { timer: EventualTimer::WriteTimeout(1) })));
+    assert!(s.deliver(1, EventualMsg::ReplicateAck { req: 1 }).is_empty(), "late ack ignored");
 
-    let mut s = Step::new(
-        0,
-        3,
-        EventualConfig {
-            write_quorum: 3,
-            ..dynamo(Policy::Siblings)
-        },
-    );
+    let mut s = Step::new(0, 3, EventualConfig { write_quorum: 3, ..dynamo(Policy::Siblings) });
     s.client(Op::Put { key: 1, value: 10 });
     assert!(s.deliver(2, EventualMsg::ReplicateAck { req: 1 }).is_empty());
-    assert!(
-        s.deliver(2, EventualMsg::ReplicateAck { req: 1 }).is_empty(),
-        "duplicate ack counted once"
-    );
+    assert!(s.deliver(2, EventualMsg::ReplicateAck { req: 1 }).is_empty(), "duplicate ack counted once");
     let e = s.timer(EventualTimer::WriteTimeout(1));
     assert_eq!(rows(&e), vec!["note put_timeout k1 v10 n0:1 acks=2/3"]);
-    assert!(
-        s.deliver(1, EventualMsg::ReplicateAck { req: 1 }).is_empty(),
-        "ack after timeout ignored"
-    );
+    assert!(s.deliver(1, EventualMsg::ReplicateAck { req: 1 }).is_empty(), "ack after timeout ignored");
 }
 
 /// Dynamo §4.5: a quorum read merges the R answers; siblings come back together, and read repair
 /// sends the merged set to the stale responder and stores it locally.
 #[test]
 fn quorum_read_merges_replies_and_repairs() {
-    let config = EventualConfig {
-        read_quorum: 2,
-        read_repair: true,
-        ..dynamo(Policy::Siblings)
-    };
+    let config = EventualConfig { read_quorum: 2, read_repair: true, ..dynamo(Policy::Siblings) };
     let mut s = Step::new(0, 3, config);
-    s.deliver(
-        1,
-        EventualMsg::Replicate {
-            key: 5,
-            versions: vec![ver(1, &[1], 0)],
-            req: None,
-        },
-    );
+    s.deliver(1, EventualMsg::Replicate { key: 5, versions: vec![ver(1, &[1], 0)], req: None });
     let e = s.client(Op::Get { key: 5, id: 9 });
     assert_eq!(
         sends(&e),
@@ -372,14 +233,7 @@ fn quorum_read_merges_replies_and_repairs() {
     );
     assert!(notes(&e).is_empty(), "no answer before the quorum");
     let theirs = vec![ver(2, &[0, 1], 1)];
-    let e = s.deliver(
-        2,
-        EventualMsg::ReadReply {
-            req: 1,
-            key: 5,
-            versions: theirs,
-        },
-    );
+    let e = s.deliver(2, EventualMsg::ReadReply { req: 1, key: 5, versions: theirs });
     let merged = vec![ver(1, &[1], 0), ver(2, &[0, 1], 1)];
     assert_eq!(
         rows(&e),
@@ -390,27 +244,9 @@ fn quorum_read_merges_replies_and_repairs() {
         ]
     );
     assert_eq!(notes(&e)[0].index, Some(9));
-    assert_eq!(
-        sends(&e),
-        vec![(
-            NodeId(2),
-            EventualMsg::ReadRepair {
-                key: 5,
-                versions: merged.clone()
-            }
-        )]
-    );
+    assert_eq!(sends(&e), vec![(NodeId(2), EventualMsg::ReadRepair { key: 5, versions: merged.clone() })]);
     assert_eq!(s.node.store().get(5), merged.as_slice());
-    assert!(s
-        .deliver(
-            1,
-            EventualMsg::ReadReply {
-                req: 1,
-                key: 5,
-                versions: vec![]
-            }
-        )
-        .is_empty());
+    assert!(s.deliver(1, EventualMsg::ReadReply { req: 1, key: 5, versions: vec![] }).is_empty());
 }
 
 #[test]
@@ -418,23 +254,9 @@ fn local_read_and_read_timeout() {
     let mut s = Step::new(0, 3, dynamo(Policy::Siblings));
     let e = s.client(Op::Get { key: 5, id: 3 });
     assert_eq!(rows(&e), vec!["read  k5   replies=1"]);
-    let mut s = Step::new(
-        0,
-        3,
-        EventualConfig {
-            read_quorum: 3,
-            ..dynamo(Policy::Siblings)
-        },
-    );
+    let mut s = Step::new(0, 3, EventualConfig { read_quorum: 3, ..dynamo(Policy::Siblings) });
     s.client(Op::Get { key: 5, id: 3 });
-    s.deliver(
-        1,
-        EventualMsg::ReadReply {
-            req: 1,
-            key: 5,
-            versions: vec![],
-        },
-    );
+    s.deliver(1, EventualMsg::ReadReply { req: 1, key: 5, versions: vec![] });
     let e = s.timer(EventualTimer::ReadTimeout(1));
     assert_eq!(rows(&e), vec!["note get_timeout k5   replies=2/3"]);
 }
@@ -443,10 +265,7 @@ fn local_read_and_read_timeout() {
 /// both with both keys.
 #[test]
 fn anti_entropy_exchange_repairs_missing_versions() {
-    let config = EventualConfig {
-        anti_entropy_ms: 100,
-        ..dynamo(Policy::Siblings)
-    };
+    let config = EventualConfig { anti_entropy_ms: 100, ..dynamo(Policy::Siblings) };
     let mut a = Step::new(0, 2, config.clone());
     let mut b = Step::new(1, 2, config);
     a.client(Op::Put { key: 1, value: 1 });
@@ -456,10 +275,8 @@ fn anti_entropy_exchange_repairs_missing_versions() {
     let digest = sends(&e);
     assert_eq!(digest.len(), 1);
     assert_eq!(digest[0].0, NodeId(1));
-    assert!(e.iter().any(
-        |x| matches!(x, Effect::SetTimer { timer: EventualTimer::AntiEntropy, after }
-        if *after == SimDuration::from_ms(100))
-    ));
+    assert!(e.iter().any(|x| matches!(x, Effect::SetTimer { timer: EventualTimer::AntiEntropy, after }
+        if *after == SimDuration::from_ms(100))));
 
     let e = b.deliver(0, digest[0].1.clone());
     let reply = sends(&e);
@@ -468,10 +285,7 @@ fn anti_entropy_exchange_repairs_missing_versions() {
         vec![(
             NodeId(0),
             EventualMsg::AeReply {
-                push: vec![KeyVersions {
-                    key: 2,
-                    versions: vec![ver(2, &[0, 1], 1)]
-                }],
+                push: vec![KeyVersions { key: 2, versions: vec![ver(2, &[0, 1], 1)] }],
                 want: vec![1],
             }
         )]
@@ -483,12 +297,7 @@ fn anti_entropy_exchange_repairs_missing_versions() {
         push,
         vec![(
             NodeId(1),
-            EventualMsg::AePush {
-                push: vec![KeyVersions {
-                    key: 1,
-                    versions: vec![ver(1, &[1], 0)]
-                }]
-            }
+            EventualMsg::AePush { push: vec![KeyVersions { key: 1, versions: vec![ver(1, &[1], 0)] }] }
         )]
     );
     let e = b.deliver(0, push[0].1.clone());
@@ -503,21 +312,11 @@ fn anti_entropy_exchange_repairs_missing_versions() {
 /// A digest from a node that is strictly behind draws a push but no want.
 #[test]
 fn anti_entropy_does_not_pull_older_versions() {
-    let config = EventualConfig {
-        anti_entropy_ms: 100,
-        ..dynamo(Policy::Siblings)
-    };
+    let config = EventualConfig { anti_entropy_ms: 100, ..dynamo(Policy::Siblings) };
     let mut a = Step::new(0, 2, config.clone());
     let mut b = Step::new(1, 2, config);
     a.client(Op::Put { key: 1, value: 1 });
-    b.deliver(
-        0,
-        EventualMsg::Replicate {
-            key: 1,
-            versions: vec![ver(1, &[1], 0)],
-            req: None,
-        },
-    );
+    b.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(1, &[1], 0)], req: None });
     b.client(Op::Put { key: 1, value: 2 });
     let e = b.deliver(0, sends(&a.timer(EventualTimer::AntiEntropy))[0].1.clone());
     assert_eq!(
@@ -525,10 +324,7 @@ fn anti_entropy_does_not_pull_older_versions() {
         vec![(
             NodeId(0),
             EventualMsg::AeReply {
-                push: vec![KeyVersions {
-                    key: 1,
-                    versions: vec![ver(2, &[1, 1], 1)]
-                }],
+                push: vec![KeyVersions { key: 1, versions: vec![ver(2, &[1, 1], 1)] }],
                 want: vec![]
             }
         )]
@@ -539,33 +335,20 @@ fn anti_entropy_does_not_pull_older_versions() {
 /// concurrent writes are settled by arrival order and replicas diverge.
 #[test]
 fn seed_mode_overwrites_by_arrival_order() {
-    let config = EventualConfig {
-        mode: Mode::Seed,
-        write_quorum: 3,
-        read_quorum: 3,
-        ..Default::default()
-    };
+    let config = EventualConfig { mode: Mode::Seed, write_quorum: 3, read_quorum: 3, ..Default::default() };
     let mut n0 = Step::new(0, 3, config.clone());
     let mut n1 = Step::new(1, 3, config.clone());
     let mut n2 = Step::new(2, 3, config);
-    assert!(
-        n0.run(|n, ctx| n.on_start(ctx)).is_empty(),
-        "no anti-entropy in seed mode"
-    );
+    assert!(n0.run(|n, ctx| n.on_start(ctx)).is_empty(), "no anti-entropy in seed mode");
 
     // The node-wide clock: a write to another key first bumps n0's counter to 1.
     n0.client(Op::Put { key: 9, value: 100 });
     let e0 = n0.client(Op::Put { key: 1, value: 1 });
-    assert_eq!(
-        rows(&e0),
-        vec!["write  k1 v1 n0:2 ", "note put_ack k1 v1 n0:2 acks=1/1"]
-    );
+    assert_eq!(rows(&e0), vec!["write  k1 v1 n0:2 ", "note put_ack k1 v1 n0:2 acks=1/1"]);
     let e1 = n1.client(Op::Put { key: 1, value: 2 });
     let (m0, m1) = (sends(&e0), sends(&e1));
     assert_eq!(m0.len(), 2, "one replicate per peer, no acks asked");
-    assert!(m0
-        .iter()
-        .all(|(_, m)| matches!(m, EventualMsg::Replicate { req: None, .. })));
+    assert!(m0.iter().all(|(_, m)| matches!(m, EventualMsg::Replicate { req: None, .. })));
 
     // Each writer takes the other's concurrent value: "[2,0] newer than [0,1]" and vice versa.
     let e = n0.deliver(1, m1[0].1.clone());
@@ -578,71 +361,35 @@ fn seed_mode_overwrites_by_arrival_order() {
     n2.deliver(1, m1[1].1.clone());
     assert_eq!(value_of(n2.node.store().get(1)), Value::Id(2));
     // Reads are local whatever R says.
-    assert_eq!(
-        rows(&n1.client(Op::Get { key: 1, id: 5 })),
-        vec!["read  k1 v1 n0:2 replies=1"]
-    );
+    assert_eq!(rows(&n1.client(Op::Get { key: 1, id: 5 })), vec!["read  k1 v1 n0:2 replies=1"]);
 }
 
 #[test]
 fn crash_keeps_the_store_and_drops_coordinations() {
-    let config = EventualConfig {
-        write_quorum: 2,
-        anti_entropy_ms: 50,
-        ..dynamo(Policy::Siblings)
-    };
+    let config = EventualConfig { write_quorum: 2, anti_entropy_ms: 50, ..dynamo(Policy::Siblings) };
     let mut s = Step::new(0, 3, config);
     s.client(Op::Put { key: 1, value: 10 });
     s.node.on_crash();
     assert_eq!(s.node.store().get(1), &[ver(10, &[1], 0)]);
-    assert!(
-        s.deliver(1, EventualMsg::ReplicateAck { req: 1 }).is_empty(),
-        "coordination forgotten"
-    );
+    assert!(s.deliver(1, EventualMsg::ReplicateAck { req: 1 }).is_empty(), "coordination forgotten");
     let e = s.run(|n, ctx| n.on_restart(ctx));
-    assert!(matches!(
-        e.as_slice(),
-        [Effect::SetTimer {
-            timer: EventualTimer::AntiEntropy,
-            ..
-        }]
-    ));
+    assert!(matches!(e.as_slice(), [Effect::SetTimer { timer: EventualTimer::AntiEntropy, .. }]));
     // The request counter survives, so the next write uses a fresh id.
     let e = s.client(Op::Put { key: 1, value: 11 });
-    assert!(sends(&e)
-        .iter()
-        .all(|(_, m)| matches!(m, EventualMsg::Replicate { req: Some(2), .. })));
+    assert!(sends(&e).iter().all(|(_, m)| matches!(m, EventualMsg::Replicate { req: Some(2), .. })));
     assert_eq!(rows(&e)[0], "write  k1 v11 n0:2 ");
 }
 
 #[test]
 fn final_rows_list_every_held_key() {
     let mut s = Step::new(1, 3, dynamo(Policy::Siblings));
-    s.deliver(
-        0,
-        EventualMsg::Replicate {
-            key: 2,
-            versions: vec![ver(1, &[1], 0)],
-            req: None,
-        },
-    );
-    s.deliver(
-        2,
-        EventualMsg::Replicate {
-            key: 2,
-            versions: vec![ver(3, &[0, 0, 1], 2)],
-            req: None,
-        },
-    );
+    s.deliver(0, EventualMsg::Replicate { key: 2, versions: vec![ver(1, &[1], 0)], req: None });
+    s.deliver(2, EventualMsg::Replicate { key: 2, versions: vec![ver(3, &[0, 0, 1], 2)], req: None });
     s.client(Op::Put { key: 0, value: 4 });
     let e = s.run(|n, ctx| n.on_finish(ctx));
     assert_eq!(
         rows(&e),
-        vec![
-            "final     keys=2",
-            "final  k0 v4 n1:1 versions=1",
-            "final  k2 v1|v3 n0:1;n2:1 versions=2"
-        ]
+        vec!["final     keys=2", "final  k0 v4 n1:1 versions=1", "final  k2 v1|v3 n0:1;n2:1 versions=2"]
     );
     let e = Step::new(2, 3, dynamo(Policy::Siblings)).run(|n, ctx| n.on_finish(ctx));
     assert_eq!(rows(&e), vec!["final     keys=0"]);
@@ -650,18 +397,11 @@ fn final_rows_list_every_held_key() {
 
 #[test]
 fn anti_entropy_fanout_draws_distinct_peers_from_the_node_stream() {
-    let config = EventualConfig {
-        anti_entropy_ms: 100,
-        anti_entropy_fanout: 3,
-        ..dynamo(Policy::Siblings)
-    };
+    let config = EventualConfig { anti_entropy_ms: 100, anti_entropy_fanout: 3, ..dynamo(Policy::Siblings) };
     let mut s = Step::new(2, 5, config);
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..20 {
-        let to: Vec<NodeId> = sends(&s.timer(EventualTimer::AntiEntropy))
-            .iter()
-            .map(|(n, _)| *n)
-            .collect();
+        let to: Vec<NodeId> = sends(&s.timer(EventualTimer::AntiEntropy)).iter().map(|(n, _)| *n).collect();
         assert_eq!(to.len(), 3);
         let distinct: std::collections::BTreeSet<_> = to.iter().collect();
         assert_eq!(distinct.len(), 3, "{to:?}");

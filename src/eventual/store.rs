@@ -43,10 +43,7 @@ pub struct Version {
 impl Version {
     /// A fresh write by `coordinator` whose clock is `clock`.
     pub fn write(value: u64, clock: VClock, coordinator: NodeId) -> Version {
-        let stamp = Stamp {
-            lamport: clock.sum(),
-            coordinator,
-        };
+        let stamp = Stamp { lamport: clock.sum(), coordinator };
         Version { value, clock, stamp }
     }
 
@@ -94,10 +91,7 @@ pub struct Store {
 
 impl Store {
     pub fn new(rule: Rule) -> Store {
-        Store {
-            rule,
-            keys: BTreeMap::new(),
-        }
+        Store { rule, keys: BTreeMap::new() }
     }
 
     pub fn rule(&self) -> Rule {
@@ -154,11 +148,7 @@ impl Store {
     pub fn digest(&self) -> Vec<DigestEntry> {
         self.keys
             .iter()
-            .map(|(key, set)| DigestEntry {
-                key: *key,
-                clock: join_clock(set),
-                hash: set_hash(set),
-            })
+            .map(|(key, set)| DigestEntry { key: *key, clock: join_clock(set), hash: set_hash(set) })
             .collect()
     }
 }
@@ -174,21 +164,13 @@ pub fn merge(rule: Rule, a: &[Version], b: &[Version]) -> Vec<Version> {
 pub fn canonical(rule: Rule, mut all: Vec<Version>) -> Vec<Version> {
     match rule {
         Rule::Siblings => {
-            all.sort_by(|x, y| {
-                x.value
-                    .cmp(&y.value)
-                    .then_with(|| x.clock.canonical_cmp(&y.clock))
-            });
+            all.sort_by(|x, y| x.value.cmp(&y.value).then_with(|| x.clock.canonical_cmp(&y.clock)));
             all.dedup();
             let keep: Vec<bool> = all
                 .iter()
                 .map(|v| !all.iter().any(|w| w.clock.compare(&v.clock) == Ordering4::After))
                 .collect();
-            all.into_iter()
-                .zip(keep)
-                .filter(|(_, k)| *k)
-                .map(|(v, _)| v)
-                .collect()
+            all.into_iter().zip(keep).filter(|(_, k)| *k).map(|(v, _)| v).collect()
         }
         Rule::Lww => {
             let Some(winner) = all.iter().max_by_key(|v| v.lww_key()).cloned() else {
@@ -222,9 +204,7 @@ fn seed_apply(held: &[Version], received: &[Version]) -> Vec<Version> {
 fn new_conflicts(rule: Rule, held: &[Version], received: &[Version]) -> Vec<(Version, Version)> {
     let mut out = Vec::new();
     for r in received {
-        let known = held
-            .iter()
-            .any(|h| h.clock.descends(&r.clock) && (rule == Rule::Lww || h == r));
+        let known = held.iter().any(|h| h.clock.descends(&r.clock) && (rule == Rule::Lww || h == r));
         let dominated = held.iter().any(|h| h.clock.compare(&r.clock) == Ordering4::After);
         if known || dominated {
             continue;
@@ -322,13 +302,7 @@ mod tests {
             s.apply(3, &order[..1]);
             let applied = s.apply(3, &order[1..]);
             assert_eq!(applied.conflicts.len(), 1);
-            assert_eq!(
-                s.get(3),
-                &[Version {
-                    clock: vc(&[1, 1]),
-                    ..b.clone()
-                }]
-            );
+            assert_eq!(s.get(3), &[Version { clock: vc(&[1, 1]), ..b.clone() }]);
         }
         // The joined clock makes the loser dominated: re-delivering it is a no-op, no conflict.
         let mut s = Store::new(Rule::Lww);

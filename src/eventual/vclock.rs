@@ -42,14 +42,8 @@ impl VClock {
 
     /// A clock from counters indexed by node id (trailing zeros are dropped).
     pub fn from_counters(counters: &[u64]) -> VClock {
-        assert!(
-            counters.len() <= NODES_MAX as usize,
-            "clock with {} entries",
-            counters.len()
-        );
-        let mut clock = VClock {
-            counters: counters.to_vec(),
-        };
+        assert!(counters.len() <= NODES_MAX as usize, "clock with {} entries", counters.len());
+        let mut clock = VClock { counters: counters.to_vec() };
         clock.trim();
         clock
     }
@@ -73,10 +67,7 @@ impl VClock {
     }
 
     fn set(&mut self, node: NodeId, count: u64) {
-        assert!(
-            node.0 < NODES_MAX,
-            "node {node} beyond the clock limit {NODES_MAX}"
-        );
+        assert!(node.0 < NODES_MAX, "node {node} beyond the clock limit {NODES_MAX}");
         if self.counters.len() <= node.index() {
             self.counters.resize(node.index() + 1, 0);
         }
@@ -92,10 +83,7 @@ impl VClock {
 
     /// Bumps `node`'s entry: the event of a write coordinated by `node`.
     pub fn increment(&mut self, node: NodeId) {
-        let next = self
-            .get(node)
-            .checked_add(1)
-            .expect("vector clock counter overflow");
+        let next = self.get(node).checked_add(1).expect("vector clock counter overflow");
         self.set(node, next);
     }
 
@@ -173,11 +161,7 @@ impl std::fmt::Display for VClock {
 /// soon as *any* entry of `remote` is greater. Wrong for concurrent clocks — both directions are
 /// "newer" — which is exactly the defect the seed mode exhibits.
 pub fn seed_is_newer(remote: &VClock, local: &VClock) -> bool {
-    remote
-        .counters
-        .iter()
-        .enumerate()
-        .any(|(i, c)| *c > local.counters.get(i).copied().unwrap_or(0))
+    remote.counters.iter().enumerate().any(|(i, c)| *c > local.counters.get(i).copied().unwrap_or(0))
 }
 
 #[cfg(test)]
