@@ -275,18 +275,18 @@ mod tests {
         let mut s = Store::new(Rule::Siblings);
         let a = w(1, &[1, 0], 0);
         let b = w(2, &[0, 1], 1);
-        assert!(s.apply(7, &[a.clone()]).changed);
-        let applied = s.apply(7, &[b.clone()]);
+        assert!(s.apply(7, std::slice::from_ref(&a)).changed);
+        let applied = s.apply(7, std::slice::from_ref(&b));
         assert!(applied.changed);
         assert_eq!(applied.conflicts, vec![(a.clone(), b.clone())]);
         assert_eq!(s.get(7), &[a.clone(), b.clone()]);
         assert_eq!(value_of(s.get(7)), Value::Ids(vec![1, 2]));
         // A duplicate delivery changes nothing and reports no new conflict.
-        assert_eq!(s.apply(7, &[b.clone()]), Applied::default());
+        assert_eq!(s.apply(7, std::slice::from_ref(&b)), Applied::default());
         // Dynamo §4.4: a version descending from both siblings replaces them.
         let c = w(3, &[1, 2], 1);
-        assert!(s.apply(7, &[c.clone()]).changed);
-        assert_eq!(s.get(7), &[c.clone()]);
+        assert!(s.apply(7, std::slice::from_ref(&c)).changed);
+        assert_eq!(s.get(7), std::slice::from_ref(&c));
         // An old, dominated version is ignored.
         assert_eq!(s.apply(7, &[a]), Applied::default());
         assert_eq!(s.get(7), &[c]);
@@ -315,11 +315,11 @@ mod tests {
         let a = w(1, &[1, 0], 0);
         let b = w(2, &[0, 1], 1);
         let mut x = Store::new(Rule::Seed);
-        x.apply(0, &[a.clone()]);
-        x.apply(0, &[b.clone()]);
+        x.apply(0, std::slice::from_ref(&a));
+        x.apply(0, std::slice::from_ref(&b));
         let mut y = Store::new(Rule::Seed);
-        y.apply(0, &[b.clone()]);
-        y.apply(0, &[a.clone()]);
+        y.apply(0, std::slice::from_ref(&b));
+        y.apply(0, std::slice::from_ref(&a));
         assert_eq!(x.get(0), &[b]);
         assert_eq!(y.get(0), &[a]);
         assert_ne!(x, y, "the textbook rule diverges on concurrent writes");
