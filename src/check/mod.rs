@@ -35,3 +35,13 @@ pub trait Checker {
     /// The run is over (`end_us` is the final simulated time): properties about the end state.
     fn finish(&mut self, _end_us: u64, _out: &mut Vec<Violation>) {}
 }
+
+// Eventually consistent KV properties.
+pub mod convergence;
+pub mod eventual_history;
+pub mod eventual_set;
+#[cfg(test)]
+pub(crate) mod eventual_test_rows;
+pub mod no_invented_values;
+pub mod siblings_antichain;
+pub mod writes_survive;
