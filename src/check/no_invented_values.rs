@@ -51,16 +51,9 @@ impl Checker for NoInventedValues {
                 let node = row.node.map(|n| n.to_string()).unwrap_or_default();
                 let key = row.key.map(|k| format!(" k{k}")).unwrap_or_default();
                 let ids: Vec<String> = unknown.iter().map(|v| format!("v{v}")).collect();
-                out.push(Violation {
-                    property: "no_invented_values",
-                    time_us: row.time_us,
-                    seq: row.seq,
-                    message: format!(
-                        "{} at {node}{key} shows {} that no client wrote",
-                        row.event,
-                        ids.join(", ")
-                    ),
-                });
+                let message =
+                    format!("{} at {node}{key} shows {} that no client wrote", row.event, ids.join(", "));
+                out.push(Violation::at("no_invented_values", row, message));
             }
             _ => {}
         }
