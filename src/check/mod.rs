@@ -6,15 +6,23 @@
 //! deliberately broken model has been caught by it (see `tests/`).
 
 pub mod commit_apply;
+pub mod convergence;
 pub mod election_safety;
+pub mod eventual_history;
+pub mod eventual_set;
+#[cfg(test)]
+pub(crate) mod eventual_test_rows;
 pub mod leader_append_only;
 pub mod leader_completeness;
 pub mod log_matching;
+pub mod no_invented_values;
 pub mod raft_log;
+pub mod siblings_antichain;
 pub mod state_machine_safety;
 pub mod vote_once;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod writes_survive;
 
 pub use commit_apply::CommitApply;
 pub use election_safety::ElectionSafety;
