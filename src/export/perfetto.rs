@@ -75,7 +75,7 @@ impl<'a> Perfetto<'a> {
             emit(
                 out,
                 json!({
-                    "ph": "X", "cat": "role", "name": span.label(), "pid": PID, "tid": tid(span.node),
+                    "ph": "X", "cat": "state", "name": span.label(), "pid": PID, "tid": tid(span.node),
                     "ts": span.start_us, "dur": span.end_us - span.start_us,
                     "args": {"role": role, "term": term},
                 }),

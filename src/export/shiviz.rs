@@ -22,7 +22,7 @@ use crate::sim::NodeId;
 use crate::trace::{Event, Record};
 
 /// ShiViz's default parsing regex, written out so the file carries it.
-pub const REGEX: &str = r"(?<event>.*)\n(?<host>\S*) (?<clock>{.*})";
+pub const REGEX: &str = r"(?<event>.*)\n(?<host>\S*) (?<clock>\{.*\})";
 
 /// A vector clock: entries for hosts with a non-zero count.
 type VClock = BTreeMap<NodeId, u64>;

@@ -9,8 +9,10 @@
 //! leader) labelled `leader t3`; a crash is a red ×, and the node's line is dashed red while down;
 //! a partition is a shaded band across the diagram. A delivered message is an arrow in its
 //! message type's colour; a dropped one stops short and ends in a red ×; a message still in flight
-//! at the end of the window runs dashed to the bottom edge. Every mark has a tooltip (`<title>`)
-//! with the exact row. The diagram refuses windows over [`ROWS_MAX`] rows (see `Filter`).
+//! when the trace ends goes half way, dashed; an arrow whose other end lies outside the window is
+//! dashed and starts at the top edge or ends at the bottom edge. Every mark has a tooltip (`<title>`)
+//! with the exact row. Messages to or from a node left out by `--nodes` are not drawn (their rows
+//! still get a dot). The diagram refuses windows over [`ROWS_MAX`] rows (see `Filter`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -185,7 +187,7 @@ impl<'a> Svg<'a> {
         for (name, i) in &self.colours {
             let _ = writeln!(
                 s,
-                r#"<line x1="{x}" y1="42" x2="{:.0}" y2="42" stroke="{}" stroke-width="2" marker-end="url(#arrow{i})"/><text x="{:.0}" y="46">{}</text>"#,
+                r#"<line class="legend" x1="{x}" y1="42" x2="{:.0}" y2="42" stroke="{}" stroke-width="2" marker-end="url(#arrow{i})"/><text x="{:.0}" y="46">{}</text>"#,
                 x + 24.0,
                 PALETTE[*i],
                 x + 30.0,
@@ -366,7 +368,7 @@ impl<'a> Svg<'a> {
                 let dash = if outside { r#" stroke-dasharray="5 4""# } else { "" };
                 let _ = writeln!(
                     s,
-                    r#"<line x1="{x0:.1}" y1="{y0:.1}" x2="{x1:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1.4"{dash} marker-end="url(#arrow{marker})"><title>{tip}</title></line>"#,
+                    r#"<line class="msg" x1="{x0:.1}" y1="{y0:.1}" x2="{x1:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1.4"{dash} marker-end="url(#arrow{marker})"><title>{tip}</title></line>"#,
                     self.y(a.at_us)
                 );
             }
@@ -378,15 +380,17 @@ impl<'a> Svg<'a> {
                 let (ex, ey) = (x0 + (x1 - x0) * fx, y.max(y0 + 6.0));
                 let _ = writeln!(
                     s,
-                    r#"<g><title>{tip}</title><line x1="{x0:.1}" y1="{y0:.1}" x2="{ex:.1}" y2="{ey:.1}" stroke="{colour}" stroke-width="1.4" stroke-dasharray="2 2"/>{}</g>"#,
+                    r#"<g class="drop"><title>{tip}</title><line x1="{x0:.1}" y1="{y0:.1}" x2="{ex:.1}" y2="{ey:.1}" stroke="{colour}" stroke-width="1.4" stroke-dasharray="2 2"/>{}</g>"#,
                     cross(ex, ey, 5.0, 2.0)
                 );
             }
             None => {
+                // Still travelling when the trace ends: half way, dashed, pointing on.
+                let (ex, ey) =
+                    (x0 + (x1 - x0) * 0.5, (y0 + 2.0 * GAP_MIN).min(self.bottom() + BOTTOM_PAD / 2.0));
                 let _ = writeln!(
                     s,
-                    r#"<line x1="{x0:.1}" y1="{y0:.1}" x2="{x1:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1.2" stroke-dasharray="5 4"><title>{tip}</title></line>"#,
-                    self.bottom()
+                    r#"<line class="in-flight" x1="{x0:.1}" y1="{y0:.1}" x2="{ex:.1}" y2="{ey:.1}" stroke="{colour}" stroke-width="1.2" stroke-dasharray="5 4" marker-end="url(#arrow{marker})"><title>{tip}</title></line>"#
                 );
             }
         }
@@ -407,7 +411,8 @@ impl<'a> Svg<'a> {
             };
             match row.event {
                 Event::Crash => {
-                    let _ = writeln!(s, r#"<g><title>{tip}</title>{}</g>"#, cross(x, y, 8.0, 3.0));
+                    let _ =
+                        writeln!(s, r#"<g class="crash"><title>{tip}</title>{}</g>"#, cross(x, y, 8.0, 3.0));
                 }
                 Event::Role | Event::Drop | Event::Duplicate => continue,
                 Event::Timeout => {
@@ -426,8 +431,8 @@ impl<'a> Svg<'a> {
             if let Some(label) = label {
                 let _ = writeln!(
                     s,
-                    r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#333" font-size="10">{}</text>"##,
-                    x - 8.0,
+                    r##"<text x="{:.1}" y="{:.1}" fill="#333" font-size="10">{}</text>"##,
+                    x + 8.0,
                     y + 3.5,
                     esc(&label)
                 );
