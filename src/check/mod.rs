@@ -6,14 +6,23 @@
 //! deliberately broken model has been caught by it (see `tests/`).
 
 pub mod commit_apply;
+pub mod convergence;
 pub mod election_safety;
+pub mod eventual_history;
+pub mod eventual_set;
+#[cfg(test)]
+pub(crate) mod eventual_test_rows;
 pub mod leader_append_only;
 pub mod leader_completeness;
 pub mod log_matching;
+pub mod no_invented_values;
 pub mod raft_log;
+pub mod siblings_antichain;
 pub mod state_machine_safety;
+pub mod vote_once;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod writes_survive;
 
 pub use commit_apply::CommitApply;
 pub use election_safety::ElectionSafety;
@@ -21,6 +30,7 @@ pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
 pub use log_matching::LogMatching;
 pub use state_machine_safety::StateMachineSafety;
+pub use vote_once::VoteOnce;
 
 use crate::trace::Record;
 
@@ -70,6 +80,7 @@ pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
         Box::new(LeaderCompleteness::new()),
         Box::new(StateMachineSafety::new()),
         Box::new(CommitApply::new()),
+        Box::new(VoteOnce::new()),
     ]
 }
 
