@@ -276,7 +276,7 @@ mod tests {
         assert_eq!(dup.arrivals.iter().map(|a| a.row).collect::<Vec<_>>(), vec![Some(2), Some(4)]);
         assert_eq!(flights[1].send_row, Some(3));
         assert_eq!(flights[1].arrivals[0].row, Some(5));
-        assert!(links.iter().any(|l| *l == (1, Link { flight: 0, part: Part::Duplicate })));
+        assert!(links.contains(&(1, Link { flight: 0, part: Part::Duplicate })));
         // A send whose delivery is past the end of the trace is still a flight, with no arrival.
         let (flights, _) = run(&rows[..1]);
         assert_eq!(flights.len(), 1);

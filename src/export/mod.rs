@@ -104,12 +104,13 @@ impl Span {
 pub struct Selection {
     /// The trace's file name, for titles.
     pub source: String,
-    /// Nodes in the trace: `n0` … `n{nodes_total - 1}` (from the manifest, or the highest id seen).
+    /// Nodes in the trace: `n0` … `n{nodes_total - 1}` (the manifest's count, else the highest id seen).
     pub nodes_total: u32,
     /// The nodes shown, ascending.
     pub shown: Vec<NodeId>,
     pub from_us: u64,
-    /// The window's end: the `--to-us` given, or the last row's time. Invariant: `from_us <= to_us`.
+    /// The window's end: the `--to-us` given, else the run's end (manifest) or the last row's time.
+    /// Invariant: `from_us <= to_us`.
     pub to_us: u64,
     /// Kept rows in trace order.
     pub rows: Vec<Record>,
@@ -178,7 +179,7 @@ impl Selection {
         if in_window > filter.rows_max as u64 {
             return Err(too_many(filter, in_window));
         }
-        let nodes_total = nodes_total(path, highest);
+        let (nodes_total, end_us) = extent(path, highest, last_us);
         let shown: Vec<NodeId> = match &filter.nodes {
             Some(nodes) => {
                 if let Some(bad) = nodes.iter().find(|n| n.0 >= nodes_total) {
@@ -202,7 +203,7 @@ impl Selection {
         for (row, link) in pairs {
             links[row] = Some(link);
         }
-        let to_us = filter.to_us.unwrap_or(last_us).max(filter.from_us);
+        let to_us = filter.to_us.unwrap_or(end_us).max(filter.from_us);
         let source =
             path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         Ok(Selection {
@@ -284,14 +285,16 @@ fn too_many(filter: &Filter, rows: u64) -> Error {
     }
 }
 
-/// The node count: the manifest's when one sits beside the trace (nodes that never logged still
-/// count), else one more than the highest node id seen.
-fn nodes_total(trace: &Path, highest: Option<u32>) -> u32 {
+/// The node count and the run's end: the manifest's when one sits beside the trace (nodes that
+/// never logged still count, and the run went on after its last row), else one more than the
+/// highest node id seen and the last row's time. A missing or unreadable manifest is not an error:
+/// the trace alone is enough to draw.
+fn extent(trace: &Path, highest: Option<u32>, last_us: u64) -> (u32, u64) {
     let seen = highest.map_or(0, |h| h + 1);
     let manifest: PathBuf = manifest_path(trace);
     match Manifest::read(&manifest) {
-        Ok(m) => m.scenario.nodes.max(seen),
-        Err(_) => seen,
+        Ok(m) => (m.scenario.nodes.max(seen), m.sim_time_us.max(last_us)),
+        Err(_) => (seen, last_us),
     }
 }
 

@@ -82,12 +82,11 @@ impl<'a> Perfetto<'a> {
             )?;
         }
         for i in 0..sel.rows.len() {
-            if let Some(event) = self.row_event(i) {
-                if event.get("flow_out").is_some() {
-                    summary.flows += 1;
-                }
-                emit(out, event)?;
+            let event = self.row_event(i);
+            if event.get("flow_out").is_some() {
+                summary.flows += 1;
             }
+            emit(out, event)?;
         }
         writeln!(out, "\n]}}")?;
         Ok(summary)
@@ -104,23 +103,23 @@ impl<'a> Perfetto<'a> {
     }
 
     /// The event for row `i`: an instant, or a zero-length slice with its flow binding.
-    fn row_event(&self, i: usize) -> Option<Value> {
+    fn row_event(&self, i: usize) -> Value {
         let sel = self.sel;
         let row = &sel.rows[i];
         let mut name = describe(row);
         let args = json!({"seq": row.seq});
         let Some(node) = row.node else {
-            return Some(json!({
+            return json!({
                 "ph": "i", "s": "g", "cat": row.event.as_str(), "name": name,
                 "pid": PID, "tid": 0, "ts": row.time_us, "args": args,
-            }));
+            });
         };
         let track = self.track(row, node);
         if matches!(row.event, Event::Crash | Event::Restart | Event::Timeout | Event::Drop) {
-            return Some(json!({
+            return json!({
                 "ph": "i", "s": "t", "cat": row.event.as_str(), "name": name,
                 "pid": PID, "tid": tid(track), "ts": row.time_us, "args": args,
-            }));
+            });
         }
         let mut event = json!({
             "ph": "X", "cat": row.event.as_str(), "pid": PID, "tid": tid(track),
@@ -145,7 +144,7 @@ impl<'a> Perfetto<'a> {
             }
         }
         event["name"] = json!(name);
-        Some(event)
+        event
     }
 
     /// The track a row is drawn on: its node's, except a drop at delivery time (`node_down`), which
