@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use dsim::check::Checker;
 use dsim::cli::export::{export, Format};
+use dsim::eventual::EventualNode;
 use dsim::export::{shiviz, Filter, Selection};
 use dsim::harness::{self, Model, Options};
 use dsim::metrics::{MetricValue, Metrics};
@@ -40,6 +41,31 @@ impl Model for Raft {
     fn metrics(_: &Scenario) -> Box<dyn Metrics> {
         Box::new(NoMetrics)
     }
+}
+
+struct Eventual;
+
+impl Model for Eventual {
+    type Node = EventualNode;
+    fn nodes(s: &Scenario) -> Vec<EventualNode> {
+        (0..s.nodes).map(|i| EventualNode::new(NodeId(i), s.nodes, &s.eventual)).collect()
+    }
+    fn checkers(_: &Scenario) -> Vec<Box<dyn Checker>> {
+        Vec::new()
+    }
+    fn metrics(_: &Scenario) -> Box<dyn Metrics> {
+        Box::new(NoMetrics)
+    }
+}
+
+/// A short 3-node eventual-KV run (sims/eventual.toml cut down), traced to `dir`.
+fn eventual_run(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sims/eventual.toml")).unwrap();
+    let sets = ["duration_ms=800", "workload.stop_ms=500", "seed=7"].map(String::from);
+    let scenario = Scenario::from_str("eventual.toml", &text, &sets).unwrap();
+    let path = dir.join("kv.csv");
+    harness::run_model::<Eventual>(&scenario, Options { trace: Some(&path), hash: false }).unwrap();
+    path
 }
 
 /// A short 5-node Raft run with loss, duplication and (optionally) a crash, traced to `dir`.
@@ -390,6 +416,16 @@ fn svg_marks_crashes_and_partitions() {
     assert!(texts.iter().any(|t| t == "restart"));
     assert!(texts.iter().any(|t| t == "partition n0,n1|n2,n3,n4"), "{texts:?}");
     assert!(text.contains("class=\"crash\""));
+    let json = exported(&sel, Format::Perfetto, dir.path());
+    let (_, roles) = check_perfetto(&json, &[0, 1, 2, 3, 4]);
+    assert!(roles.iter().any(|r| r == "down"), "{roles:?}");
+    let doc: Json = serde_json::from_str(&json).unwrap();
+    let instant =
+        |cat: &str| doc["traceEvents"].as_array().unwrap().iter().any(|e| e["ph"] == "i" && e["cat"] == cat);
+    assert!(instant("crash") && instant("restart") && instant("partition") && instant("heal"));
+    // The same selection exports to the same bytes.
+    assert_eq!(json, exported(&sel, Format::Perfetto, dir.path()));
+    assert_eq!(text, exported(&sel, Format::Svg, dir.path()));
     assert!(text.contains("stroke-dasharray=\"4 4\""), "n1's line is dashed while down");
 }
 
@@ -529,6 +565,39 @@ fn eventual_rows_export_to_all_three_formats() {
     let (arrows, crosses, texts) = check_svg(&exported(&sel, Format::Svg, dir.path()));
     assert_eq!((arrows, crosses), (3, 1));
     assert!(texts.iter().any(|t| t == "conflict k1=v1|v2 [n0:1;n1:1]"), "{texts:?}");
+}
+
+#[test]
+fn eventual_kv_run_exports_to_all_three_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = eventual_run(dir.path());
+    let all = rows(&trace);
+    assert!(all.iter().any(|r| r.event == Event::Write) && all.iter().any(|r| r.event == Event::Final));
+    let delivered = all.iter().filter(|r| r.event == Event::Deliver).count();
+    let sel = select(&trace, Filter::default());
+    let (flows, _) = check_perfetto(&exported(&sel, Format::Perfetto, dir.path()), &[0, 1, 2]);
+    assert_eq!(flows, delivered);
+    let events = parse_shiviz(&exported(&sel, Format::ShiViz, dir.path()));
+    assert!(check_shiviz_clocks(&events) > 10);
+    let window = select(
+        &trace,
+        Filter { to_us: Some(150_000), rows_max: dsim::export::svg::ROWS_MAX, ..Filter::default() },
+    );
+    let (arrows, _, texts) = check_svg(&exported(&window, Format::Svg, dir.path()));
+    assert!(arrows > 0);
+    assert!(texts.iter().any(|t| t.starts_with("client put")), "{texts:?}");
+}
+
+#[test]
+fn committed_examples_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/export");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let (flows, roles) = check_perfetto(&read("raft-election.perfetto.json"), &[0, 1, 2, 3, 4]);
+    assert!(flows > 0 && roles.iter().any(|r| r.starts_with("leader")));
+    assert!(check_shiviz_clocks(&parse_shiviz(&read("raft-election.shiviz.log"))) > 0);
+    let (arrows, crosses, _) = check_svg(&read("raft-election.svg"));
+    assert!(arrows > 0 && crosses > 0);
+    assert!(dropped_vote_before_leader(&rows(&dir.join("raft-election.csv"))));
 }
 
 // ---------- The command line ----------

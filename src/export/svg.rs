@@ -30,7 +30,7 @@ pub const GAP_MAX: f64 = 90.0;
 
 const AXIS_W: f64 = 110.0;
 const COLUMN_W: f64 = 170.0;
-const TOP: f64 = 120.0;
+const TOP: f64 = 136.0;
 const BOTTOM_PAD: f64 = 40.0;
 /// Colours for message types, in order of their sorted names.
 const PALETTE: [&str; 8] =
@@ -131,7 +131,7 @@ impl<'a> Svg<'a> {
     }
 
     fn width(&self) -> f64 {
-        (AXIS_W + COLUMN_W * self.sel.shown.len() as f64 + 20.0).max(640.0)
+        (AXIS_W + COLUMN_W * self.sel.shown.len() as f64 + 20.0).max(760.0)
     }
 
     fn colour(&self, msg: &str) -> &'static str {
@@ -195,9 +195,10 @@ impl<'a> Svg<'a> {
             );
             x += 40.0 + 7.0 * name.len() as f64;
         }
+        let has_roles = self.sel.spans().iter().any(|s| matches!(s.kind, SpanKind::Role { .. }));
         let legend = [("#b0b0b0", "follower"), ("#ff7f0e", "candidate"), ("#2ca02c", "leader")];
         let mut x = 10.0;
-        for (colour, name) in legend {
+        for (colour, name) in legend.iter().filter(|_| has_roles) {
             let _ = writeln!(
                 s,
                 r#"<rect x="{x}" y="58" width="8" height="14" fill="{colour}"/><text x="{:.0}" y="69">{name}</text>"#,
@@ -207,7 +208,11 @@ impl<'a> Svg<'a> {
         }
         let _ = writeln!(
             s,
-            r#"<text x="{x}" y="69"><tspan fill="{RED}" font-weight="bold">×</tspan> dropped / crash   ╌ in flight or outside the window   ≈ compressed gap   hover for details</text>"#
+            r#"<text x="{x}" y="69"><tspan fill="{RED}" font-weight="bold">×</tspan> dropped (to the node named) or crash</text>"#
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="88">dashed: in flight at the end, or the other end is outside the window · ≈: compressed idle gap · hover a mark for its row</text>"#
         );
         for node in &sel.shown {
             if let Some(x) = self.x(*node) {
@@ -380,8 +385,11 @@ impl<'a> Svg<'a> {
                 let (ex, ey) = (x0 + (x1 - x0) * fx, y.max(y0 + 6.0));
                 let _ = writeln!(
                     s,
-                    r#"<g class="drop"><title>{tip}</title><line x1="{x0:.1}" y1="{y0:.1}" x2="{ex:.1}" y2="{ey:.1}" stroke="{colour}" stroke-width="1.4" stroke-dasharray="2 2"/>{}</g>"#,
-                    cross(ex, ey, 5.0, 2.0)
+                    r#"<g class="drop"><title>{tip}</title><line x1="{x0:.1}" y1="{y0:.1}" x2="{ex:.1}" y2="{ey:.1}" stroke="{colour}" stroke-width="1.4" stroke-dasharray="2 2"/>{}<text x="{:.1}" y="{:.1}" fill="{RED}" font-size="9">{}</text></g>"#,
+                    cross(ex, ey, 5.0, 2.0),
+                    ex + 7.0,
+                    ey + 10.0,
+                    f.to
                 );
             }
             None => {
