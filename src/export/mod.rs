@@ -180,22 +180,7 @@ impl Selection {
             return Err(too_many(filter, in_window));
         }
         let (nodes_total, end_us) = extent(path, highest, last_us);
-        let shown: Vec<NodeId> = match &filter.nodes {
-            Some(nodes) => {
-                if let Some(bad) = nodes.iter().find(|n| n.0 >= nodes_total) {
-                    return Err(Error::Flag {
-                        flag: "--nodes".into(),
-                        value: bad.to_string(),
-                        allowed: format!("nodes of this trace: n0 … n{}", nodes_total.saturating_sub(1)),
-                    });
-                }
-                let mut nodes = nodes.clone();
-                nodes.sort();
-                nodes.dedup();
-                nodes
-            }
-            None => (0..nodes_total).map(NodeId).collect(),
-        };
+        let shown = shown_nodes(filter, nodes_total)?;
         let (mut initial, initial_partition) = initial.unwrap_or((states, partition));
         initial.resize(nodes_total as usize, NodeState::default());
         let (flights, pairs) = matcher.finish_all();
@@ -271,6 +256,22 @@ impl Selection {
         spans.sort_by_key(|s| (s.node, s.start_us));
         spans
     }
+}
+
+/// The nodes `filter` asks for, sorted, each checked against the trace's node count.
+fn shown_nodes(filter: &Filter, nodes_total: u32) -> Result<Vec<NodeId>> {
+    let Some(nodes) = &filter.nodes else { return Ok((0..nodes_total).map(NodeId).collect()) };
+    if let Some(bad) = nodes.iter().find(|n| n.0 >= nodes_total) {
+        return Err(Error::Flag {
+            flag: "--nodes".into(),
+            value: bad.to_string(),
+            allowed: format!("nodes of this trace: n0 … n{}", nodes_total.saturating_sub(1)),
+        });
+    }
+    let mut nodes = nodes.clone();
+    nodes.sort();
+    nodes.dedup();
+    Ok(nodes)
 }
 
 fn too_many(filter: &Filter, rows: u64) -> Error {
