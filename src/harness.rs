@@ -8,6 +8,8 @@ use std::path::Path;
 
 use crate::check::{self, CheckSet, Checker, Violation};
 use crate::error::{Error, Result};
+use crate::eventual::EventualNode;
+use crate::metrics::eventual::EventualMetrics;
 use crate::metrics::raft::RaftMetrics;
 use crate::metrics::{MetricValue, Metrics};
 use crate::protocol::Protocol;
@@ -96,8 +98,13 @@ impl Model for RaftModel {
         (0..scenario.nodes).map(|i| RaftNode::new(NodeId(i), scenario.nodes, &scenario.raft)).collect()
     }
 
-    fn checkers(_scenario: &Scenario) -> Vec<Box<dyn Checker>> {
-        check::raft_checkers()
+    fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
+        let mut checkers = check::raft_checkers();
+        if let Some(after_ms) = scenario.liveness.after_ms {
+            let (after, within) = (after_ms * 1_000, scenario.liveness.within_ms * 1_000);
+            checkers.push(Box::new(check::progress::Progress::new(after, within)));
+        }
+        checkers
     }
 
     fn metrics(scenario: &Scenario) -> Box<dyn Metrics> {
@@ -105,11 +112,32 @@ impl Model for RaftModel {
     }
 }
 
+/// The eventually consistent KV: `EventualNode`s, the convergence checkers, `EventualMetrics`.
+pub struct EventualModel;
+
+impl Model for EventualModel {
+    type Node = EventualNode;
+
+    fn nodes(scenario: &Scenario) -> Vec<EventualNode> {
+        (0..scenario.nodes)
+            .map(|i| EventualNode::new(NodeId(i), scenario.nodes, &scenario.eventual))
+            .collect()
+    }
+
+    fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
+        check::eventual_set::eventual_checkers(scenario.eventual.policy)
+    }
+
+    fn metrics(scenario: &Scenario) -> Box<dyn Metrics> {
+        Box::new(EventualMetrics::new(scenario.nodes))
+    }
+}
+
 /// The checkers for `scenario`'s protocol (used by `dsim check` over files).
 pub fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
     match scenario.protocol {
         ProtocolKind::Raft => RaftModel::checkers(scenario),
-        ProtocolKind::Eventual => Vec::new(),
+        ProtocolKind::Eventual => EventualModel::checkers(scenario),
     }
 }
 
@@ -117,7 +145,7 @@ pub fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
 pub fn run(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
     match scenario.protocol {
         ProtocolKind::Raft => run_model::<RaftModel>(scenario, options),
-        ProtocolKind::Eventual => Err(Error::Mismatch("protocol eventual is not built yet".into())),
+        ProtocolKind::Eventual => run_model::<EventualModel>(scenario, options),
     }
 }
 

@@ -10,7 +10,6 @@ pub mod check;
 pub mod cli;
 pub mod error;
 pub mod eventual;
-pub mod eventual_metrics;
 pub mod export;
 pub mod harness;
 pub mod metrics;

@@ -16,12 +16,13 @@ pub mod leader_append_only;
 pub mod leader_completeness;
 pub mod log_matching;
 pub mod no_invented_values;
+pub mod progress;
 pub mod raft_log;
 pub mod siblings_antichain;
 pub mod state_machine_safety;
-pub mod vote_once;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod vote_once;
 pub mod writes_survive;
 
 pub use commit_apply::CommitApply;
@@ -199,7 +200,8 @@ mod tests {
                 "log_matching",
                 "leader_completeness",
                 "state_machine_safety",
-                "commit_apply"
+                "commit_apply",
+                "vote_once"
             ]
         );
     }
@@ -215,7 +217,7 @@ mod tests {
     /// Each deliberately broken Raft (config `bug`) is caught by the property it breaks.
     #[test]
     fn each_bug_is_caught_by_its_property() {
-        assert_eq!(fired(forget_voted_for_history()).0, ["election_safety"]);
+        assert_eq!(fired(forget_voted_for_history()).0, ["vote_once", "election_safety"]);
         assert_eq!(fired(figure8_history()).0, ["leader_completeness", "state_machine_safety"]);
         assert_eq!(
             fired(vote_without_log_check_history()).0,

@@ -31,7 +31,8 @@ impl Checker for VoteOnce {
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
-        let (Event::Vote, Some(voter), Some(term), Some(candidate)) = (row.event, row.node, row.term, row.peer)
+        let (Event::Vote, Some(voter), Some(term), Some(candidate)) =
+            (row.event, row.node, row.term, row.peer)
         else {
             return;
         };
