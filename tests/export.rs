@@ -349,7 +349,9 @@ fn check_svg(text: &str) -> (usize, usize, Vec<String>) {
                 crosses += 1;
             }
             ("text", _) => {
-                texts.push(n.descendants().filter(|d| d.is_text()).filter_map(|d| d.text()).collect())
+                let own =
+                    |d: &roxmltree::Node| d.is_text() && d.parent().is_some_and(|p| !p.has_tag_name("title"));
+                texts.push(n.descendants().filter(own).filter_map(|d| d.text()).collect())
             }
             _ => {}
         }
@@ -586,6 +588,10 @@ fn eventual_kv_run_exports_to_all_three_formats() {
     let (arrows, _, texts) = check_svg(&exported(&window, Format::Svg, dir.path()));
     assert!(arrows > 0);
     assert!(texts.iter().any(|t| t.starts_with("client put")), "{texts:?}");
+    // The final rows of one node at one instant share one label.
+    let end = select(&trace, Filter { from_us: 700_000, ..Filter::default() });
+    let (_, _, texts) = check_svg(&exported(&end, Format::Svg, dir.path()));
+    assert_eq!(texts.iter().filter(|t| t.starts_with("final ×")).count(), 3, "{texts:?}");
 }
 
 #[test]

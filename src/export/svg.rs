@@ -29,6 +29,10 @@ pub const GAP_MIN: f64 = 14.0;
 pub const GAP_MAX: f64 = 90.0;
 
 const AXIS_W: f64 = 110.0;
+/// Labels are cut to this many characters (the tooltip has the whole row).
+const LABEL_CHARS: usize = 36;
+/// Room right of the last column for its labels.
+const RIGHT_PAD: f64 = 150.0;
 const COLUMN_W: f64 = 170.0;
 const TOP: f64 = 136.0;
 const BOTTOM_PAD: f64 = 40.0;
@@ -62,7 +66,7 @@ fn esc(text: &str) -> String {
             '<' => s.push_str("&lt;"),
             '>' => s.push_str("&gt;"),
             '"' => s.push_str("&quot;"),
-            c if (c as u32) < 0x20 => s.push(' '),
+            c if (c as u32) < 0x20 && c != '\n' => s.push(' '),
             c => s.push(c),
         }
     }
@@ -131,7 +135,7 @@ impl<'a> Svg<'a> {
     }
 
     fn width(&self) -> f64 {
-        (AXIS_W + COLUMN_W * self.sel.shown.len() as f64 + 20.0).max(760.0)
+        (AXIS_W + COLUMN_W * self.sel.shown.len() as f64 + RIGHT_PAD).max(760.0)
     }
 
     fn colour(&self, msg: &str) -> &'static str {
@@ -404,25 +408,32 @@ impl<'a> Svg<'a> {
         }
     }
 
-    /// A mark per row: a dot for message ends and protocol rows, × for crashes, labels for rows a
-    /// reader scans for (crash, restart, client, commit, conflict, final).
+    /// A mark per row: a dot for message ends and protocol rows, × for crashes, and labels for rows a
+    /// reader scans for (crash, restart, client, commit, conflict, final). Labels of one node at one
+    /// instant share a line (`final ×5`), cut to [`LABEL_CHARS`]; the tooltip keeps every row.
     fn marks(&self, s: &mut String) {
+        let mut labels: BTreeMap<(NodeId, u64), Vec<(Event, String)>> = BTreeMap::new();
         for row in &self.sel.rows {
             let Some(node) = row.node else { continue };
             let Some(x) = self.x(node) else { continue };
             let y = self.y(row.time_us);
             let tip = esc(&format!("{} {node} {}", format_us(row.time_us), describe(row)));
-            let label = match row.event {
-                Event::Crash | Event::Restart => Some(row.event.as_str().to_owned()),
-                Event::Client | Event::Commit | Event::Conflict | Event::Final => Some(describe(row)),
-                _ => None,
-            };
+            match row.event {
+                Event::Crash | Event::Restart => labels
+                    .entry((node, row.time_us))
+                    .or_default()
+                    .push((row.event, row.event.as_str().to_owned())),
+                Event::Client | Event::Commit | Event::Conflict | Event::Final => {
+                    labels.entry((node, row.time_us)).or_default().push((row.event, describe(row)))
+                }
+                _ => {}
+            }
             match row.event {
                 Event::Crash => {
                     let _ =
                         writeln!(s, r#"<g class="crash"><title>{tip}</title>{}</g>"#, cross(x, y, 8.0, 3.0));
                 }
-                Event::Role | Event::Drop | Event::Duplicate => continue,
+                Event::Role | Event::Drop | Event::Duplicate => {}
                 Event::Timeout => {
                     let _ = writeln!(
                         s,
@@ -436,16 +447,35 @@ impl<'a> Svg<'a> {
                     );
                 }
             }
-            if let Some(label) = label {
-                let _ = writeln!(
-                    s,
-                    r##"<text x="{:.1}" y="{:.1}" fill="#333" font-size="10">{}</text>"##,
-                    x + 8.0,
-                    y + 3.5,
-                    esc(&label)
-                );
-            }
         }
+        for ((node, t), group) in labels {
+            let Some(x) = self.x(node) else { continue };
+            let text = match group.as_slice() {
+                [(_, one)] => one.clone(),
+                [(first, _), ..] if group.iter().all(|(e, _)| e == first) => {
+                    format!("{first} ×{}", group.len())
+                }
+                [(_, one), rest @ ..] => format!("{one} (+{})", rest.len()),
+                [] => continue,
+            };
+            let tip: Vec<&str> = group.iter().map(|(_, l)| l.as_str()).collect();
+            let _ = writeln!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" fill="#333" font-size="10">{}<title>{}</title></text>"##,
+                x + 8.0,
+                self.y(t) + 3.5,
+                esc(&cut(&text, LABEL_CHARS)),
+                esc(&tip.join("\n"))
+            );
+        }
+    }
+}
+
+/// `text` cut to `max` characters, with `…` when cut.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
     }
 }
 
