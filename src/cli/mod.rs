@@ -2,6 +2,7 @@
 //! (0 ok, 1 violation or mismatch); errors become exit code 2 in `main`.
 
 pub mod check;
+pub mod export;
 pub mod run;
 
 use std::path::PathBuf;
@@ -27,12 +28,15 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run the safety / convergence checkers over a trace file.
     Check(check::CheckArgs),
+    /// Export a trace for Perfetto (Chrome JSON), ShiViz, or as an SVG space-time diagram.
+    Export(export::ExportArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 
