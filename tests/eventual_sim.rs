@@ -1,39 +1,16 @@
 //! Simulation tests of the eventually consistent KV: the Dynamo-style design converges under loss,
 //! duplication, partitions and crashes with no violation; the textbook model does not.
 //!
-//! `EventualModel` is the harness binding the lead can lift into `harness::run` as is.
+//! They run through `harness::run`, exactly as `dsim run` does.
 
 use std::collections::BTreeMap;
 
-use dsim::check::eventual_set::eventual_checkers;
-use dsim::check::Checker;
-use dsim::eventual::{EventualNode, VClock};
-use dsim::harness::{self, Model, Options, Outcome};
-use dsim::metrics::eventual::EventualMetrics;
-use dsim::metrics::{MetricValue, Metrics};
+use dsim::eventual::VClock;
+use dsim::harness::{self, Options, Outcome};
+use dsim::metrics::MetricValue;
 use dsim::scenario::Scenario;
 use dsim::sim::NodeId;
 use dsim::trace::{Event, Record, TraceReader, Value};
-
-struct EventualModel;
-
-impl Model for EventualModel {
-    type Node = EventualNode;
-
-    fn nodes(scenario: &Scenario) -> Vec<EventualNode> {
-        (0..scenario.nodes)
-            .map(|i| EventualNode::new(NodeId(i), scenario.nodes, &scenario.eventual))
-            .collect()
-    }
-
-    fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
-        eventual_checkers(scenario.eventual.policy)
-    }
-
-    fn metrics(scenario: &Scenario) -> Box<dyn Metrics> {
-        Box::new(EventualMetrics::new(scenario.nodes))
-    }
-}
 
 const DEFAULT: &str = include_str!("../sims/eventual.toml");
 const PARTITION: &str = include_str!("../sims/eventual_partition.toml");
@@ -46,7 +23,7 @@ fn scenario(text: &str, seed: u64, sets: &[&str]) -> Scenario {
 }
 
 fn run(s: &Scenario) -> Outcome {
-    harness::run_model::<EventualModel>(s, Options::default()).expect("run")
+    harness::run(s, Options::default()).expect("run")
 }
 
 fn metric(o: &Outcome, name: &str) -> MetricValue {
@@ -133,12 +110,8 @@ fn seed_model_diverges_and_loses_writes() {
 #[test]
 fn same_seed_same_trace() {
     let s = scenario(PARTITION, 7, &[]);
-    let hash = |s: &Scenario| {
-        harness::run_model::<EventualModel>(s, Options { trace: None, hash: true })
-            .unwrap()
-            .trace_sha256
-            .unwrap()
-    };
+    let hash =
+        |s: &Scenario| harness::run(s, Options { trace: None, hash: true }).unwrap().trace_sha256.unwrap();
     assert_eq!(hash(&s), hash(&s));
     assert_ne!(hash(&s), hash(&scenario(PARTITION, 8, &[])));
 }
@@ -151,7 +124,7 @@ fn write_and_apply_rows_replay_to_the_final_rows() {
     for (text, sets) in [(PARTITION, &[][..]), (DEFAULT, &["eventual.policy=lww"][..]), (SEED, &[][..])] {
         let path = dir.path().join("t.csv");
         let s = scenario(text, 3, sets);
-        harness::run_model::<EventualModel>(&s, Options { trace: Some(&path), hash: false }).unwrap();
+        harness::run(&s, Options { trace: Some(&path), hash: false }).unwrap();
         let rows: Vec<Record> = TraceReader::open(&path).unwrap().map(|r| r.unwrap()).collect();
         let mut replay: BTreeMap<(NodeId, u64), (Value, Option<String>)> = BTreeMap::new();
         let mut finals = BTreeMap::new();
