@@ -127,7 +127,9 @@ pub fn run(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
 pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
     let output = match (options.trace, options.hash) {
         (Some(path), _) => Output::File(TraceWriter::create(path)?),
-        (None, true) => Output::Hash(RowEncoder::new(std::io::sink()).map_err(|e| Error::io("(trace hash)", e))?),
+        (None, true) => {
+            Output::Hash(RowEncoder::new(std::io::sink()).map_err(|e| Error::io("(trace hash)", e))?)
+        }
         (None, false) => Output::None,
     };
     let sink = HarnessSink {

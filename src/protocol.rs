@@ -74,11 +74,7 @@ pub trait Protocol: Sized {
 #[derive(Debug)]
 pub enum Effect<P: Protocol> {
     /// Send `msg` to `to`, leaving the node after `delay` (e.g. the fsync of what it persisted).
-    Send {
-        to: NodeId,
-        msg: P::Msg,
-        delay: SimDuration,
-    },
+    Send { to: NodeId, msg: P::Msg, delay: SimDuration },
     /// Arm `timer` to fire after `after`; re-arms it in place if armed.
     SetTimer { timer: P::Timer, after: SimDuration },
     /// Disarm `timer`; nothing happens if it is not armed.

@@ -169,8 +169,13 @@ impl Scenario {
 /// Applies `KEY=VALUE` to the TOML tree. VALUE is TOML (`0.1`, `[150, 300]`, `"leader"`), or a bare
 /// string when it does not parse as TOML. KEY is dotted; numeric segments index arrays (`faults.0.at_ms`).
 pub fn apply_override(tree: &mut toml::Table, origin: &str, set: &str) -> Result<()> {
-    let bad = |value: &str, allowed: &str| Error::Flag { flag: "--set".into(), value: value.into(), allowed: allowed.into() };
-    let (key, raw) = set.split_once('=').ok_or_else(|| bad(set, "KEY=VALUE, e.g. network.drop_probability=0.1"))?;
+    let bad = |value: &str, allowed: &str| Error::Flag {
+        flag: "--set".into(),
+        value: value.into(),
+        allowed: allowed.into(),
+    };
+    let (key, raw) =
+        set.split_once('=').ok_or_else(|| bad(set, "KEY=VALUE, e.g. network.drop_probability=0.1"))?;
     let key = key.trim();
     let segments: Vec<&str> = key.split('.').collect();
     if segments.iter().any(|s| s.is_empty()) {
@@ -202,13 +207,21 @@ pub fn apply_override(tree: &mut toml::Table, origin: &str, set: &str) -> Result
     Ok(())
 }
 
-fn descend<'a>(slot: &'a mut toml::Value, seg: &str, origin: &str, path: &str) -> Result<&'a mut toml::Value> {
+fn descend<'a>(
+    slot: &'a mut toml::Value,
+    seg: &str,
+    origin: &str,
+    path: &str,
+) -> Result<&'a mut toml::Value> {
     match slot {
-        toml::Value::Table(t) => Ok(t.entry(seg.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()))),
+        toml::Value::Table(t) => {
+            Ok(t.entry(seg.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new())))
+        }
         toml::Value::Array(items) => {
             let len = items.len();
-            let i: usize =
-                seg.parse().map_err(|_| Error::invalid(origin, path, seg, "a numeric index into the array"))?;
+            let i: usize = seg
+                .parse()
+                .map_err(|_| Error::invalid(origin, path, seg, "a numeric index into the array"))?;
             items.get_mut(i).ok_or_else(|| Error::invalid(origin, path, i, format!("an index below {len}")))
         }
         _ => Err(Error::invalid(origin, path, "(a value)", "a table to hold the key")),

@@ -177,11 +177,8 @@ impl Workload for OpenLoop {
         self.last = at;
         self.issued += 1;
         let id = self.issued;
-        let op = if read_u < self.config.read_fraction {
-            Op::Get { key, id }
-        } else {
-            Op::Put { key, value: id }
-        };
+        let op =
+            if read_u < self.config.read_fraction { Op::Get { key, id } } else { Op::Put { key, value: id } };
         Some((at, node, op))
     }
 }
@@ -225,7 +222,8 @@ mod tests {
     fn validation_names_the_field() {
         let err = WorkloadConfig { keys: 0, ..Default::default() }.validate("x.toml").unwrap_err();
         assert_eq!(err.to_string(), "x.toml: workload.keys = 0: an integer in [1, 1000000]");
-        let err = WorkloadConfig { read_fraction: f64::NAN, ..Default::default() }.validate("x.toml").unwrap_err();
+        let err =
+            WorkloadConfig { read_fraction: f64::NAN, ..Default::default() }.validate("x.toml").unwrap_err();
         assert!(err.to_string().contains("workload.read_fraction = NaN"), "{err}");
     }
 }

@@ -94,7 +94,8 @@ impl Model for GossipModel {
 }
 
 fn scenario(extra: &[&str]) -> Scenario {
-    let base = "nodes = 4\nduration_ms = 2000\n[network]\ndrop_probability = 0.1\nduplicate_probability = 0.05\n\
+    let base =
+        "nodes = 4\nduration_ms = 2000\n[network]\ndrop_probability = 0.1\nduplicate_probability = 0.05\n\
                 [workload]\nrate_per_s = 20\n";
     let sets: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     Scenario::from_str("toy.toml", base, &sets).unwrap()
@@ -166,7 +167,9 @@ fn crash_disarms_timers_and_drops_messages_until_restart() {
     assert!(rows.iter().any(|r| r.event == Event::Crash && r.node == n1 && r.time_us == 500_000));
     assert!(rows.iter().any(|r| r.event == Event::Restart && r.node == n1 && r.time_us == 900_000));
     assert!(!rows.iter().any(|r| down(r) && r.node == n1 && matches!(r.event, Event::Timeout | Event::Send)));
-    assert!(rows.iter().any(|r| down(r) && r.event == Event::Drop && r.peer == n1 && r.detail == "node_down"));
+    assert!(rows
+        .iter()
+        .any(|r| down(r) && r.event == Event::Drop && r.peer == n1 && r.detail == "node_down"));
     assert!(rows.iter().any(|r| r.time_us > 900_000 && r.node == n1 && r.event == Event::Timeout));
 }
 
@@ -204,7 +207,12 @@ fn partitions_cut_and_heal() {
     let part = rows.iter().find(|r| r.event == Event::Partition).unwrap();
     assert_eq!((part.time_us, part.detail.as_ref()), (100_000, "n0|n1,n2,n3"));
     assert!(rows.iter().any(|r| r.event == Event::Heal && r.time_us == 600_000));
-    let cut = |r: &Record| (100_000..600_000).contains(&r.time_us) && r.event == Event::Send && r.node == Some(NodeId(0)) && r.peer != Some(NodeId(0));
+    let cut = |r: &Record| {
+        (100_000..600_000).contains(&r.time_us)
+            && r.event == Event::Send
+            && r.node == Some(NodeId(0))
+            && r.peer != Some(NodeId(0))
+    };
     let sends: Vec<&Record> = rows.iter().filter(|r| cut(r)).collect();
     assert!(!sends.is_empty());
     for s in sends {

@@ -40,7 +40,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         c.finish(end_us, &mut violations);
     }
     let names: Vec<&str> = checkers.iter().map(|c| c.name()).collect();
-    println!("dsim check: {} ({} rows, {}): {}", args.trace.display(), rows, scenario.protocol.as_str(), names.join(", "));
+    println!(
+        "dsim check: {} ({} rows, {}): {}",
+        args.trace.display(),
+        rows,
+        scenario.protocol.as_str(),
+        names.join(", ")
+    );
     if violations.is_empty() {
         println!("  violations  none");
         return Ok(0);
@@ -74,4 +80,3 @@ fn scenario_for(args: &CheckArgs) -> Result<Scenario> {
     }
     Ok(scenario)
 }
-

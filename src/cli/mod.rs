@@ -2,7 +2,10 @@
 //! (0 ok, 1 violation or mismatch); errors become exit code 2 in `main`.
 
 pub mod check;
+pub mod merge;
+pub mod replay;
 pub mod run;
+pub mod sweep;
 
 use std::path::PathBuf;
 
@@ -27,12 +30,21 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run the safety / convergence checkers over a trace file.
     Check(check::CheckArgs),
+    /// Run a grid of scenario overrides × seeds in parallel; write runs.csv, summary.csv, plots.
+    Sweep(sweep::SweepArgs),
+    /// Join the shard directories of one sweep into the files an unsharded sweep writes.
+    Merge(merge::MergeArgs),
+    /// Re-run a recorded trace from its manifest and compare it byte for byte.
+    Replay(replay::ReplayArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
 

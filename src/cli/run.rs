@@ -111,7 +111,12 @@ pub fn summary_text(scenario: &Scenario, outcome: &Outcome, wall_s: f64) -> Stri
     let _ = writeln!(
         out,
         "  messages    sent {}, delivered {}, dropped {}, duplicated {}; timeouts {}; client requests {}",
-        s.messages_sent, s.messages_delivered, s.messages_dropped, s.messages_duplicated, s.timeouts, s.client_requests
+        s.messages_sent,
+        s.messages_delivered,
+        s.messages_dropped,
+        s.messages_duplicated,
+        s.timeouts,
+        s.client_requests
     );
     if s.crashes + s.restarts > 0 {
         let _ = writeln!(out, "  faults      crashes {}, restarts {}", s.crashes, s.restarts);
@@ -126,13 +131,25 @@ pub fn summary_text(scenario: &Scenario, outcome: &Outcome, wall_s: f64) -> Stri
     if outcome.violations_total == 0 {
         let _ = writeln!(out, "  violations  none");
     } else {
-        let _ = writeln!(out, "  violations  {} (showing {}):", outcome.violations_total, outcome.violations.len().min(10));
+        let _ = writeln!(
+            out,
+            "  violations  {} (showing {}):",
+            outcome.violations_total,
+            outcome.violations.len().min(10)
+        );
         for v in outcome.violations.iter().take(10) {
             let _ = writeln!(out, "    {v}");
         }
     }
     if let Some(t) = &outcome.trace {
-        let _ = writeln!(out, "  trace       {} ({} rows, {} bytes, sha256 {})", t.path.display(), t.rows, t.bytes, t.sha256);
+        let _ = writeln!(
+            out,
+            "  trace       {} ({} rows, {} bytes, sha256 {})",
+            t.path.display(),
+            t.rows,
+            t.bytes,
+            t.sha256
+        );
     }
     out
 }

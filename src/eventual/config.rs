@@ -72,7 +72,11 @@ impl EventualConfig {
             Err(Error::invalid(origin, format!("eventual.{field}"), value, allowed))
         };
         if self.anti_entropy_ms > 3_600_000 {
-            return bad("anti_entropy_ms", &self.anti_entropy_ms, "an integer in [0, 3600000] (0 = off)".into());
+            return bad(
+                "anti_entropy_ms",
+                &self.anti_entropy_ms,
+                "an integer in [0, 3600000] (0 = off)".into(),
+            );
         }
         if self.anti_entropy_fanout == 0 || self.anti_entropy_fanout >= nodes.max(2) {
             return bad(
@@ -82,7 +86,11 @@ impl EventualConfig {
             );
         }
         if self.write_quorum == 0 || self.write_quorum > nodes {
-            return bad("write_quorum", &self.write_quorum, format!("an integer in [1, {nodes}] (nodes = N)"));
+            return bad(
+                "write_quorum",
+                &self.write_quorum,
+                format!("an integer in [1, {nodes}] (nodes = N)"),
+            );
         }
         if self.read_quorum == 0 || self.read_quorum > nodes {
             return bad("read_quorum", &self.read_quorum, format!("an integer in [1, {nodes}] (nodes = N)"));

@@ -83,7 +83,11 @@ impl RaftConfig {
             return bad("persist_delay_us", &self.persist_delay_us, "an integer in [0, 10000000]".into());
         }
         if !(1..=100_000).contains(&self.max_entries_per_append) {
-            return bad("max_entries_per_append", &self.max_entries_per_append, "an integer in [1, 100000]".into());
+            return bad(
+                "max_entries_per_append",
+                &self.max_entries_per_append,
+                "an integer in [1, 100000]".into(),
+            );
         }
         if !(1..=3_600_000).contains(&self.client_retry_ms) {
             return bad("client_retry_ms", &self.client_retry_ms, "an integer in [1, 3600000]".into());

@@ -132,7 +132,9 @@ impl FaultSpec {
             FaultKind::Crash => match self.node.as_deref() {
                 Some("leader") => {}
                 Some(text) => drop(parse_node(origin, &node_field, text, nodes)?),
-                None => return Err(Error::invalid(origin, node_field, "(missing)", "a node n0 … or \"leader\"")),
+                None => {
+                    return Err(Error::invalid(origin, node_field, "(missing)", "a node n0 … or \"leader\""))
+                }
             },
             FaultKind::Restart => match self.node.as_deref() {
                 Some(text) => drop(parse_node(origin, &node_field, text, nodes)?),
@@ -158,7 +160,12 @@ impl FaultSpec {
         let mut seen = vec![false; nodes as usize];
         for (g, group) in groups.iter().enumerate() {
             if group.is_empty() {
-                return Err(Error::invalid(origin, format!("{groups_field}[{g}]"), "[]", "a non-empty group"));
+                return Err(Error::invalid(
+                    origin,
+                    format!("{groups_field}[{g}]"),
+                    "[]",
+                    "a non-empty group",
+                ));
             }
             for (i, text) in group.iter().enumerate() {
                 let n = parse_node(origin, &format!("{groups_field}[{g}][{i}]"), text, nodes)?;
@@ -247,7 +254,11 @@ mod tests {
             "s.toml: faults[0].node = \"n7\": a node n0 … n4"
         );
         let bad = spec("action = 'partition'\nat_ms = [5, 1]\ngroups = [['n0']]");
-        assert!(bad.validate("s", "faults[1]", 5).unwrap_err().to_string().contains("faults[1].at_ms = [5, 1]"));
+        assert!(bad
+            .validate("s", "faults[1]", 5)
+            .unwrap_err()
+            .to_string()
+            .contains("faults[1].at_ms = [5, 1]"));
         let bad = spec("action = 'partition'\nat_ms = 1\ngroups = [['n0'], ['n0', 'n1']]");
         assert!(bad.validate("s", "faults[0]", 5).unwrap_err().to_string().contains("at most one group"));
         let bad = spec("action = 'heal'\nat_ms = 1\nrestart_after_ms = 3");

@@ -44,11 +44,9 @@ impl Latency {
         let cap = LATENCY_US_MAX;
         match *self {
             Latency::Constant { us } if us > cap => bad("us", &us, "an integer in [0, 3600000000]"),
-            Latency::Uniform { min_us, max_us } if min_us > max_us || max_us > cap => bad(
-                "max_us",
-                &max_us,
-                &format!("an integer in [min_us ({min_us}), 3600000000]"),
-            ),
+            Latency::Uniform { min_us, max_us } if min_us > max_us || max_us > cap => {
+                bad("max_us", &max_us, &format!("an integer in [min_us ({min_us}), 3600000000]"))
+            }
             Latency::Exponential { min_us, mean_us } if min_us > cap || mean_us == 0 || mean_us > cap => {
                 bad("mean_us", &mean_us, "an integer in [1, 3600000000], min_us at most 3600000000")
             }
@@ -58,7 +56,9 @@ impl Latency {
             Latency::LogNormal { sigma, .. } if !(sigma.is_finite() && (0.0..=10.0).contains(&sigma)) => {
                 bad("sigma", &sigma, "a number in [0, 10]")
             }
-            Latency::LogNormal { min_us, .. } if min_us > cap => bad("min_us", &min_us, "an integer in [0, 3600000000]"),
+            Latency::LogNormal { min_us, .. } if min_us > cap => {
+                bad("min_us", &min_us, "an integer in [0, 3600000000]")
+            }
             _ => Ok(()),
         }
     }
@@ -83,7 +83,6 @@ impl Latency {
     }
 }
 
-
 /// `[network]` in a scenario file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -103,9 +102,10 @@ impl Default for NetworkConfig {
 
 impl NetworkConfig {
     pub fn validate(&self, origin: &str) -> Result<()> {
-        for (field, p) in
-            [("drop_probability", self.drop_probability), ("duplicate_probability", self.duplicate_probability)]
-        {
+        for (field, p) in [
+            ("drop_probability", self.drop_probability),
+            ("duplicate_probability", self.duplicate_probability),
+        ] {
             if !(p.is_finite() && (0.0..=1.0).contains(&p)) {
                 return Err(Error::invalid(origin, format!("network.{field}"), p, "a probability in [0, 1]"));
             }
@@ -137,7 +137,10 @@ impl DropReason {
 pub enum Route {
     Dropped(DropReason),
     /// Delivered at `at`, and a second copy at `duplicate` if the network duplicated it.
-    Delivered { at: SimTime, duplicate: Option<SimTime> },
+    Delivered {
+        at: SimTime,
+        duplicate: Option<SimTime>,
+    },
 }
 
 /// The network's state: its configuration, its stream and the current partition.
@@ -204,7 +207,8 @@ mod tests {
         let mut b = net(NetworkConfig { drop_probability: 0.5, ..Default::default() });
         let mut paired = 0;
         for i in 0..2_000u64 {
-            let (ra, rb) = (a.route(SimTime(i), NodeId(0), NodeId(1)), b.route(SimTime(i), NodeId(0), NodeId(1)));
+            let (ra, rb) =
+                (a.route(SimTime(i), NodeId(0), NodeId(1)), b.route(SimTime(i), NodeId(0), NodeId(1)));
             if let Route::Delivered { at, .. } = rb {
                 assert_eq!(ra, Route::Delivered { at, duplicate: None });
                 paired += 1;

@@ -83,12 +83,27 @@ pub struct RunStats {
 /// A queued event's payload.
 #[derive(Debug)]
 enum Ev<P: Protocol> {
-    Deliver { from: NodeId, to: NodeId, msg: P::Msg },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: P::Msg,
+    },
     /// A message held back by a local delay (persist time) leaves its node now, if the node has not
     /// crashed since (same incarnation).
-    Depart { from: NodeId, to: NodeId, msg: P::Msg, incarnation: u64 },
-    Timer { node: NodeId, timer: P::Timer },
-    Client { node: NodeId, request: P::Client },
+    Depart {
+        from: NodeId,
+        to: NodeId,
+        msg: P::Msg,
+        incarnation: u64,
+    },
+    Timer {
+        node: NodeId,
+        timer: P::Timer,
+    },
+    Client {
+        node: NodeId,
+        request: P::Client,
+    },
     Fault(FaultAction),
 }
 
@@ -276,7 +291,9 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
                 };
                 match node {
                     Some(n) if self.up[n.index()] => self.crash(n, restart_after),
-                    Some(n) => self.emit(Record::new(Event::Note).node(n).detail("crash skipped: already down")),
+                    Some(n) => {
+                        self.emit(Record::new(Event::Note).node(n).detail("crash skipped: already down"))
+                    }
                     None => self.emit(Record::new(Event::Note).detail("crash skipped: no leader")),
                 }
             }

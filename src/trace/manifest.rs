@@ -39,7 +39,8 @@ pub fn manifest_path(trace: &Path) -> PathBuf {
 
 impl Manifest {
     pub fn write(&self, path: &Path) -> Result<()> {
-        let mut json = serde_json::to_string_pretty(self).map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        let mut json =
+            serde_json::to_string_pretty(self).map_err(|e| Error::io(path, std::io::Error::other(e)))?;
         json.push('\n');
         write_atomic(path, json.as_bytes())
     }

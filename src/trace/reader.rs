@@ -22,7 +22,8 @@ pub struct TraceReader {
 impl TraceReader {
     pub fn open(path: &Path) -> Result<TraceReader> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(BufReader::new(file));
+        let mut csv =
+            csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(BufReader::new(file));
         let bad = |message: String| Error::BadTrace { path: path.to_path_buf(), line: 1, message };
         let header = csv.headers().map_err(|e| bad(format!("not a CSV file ({e})")))?;
         let got: Vec<&str> = header.iter().take(COLUMNS.len()).collect();
@@ -59,13 +60,19 @@ impl TraceReader {
         let node = |i: usize| -> Result<Option<NodeId>> {
             match cell(i) {
                 "" => Ok(None),
-                s => NodeId::parse(s).map(Some).ok_or_else(|| bad(COLUMNS[i], s, "a node n0, n1, … or empty")),
+                s => {
+                    NodeId::parse(s).map(Some).ok_or_else(|| bad(COLUMNS[i], s, "a node n0, n1, … or empty"))
+                }
             }
         };
         let time_us = int(0)?.ok_or_else(|| bad("time_us", "", "an unsigned integer"))?;
         let seq = int(1)?.ok_or_else(|| bad("seq", "", "an unsigned integer"))?;
         if seq != self.expected_seq {
-            return Err(bad("seq", cell(1), &format!("{} (rows count from 0 without gaps)", self.expected_seq)));
+            return Err(bad(
+                "seq",
+                cell(1),
+                &format!("{} (rows count from 0 without gaps)", self.expected_seq),
+            ));
         }
         let event: Event = cell(3).parse().map_err(|_| bad("event", cell(3), "a dsim event name"))?;
         let key = match cell(8) {
@@ -74,7 +81,9 @@ impl TraceReader {
         };
         let clock = match cell(10) {
             "" => None,
-            s => Some(Clock::parse(s).ok_or_else(|| bad("clock", s, "n<i>:<count> pairs joined by ';', sorted"))?),
+            s => Some(
+                Clock::parse(s).ok_or_else(|| bad("clock", s, "n<i>:<count> pairs joined by ';', sorted"))?,
+            ),
         };
         Ok(Record {
             time_us,
@@ -128,8 +137,16 @@ mod tests {
     fn sample() -> Vec<Record> {
         vec![
             Record::new(Event::Role).node(NodeId(1)).term(2).value(Value::Text("leader".into())),
-            Record::new(Event::Write).node(NodeId(0)).key(3).value(Value::Id(9)).clock(Clock::from_counters(&[2, 0, 1])),
-            Record::new(Event::Drop).node(NodeId(0)).peer(NodeId(2)).msg("append_entries").detail("a, \"quoted\" detail"),
+            Record::new(Event::Write)
+                .node(NodeId(0))
+                .key(3)
+                .value(Value::Id(9))
+                .clock(Clock::from_counters(&[2, 0, 1])),
+            Record::new(Event::Drop)
+                .node(NodeId(0))
+                .peer(NodeId(2))
+                .msg("append_entries")
+                .detail("a, \"quoted\" detail"),
             Record::new(Event::Final).node(NodeId(2)).key(0).value(Value::Ids(vec![1, 4])),
         ]
         .into_iter()

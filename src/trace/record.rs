@@ -337,12 +337,7 @@ mod tests {
 
     #[test]
     fn values_round_trip() {
-        for v in [
-            Value::None,
-            Value::Id(17),
-            Value::Ids(vec![3, 5]),
-            Value::Text(Cow::Borrowed("leader")),
-        ] {
+        for v in [Value::None, Value::Id(17), Value::Ids(vec![3, 5]), Value::Text(Cow::Borrowed("leader"))] {
             assert_eq!(Value::parse(&v.to_string()), v);
         }
     }

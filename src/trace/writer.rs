@@ -104,7 +104,11 @@ impl<W: Write> RowEncoder<W> {
     }
 }
 
-fn write_node<W: Write>(csv: &mut csv::Writer<W>, cell: &mut String, node: Option<crate::sim::NodeId>) -> io::Result<()> {
+fn write_node<W: Write>(
+    csv: &mut csv::Writer<W>,
+    cell: &mut String,
+    node: Option<crate::sim::NodeId>,
+) -> io::Result<()> {
     cell.clear();
     if let Some(n) = node {
         cell.push('n');
@@ -128,7 +132,8 @@ impl TraceWriter {
     /// Starts a trace that will appear at `path` when `finish` succeeds.
     pub fn create(path: &Path) -> Result<TraceWriter> {
         let file = temp_beside(path)?;
-        let encoder = RowEncoder::new(BufWriter::with_capacity(1 << 16, file)).map_err(|e| Error::io(path, e))?;
+        let encoder =
+            RowEncoder::new(BufWriter::with_capacity(1 << 16, file)).map_err(|e| Error::io(path, e))?;
         Ok(TraceWriter { path: path.to_path_buf(), encoder })
     }
 

@@ -1,0 +1,355 @@
+//! Plots from the summary, as SVG (plotters' SVG backend writes `<text>` elements, so no font files
+//! are read or needed, and the bytes are deterministic).
+//!
+//! The x axis is `network.drop_probability` when the grid sweeps it, else the first numeric
+//! parameter; other parameters become series (at most [`SERIES_MAX`] of them). Every protocol
+//! metric gets one chart: mean with its 95 % confidence interval as error bars, and p50 and p90
+//! as thinner lines. Times (`_us`) are shown in ms. Metrics that differ only in a `<N>ms` part of
+//! their name (`visible_within_10ms`, `visible_within_50ms`, …) also get a curve against N at the
+//! lowest, middle and highest x value: the eventual KV's t-visibility curve.
+//!
+//! PNG output is not provided: rasterising text would need an embedded font and the bitmap
+//! backend; SVG opens in every browser and converts losslessly.
+
+use plotters::prelude::*;
+
+use crate::sweep::summary::{Summary, SummaryRow};
+use crate::sweep::Grid;
+
+/// At most this many series (combinations of the non-x parameters) in one chart.
+pub const SERIES_MAX: usize = 6;
+const SIZE: (u32, u32) = (800, 500);
+/// Columns of runs.csv that describe the run rather than the protocol; not plotted.
+const SKIP: [&str; 3] = ["events", "sim_time_us", "violations"];
+const COLORS: [RGBColor; SERIES_MAX] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+/// A metric name as an axis label with its unit, and the factor from stored to shown values.
+pub fn axis_label(metric: &str) -> (String, f64) {
+    let words = |s: &str| s.replace('_', " ");
+    if let Some(base) = metric.strip_suffix("_us") {
+        return (format!("{} (ms)", words(base)), 1e-3);
+    }
+    if let Some(base) = metric.strip_suffix("_ms") {
+        return (format!("{} (ms)", words(base)), 1.0);
+    }
+    if let Some(base) = metric.strip_suffix("_per_s") {
+        return (format!("{} (per second)", words(base)), 1.0);
+    }
+    if ["fraction", "ratio", "probability", "within"].iter().any(|w| metric.contains(w)) {
+        return (format!("{} (fraction)", words(metric)), 1.0);
+    }
+    (format!("{} (count)", words(metric)), 1.0)
+}
+
+/// One line of a chart.
+struct Series {
+    name: String,
+    /// (x, mean, ci low, ci high, p50, p90), in x order.
+    points: Vec<(f64, f64, f64, f64, Option<f64>, Option<f64>)>,
+}
+
+/// The chart axes: which parameter is x, and how the others group into series.
+struct Layout {
+    x_param: usize,
+    /// Per summarised point (in summary order): x value and series name.
+    x: Vec<f64>,
+    series_of: Vec<String>,
+    series_names: Vec<String>,
+    x_label: String,
+}
+
+fn layout(summary: &Summary, grid: &Grid) -> Option<Layout> {
+    let numeric = |i: usize| grid.params[i].values.iter().all(|v| v.parse::<f64>().is_ok());
+    let x_param = grid
+        .params
+        .iter()
+        .position(|p| p.key == "network.drop_probability")
+        .filter(|&i| numeric(i))
+        .or_else(|| (0..grid.params.len()).find(|&i| numeric(i)))?;
+    let mut x = Vec::new();
+    let mut series_of = Vec::new();
+    let mut series_names: Vec<String> = Vec::new();
+    for values in &summary.point_values {
+        x.push(values[x_param].parse().ok()?);
+        let name: Vec<String> = (0..values.len())
+            .filter(|&i| i != x_param)
+            .map(|i| format!("{}={}", grid.params[i].key, values[i]))
+            .collect();
+        let name = name.join(", ");
+        if !series_names.contains(&name) {
+            series_names.push(name.clone());
+        }
+        series_of.push(name);
+    }
+    (series_names.len() <= SERIES_MAX).then(|| Layout {
+        x_param,
+        x,
+        series_of,
+        series_names,
+        x_label: grid.params[x_param].key.clone(),
+    })
+}
+
+/// Renders every chart: (file name, SVG text), in a fixed order. Empty when nothing can be drawn.
+pub fn render_all(summary: &Summary, grid: &Grid) -> Vec<(String, String)> {
+    let Some(layout) = layout(summary, grid) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let names = summary.metric_names();
+    for metric in names.iter().filter(|m| !SKIP.contains(m)) {
+        let series = series_for(summary, &layout, metric);
+        if series.iter().all(|s| s.points.is_empty()) {
+            continue;
+        }
+        let (y_label, scale) = axis_label(metric);
+        let title = format!("{} vs {}", metric, grid.params[layout.x_param].key);
+        if let Some(svg) = chart(&title, &layout.x_label, &y_label, scale, &series) {
+            out.push((format!("{metric}.svg"), svg));
+        }
+    }
+    for (pattern, members) in ms_families(&names) {
+        if let Some(svg) = curve(summary, &layout, &pattern, &members) {
+            out.push((format!("{}.svg", pattern.replace("{t}", "t")), svg));
+        }
+    }
+    out
+}
+
+fn series_for(summary: &Summary, layout: &Layout, metric: &str) -> Vec<Series> {
+    let mut series: Vec<Series> =
+        layout.series_names.iter().map(|n| Series { name: n.clone(), points: Vec::new() }).collect();
+    for (i, row) in summary.metric(metric).enumerate() {
+        let Some(mean) = row.mean else { continue };
+        let (lo, hi) = row.ci95.unwrap_or((mean, mean));
+        let p = |q: &Option<crate::sweep::summary::Quantile>| q.as_ref().map(|q| q.value);
+        let s =
+            layout.series_names.iter().position(|n| *n == layout.series_of[i]).expect("series of a point");
+        series[s].points.push((layout.x[i], mean, lo, hi, p(&row.p50), p(&row.p90)));
+    }
+    for s in &mut series {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    series
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        return (lo - 0.5, hi + 0.5);
+    }
+    (lo, hi)
+}
+
+/// Draws one chart; `None` if plotters fails (it cannot on a string backend, but never panic).
+fn chart(title: &str, x_label: &str, y_label: &str, scale: f64, series: &[Series]) -> Option<String> {
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let (x0, x1) = bounds(all().map(|p| p.0));
+    let pad = (x1 - x0) * 0.03;
+    let (_, y1) = bounds(all().flat_map(|p| [p.3, p.5.unwrap_or(p.3)]).map(|v| v * scale));
+    let (y0, _) = bounds(all().map(|p| p.2 * scale));
+    let y0 = y0.min(0.0);
+    // Headroom for the legend.
+    let y1 = y1 + (y1 - y0) * 0.2;
+    let falling =
+        series.first().and_then(|s| Some(s.points.first()?.1 > s.points.last()?.1)).unwrap_or(false);
+    let corner = if falling { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::UpperLeft };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let mut ctx = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x0 - pad..x1 + pad, y0..y1)
+            .ok()?;
+        ctx.configure_mesh().x_desc(x_label).y_desc(y_label).label_style(("sans-serif", 14)).draw().ok()?;
+        for (s, color) in series.iter().zip(COLORS) {
+            let mean = s.points.iter().map(|p| (p.0, p.1 * scale));
+            ctx.draw_series(LineSeries::new(mean, color.stroke_width(2)))
+                .ok()?
+                .label(if s.name.is_empty() {
+                    "mean ± 95% CI".to_owned()
+                } else {
+                    format!("{}: mean ± 95% CI", s.name)
+                })
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            ctx.draw_series(s.points.iter().map(|p| {
+                ErrorBar::new_vertical(p.0, p.2 * scale, p.1 * scale, p.3 * scale, color.filled(), 8)
+            }))
+            .ok()?;
+            if series.len() == 1 {
+                let faint = color.mix(0.45);
+                for (which, pick) in [("p50", 4usize), ("p90", 5)] {
+                    let line: Vec<(f64, f64)> = s
+                        .points
+                        .iter()
+                        .filter_map(|p| if pick == 4 { p.4 } else { p.5 }.map(|v| (p.0, v * scale)))
+                        .collect();
+                    let style = if pick == 4 { faint.stroke_width(1) } else { faint.stroke_width(3) };
+                    ctx.draw_series(LineSeries::new(line, style))
+                        .ok()?
+                        .label(which)
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                }
+            }
+        }
+        ctx.configure_series_labels()
+            .position(corner)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()
+            .ok()?;
+        root.present().ok()?;
+    }
+    Some(svg)
+}
+
+/// Groups metric names that differ only in one `<digits>ms` segment: `(pattern with {t}, [(t_ms, name)])`.
+fn ms_families<'a>(names: &[&'a str]) -> Vec<(String, Vec<(f64, &'a str)>)> {
+    let mut families: Vec<(String, Vec<(f64, &'a str)>)> = Vec::new();
+    for &name in names {
+        let parts: Vec<&str> = name.split('_').collect();
+        let Some(i) = parts.iter().position(|p| {
+            p.strip_suffix("ms").is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        }) else {
+            continue;
+        };
+        let t: f64 = parts[i].trim_end_matches("ms").parse().unwrap_or(0.0);
+        let mut pattern = parts.clone();
+        pattern[i] = "{t}";
+        let pattern = pattern.join("_");
+        match families.iter_mut().find(|(p, _)| *p == pattern) {
+            Some((_, members)) => members.push((t, name)),
+            None => families.push((pattern, vec![(t, name)])),
+        }
+    }
+    families.retain(|(_, m)| m.len() >= 3);
+    for (_, members) in &mut families {
+        members.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    families
+}
+
+/// The family's mean against t, one line per x value (lowest, middle, highest), first series only.
+fn curve(summary: &Summary, layout: &Layout, pattern: &str, members: &[(f64, &str)]) -> Option<String> {
+    let first_series = layout.series_names.first()?;
+    let mut xs: Vec<f64> =
+        layout.x.iter().zip(&layout.series_of).filter(|(_, s)| *s == first_series).map(|(x, _)| *x).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    let picks: Vec<f64> = match xs.len() {
+        0 => return None,
+        1 | 2 => xs.clone(),
+        n => vec![xs[0], xs[n / 2], xs[n - 1]],
+    };
+    let mean_at = |metric: &str, x: f64| -> Option<SummaryRow> {
+        summary
+            .metric(metric)
+            .enumerate()
+            .find(|(i, _)| layout.x[*i] == x && layout.series_of[*i] == *first_series)
+            .map(|(_, r)| r.clone())
+    };
+    let series: Vec<Series> = picks
+        .iter()
+        .map(|&x| Series {
+            name: format!("{}={x}", layout.x_label),
+            points: members
+                .iter()
+                .filter_map(|(t, m)| {
+                    let row = mean_at(m, x)?;
+                    let mean = row.mean?;
+                    let (lo, hi) = row.ci95.unwrap_or((mean, mean));
+                    Some((*t, mean, lo, hi, None, None))
+                })
+                .collect(),
+        })
+        .collect();
+    if series.iter().all(|s| s.points.is_empty()) {
+        return None;
+    }
+    let (y_label, _) = axis_label(&pattern.replace("{t}", "t"));
+    chart(&format!("{} vs t", pattern.replace("{t}", "t")), "t (ms)", &y_label, 1.0, &series)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::grid::{Job, Param};
+    use crate::sweep::table::{Row, Table};
+
+    fn summary(metrics: &[&str]) -> (Summary, Grid) {
+        let grid = Grid::new(vec![Param::parse("network.drop_probability=0:0.2:0.1").unwrap()]).unwrap();
+        let mut columns: Vec<String> =
+            ["network.drop_probability", "seed", "events", "sim_time_us"].map(String::from).to_vec();
+        columns.extend(metrics.iter().map(|m| m.to_string()));
+        columns.extend(["violations", "first_violation", "trace_sha256"].map(String::from));
+        let mut rows = Vec::new();
+        for point in 0..3 {
+            for seed in 0..4u64 {
+                let mut cells =
+                    vec![grid.values(point)[0].to_owned(), seed.to_string(), "1".into(), "1".into()];
+                cells.extend(
+                    (0..metrics.len())
+                        .map(|m| ((point as u64 + 1) * 1000 * (m as u64 + 1) + seed).to_string()),
+                );
+                cells.extend(["0".into(), String::new(), "h".into()]);
+                rows.push(Row { job: Job { point, seed_number: seed }, cells });
+            }
+        }
+        let table = Table { columns, rows };
+        (Summary::of(&table, &grid), grid)
+    }
+
+    #[test]
+    fn one_svg_per_metric_with_units_and_deterministic_bytes() {
+        let (s, grid) = summary(&["time_to_first_leader_us", "leader_changes"]);
+        let plots = render_all(&s, &grid);
+        let names: Vec<&str> = plots.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["time_to_first_leader_us.svg", "leader_changes.svg"]);
+        let svg = &plots[0].1;
+        assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
+        assert!(svg.contains("time to first leader (ms)"), "y axis names the unit");
+        assert!(svg.contains(">network.drop_probability<"), "x axis names the swept key");
+        assert!(plots[1].1.contains("leader changes (count)"));
+        assert_eq!(render_all(&s, &grid), plots, "same summary, same bytes");
+    }
+
+    #[test]
+    fn ms_families_make_a_visibility_curve() {
+        let (s, grid) = summary(&[
+            "visible_within_10ms",
+            "visible_within_100ms",
+            "visible_within_50ms",
+            "stale_read_fraction",
+        ]);
+        let plots = render_all(&s, &grid);
+        let names: Vec<&str> = plots.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"visible_within_t.svg"), "{names:?}");
+        let fam = ms_families(&["a_10ms_x", "a_5ms_x", "a_20ms_x", "b_1ms"]);
+        assert_eq!(
+            fam,
+            [("a_{t}_x".to_owned(), vec![(5.0, "a_5ms_x"), (10.0, "a_10ms_x"), (20.0, "a_20ms_x")])]
+        );
+    }
+
+    #[test]
+    fn labels_carry_units() {
+        assert_eq!(axis_label("commit_latency_p99_us"), ("commit latency p99 (ms)".into(), 1e-3));
+        assert_eq!(axis_label("stale_read_fraction").0, "stale read fraction (fraction)");
+        assert_eq!(axis_label("leader_changes").0, "leader changes (count)");
+    }
+}
