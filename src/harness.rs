@@ -6,19 +6,21 @@
 
 use std::path::Path;
 
-use crate::check::{Checker, Violation};
+use crate::check::{self, CheckSet, Checker, Violation};
 use crate::error::{Error, Result};
+use crate::eventual::EventualNode;
+use crate::metrics::eventual::EventualMetrics;
+use crate::metrics::raft::RaftMetrics;
 use crate::metrics::{MetricValue, Metrics};
 use crate::protocol::Protocol;
+use crate::raft::RaftNode;
 use crate::scenario::{ProtocolKind, Scenario};
 use crate::sim::runner::{RowSink, RunStats, Runner};
+use crate::sim::NodeId;
 use crate::trace::manifest::{manifest_path, Manifest, FORMAT};
 use crate::trace::writer::RowEncoder;
 use crate::trace::{Record, TraceInfo, TraceWriter};
 use crate::workload::{Op, OpenLoop};
-
-/// At most this many violations are kept per run; the rest are only counted.
-pub const VIOLATIONS_KEPT: usize = 100;
 
 /// A protocol family as the harness needs it.
 pub trait Model {
@@ -65,22 +67,8 @@ enum Output {
 struct HarnessSink {
     output: Output,
     output_error: Option<Error>,
-    checkers: Vec<Box<dyn Checker>>,
-    violations: Vec<Violation>,
-    violations_total: u64,
+    checks: CheckSet,
     metrics: Box<dyn Metrics>,
-    scratch: Vec<Violation>,
-}
-
-impl HarnessSink {
-    fn keep(&mut self) {
-        for v in self.scratch.drain(..) {
-            self.violations_total += 1;
-            if self.violations.len() < VIOLATIONS_KEPT {
-                self.violations.push(v);
-            }
-        }
-    }
 }
 
 impl RowSink for HarnessSink {
@@ -95,31 +83,64 @@ impl RowSink for HarnessSink {
                 self.output_error = Some(e);
             }
         }
-        for checker in &mut self.checkers {
-            checker.observe(row, &mut self.scratch);
-        }
-        if !self.scratch.is_empty() {
-            self.keep();
-        }
+        self.checks.observe(row);
         self.metrics.observe(row);
+    }
+}
+
+/// Raft: `RaftNode`s, the Figure 3 checkers, `RaftMetrics`.
+pub struct RaftModel;
+
+impl Model for RaftModel {
+    type Node = RaftNode;
+
+    fn nodes(scenario: &Scenario) -> Vec<RaftNode> {
+        (0..scenario.nodes).map(|i| RaftNode::new(NodeId(i), scenario.nodes, &scenario.raft)).collect()
+    }
+
+    fn checkers(_scenario: &Scenario) -> Vec<Box<dyn Checker>> {
+        check::raft_checkers()
+    }
+
+    fn metrics(scenario: &Scenario) -> Box<dyn Metrics> {
+        Box::new(RaftMetrics::new(scenario.nodes))
+    }
+}
+
+/// The eventually consistent KV: `EventualNode`s, the convergence checkers, `EventualMetrics`.
+pub struct EventualModel;
+
+impl Model for EventualModel {
+    type Node = EventualNode;
+
+    fn nodes(scenario: &Scenario) -> Vec<EventualNode> {
+        (0..scenario.nodes)
+            .map(|i| EventualNode::new(NodeId(i), scenario.nodes, &scenario.eventual))
+            .collect()
+    }
+
+    fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
+        check::eventual_set::eventual_checkers(scenario.eventual.policy)
+    }
+
+    fn metrics(scenario: &Scenario) -> Box<dyn Metrics> {
+        Box::new(EventualMetrics::new(scenario.nodes))
     }
 }
 
 /// The checkers for `scenario`'s protocol (used by `dsim check` over files).
 pub fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
     match scenario.protocol {
-        kind => {
-            let _ = kind;
-            Vec::new()
-        }
+        ProtocolKind::Raft => RaftModel::checkers(scenario),
+        ProtocolKind::Eventual => EventualModel::checkers(scenario),
     }
 }
 
 /// Runs `scenario` (its `seed` field is the seed).
 pub fn run(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
     match scenario.protocol {
-        // Wired in when the protocol modules land.
-        kind => Err(Error::Mismatch(format!("protocol {} is not built yet", kind.as_str()))),
+        ProtocolKind::Raft => run_model::<RaftModel>(scenario, options),
+        ProtocolKind::Eventual => run_model::<EventualModel>(scenario, options),
     }
 }
 
@@ -135,21 +156,15 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
     let sink = HarnessSink {
         output,
         output_error: None,
-        checkers: M::checkers(scenario),
-        violations: Vec::new(),
-        violations_total: 0,
+        checks: CheckSet::new(M::checkers(scenario)),
         metrics: M::metrics(scenario),
-        scratch: Vec::new(),
     };
     let workload = OpenLoop::new(&scenario.workload, scenario.nodes, scenario.end());
     let mut runner = Runner::new(scenario.kernel(), M::nodes(scenario), workload, sink);
     let stats = runner.run();
     let mut sink = runner.into_sink();
     let end_us = stats.end_time.as_us();
-    for checker in &mut sink.checkers {
-        checker.finish(end_us, &mut sink.scratch);
-    }
-    sink.keep();
+    sink.checks.finish(end_us);
     if let Some(e) = sink.output_error {
         return Err(e);
     }
@@ -170,8 +185,8 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
     Ok(Outcome {
         stats,
         metrics,
-        violations: sink.violations,
-        violations_total: sink.violations_total,
+        violations: sink.checks.violations().to_vec(),
+        violations_total: sink.checks.total(),
         trace,
         trace_sha256,
     })

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::eventual::EventualConfig;
 use crate::raft::RaftConfig;
-use crate::sim::faults::FaultSpec;
+use crate::sim::faults::{ChaosConfig, FaultSpec};
 use crate::sim::network::NetworkConfig;
 use crate::sim::runner::KernelConfig;
 use crate::sim::SimTime;
@@ -73,6 +73,8 @@ pub struct Scenario {
     pub eventual: EventualConfig,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub chaos: ChaosConfig,
 }
 
 fn default_events_max() -> u64 {
@@ -140,6 +142,7 @@ impl Scenario {
         for (i, fault) in self.faults.iter().enumerate() {
             fault.validate(origin, &format!("faults[{i}]"), self.nodes)?;
         }
+        self.chaos.validate(origin, self.nodes)?;
         Ok(())
     }
 
@@ -157,6 +160,7 @@ impl Scenario {
             queue_max: self.queue_max as usize,
             network: self.network.clone(),
             faults: self.faults.clone(),
+            chaos: self.chaos.clone(),
         }
     }
 

@@ -220,3 +220,41 @@ fn partitions_cut_and_heal() {
         assert!(next.event == Event::Drop && next.detail == "partition", "{next:?}");
     }
 }
+
+#[test]
+fn chaos_respects_max_down_and_stop_time() {
+    let s = scenario(&[
+        "chaos.crash_every_ms=[20, 80]",
+        "chaos.down_ms=[50, 300]",
+        "chaos.max_down=2",
+        "chaos.partition_every_ms=[100, 300]",
+        "chaos.partition_ms=[50, 200]",
+        "chaos.stop_ms=1500",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chaos.csv");
+    harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false }).unwrap();
+    let rows: Vec<Record> = TraceReader::open(&path).unwrap().map(|r| r.unwrap()).collect();
+    let mut down = 0i32;
+    let (mut crashes, mut partitions) = (0, 0);
+    for r in &rows {
+        match r.event {
+            Event::Crash => {
+                down += 1;
+                crashes += 1;
+                assert!(r.time_us < 1_500_000, "crash after chaos.stop_ms");
+            }
+            Event::Restart => down -= 1,
+            Event::Partition => {
+                partitions += 1;
+                let groups: Vec<&str> = r.detail.split('|').collect();
+                assert_eq!(groups.len(), 2);
+                assert!((1..=2).contains(&groups[0].split(',').count()), "minority {}", r.detail);
+            }
+            _ => {}
+        }
+        assert!((0..=2).contains(&down), "{down} nodes down at {}", r.time_us);
+    }
+    assert!(crashes > 5 && partitions > 3, "{crashes} crashes, {partitions} partitions");
+    assert_eq!(down, 0, "every chaos crash restarts before the end");
+}

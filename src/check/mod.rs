@@ -5,6 +5,33 @@
 //! recorded one. Each file cites the source of its property. A checker is only trusted once a
 //! deliberately broken model has been caught by it (see `tests/`).
 
+pub mod commit_apply;
+pub mod convergence;
+pub mod election_safety;
+pub mod eventual_history;
+pub mod eventual_set;
+#[cfg(test)]
+pub(crate) mod eventual_test_rows;
+pub mod leader_append_only;
+pub mod leader_completeness;
+pub mod log_matching;
+pub mod no_invented_values;
+pub mod raft_log;
+pub mod siblings_antichain;
+pub mod state_machine_safety;
+#[cfg(test)]
+pub(crate) mod testkit;
+pub mod vote_once;
+pub mod writes_survive;
+
+pub use commit_apply::CommitApply;
+pub use election_safety::ElectionSafety;
+pub use leader_append_only::LeaderAppendOnly;
+pub use leader_completeness::LeaderCompleteness;
+pub use log_matching::LogMatching;
+pub use state_machine_safety::StateMachineSafety;
+pub use vote_once::VoteOnce;
+
 use crate::trace::Record;
 
 /// A property that did not hold.
@@ -17,6 +44,13 @@ pub struct Violation {
     pub seq: u64,
     /// One line: what was seen, with the nodes, terms and indexes involved.
     pub message: String,
+}
+
+impl Violation {
+    /// A violation of `property` detected at `row`.
+    pub fn at(property: &'static str, row: &Record, message: String) -> Violation {
+        Violation { property, time_us: row.time_us, seq: row.seq, message }
+    }
 }
 
 impl std::fmt::Display for Violation {
@@ -34,4 +68,175 @@ pub trait Checker {
 
     /// The run is over (`end_us` is the final simulated time): properties about the end state.
     fn finish(&mut self, _end_us: u64, _out: &mut Vec<Violation>) {}
+}
+
+/// Every Raft safety property of the paper's Figure 3, plus the commit/apply rules of Figure 2, in
+/// a fixed order (the order their violations are reported in for one row).
+pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
+    vec![
+        Box::new(ElectionSafety::new()),
+        Box::new(LeaderAppendOnly::new()),
+        Box::new(LogMatching::new()),
+        Box::new(LeaderCompleteness::new()),
+        Box::new(StateMachineSafety::new()),
+        Box::new(CommitApply::new()),
+        Box::new(VoteOnce::new()),
+    ]
+}
+
+/// Several checkers fed the same rows, with their violations collected in detection order.
+///
+/// A broken run can violate a property on almost every row, so only the first
+/// [`CheckSet::VIOLATIONS_KEPT_MAX`] violations are kept; the rest are only counted.
+pub struct CheckSet {
+    checkers: Vec<Box<dyn Checker>>,
+    /// Invariant: `kept.len() <= VIOLATIONS_KEPT_MAX`.
+    kept: Vec<Violation>,
+    /// Violations detected after `kept` was full.
+    omitted: u64,
+    /// Reused buffer the checkers push into, so observing a clean row does not allocate.
+    scratch: Vec<Violation>,
+}
+
+impl CheckSet {
+    pub const VIOLATIONS_KEPT_MAX: usize = 100;
+
+    pub fn new(checkers: Vec<Box<dyn Checker>>) -> CheckSet {
+        CheckSet { checkers, kept: Vec::new(), omitted: 0, scratch: Vec::new() }
+    }
+
+    /// The checkers' names, in feeding order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.checkers.iter().map(|c| c.name()).collect()
+    }
+
+    /// Feeds one row to every checker, in order.
+    pub fn observe(&mut self, row: &Record) {
+        for checker in &mut self.checkers {
+            checker.observe(row, &mut self.scratch);
+        }
+        self.collect();
+    }
+
+    /// The run is over at `end_us`: lets every checker report end-state properties.
+    pub fn finish(&mut self, end_us: u64) {
+        for checker in &mut self.checkers {
+            checker.finish(end_us, &mut self.scratch);
+        }
+        self.collect();
+    }
+
+    fn collect(&mut self) {
+        for violation in self.scratch.drain(..) {
+            if self.kept.len() < Self::VIOLATIONS_KEPT_MAX {
+                self.kept.push(violation);
+            } else {
+                self.omitted += 1;
+            }
+        }
+    }
+
+    /// The first violations detected, at most `VIOLATIONS_KEPT_MAX`.
+    pub fn violations(&self) -> &[Violation] {
+        &self.kept
+    }
+
+    /// How many violations were detected but not kept.
+    pub fn omitted(&self) -> u64 {
+        self.omitted
+    }
+
+    /// How many violations were detected in all.
+    pub fn total(&self) -> u64 {
+        self.kept.len() as u64 + self.omitted
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.kept.is_empty()
+    }
+}
+
+impl std::fmt::Debug for CheckSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckSet")
+            .field("checkers", &self.names())
+            .field("kept", &self.kept)
+            .field("omitted", &self.omitted)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::*;
+    use super::*;
+
+    /// The property names that fired on `rows`, deduplicated, in first-detection order.
+    fn fired(rows: Vec<Record>) -> (Vec<&'static str>, CheckSet) {
+        let rows = history(rows);
+        let mut set = CheckSet::new(raft_checkers());
+        for row in &rows {
+            set.observe(row);
+        }
+        set.finish(rows.last().map_or(0, |r| r.time_us));
+        let mut names: Vec<&'static str> = Vec::new();
+        for v in set.violations() {
+            if !names.contains(&v.property) {
+                names.push(v.property);
+            }
+        }
+        (names, set)
+    }
+
+    #[test]
+    fn all_raft_checkers_are_there_once() {
+        let set = CheckSet::new(raft_checkers());
+        assert_eq!(
+            set.names(),
+            [
+                "election_safety",
+                "leader_append_only",
+                "log_matching",
+                "leader_completeness",
+                "state_machine_safety",
+                "commit_apply",
+                "vote_once"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_correct_history_is_clean() {
+        let (names, set) = fired(good_history());
+        assert!(names.is_empty(), "{:?}", set.violations());
+        assert!(set.is_clean());
+        assert_eq!(set.total(), 0);
+    }
+
+    /// Each deliberately broken Raft (config `bug`) is caught by the property it breaks.
+    #[test]
+    fn each_bug_is_caught_by_its_property() {
+        assert_eq!(fired(forget_voted_for_history()).0, ["vote_once", "election_safety"]);
+        assert_eq!(fired(figure8_history()).0, ["leader_completeness", "state_machine_safety"]);
+        assert_eq!(
+            fired(vote_without_log_check_history()).0,
+            ["leader_completeness", "state_machine_safety"]
+        );
+    }
+
+    #[test]
+    fn violations_are_bounded_and_counted() {
+        // 150 applies at index 1 that all disagree with the first.
+        let mut rows = vec![role(0, 1, "leader"), append(0, 1, 1, 1), commit(0, 1, 1), apply(0, 1, 1, 1)];
+        rows.extend((2..=151).map(|v| apply(0, 1, 1, v)));
+        let (_, set) = fired(rows);
+        let kept = set.violations();
+        assert_eq!(kept.len(), CheckSet::VIOLATIONS_KEPT_MAX);
+        // Every re-apply breaks both state machine safety and the apply order: 300 in all.
+        assert_eq!(set.total(), 300);
+        assert_eq!(set.omitted(), 200);
+        assert_eq!(kept[0].seq, 4);
+        assert_eq!(kept[99].seq, 53);
+        assert!(kept[0].to_string().starts_with("state_machine_safety at time_us=400 seq=4: n0 applied"));
+    }
 }

@@ -1,3 +1,22 @@
-//! Raft (Ongaro & Ousterhout 2014, Figure 2) as a pure state machine.
+//! Raft (Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm", 2014), all of
+//! Figure 2, as a pure state machine behind [`crate::protocol::Protocol`].
+//!
+//! [`RaftNode`] is one server: leader election with randomised timeouts (§5.2), log replication
+//! with the consistency check and conflict truncation (§5.3), the election restriction and the
+//! current-term commit rule (§5.4), a key-value state machine fed by committed entries, and client
+//! commands that followers forward to the leader they know. `current_term`, `voted_for` and the log
+//! persist across crashes; replies that depend on them leave after the configured fsync time.
+//! [`Bug`] selects deliberately broken variants so the checkers can be seen to fail.
+//!
+//! Files: `log.rs` (the 1-based log), `messages.rs` (RPCs and replies), `node.rs` (the server),
+//! `config.rs` (the `[raft]` scenario section).
+
 pub mod config;
+pub mod log;
+pub mod messages;
+pub mod node;
+
 pub use config::{Bug, RaftConfig};
+pub use log::{Entry, LogIndex, RaftLog, Term};
+pub use messages::{AppendEntries, AppendEntriesReply, ClientForward, Msg, RequestVote, RequestVoteReply};
+pub use node::{RaftNode, RaftTimer, Role};

@@ -272,3 +272,92 @@ mod tests {
         assert_eq!(groups_text(&[vec![NodeId(0), NodeId(1)], vec![NodeId(2)]]), "n0,n1|n2");
     }
 }
+
+/// `[chaos]` in a scenario file: random crashes and partitions for the whole run, VOPR-style.
+///
+/// Each generator is off unless its `*_every_ms` range is set. Gaps, down times and partition
+/// lengths are drawn from the chaos stream; a crash picks a random up node (or, with probability
+/// `leader_bias`, the current leader), never taking more than `max_down` nodes down at once. After
+/// `stop_ms` no new fault starts, so a scenario can require recovery afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChaosConfig {
+    /// Gap between random crashes, `[min, max]` ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crash_every_ms: Option<[u64; 2]>,
+    /// How long a crashed node stays down, `[min, max]` ms.
+    pub down_ms: [u64; 2],
+    /// At most this many nodes down at once (a crash that would exceed it is skipped).
+    pub max_down: u32,
+    /// Percentage (0–100) of crashes aimed at the current leader rather than a random node.
+    pub leader_bias_percent: u32,
+    /// Gap between random partitions, `[min, max]` ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_every_ms: Option<[u64; 2]>,
+    /// How long a random partition lasts before it heals, `[min, max]` ms.
+    pub partition_ms: [u64; 2],
+    /// No chaos fault starts at or after this time (ms); 0 means the run's end.
+    pub stop_ms: u64,
+}
+
+impl Default for ChaosConfig {
+    fn default() -> Self {
+        ChaosConfig {
+            crash_every_ms: None,
+            down_ms: [100, 1_000],
+            max_down: 1,
+            leader_bias_percent: 0,
+            partition_every_ms: None,
+            partition_ms: [100, 1_000],
+            stop_ms: 0,
+        }
+    }
+}
+
+impl ChaosConfig {
+    pub fn validate(&self, origin: &str, nodes: u32) -> Result<()> {
+        let ranges = [
+            ("crash_every_ms", self.crash_every_ms.unwrap_or([1, 1]), 1),
+            ("down_ms", self.down_ms, 0),
+            ("partition_every_ms", self.partition_every_ms.unwrap_or([1, 1]), 1),
+            ("partition_ms", self.partition_ms, 0),
+        ];
+        for (field, [lo, hi], min) in ranges {
+            if lo < min || lo > hi || hi > 1_000_000_000 {
+                return Err(Error::invalid(
+                    origin,
+                    format!("chaos.{field}"),
+                    format!("[{lo}, {hi}]"),
+                    format!("[min, max] ms with {min} <= min <= max <= 1000000000"),
+                ));
+            }
+        }
+        if self.crash_every_ms.is_some() && (self.max_down == 0 || self.max_down > nodes) {
+            return Err(Error::invalid(
+                origin,
+                "chaos.max_down",
+                self.max_down,
+                format!("an integer in [1, {nodes}] (nodes) when crash_every_ms is set"),
+            ));
+        }
+        if self.leader_bias_percent > 100 {
+            return Err(Error::invalid(
+                origin,
+                "chaos.leader_bias_percent",
+                self.leader_bias_percent,
+                "0 to 100",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.crash_every_ms.is_some() || self.partition_every_ms.is_some()
+    }
+}
+
+/// Draws a duration in µs uniformly from an inclusive `[min, max]` ms range.
+pub fn draw_ms_range(range: [u64; 2], rng: &mut SimRng) -> SimDuration {
+    let [lo, hi] = range;
+    SimDuration(rng.gen_range(lo * 1_000..=hi * 1_000))
+}

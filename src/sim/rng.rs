@@ -23,6 +23,8 @@ pub enum Purpose {
     Faults,
     /// Client request arrivals and contents.
     Workload,
+    /// The random (`[chaos]`) fault generator.
+    Chaos,
     /// A node's timer draws (election timeouts and the like) and nothing else.
     NodeTimers(NodeId),
     /// A node's other random choices (peer selection and the like).
@@ -35,6 +37,7 @@ impl Purpose {
             Purpose::Network => 1,
             Purpose::Faults => 2,
             Purpose::Workload => 3,
+            Purpose::Chaos => 4,
             Purpose::NodeTimers(n) => (1 << 32) | u64::from(n.0),
             Purpose::Node(n) => (2 << 32) | u64::from(n.0),
         }
@@ -97,6 +100,7 @@ mod tests {
             Purpose::Network,
             Purpose::Faults,
             Purpose::Workload,
+            Purpose::Chaos,
             Purpose::NodeTimers(NodeId(0)),
             Purpose::NodeTimers(NodeId(1)),
             Purpose::Node(NodeId(0)),

@@ -6,7 +6,7 @@
 //! queue is empty. Everything it computes comes from the seed's streams; nothing reads a clock.
 
 use crate::protocol::{ClientRequest, Ctx, Effect, Message, Protocol, Timer, Workload};
-use crate::sim::faults::{self, FaultAction, FaultSpec, Target};
+use crate::sim::faults::{self, ChaosConfig, FaultAction, FaultSpec, Target};
 use crate::sim::network::{Network, NetworkConfig, Route};
 use crate::sim::queue::{EventQueue, Key};
 use crate::sim::rng::{Purpose, SimRng, Streams};
@@ -36,6 +36,7 @@ pub struct KernelConfig {
     pub queue_max: usize,
     pub network: NetworkConfig,
     pub faults: Vec<FaultSpec>,
+    pub chaos: ChaosConfig,
 }
 
 /// Why a run ended.
@@ -105,6 +106,9 @@ enum Ev<P: Protocol> {
         request: P::Client,
     },
     Fault(FaultAction),
+    /// The chaos generator's next crash / partition.
+    ChaosCrash,
+    ChaosPartition,
 }
 
 /// One simulation: nodes, network, workload, queue and clock.
@@ -120,6 +124,7 @@ pub struct Runner<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> {
     timer_rngs: Vec<SimRng>,
     node_rngs: Vec<SimRng>,
     workload_rng: SimRng,
+    chaos_rng: SimRng,
     network: Network,
     workload: W,
     sink: S,
@@ -145,6 +150,7 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
             timer_rngs: ids.clone().map(|i| streams.stream(Purpose::NodeTimers(i))).collect(),
             node_rngs: ids.map(|i| streams.stream(Purpose::Node(i))).collect(),
             workload_rng: streams.stream(Purpose::Workload),
+            chaos_rng: streams.stream(Purpose::Chaos),
             network,
             workload,
             sink,
@@ -158,6 +164,8 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
         for (at, action) in faults::resolve(&runner.config.faults, &mut fault_rng) {
             runner.queue.schedule(at, Ev::Fault(action));
         }
+        runner.schedule_chaos_crash();
+        runner.schedule_chaos_partition();
         runner
     }
 
@@ -239,6 +247,8 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
             }
             Ev::Client { node, request } => self.client(node, request),
             Ev::Fault(action) => self.fault(action),
+            Ev::ChaosCrash => self.chaos_crash(),
+            Ev::ChaosPartition => self.chaos_partition(),
         }
     }
 
@@ -310,6 +320,69 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
                 self.emit(Record::new(Event::Heal));
             }
         }
+    }
+
+    /// When chaos stops: its `stop_ms`, or the run's end.
+    fn chaos_stop(&self) -> SimTime {
+        match self.config.chaos.stop_ms {
+            0 => self.config.end,
+            ms => SimTime::from_ms(ms).min(self.config.end),
+        }
+    }
+
+    fn schedule_chaos_crash(&mut self) {
+        if let Some(every) = self.config.chaos.crash_every_ms {
+            let at = self.now + faults::draw_ms_range(every, &mut self.chaos_rng);
+            if at < self.chaos_stop() {
+                self.queue.schedule(at, Ev::ChaosCrash);
+            }
+        }
+    }
+
+    fn schedule_chaos_partition(&mut self) {
+        if let Some(every) = self.config.chaos.partition_every_ms {
+            let at = self.now + faults::draw_ms_range(every, &mut self.chaos_rng);
+            if at < self.chaos_stop() {
+                self.queue.schedule(at, Ev::ChaosPartition);
+            }
+        }
+    }
+
+    /// Crashes a random up node (or the leader), within `max_down`. Four draws whatever happens.
+    fn chaos_crash(&mut self) {
+        let chaos = self.config.chaos.clone();
+        let pick: f64 = rand::Rng::gen(&mut self.chaos_rng);
+        let bias: u32 = rand::Rng::gen_range(&mut self.chaos_rng, 0..100);
+        let down_for = faults::draw_ms_range(chaos.down_ms, &mut self.chaos_rng);
+        let down = self.up.iter().filter(|u| !**u).count() as u32;
+        let up: Vec<NodeId> = (0..self.config.nodes).map(NodeId).filter(|n| self.up[n.index()]).collect();
+        let leader = if bias < chaos.leader_bias_percent { self.current_leader() } else { None };
+        let victim = leader.or_else(|| up.get((pick * up.len() as f64) as usize).copied());
+        match victim {
+            Some(n) if down < chaos.max_down => self.crash(n, Some(down_for)),
+            _ => self.emit(Record::new(Event::Note).detail("chaos crash skipped: max_down reached")),
+        }
+        self.schedule_chaos_crash();
+    }
+
+    /// Cuts off a random minority (at least one node, at most half) for a drawn time.
+    fn chaos_partition(&mut self) {
+        let chaos = self.config.chaos.clone();
+        let n = self.config.nodes;
+        let size_u: f64 = rand::Rng::gen(&mut self.chaos_rng);
+        let lasts = faults::draw_ms_range(chaos.partition_ms, &mut self.chaos_rng);
+        // A random permutation from a fixed number of draws (n), then the first `size` nodes.
+        let mut order: Vec<(u64, u32)> = (0..n).map(|i| (rand::Rng::gen(&mut self.chaos_rng), i)).collect();
+        order.sort_unstable();
+        let size = 1 + ((size_u * (n / 2).max(1) as f64) as usize).min((n / 2).max(1) as usize - 1);
+        let mut minority: Vec<NodeId> = order.iter().take(size).map(|(_, i)| NodeId(*i)).collect();
+        minority.sort_unstable();
+        let mut majority: Vec<NodeId> = (0..n).map(NodeId).filter(|x| !minority.contains(x)).collect();
+        majority.sort_unstable();
+        if n > 1 {
+            self.fault(FaultAction::Partition { groups: vec![minority, majority], heal_after: Some(lasts) });
+        }
+        self.schedule_chaos_partition();
     }
 
     /// The lowest-numbered up node that claims leadership.

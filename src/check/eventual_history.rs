@@ -1,0 +1,125 @@
+//! What the eventual-consistency checkers need to remember from a trace: the writes (`write` rows:
+//! key and clock of each value id), the values clients asked to write (`client` `put` rows), and
+//! the end state (`final` rows). Each checker owns one, so checkers stay independent.
+//!
+//! `final` rows: one per node with no key (so a node holding nothing still appears), then one per
+//! key the node holds: `value` the version ids (sorted), `clock` their joined clock. A key a node
+//! has no row for is held as the empty set there.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::eventual::VClock;
+use crate::sim::NodeId;
+use crate::trace::{Event, Record, Value};
+
+/// One client write as its coordinator recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteInfo {
+    pub key: u64,
+    pub clock: VClock,
+    pub node: Option<NodeId>,
+    pub time_us: u64,
+    pub seq: u64,
+}
+
+/// A node's end state for one key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Version ids, sorted ascending.
+    pub values: Vec<u64>,
+    /// The joined clock of the versions.
+    pub clock: VClock,
+    pub seq: u64,
+}
+
+impl Held {
+    /// `v1|v2 (n0:1;n1:1)`, or `nothing`.
+    pub fn describe(&self) -> String {
+        if self.values.is_empty() {
+            return "nothing".to_owned();
+        }
+        format!("{} ({})", ids_value(&self.values), self.clock)
+    }
+}
+
+/// The trace cell for sorted ids.
+pub fn ids_value(ids: &[u64]) -> Value {
+    match ids {
+        [] => Value::None,
+        [one] => Value::Id(*one),
+        many => Value::Ids(many.to_vec()),
+    }
+}
+
+/// Ids in a value cell, sorted; text cells give none.
+pub fn value_ids(value: &Value) -> Vec<u64> {
+    let mut ids = match value {
+        Value::Id(v) => vec![*v],
+        Value::Ids(vs) => vs.clone(),
+        Value::None | Value::Text(_) => Vec::new(),
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EventualHistory {
+    /// Value id → its write.
+    pub writes: BTreeMap<u64, WriteInfo>,
+    /// Values clients asked to write.
+    pub client_puts: BTreeSet<u64>,
+    /// Nodes that wrote any `final` row.
+    pub final_nodes: BTreeSet<NodeId>,
+    /// Key → node → end state (only keys with a `final` row at that node).
+    pub finals: BTreeMap<u64, BTreeMap<NodeId, Held>>,
+    /// Largest `seq` among `final` rows (where end-state violations are reported).
+    pub last_final_seq: u64,
+}
+
+impl EventualHistory {
+    pub fn observe(&mut self, row: &Record) {
+        match row.event {
+            Event::Client if row.msg == "put" => {
+                if let Value::Id(v) = row.value {
+                    self.client_puts.insert(v);
+                }
+            }
+            Event::Write => {
+                if let (Value::Id(v), Some(key)) = (&row.value, row.key) {
+                    let clock = row.clock.as_ref().map(VClock::from_trace).unwrap_or_default();
+                    let info = WriteInfo { key, clock, node: row.node, time_us: row.time_us, seq: row.seq };
+                    self.writes.insert(*v, info);
+                }
+            }
+            Event::Final => self.observe_final(row),
+            _ => {}
+        }
+    }
+
+    fn observe_final(&mut self, row: &Record) {
+        let Some(node) = row.node else { return };
+        self.final_nodes.insert(node);
+        self.last_final_seq = self.last_final_seq.max(row.seq);
+        if let Some(key) = row.key {
+            let clock = row.clock.as_ref().map(VClock::from_trace).unwrap_or_default();
+            let held = Held { values: value_ids(&row.value), clock, seq: row.seq };
+            self.finals.entry(key).or_default().insert(node, held);
+        }
+    }
+
+    /// Every key written or held at the end.
+    pub fn keys(&self) -> BTreeSet<u64> {
+        self.writes.values().map(|w| w.key).chain(self.finals.keys().copied()).collect()
+    }
+
+    /// `node`'s end state for `key` (empty when it had no row for it).
+    pub fn held(&self, key: u64, node: NodeId) -> Held {
+        self.finals.get(&key).and_then(|m| m.get(&node)).cloned().unwrap_or_default()
+    }
+
+    /// The clock a value was written with, when its `write` row was seen.
+    pub fn write_clock(&self, value: u64) -> Option<&VClock> {
+        self.writes.get(&value).map(|w| &w.clock)
+    }
+}

@@ -1,0 +1,185 @@
+//! Leader Completeness (Raft §5.4.1, Figure 3): "if a log entry is committed in a given term, then
+//! that entry will be present in the logs of the leaders for all higher-numbered terms."
+//!
+//! Committed: a `commit` row of node n with index c (n's `current_term` in the term column) says
+//! every entry of n's log up to c is committed — Figure 2's `commitIndex` is the "index of highest
+//! log entry known to be committed", and log entries are committed in order (§5.3). The entries
+//! are taken from n's log as rebuilt at that row. An entry counts as committed in the lowest term
+//! any commit row reported it in. When a node becomes leader of term T (a `role` row with value
+//! `leader`), its log must hold every entry committed in a term below T.
+//! The election restriction of §5.4.1 (vote only for a candidate whose log is at least as
+//! up-to-date) is what guarantees it; a vote without that check breaks it.
+//!
+//! Cost: a commit row records only the indexes of n's log it has not recorded before (per node, a
+//! high-water mark kept across restarts and lowered when the log changes below it), so recording
+//! costs O(log entries) over the whole run plus O(log) per row. A leader row scans every committed
+//! entry once: O(committed entries) per election, which is rare next to the other rows.
+
+use std::collections::BTreeMap;
+
+use crate::check::raft_log::{is_leader_row, At, LogTerms};
+use crate::check::{Checker, Violation};
+use crate::sim::NodeId;
+use crate::trace::{Event, Record};
+
+/// Holds every node's log of terms and the set of committed entries.
+#[derive(Clone, Debug, Default)]
+pub struct LeaderCompleteness {
+    logs: LogTerms,
+    /// `(index, entry term)` -> the lowest `current_term` a commit row reported it committed in.
+    /// Two entries at one index can both be here in a broken run; no leader can hold both.
+    committed: BTreeMap<(u64, u64), u64>,
+    /// Node -> the prefix of its log already recorded in `committed` and unchanged since.
+    /// Invariant: at most the node's last index.
+    recorded_upto: BTreeMap<NodeId, u64>,
+}
+
+impl LeaderCompleteness {
+    pub const NAME: &'static str = "leader_completeness";
+
+    pub fn new() -> LeaderCompleteness {
+        LeaderCompleteness::default()
+    }
+
+    fn record_commit(&mut self, at: At) {
+        let upto = self.recorded_upto.get(&at.node).copied().unwrap_or(0);
+        let end = at.index.min(self.logs.last_index(at.node));
+        for index in upto + 1..=end {
+            // A gap (no entry) commits nothing that a leader could be asked to hold.
+            if let Some(entry_term) = self.logs.term_at(at.node, index) {
+                let commit_term = self.committed.entry((index, entry_term)).or_insert(at.term);
+                *commit_term = (*commit_term).min(at.term);
+            }
+        }
+        self.recorded_upto.insert(at.node, upto.max(end));
+    }
+
+    /// The log of `node` changes from `index` on: what is recorded from there must be re-read.
+    fn lower_mark(&mut self, node: NodeId, index: u64) {
+        if let Some(upto) = self.recorded_upto.get_mut(&node) {
+            *upto = (*upto).min(index.saturating_sub(1));
+        }
+    }
+
+    fn check_leader(&self, row: &Record, node: NodeId, term: u64, out: &mut Vec<Violation>) {
+        let mut missing = self
+            .committed
+            .iter()
+            .filter(|(&(index, entry_term), &commit_term)| {
+                commit_term < term && self.logs.term_at(node, index) != Some(entry_term)
+            })
+            .map(|(&(index, entry_term), &commit_term)| (index, entry_term, commit_term));
+        let Some((index, entry_term, commit_term)) = missing.next() else {
+            return;
+        };
+        let more = missing.count();
+        let has = match self.logs.term_at(node, index) {
+            Some(t) => format!("an entry of term {t}"),
+            None => "no entry".to_owned(),
+        };
+        let and_more = if more > 0 { format!(" (and {more} more committed entries)") } else { String::new() };
+        let message = format!(
+            "{node} became leader of term {term} without ({entry_term},{index}), committed in term \
+             {commit_term}: it has {has} at index {index}{and_more}"
+        );
+        out.push(Violation::at(Self::NAME, row, message));
+    }
+}
+
+impl Checker for LeaderCompleteness {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
+        let Some(node) = row.node else { return };
+        match row.event {
+            Event::Append | Event::Store | Event::Truncate => {
+                if let Some(index) = row.index {
+                    self.lower_mark(node, index);
+                }
+                self.logs.observe(row);
+            }
+            Event::Commit => {
+                if let Some(at) = At::of(row) {
+                    self.record_commit(at);
+                }
+            }
+            Event::Role if is_leader_row(row) => {
+                if let Some(term) = row.term {
+                    self.check_leader(row, node, term, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn leaders_with_all_committed_entries_pass() {
+        assert_eq!(run(&mut LeaderCompleteness::new(), good_history()), vec![]);
+        assert_eq!(run(&mut LeaderCompleteness::new(), forget_voted_for_history()), vec![]);
+    }
+
+    /// Reference: Raft §5.4.1 — n2 wins term 2 without the committed (1,1).
+    #[test]
+    fn vote_without_log_check_elects_an_incomplete_leader() {
+        let v = run(&mut LeaderCompleteness::new(), vote_without_log_check_history());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].seq, 10);
+        assert_eq!(
+            v[0].message,
+            "n2 became leader of term 2 without (1,1), committed in term 1: it has no entry at index 1"
+        );
+    }
+
+    /// Reference: Raft §5.4.2, Figure 8 (d) — n4 wins term 5 without (2,2), committed in term 4.
+    #[test]
+    fn figure8_commit_elects_an_incomplete_leader() {
+        let v = run(&mut LeaderCompleteness::new(), figure8_history());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(
+            v[0].message,
+            "n4 became leader of term 5 without (2,2), committed in term 4: \
+             it has an entry of term 3 at index 2"
+        );
+    }
+
+    #[test]
+    fn entries_committed_in_the_leaders_own_term_are_not_required() {
+        // n0 commits (2,1) in term 2; n1 leads term 2 too (election safety's business, not ours).
+        let rows = vec![append(0, 2, 1, 1), commit(0, 1, 2), role(1, 2, "leader"), role(1, 3, "leader")];
+        let v = run(&mut LeaderCompleteness::new(), rows);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].seq, 3);
+    }
+
+    /// A commit recorded once stays committed after the committing node truncates (a bug
+    /// elsewhere), and a re-commit after a restart reads the changed log again.
+    #[test]
+    fn commits_survive_truncation_and_recommits_see_new_entries() {
+        let rows = vec![
+            append(0, 1, 1, 1),
+            append(0, 1, 2, 2),
+            commit(0, 2, 1),
+            truncate(0, 2),
+            store(0, 2, 2, 3),
+            crash(0),
+            restart(0),
+            commit(0, 2, 2),
+            role(1, 3, "leader"),
+        ];
+        let v = run(&mut LeaderCompleteness::new(), rows);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(
+            v[0].message,
+            "n1 became leader of term 3 without (1,1), committed in term 1: it has no entry at index 1 \
+             (and 2 more committed entries)"
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Shared by the Raft checkers: how a log entry shows in the trace, and every node's log rebuilt
+//! from `append` / `store` / `truncate` rows.
+//!
+//! An entry is identified by `(term, index)` (Raft §5.3); its payload is the client command
+//! `(key, value, msg)`. The rebuilt logs keep only each entry's term, which is all the log
+//! properties compare: payloads are compared once per `(term, index)` by `LogMatching`.
+//! Logs persist across `crash` / `restart` (Figure 2: the log is persistent state).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::sim::NodeId;
+use crate::trace::{Event, Record, Value};
+
+/// The client command an entry carries, as the `append`, `store` and `apply` rows show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload {
+    pub key: Option<u64>,
+    pub value: Value,
+    /// `get` for a read command.
+    pub msg: Cow<'static, str>,
+}
+
+impl Payload {
+    pub fn of(row: &Record) -> Payload {
+        Payload { key: row.key, value: row.value.clone(), msg: row.msg.clone() }
+    }
+
+    /// Whether `row` carries this payload, without building one.
+    pub fn matches(&self, row: &Record) -> bool {
+        self.key == row.key && self.value == row.value && self.msg == row.msg
+    }
+}
+
+impl fmt::Display for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let msg = if self.msg.is_empty() { "-" } else { &self.msg };
+        match self.key {
+            Some(k) => write!(f, "{msg} k{k}")?,
+            None => write!(f, "{msg}")?,
+        }
+        if !self.value.is_none() {
+            write!(f, " {}", self.value)?;
+        }
+        Ok(())
+    }
+}
+
+/// The `node`, `term` and `index` columns of a Raft row, when all three are present and the index
+/// is a real log index (from 1). Rows without them are not Raft log rows and are ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct At {
+    pub node: NodeId,
+    pub term: u64,
+    pub index: u64,
+}
+
+impl At {
+    pub fn of(row: &Record) -> Option<At> {
+        match (row.node, row.term, row.index) {
+            (Some(node), Some(term), Some(index)) if index >= 1 => Some(At { node, term, index }),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `row` is a `role` row saying its node became leader.
+pub fn is_leader_row(row: &Record) -> bool {
+    row.event == Event::Role && matches!(&row.value, Value::Text(t) if t == "leader")
+}
+
+/// Every node's log, terms only, rebuilt from the trace.
+///
+/// Writing an entry at `index` (an `append` or `store` row) also drops whatever followed it: a
+/// correct trace only ever writes at `last index + 1`, and this makes an overwriting write leave
+/// the log in the only state consistent with it. A write beyond `last index + 1` leaves a gap
+/// (term 0: no entry), at most [`LogTerms::GAP_MAX`] long; a wilder index is ignored.
+#[derive(Clone, Debug, Default)]
+pub struct LogTerms {
+    /// `logs[node][i - 1]` is the term of the entry at index `i`; 0 marks a gap.
+    logs: BTreeMap<NodeId, Vec<u64>>,
+}
+
+impl LogTerms {
+    pub const GAP_MAX: u64 = 1 << 20;
+
+    pub fn new() -> LogTerms {
+        LogTerms::default()
+    }
+
+    /// Applies an `append`, `store` or `truncate` row; other rows are ignored.
+    pub fn observe(&mut self, row: &Record) {
+        match row.event {
+            Event::Append | Event::Store => {
+                if let Some(at) = At::of(row) {
+                    self.write(at);
+                }
+            }
+            Event::Truncate => {
+                if let (Some(node), Some(index)) = (row.node, row.index) {
+                    self.truncate(node, index);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn write(&mut self, at: At) {
+        let log = self.logs.entry(at.node).or_default();
+        let len = log.len() as u64;
+        if at.index > len.saturating_add(1).saturating_add(Self::GAP_MAX) {
+            return;
+        }
+        // Both conversions are in range: index <= len + 1 + GAP_MAX, a length already in memory.
+        log.resize((at.index - 1) as usize, 0);
+        log.push(at.term);
+    }
+
+    /// Removes the entries at `index` and above.
+    pub fn truncate(&mut self, node: NodeId, index: u64) {
+        if let Some(log) = self.logs.get_mut(&node) {
+            let keep = index.saturating_sub(1).min(log.len() as u64);
+            log.truncate(keep as usize);
+        }
+    }
+
+    /// The index of `node`'s last entry (0 for an empty log).
+    pub fn last_index(&self, node: NodeId) -> u64 {
+        self.logs.get(&node).map_or(0, |log| log.len() as u64)
+    }
+
+    /// The term of `node`'s entry at `index`, or `None` if it has none there (beyond its log, a gap,
+    /// or index 0).
+    pub fn term_at(&self, node: NodeId, index: u64) -> Option<u64> {
+        let log = self.logs.get(&node)?;
+        let slot = usize::try_from(index.checked_sub(1)?).ok()?;
+        log.get(slot).copied().filter(|t| *t != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn writes_truncates_and_gaps() {
+        let mut logs = LogTerms::new();
+        for row in [append(0, 1, 1, 1), append(0, 1, 2, 2), store(1, 1, 1, 1), append(0, 2, 3, 3)] {
+            logs.observe(&row);
+        }
+        assert_eq!(logs.last_index(NodeId(0)), 3);
+        assert_eq!(logs.term_at(NodeId(0), 3), Some(2));
+        assert_eq!(logs.term_at(NodeId(0), 0), None);
+        assert_eq!(logs.term_at(NodeId(2), 1), None);
+        // An overwrite at 2 drops index 3 too.
+        logs.observe(&store(0, 3, 2, 9));
+        assert_eq!(logs.last_index(NodeId(0)), 2);
+        logs.observe(&truncate(0, 2));
+        assert_eq!(logs.last_index(NodeId(0)), 1);
+        // A gap: index 2 and 3 are empty.
+        logs.observe(&store(1, 1, 4, 4));
+        assert_eq!(logs.last_index(NodeId(1)), 4);
+        assert_eq!(logs.term_at(NodeId(1), 2), None);
+        // Too wild an index is ignored.
+        logs.observe(&store(1, 1, u64::MAX, 4));
+        assert_eq!(logs.last_index(NodeId(1)), 4);
+        // Truncating beyond the end or at 0 is harmless.
+        logs.observe(&truncate(1, 10));
+        assert_eq!(logs.last_index(NodeId(1)), 4);
+        logs.observe(&truncate(1, 0));
+        assert_eq!(logs.last_index(NodeId(1)), 0);
+    }
+
+    #[test]
+    fn payload_display_and_match() {
+        let row = append(0, 1, 1, 7);
+        let p = Payload::of(&row);
+        assert!(p.matches(&row));
+        assert!(!p.matches(&append(0, 1, 1, 8)));
+        assert_eq!(p.to_string(), "put k1 v7");
+        assert_eq!(Payload::of(&append_get(0, 1, 1, 2)).to_string(), "get k2");
+    }
+}

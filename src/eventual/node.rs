@@ -1,0 +1,517 @@
+//! One replica of the eventually consistent KV, which also coordinates the client requests it gets.
+//!
+//! Every node replicates every key (N = cluster size). `mode = "dynamo"`:
+//! - Put (Dynamo §4.4, §4.5): the new clock is the join of the clocks of the versions held for the
+//!   key, plus one in the coordinator's entry, so the write supersedes everything the coordinator
+//!   has seen. It is stored locally and sent to every other replica; with W > 1 the coordinator
+//!   acknowledges once W − 1 distinct replicas acked (`note` `put_ack`), or gives up after
+//!   `request_timeout_ms` (`note` `put_timeout`). With W = 1 the `put_ack` row follows the `write`
+//!   row at once, so "acknowledged" is always the `put_ack` row.
+//! - Get: R = 1 reads locally. R > 1 asks every other replica and answers with the first R − 1
+//!   replies merged with its own versions (Dynamo §4.5 asks the N reachable nodes and waits for R);
+//!   with `read_repair` it sends the merged result to responders that answered with less and
+//!   stores it itself.
+//! - Anti-entropy (§4.7, with a flat per-key digest in place of Merkle trees): every
+//!   `anti_entropy_ms` a node sends its digest to `anti_entropy_fanout` peers drawn from its own
+//!   stream (`ctx.rng()`); the peer pushes what the sender lacks and asks for what it lacks itself.
+//!
+//! `mode = "seed"` is the textbook: one node-wide clock bumped on each local write and never
+//! merged, a received version replaces the held one when `seed_is_newer` says so, one
+//! `replicate` per peer per write, no acks, no retries, no anti-entropy, local reads (W, R and the
+//! anti-entropy settings are ignored).
+//!
+//! The store (and the seed clock, and the request counter) survive a crash; pending coordinations
+//! do not. Trace notes: `write`, `apply`, `conflict`, `read`, `note` (`put_ack`, `put_timeout`,
+//! `get_timeout`) and, at the end, `final` — see `docs` in each emitting function.
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+
+use crate::eventual::config::{EventualConfig, Mode, Policy};
+use crate::eventual::messages::{EventualMsg, KeyVersions};
+use crate::eventual::store::{self, join_clock, value_of, Rule, Store, Version};
+use crate::eventual::vclock::{Ordering4, VClock};
+use crate::protocol::{Ctx, Protocol, Timer};
+use crate::sim::{NodeId, SimDuration};
+use crate::trace::{Event, Record, Value};
+use crate::workload::Op;
+
+/// At most this many client requests in flight at one coordinator; more are refused (`note`
+/// `overloaded`), so a stuck quorum cannot grow memory without bound.
+pub const PENDING_MAX: usize = 65_536;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventualTimer {
+    /// Periodic anti-entropy round.
+    AntiEntropy,
+    /// A quorum write (by request id) ran out of time.
+    WriteTimeout(u64),
+    /// A quorum read (by request id) ran out of time.
+    ReadTimeout(u64),
+}
+
+impl Timer for EventualTimer {
+    fn name(&self) -> &'static str {
+        match self {
+            EventualTimer::AntiEntropy => "anti_entropy",
+            EventualTimer::WriteTimeout(_) => "write_timeout",
+            EventualTimer::ReadTimeout(_) => "read_timeout",
+        }
+    }
+}
+
+/// A write waiting for W − 1 acknowledgements.
+#[derive(Clone, Debug)]
+struct PendingWrite {
+    key: u64,
+    value: u64,
+    clock: VClock,
+    /// Distinct replicas that acked (the coordinator not included).
+    acked: Vec<NodeId>,
+}
+
+/// A read waiting for R − 1 replies.
+#[derive(Clone, Debug)]
+struct PendingRead {
+    key: u64,
+    /// The client's read id (the `read` row's `index`).
+    id: u64,
+    replies: Vec<(NodeId, Vec<Version>)>,
+}
+
+#[derive(Debug)]
+pub struct EventualNode {
+    id: NodeId,
+    nodes: u32,
+    config: EventualConfig,
+    // Persisted across crashes.
+    store: Store,
+    /// Seed mode's node-wide clock (the textbook's `vector_clock`).
+    seed_clock: VClock,
+    /// Next coordination id. Kept across crashes so a late ack never matches a newer request.
+    next_req: u64,
+    // Volatile.
+    pending_writes: BTreeMap<u64, PendingWrite>,
+    pending_reads: BTreeMap<u64, PendingRead>,
+}
+
+impl EventualNode {
+    pub fn new(id: NodeId, nodes: u32, config: &EventualConfig) -> EventualNode {
+        assert!(id.0 < nodes, "node {id} outside a cluster of {nodes}");
+        let rule = match (config.mode, config.policy) {
+            (Mode::Seed, _) => Rule::Seed,
+            (Mode::Dynamo, Policy::Siblings) => Rule::Siblings,
+            (Mode::Dynamo, Policy::Lww) => Rule::Lww,
+        };
+        EventualNode {
+            id,
+            nodes,
+            config: config.clone(),
+            store: Store::new(rule),
+            seed_clock: VClock::new(),
+            next_req: 1,
+            pending_writes: BTreeMap::new(),
+            pending_reads: BTreeMap::new(),
+        }
+    }
+
+    /// The replica's versions (for tests and final-state inspection).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn seed(&self) -> bool {
+        self.config.mode == Mode::Seed
+    }
+
+    fn write_quorum(&self) -> u32 {
+        if self.seed() {
+            1
+        } else {
+            self.config.write_quorum.min(self.nodes)
+        }
+    }
+
+    fn read_quorum(&self) -> u32 {
+        if self.seed() {
+            1
+        } else {
+            self.config.read_quorum.min(self.nodes)
+        }
+    }
+
+    fn take_req(&mut self) -> u64 {
+        let req = self.next_req;
+        self.next_req += 1;
+        req
+    }
+
+    fn arm_anti_entropy(&self, ctx: &mut Ctx<'_, Self>) {
+        if !self.seed() && self.config.anti_entropy_ms > 0 && self.nodes > 1 {
+            ctx.set_timer(EventualTimer::AntiEntropy, SimDuration::from_ms(self.config.anti_entropy_ms));
+        }
+    }
+
+    // ----- client requests -----
+
+    /// `write` row: key, value = the written id, clock = the new version's clock.
+    fn handle_put(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, value: u64) {
+        let clock = if self.seed() {
+            self.seed_clock.increment(self.id);
+            self.seed_clock.clone()
+        } else {
+            let mut clock = join_clock(self.store.get(key));
+            clock.increment(self.id);
+            clock
+        };
+        let version = Version::write(value, clock.clone(), self.id);
+        self.store.put_local(key, version);
+        ctx.note(Record::new(Event::Write).key(key).value(Value::Id(value)).clock(clock.to_trace()));
+        let w = self.write_quorum();
+        let req = if w > 1 { Some(self.take_req()) } else { None };
+        let versions = self.store.get(key).to_vec();
+        let peers: Vec<NodeId> = ctx.peers().collect();
+        for peer in peers {
+            ctx.send(peer, EventualMsg::Replicate { key, versions: versions.clone(), req });
+        }
+        match req {
+            None => note_put(ctx, "put_ack", key, value, &clock, 1, 1),
+            Some(req) => {
+                let pending = PendingWrite { key, value, clock, acked: Vec::new() };
+                self.pending_writes.insert(req, pending);
+                ctx.set_timer(EventualTimer::WriteTimeout(req), self.request_timeout());
+            }
+        }
+    }
+
+    fn handle_get(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, id: u64) {
+        if self.read_quorum() <= 1 {
+            let local = self.store.get(key).to_vec();
+            note_read(ctx, key, id, &local, 1);
+            return;
+        }
+        let req = self.take_req();
+        self.pending_reads.insert(req, PendingRead { key, id, replies: Vec::new() });
+        let peers: Vec<NodeId> = ctx.peers().collect();
+        for peer in peers {
+            ctx.send(peer, EventualMsg::ReadRequest { req, key });
+        }
+        ctx.set_timer(EventualTimer::ReadTimeout(req), self.request_timeout());
+    }
+
+    fn request_timeout(&self) -> SimDuration {
+        SimDuration::from_ms(self.config.request_timeout_ms)
+    }
+
+    // ----- replication -----
+
+    /// Stores received versions. `apply` row (when the set changed): key, value = the resulting
+    /// value(s), clock = the join of the resulting clocks, peer = sender, detail = `via`.
+    /// `conflict` row per newly met concurrent pair: key, value = both ids, clock = the received
+    /// version's, detail `<via> held=<clock> received=<clock>`.
+    fn apply_received(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: Option<NodeId>,
+        key: u64,
+        versions: &[Version],
+        via: &'static str,
+    ) {
+        let applied = self.store.apply(key, versions);
+        for (held, received) in &applied.conflicts {
+            let mut row = Record::new(Event::Conflict)
+                .key(key)
+                .value(value_of(&[held.clone(), received.clone()]))
+                .clock(received.clock.to_trace())
+                .detail(format!("{via} held={} received={}", held.clock, received.clock));
+            row.peer = from;
+            ctx.note(row);
+        }
+        if applied.changed {
+            let set = self.store.get(key);
+            let mut row = Record::new(Event::Apply)
+                .key(key)
+                .value(value_of(set))
+                .clock(join_clock(set).to_trace())
+                .detail(via);
+            row.peer = from;
+            ctx.note(row);
+        }
+    }
+
+    fn handle_replicate(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        key: u64,
+        versions: &[Version],
+        req: Option<u64>,
+    ) {
+        self.apply_received(ctx, Some(from), key, versions, "replicate");
+        if let Some(req) = req {
+            ctx.send(from, EventualMsg::ReplicateAck { req });
+        }
+    }
+
+    fn handle_replicate_ack(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, req: u64) {
+        let w = self.write_quorum();
+        let Some(pending) = self.pending_writes.get_mut(&req) else {
+            return; // Already acknowledged, timed out, or lost in a crash.
+        };
+        if !pending.acked.contains(&from) {
+            pending.acked.push(from);
+        }
+        let acks = pending.acked.len() as u32 + 1;
+        if acks >= w {
+            let done = self.pending_writes.remove(&req).expect("pending write just seen");
+            ctx.cancel_timer(EventualTimer::WriteTimeout(req));
+            note_put(ctx, "put_ack", done.key, done.value, &done.clock, acks, w);
+        }
+    }
+
+    // ----- quorum reads -----
+
+    fn handle_read_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        req: u64,
+        key: u64,
+        versions: Vec<Version>,
+    ) {
+        let r = self.read_quorum();
+        let Some(pending) = self.pending_reads.get_mut(&req) else {
+            return;
+        };
+        assert_eq!(pending.key, key, "read reply for request {req} names another key");
+        if pending.replies.iter().any(|(n, _)| *n == from) {
+            return; // A duplicated reply.
+        }
+        pending.replies.push((from, versions));
+        if pending.replies.len() as u32 + 1 >= r {
+            let done = self.pending_reads.remove(&req).expect("pending read just seen");
+            ctx.cancel_timer(EventualTimer::ReadTimeout(req));
+            self.complete_read(ctx, done);
+        }
+    }
+
+    /// `read` row: key, index = the read id, value(s) and clock of the merged answer, detail
+    /// `replies=<R>`. Then read repair, if on.
+    fn complete_read(&mut self, ctx: &mut Ctx<'_, Self>, done: PendingRead) {
+        let rule = self.store.rule();
+        let mut merged = self.store.get(done.key).to_vec();
+        for (_, versions) in &done.replies {
+            merged = store::merge(rule, &merged, versions);
+        }
+        note_read(ctx, done.key, done.id, &merged, done.replies.len() + 1);
+        if !self.config.read_repair {
+            return;
+        }
+        for (peer, versions) in &done.replies {
+            if store::canonical(rule, versions.clone()) != merged {
+                ctx.send(*peer, EventualMsg::ReadRepair { key: done.key, versions: merged.clone() });
+            }
+        }
+        self.apply_received(ctx, None, done.key, &merged, "read_repair");
+    }
+
+    // ----- anti-entropy -----
+
+    fn start_anti_entropy(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let mut peers: Vec<NodeId> = ctx.peers().collect();
+        let fanout = (self.config.anti_entropy_fanout as usize).min(peers.len());
+        // Partial Fisher–Yates on the node's own stream: the first `fanout` are the chosen peers.
+        for i in 0..fanout {
+            let j = ctx.rng().gen_range(i..peers.len());
+            peers.swap(i, j);
+        }
+        let entries = self.store.digest();
+        for peer in &peers[..fanout] {
+            ctx.send(*peer, EventualMsg::AeDigest { entries: entries.clone() });
+        }
+        self.arm_anti_entropy(ctx);
+    }
+
+    /// Push what the digest's sender lacks or holds strictly older; want what this node lacks or
+    /// holds strictly older. Keys whose hashes match are in sync.
+    fn handle_ae_digest(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, entries: &[store::DigestEntry]) {
+        let theirs: BTreeMap<u64, &store::DigestEntry> = entries.iter().map(|e| (e.key, e)).collect();
+        let mine = self.store.digest();
+        let mut push = Vec::new();
+        for m in &mine {
+            let send = match theirs.get(&m.key) {
+                None => true,
+                Some(t) => t.hash != m.hash && m.clock.compare(&t.clock) != Ordering4::Before,
+            };
+            if send {
+                push.push(KeyVersions { key: m.key, versions: self.store.get(m.key).to_vec() });
+            }
+        }
+        let mut want = Vec::new();
+        for t in entries {
+            let need = match mine.binary_search_by_key(&t.key, |m| m.key) {
+                Err(_) => true,
+                Ok(i) => mine[i].hash != t.hash && t.clock.compare(&mine[i].clock) != Ordering4::Before,
+            };
+            if need {
+                want.push(t.key);
+            }
+        }
+        if !push.is_empty() || !want.is_empty() {
+            ctx.send(from, EventualMsg::AeReply { push, want });
+        }
+    }
+
+    fn handle_ae_reply(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, push: &[KeyVersions], want: &[u64]) {
+        self.apply_pushed(ctx, from, push);
+        let back: Vec<KeyVersions> = want
+            .iter()
+            .filter(|k| !self.store.get(**k).is_empty())
+            .map(|k| KeyVersions { key: *k, versions: self.store.get(*k).to_vec() })
+            .collect();
+        if !back.is_empty() {
+            ctx.send(from, EventualMsg::AePush { push: back });
+        }
+    }
+
+    fn apply_pushed(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, push: &[KeyVersions]) {
+        for kv in push {
+            self.apply_received(ctx, Some(from), kv.key, &kv.versions, "anti_entropy");
+        }
+    }
+}
+
+/// `note` row for a write's outcome: msg `put_ack` | `put_timeout`, key, value, clock of the write,
+/// detail `acks=<got>/<W>`.
+fn note_put<P: Protocol>(
+    ctx: &mut Ctx<'_, P>,
+    msg: &'static str,
+    key: u64,
+    value: u64,
+    clock: &VClock,
+    got: u32,
+    w: u32,
+) {
+    ctx.note(
+        Record::new(Event::Note)
+            .msg(msg)
+            .key(key)
+            .value(Value::Id(value))
+            .clock(clock.to_trace())
+            .detail(format!("acks={got}/{w}")),
+    );
+}
+
+fn note_read<P: Protocol>(ctx: &mut Ctx<'_, P>, key: u64, id: u64, versions: &[Version], replies: usize) {
+    let mut row = Record::new(Event::Read)
+        .key(key)
+        .index(id)
+        .value(value_of(versions))
+        .detail(format!("replies={replies}"));
+    if !versions.is_empty() {
+        row = row.clock(join_clock(versions).to_trace());
+    }
+    ctx.note(row);
+}
+
+impl Protocol for EventualNode {
+    type Msg = EventualMsg;
+    type Timer = EventualTimer;
+    type Client = Op;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.arm_anti_entropy(ctx);
+    }
+
+    fn on_crash(&mut self) {
+        self.pending_writes.clear();
+        self.pending_reads.clear();
+    }
+
+    fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.arm_anti_entropy(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: EventualMsg) {
+        match msg {
+            EventualMsg::Replicate { key, versions, req } => {
+                self.handle_replicate(ctx, from, key, &versions, req)
+            }
+            EventualMsg::ReplicateAck { req } => self.handle_replicate_ack(ctx, from, req),
+            EventualMsg::ReadRequest { req, key } => {
+                let versions = self.store.get(key).to_vec();
+                ctx.send(from, EventualMsg::ReadReply { req, key, versions });
+            }
+            EventualMsg::ReadReply { req, key, versions } => {
+                self.handle_read_reply(ctx, from, req, key, versions)
+            }
+            EventualMsg::ReadRepair { key, versions } => {
+                self.apply_received(ctx, Some(from), key, &versions, "read_repair")
+            }
+            EventualMsg::AeDigest { entries } => self.handle_ae_digest(ctx, from, &entries),
+            EventualMsg::AeReply { push, want } => self.handle_ae_reply(ctx, from, &push, &want),
+            EventualMsg::AePush { push } => self.apply_pushed(ctx, from, &push),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: EventualTimer) {
+        match timer {
+            EventualTimer::AntiEntropy => self.start_anti_entropy(ctx),
+            EventualTimer::WriteTimeout(req) => {
+                if let Some(p) = self.pending_writes.remove(&req) {
+                    let w = self.write_quorum();
+                    note_put(ctx, "put_timeout", p.key, p.value, &p.clock, p.acked.len() as u32 + 1, w);
+                }
+            }
+            EventualTimer::ReadTimeout(req) => {
+                if let Some(p) = self.pending_reads.remove(&req) {
+                    let row = Record::new(Event::Note)
+                        .msg("get_timeout")
+                        .key(p.key)
+                        .index(p.id)
+                        .detail(format!("replies={}/{}", p.replies.len() + 1, self.read_quorum()));
+                    ctx.note(row);
+                }
+            }
+        }
+    }
+
+    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, request: Op) {
+        if self.pending_writes.len() + self.pending_reads.len() >= PENDING_MAX {
+            let row = Record::new(Event::Note).msg("overloaded").key(request.key());
+            ctx.note(row);
+            return;
+        }
+        match request {
+            Op::Put { key, value } => self.handle_put(ctx, key, value),
+            Op::Get { key, id } => self.handle_get(ctx, key, id),
+        }
+    }
+
+    /// One `final` row for the node (no key, detail `keys=<count>`) so that a node holding nothing
+    /// still shows up, then one per key held: value = the versions' ids (sorted, `|`-joined),
+    /// clock = the join of their clocks, detail `versions=<count>`. A key without a row is held
+    /// by no version at that node.
+    fn on_finish(&mut self, ctx: &mut Ctx<'_, Self>) {
+        ctx.note(Record::new(Event::Final).detail(format!("keys={}", self.store.len())));
+        let rows: Vec<Record> = self
+            .store
+            .iter()
+            .map(|(key, set)| {
+                Record::new(Event::Final)
+                    .key(key)
+                    .value(value_of(set))
+                    .clock(join_clock(set).to_trace())
+                    .detail(format!("versions={}", set.len()))
+            })
+            .collect();
+        for row in rows {
+            ctx.note(row);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "node_tests.rs"]
+mod tests;

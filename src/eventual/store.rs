@@ -1,0 +1,430 @@
+//! A replica's data: per key, the set of versions it holds, and the rule that merges versions.
+//!
+//! Three rules, one per design:
+//! - `Siblings` (Dynamo §4.4): keep every version no other held version descends from; a version
+//!   strictly dominated by another is dropped. The set is the maximal antichain of all versions
+//!   seen, so merging is set union followed by "keep the maximal ones" — commutative, associative
+//!   and idempotent, hence replicas that saw the same versions hold the same set in any order.
+//! - `Lww`: one version per key. The winner is the version with the largest [`Stamp`]
+//!   `(lamport, coordinator, value)`, and it carries the *join* of all merged clocks, so later
+//!   comparisons see it as descending from every loser. Max and join are both semilattices, so
+//!   their product is too. The stamp respects causality: a write's `lamport` is its clock's sum,
+//!   and a coordinator's new clock is the join of everything it holds plus one, so a write that
+//!   descends from another has a strictly larger sum (proptest `lww_stamp_respects_causality`).
+//! - `Seed`: the textbook — a received version replaces the held one when [`seed_is_newer`] says
+//!   so. Not commutative: the outcome depends on arrival order, on purpose.
+//!
+//! Sets are kept sorted by (value, clock) so equal contents compare and print equal.
+
+use std::collections::BTreeMap;
+
+use crate::eventual::vclock::{seed_is_newer, Ordering4, VClock};
+use crate::sim::NodeId;
+use crate::trace::Value;
+
+/// The LWW tiebreak fixed when the write is made: later in this order wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp {
+    /// Sum of the write's clock: a Lamport timestamp that grows along causality.
+    pub lamport: u64,
+    pub coordinator: NodeId,
+}
+
+/// One version of a key's value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Version {
+    /// The client's value id (unique per write in a run).
+    pub value: u64,
+    /// The write's clock (siblings, seed), or the join of every merged clock (lww).
+    pub clock: VClock,
+    pub stamp: Stamp,
+}
+
+impl Version {
+    /// A fresh write by `coordinator` whose clock is `clock`.
+    pub fn write(value: u64, clock: VClock, coordinator: NodeId) -> Version {
+        let stamp = Stamp { lamport: clock.sum(), coordinator };
+        Version { value, clock, stamp }
+    }
+
+    /// The LWW order: stamp, then value id (unique), so two distinct writes never tie.
+    fn lww_key(&self) -> (Stamp, u64) {
+        (self.stamp, self.value)
+    }
+}
+
+/// How versions of one key combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    Siblings,
+    Lww,
+    Seed,
+}
+
+/// What applying received versions did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The key's version set changed.
+    pub changed: bool,
+    /// `(held, received)` clock pairs that were concurrent (newly met; duplicates not repeated).
+    pub conflicts: Vec<(Version, Version)>,
+}
+
+/// One entry of an anti-entropy digest: enough to tell whether two replicas hold the same versions
+/// of a key and, if not, whether one of them is strictly behind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestEntry {
+    pub key: u64,
+    /// Join of the key's version clocks.
+    pub clock: VClock,
+    /// FNV-1a of the version set.
+    pub hash: u64,
+}
+
+/// A replica's versions, key by key. Persisted: survives crashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Store {
+    rule: Rule,
+    /// Invariant: no empty sets; each set canonical for `rule` (see [`canonical`]).
+    keys: BTreeMap<u64, Vec<Version>>,
+}
+
+impl Store {
+    pub fn new(rule: Rule) -> Store {
+        Store { rule, keys: BTreeMap::new() }
+    }
+
+    pub fn rule(&self) -> Rule {
+        self.rule
+    }
+
+    /// The versions held for `key` (empty if none).
+    pub fn get(&self, key: u64) -> &[Version] {
+        self.keys.get(&key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every key with its versions, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[Version])> {
+        self.keys.iter().map(|(k, v)| (*k, v.as_slice()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The coordinator's own write: replaces whatever is held. Under `Siblings`/`Lww` the new clock
+    /// descends from everything held (the caller built it that way); asserted.
+    pub fn put_local(&mut self, key: u64, version: Version) {
+        if self.rule != Rule::Seed {
+            let held = join_clock(self.get(key));
+            assert!(
+                version.clock.compare(&held) == Ordering4::After,
+                "write {version:?} does not descend from {held}"
+            );
+        }
+        self.keys.insert(key, vec![version]);
+    }
+
+    /// Merges received versions of `key` under the store's rule.
+    pub fn apply(&mut self, key: u64, received: &[Version]) -> Applied {
+        let held = self.get(key).to_vec();
+        let conflicts = new_conflicts(self.rule, &held, received);
+        let next = match self.rule {
+            Rule::Seed => seed_apply(&held, received),
+            rule => merge(rule, &held, received),
+        };
+        let changed = next != held;
+        if !next.is_empty() {
+            self.keys.insert(key, next);
+        }
+        Applied { changed, conflicts }
+    }
+
+    /// One digest entry per held key, in key order.
+    pub fn digest(&self) -> Vec<DigestEntry> {
+        self.keys
+            .iter()
+            .map(|(key, set)| DigestEntry { key: *key, clock: join_clock(set), hash: set_hash(set) })
+            .collect()
+    }
+}
+
+/// Merges two sets under `Siblings` or `Lww` into the canonical set.
+pub fn merge(rule: Rule, a: &[Version], b: &[Version]) -> Vec<Version> {
+    let all: Vec<Version> = a.iter().chain(b).cloned().collect();
+    canonical(rule, all)
+}
+
+/// The canonical form of a bag of versions: the maximal ones (siblings) or the single LWW winner
+/// with the joined clock. `Seed` sets are left as they are (one version, replaced wholesale).
+pub fn canonical(rule: Rule, mut all: Vec<Version>) -> Vec<Version> {
+    match rule {
+        Rule::Siblings => {
+            all.sort_by(|x, y| x.value.cmp(&y.value).then_with(|| x.clock.canonical_cmp(&y.clock)));
+            all.dedup();
+            let keep: Vec<bool> = all
+                .iter()
+                .map(|v| !all.iter().any(|w| w.clock.compare(&v.clock) == Ordering4::After))
+                .collect();
+            all.into_iter().zip(keep).filter(|(_, k)| *k).map(|(v, _)| v).collect()
+        }
+        Rule::Lww => {
+            let Some(winner) = all.iter().max_by_key(|v| v.lww_key()).cloned() else {
+                return Vec::new();
+            };
+            let clock = all.iter().fold(VClock::new(), |acc, v| acc.joined(&v.clock));
+            vec![Version { clock, ..winner }]
+        }
+        Rule::Seed => all,
+    }
+}
+
+/// The textbook's rule: each received version replaces the held one if the key is absent or the
+/// received clock is "newer" by [`seed_is_newer`].
+fn seed_apply(held: &[Version], received: &[Version]) -> Vec<Version> {
+    let mut current = held.first().cloned();
+    for r in received {
+        let replace = match &current {
+            None => true,
+            Some(h) => seed_is_newer(&r.clock, &h.clock),
+        };
+        if replace {
+            current = Some(r.clone());
+        }
+    }
+    current.into_iter().collect()
+}
+
+/// Pairs (held, received) with concurrent clocks, for received versions that are news here (not
+/// already held and not dominated by a held version), so a duplicate delivery reports nothing.
+fn new_conflicts(rule: Rule, held: &[Version], received: &[Version]) -> Vec<(Version, Version)> {
+    let mut out = Vec::new();
+    for r in received {
+        let known = held.iter().any(|h| h.clock.descends(&r.clock) && (rule == Rule::Lww || h == r));
+        let dominated = held.iter().any(|h| h.clock.compare(&r.clock) == Ordering4::After);
+        if known || dominated {
+            continue;
+        }
+        for h in held {
+            if h.clock.compare(&r.clock) == Ordering4::Concurrent {
+                out.push((h.clone(), r.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Join of the clocks of a set (the empty clock for the empty set).
+pub fn join_clock(set: &[Version]) -> VClock {
+    set.iter().fold(VClock::new(), |acc, v| acc.joined(&v.clock))
+}
+
+/// The trace cell for a set: `v7`, `v3|v5` (sorted), or empty.
+pub fn value_of(set: &[Version]) -> Value {
+    let mut ids: Vec<u64> = set.iter().map(|v| v.value).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    match ids.len() {
+        0 => Value::None,
+        1 => Value::Id(ids[0]),
+        _ => Value::Ids(ids),
+    }
+}
+
+/// FNV-1a over the values and clocks of a (canonically sorted) set. Deterministic across runs and
+/// platforms, unlike `std`'s hasher.
+pub fn set_hash(set: &[Version]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    let mut eat = |x: u64| {
+        for byte in x.to_le_bytes() {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(PRIME);
+        }
+    };
+    for v in set {
+        eat(v.value);
+        eat(v.clock.counters().len() as u64);
+        for c in v.clock.counters() {
+            eat(*c);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn vc(c: &[u64]) -> VClock {
+        VClock::from_counters(c)
+    }
+
+    fn w(value: u64, clock: &[u64], coordinator: u32) -> Version {
+        Version::write(value, vc(clock), NodeId(coordinator))
+    }
+
+    #[test]
+    fn siblings_keep_concurrent_and_drop_dominated() {
+        let mut s = Store::new(Rule::Siblings);
+        let a = w(1, &[1, 0], 0);
+        let b = w(2, &[0, 1], 1);
+        assert!(s.apply(7, std::slice::from_ref(&a)).changed);
+        let applied = s.apply(7, std::slice::from_ref(&b));
+        assert!(applied.changed);
+        assert_eq!(applied.conflicts, vec![(a.clone(), b.clone())]);
+        assert_eq!(s.get(7), &[a.clone(), b.clone()]);
+        assert_eq!(value_of(s.get(7)), Value::Ids(vec![1, 2]));
+        // A duplicate delivery changes nothing and reports no new conflict.
+        assert_eq!(s.apply(7, std::slice::from_ref(&b)), Applied::default());
+        // Dynamo §4.4: a version descending from both siblings replaces them.
+        let c = w(3, &[1, 2], 1);
+        assert!(s.apply(7, std::slice::from_ref(&c)).changed);
+        assert_eq!(s.get(7), std::slice::from_ref(&c));
+        // An old, dominated version is ignored.
+        assert_eq!(s.apply(7, &[a]), Applied::default());
+        assert_eq!(s.get(7), &[c]);
+    }
+
+    #[test]
+    fn lww_picks_larger_stamp_and_keeps_joined_clock() {
+        let a = w(1, &[1, 0], 0);
+        let b = w(2, &[0, 1], 1);
+        // Equal lamport (1); coordinator n1 > n0 wins, whatever the order.
+        for order in [[a.clone(), b.clone()], [b.clone(), a.clone()]] {
+            let mut s = Store::new(Rule::Lww);
+            s.apply(3, &order[..1]);
+            let applied = s.apply(3, &order[1..]);
+            assert_eq!(applied.conflicts.len(), 1);
+            assert_eq!(s.get(3), &[Version { clock: vc(&[1, 1]), ..b.clone() }]);
+        }
+        // The joined clock makes the loser dominated: re-delivering it is a no-op, no conflict.
+        let mut s = Store::new(Rule::Lww);
+        s.apply(3, &[a.clone(), b.clone()]);
+        assert_eq!(s.apply(3, &[a]), Applied::default());
+    }
+
+    #[test]
+    fn seed_rule_depends_on_arrival_order() {
+        let a = w(1, &[1, 0], 0);
+        let b = w(2, &[0, 1], 1);
+        let mut x = Store::new(Rule::Seed);
+        x.apply(0, std::slice::from_ref(&a));
+        x.apply(0, std::slice::from_ref(&b));
+        let mut y = Store::new(Rule::Seed);
+        y.apply(0, std::slice::from_ref(&b));
+        y.apply(0, std::slice::from_ref(&a));
+        assert_eq!(x.get(0), &[b]);
+        assert_eq!(y.get(0), &[a]);
+        assert_ne!(x, y, "the textbook rule diverges on concurrent writes");
+    }
+
+    #[test]
+    fn digest_tells_equal_sets_apart_from_different_ones() {
+        let mut s = Store::new(Rule::Siblings);
+        let mut t = Store::new(Rule::Siblings);
+        s.apply(1, &[w(1, &[1], 0)]);
+        t.apply(1, &[w(1, &[1], 0)]);
+        assert_eq!(s.digest(), t.digest());
+        t.apply(1, &[w(2, &[0, 1], 1)]);
+        assert_ne!(s.digest()[0].hash, t.digest()[0].hash);
+        assert_eq!(t.digest()[0].clock, vc(&[1, 1]));
+    }
+
+    /// A random causal history on one key: each step, a node either writes (clock = join of what
+    /// it holds, plus one) or receives what another node holds. Returns every version created.
+    fn history(rule: Rule, steps: &[(u8, u8, bool)]) -> Vec<Version> {
+        let mut nodes: Vec<Store> = (0..3).map(|_| Store::new(rule)).collect();
+        let mut made = Vec::new();
+        for (i, (a, b, write)) in steps.iter().enumerate() {
+            let (a, b) = (usize::from(*a % 3), usize::from(*b % 3));
+            if *write {
+                let mut clock = join_clock(nodes[a].get(0));
+                clock.increment(NodeId(a as u32));
+                let v = Version::write(i as u64 + 1, clock, NodeId(a as u32));
+                nodes[a].put_local(0, v.clone());
+                made.push(v);
+            } else {
+                let held = nodes[b].get(0).to_vec();
+                nodes[a].apply(0, &held);
+            }
+        }
+        made
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<(u8, u8, bool)>> {
+        prop::collection::vec((0u8..3, 0u8..3, prop::bool::weighted(0.5)), 1..30)
+    }
+
+    fn apply_in(rule: Rule, versions: &[Version], order: &[usize], batch: usize) -> Store {
+        let mut s = Store::new(rule);
+        for chunk in order.chunks(batch.max(1)) {
+            let vs: Vec<Version> = chunk.iter().map(|i| versions[*i].clone()).collect();
+            s.apply(0, &vs);
+        }
+        s
+    }
+
+    proptest! {
+        /// Replicas converge whatever the delivery order and batching (state-based CRDT laws).
+        #[test]
+        fn merge_order_does_not_matter(
+            s in steps(),
+            lww in any::<bool>(),
+            perm in Just((0..64).collect::<Vec<usize>>()).prop_shuffle(),
+            batch in 1usize..4,
+        ) {
+            let rule = if lww { Rule::Lww } else { Rule::Siblings };
+            let versions = history(rule, &s);
+            let n = versions.len();
+            let order: Vec<usize> = perm.into_iter().filter(|i| *i < n).collect();
+            let straight: Vec<usize> = (0..n).collect();
+            let reversed: Vec<usize> = (0..n).rev().collect();
+            let x = apply_in(rule, &versions, &straight, 1);
+            prop_assert_eq!(&x, &apply_in(rule, &versions, &reversed, 1));
+            prop_assert_eq!(&x, &apply_in(rule, &versions, &order, batch));
+            // Idempotent: applying everything again changes nothing.
+            let mut y = x.clone();
+            prop_assert!(!y.apply(0, &versions).changed);
+            prop_assert_eq!(&x, &y);
+        }
+
+        /// Siblings are pairwise concurrent, and every write is in the set or dominated by it.
+        #[test]
+        fn siblings_are_an_antichain_covering_all_writes(s in steps()) {
+            let versions = history(Rule::Siblings, &s);
+            let mut st = Store::new(Rule::Siblings);
+            st.apply(0, &versions);
+            let set = st.get(0);
+            for a in set {
+                for b in set {
+                    if a != b { prop_assert_eq!(a.clock.compare(&b.clock), Ordering4::Concurrent); }
+                }
+            }
+            for v in &versions {
+                prop_assert!(set.iter().any(|x| x.clock.descends(&v.clock)));
+            }
+            // At most one sibling per coordinator: a node's writes are causally ordered.
+            prop_assert!(set.len() <= 3);
+        }
+
+        /// The stamp order extends causality, so LWW never lets an older write beat a newer one.
+        #[test]
+        fn lww_stamp_respects_causality(s in steps()) {
+            let versions = history(Rule::Lww, &s);
+            for a in &versions {
+                for b in &versions {
+                    if a.clock.compare(&b.clock) == Ordering4::After {
+                        prop_assert!(a.lww_key() > b.lww_key(), "{:?} descends from {:?}", a, b);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The figures of one Raft run, from its trace rows (the kernel rows and the Raft notes).
+//!
+//! | name | meaning |
+//! |------|---------|
+//! | `first_leader_us` | time of the first `role` row with value `leader`; Missing if none |
+//! | `leader_elections` | number of `role` rows with value `leader` |
+//! | `terms_max` | highest term of any `role` row (0 if none) |
+//! | `commands_submitted` | `client` rows with msg `put` or `get` |
+//! | `commands_committed` | distinct command ids (put value ids, get ids) that reached an `apply` anywhere |
+//! | `commit_latency_mean_us` | mean latency, `client` row to first `apply` anywhere; Missing if none |
+//! | `commit_latency_p50_us` | nearest-rank median of the same; Missing when none |
+//! | `commit_latency_p99_us` | nearest-rank 99th percentile of the same; Missing when none |
+//! | `unavailable_us` | simulated time with no serving leader (below), from 0 to the end of the run |
+//! | `messages_sent` | `send` rows |
+//! | `messages_delivered` | `deliver` rows |
+//! | `messages_dropped` | `drop` rows (any reason) |
+//! | `timeouts` | `timeout` rows (any timer) |
+//!
+//! A command is known on an `apply` row by its id: a put's value id in the value column (`v17`), a
+//! get's id in `detail` as `get#<id>` (`docs/trace.md`; a Raft `read` row counts like an `apply`).
+//! A get applied without that detail cannot be matched to its client row and is not counted.
+//!
+//! A leader of term T *serves* from its `leader` role row until it crashes, changes role, or a
+//! `role` row of a higher term appears at any node (a higher-term candidate will depose it); a
+//! leader row whose term is below one already seen never serves. Time before the first leader
+//! counts as unavailable.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::metrics::{percentile, MetricValue, Metrics};
+use crate::trace::{Event, Record, Value};
+
+/// Accumulates the figures row by row. Memory: one number per submitted but not yet applied
+/// command, one per applied command, one latency per applied command, one slot per node.
+#[derive(Clone, Debug)]
+pub struct RaftMetrics {
+    first_leader_us: Option<u64>,
+    leader_elections: u64,
+    terms_max: u64,
+    commands_submitted: u64,
+    /// Command id -> time of its first `client` row, until its first `apply`.
+    submitted_at: BTreeMap<u64, u64>,
+    /// Ids of commands applied somewhere.
+    applied: BTreeSet<u64>,
+    latencies_us: Vec<u64>,
+    /// Per node: the term it serves as leader in, if it is a serving leader.
+    serving: Vec<Option<u64>>,
+    /// Highest term of any role row so far.
+    role_term_max: u64,
+    /// When the current stretch without a serving leader began; `None` while one serves.
+    unavailable_since: Option<u64>,
+    /// Closed stretches without a serving leader.
+    unavailable_us: u64,
+    messages_sent: u64,
+    messages_delivered: u64,
+    messages_dropped: u64,
+    timeouts: u64,
+}
+
+impl RaftMetrics {
+    /// The figure names, in the order `finish` returns them.
+    pub const NAMES: [&'static str; 13] = [
+        "first_leader_us",
+        "leader_elections",
+        "terms_max",
+        "commands_submitted",
+        "commands_committed",
+        "commit_latency_mean_us",
+        "commit_latency_p50_us",
+        "commit_latency_p99_us",
+        "unavailable_us",
+        "messages_sent",
+        "messages_delivered",
+        "messages_dropped",
+        "timeouts",
+    ];
+
+    /// For a cluster of `nodes` nodes; rows of other node ids do not affect availability.
+    pub fn new(nodes: u32) -> RaftMetrics {
+        RaftMetrics {
+            first_leader_us: None,
+            leader_elections: 0,
+            terms_max: 0,
+            commands_submitted: 0,
+            submitted_at: BTreeMap::new(),
+            applied: BTreeSet::new(),
+            latencies_us: Vec::new(),
+            serving: vec![None; nodes as usize],
+            role_term_max: 0,
+            unavailable_since: Some(0),
+            unavailable_us: 0,
+            messages_sent: 0,
+            messages_delivered: 0,
+            messages_dropped: 0,
+            timeouts: 0,
+        }
+    }
+
+    fn observe_client(&mut self, row: &Record) {
+        let id = match (row.msg.as_ref(), &row.value) {
+            ("put", Value::Id(value)) => Some(*value),
+            ("put", _) => None,
+            ("get", _) => row.index,
+            _ => return,
+        };
+        self.commands_submitted += 1;
+        if let Some(id) = id.filter(|id| !self.applied.contains(id)) {
+            // A command offered twice (a client retry) is timed from its first offer.
+            self.submitted_at.entry(id).or_insert(row.time_us);
+        }
+    }
+
+    /// An `apply` row, or a Raft `read` row (a read command applied, see `docs/trace.md`).
+    fn observe_apply(&mut self, row: &Record) {
+        let Some(id) = command_id(row) else { return };
+        if !self.applied.insert(id) {
+            return;
+        }
+        if let Some(at) = self.submitted_at.remove(&id) {
+            self.latencies_us.push(row.time_us.saturating_sub(at));
+        }
+    }
+
+    fn observe_role(&mut self, row: &Record) {
+        let Some(term) = row.term else { return };
+        self.terms_max = self.terms_max.max(term);
+        let leader = matches!(&row.value, Value::Text(t) if t == "leader");
+        if leader {
+            self.leader_elections += 1;
+            self.first_leader_us.get_or_insert(row.time_us);
+        }
+        if term > self.role_term_max {
+            self.role_term_max = term;
+            for slot in &mut self.serving {
+                *slot = None;
+            }
+        }
+        if let Some(slot) = row.node.and_then(|n| self.serving.get_mut(n.index())) {
+            *slot = (leader && term >= self.role_term_max).then_some(term);
+        }
+        self.update_availability(row.time_us);
+    }
+
+    fn observe_crash(&mut self, row: &Record) {
+        if let Some(slot) = row.node.and_then(|n| self.serving.get_mut(n.index())) {
+            *slot = None;
+        }
+        self.update_availability(row.time_us);
+    }
+
+    /// Opens or closes a stretch without a serving leader at `now_us`.
+    fn update_availability(&mut self, now_us: u64) {
+        let served = self.serving.iter().any(Option::is_some);
+        match (served, self.unavailable_since) {
+            (true, Some(since)) => {
+                self.unavailable_us += now_us.saturating_sub(since);
+                self.unavailable_since = None;
+            }
+            (false, None) => self.unavailable_since = Some(now_us),
+            _ => {}
+        }
+    }
+
+    fn latency_figures(&self) -> [MetricValue; 3] {
+        let mut sorted = self.latencies_us.clone();
+        sorted.sort_unstable();
+        let int = |v: Option<u64>| v.map_or(MetricValue::Missing, MetricValue::Int);
+        let mean = if sorted.is_empty() {
+            MetricValue::Missing
+        } else {
+            // An integer sum is exact and order-independent; one division at the end.
+            let sum: u128 = sorted.iter().map(|&v| u128::from(v)).sum();
+            MetricValue::Float(sum as f64 / sorted.len() as f64)
+        };
+        [mean, int(percentile(&sorted, 50.0)), int(percentile(&sorted, 99.0))]
+    }
+}
+
+impl Metrics for RaftMetrics {
+    fn observe(&mut self, row: &Record) {
+        match row.event {
+            Event::Send => self.messages_sent += 1,
+            Event::Deliver => self.messages_delivered += 1,
+            Event::Drop => self.messages_dropped += 1,
+            Event::Timeout => self.timeouts += 1,
+            Event::Client => self.observe_client(row),
+            Event::Apply | Event::Read => self.observe_apply(row),
+            Event::Role => self.observe_role(row),
+            Event::Crash => self.observe_crash(row),
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, end_us: u64) -> Vec<(&'static str, MetricValue)> {
+        let open = self.unavailable_since.map_or(0, |since| end_us.saturating_sub(since));
+        let [mean, p50, p99] = self.latency_figures();
+        let values = [
+            self.first_leader_us.map_or(MetricValue::Missing, MetricValue::Int),
+            MetricValue::Int(self.leader_elections),
+            MetricValue::Int(self.terms_max),
+            MetricValue::Int(self.commands_submitted),
+            MetricValue::Int(self.applied.len() as u64),
+            mean,
+            p50,
+            p99,
+            MetricValue::Int(self.unavailable_us + open),
+            MetricValue::Int(self.messages_sent),
+            MetricValue::Int(self.messages_delivered),
+            MetricValue::Int(self.messages_dropped),
+            MetricValue::Int(self.timeouts),
+        ];
+        Self::NAMES.into_iter().zip(values).collect()
+    }
+}
+
+/// The command an `apply` / `read` row applies: a read's id from `detail` `get#<id>` (its value
+/// column, if any, is the value read), otherwise the written value id.
+fn command_id(row: &Record) -> Option<u64> {
+    if row.event == Event::Read || row.msg == "get" {
+        return row.detail.strip_prefix("get#")?.parse().ok();
+    }
+    match row.value {
+        Value::Id(id) => Some(id),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::{apply, apply_get, crash, restart, role};
+    use crate::sim::NodeId;
+
+    /// Rows at the given times, numbered in order.
+    fn timed(rows: Vec<(u64, Record)>) -> Vec<Record> {
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, (t, mut r))| {
+                r.time_us = t;
+                r.seq = i as u64;
+                r
+            })
+            .collect()
+    }
+
+    fn figures(nodes: u32, rows: Vec<(u64, Record)>, end_us: u64) -> BTreeMap<&'static str, MetricValue> {
+        let mut m = RaftMetrics::new(nodes);
+        for row in timed(rows) {
+            m.observe(&row);
+        }
+        let out = m.finish(end_us);
+        let names: Vec<&str> = out.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, RaftMetrics::NAMES);
+        out.into_iter().collect()
+    }
+
+    fn put(node: u32, value: u64) -> Record {
+        Record::new(Event::Client).node(NodeId(node)).msg("put").key(value % 3).value(Value::Id(value))
+    }
+
+    fn get(node: u32, id: u64) -> Record {
+        Record::new(Event::Client).node(NodeId(node)).msg("get").key(0).index(id)
+    }
+
+    fn kernel(event: Event) -> Record {
+        Record::new(event).node(NodeId(0)).peer(NodeId(1)).msg("append_entries")
+    }
+
+    #[test]
+    fn a_run_without_a_leader_is_all_unavailable_and_missing() {
+        let f = figures(3, vec![(0, role(0, 0, "follower")), (500, role(0, 1, "candidate"))], 1_000);
+        assert_eq!(f["first_leader_us"], MetricValue::Missing);
+        assert_eq!(f["leader_elections"], MetricValue::Int(0));
+        assert_eq!(f["terms_max"], MetricValue::Int(1));
+        assert_eq!(f["commit_latency_mean_us"], MetricValue::Missing);
+        assert_eq!(f["commit_latency_p50_us"], MetricValue::Missing);
+        assert_eq!(f["commit_latency_p99_us"], MetricValue::Missing);
+        assert_eq!(f["unavailable_us"], MetricValue::Int(1_000));
+        assert_eq!(f["commands_committed"], MetricValue::Int(0));
+    }
+
+    #[test]
+    fn counts_kernel_rows() {
+        let rows = vec![
+            (1, kernel(Event::Send)),
+            (2, kernel(Event::Send)),
+            (3, kernel(Event::Deliver)),
+            (4, kernel(Event::Drop)),
+            (5, kernel(Event::Duplicate)),
+            (6, Record::new(Event::Timeout).node(NodeId(2)).msg("election")),
+        ];
+        let f = figures(3, rows, 10);
+        assert_eq!(f["messages_sent"], MetricValue::Int(2));
+        assert_eq!(f["messages_delivered"], MetricValue::Int(1));
+        assert_eq!(f["messages_dropped"], MetricValue::Int(1));
+        assert_eq!(f["timeouts"], MetricValue::Int(1));
+    }
+
+    /// Latency runs from the client row to the first apply anywhere; re-applies do not count, a
+    /// get is known by its `get#<id>` detail (not by the value it read), and a get applied
+    /// without that detail cannot be matched.
+    #[test]
+    fn commit_latencies() {
+        let rows = vec![
+            (100, put(0, 1)),
+            (200, put(1, 2)),
+            (250, get(2, 3)),
+            (300, get(2, 4)),
+            (350, put(1, 5)),
+            (400, apply(0, 1, 1, 1)),
+            (500, apply(1, 1, 1, 1)),
+            (1_200, apply(1, 1, 2, 2)),
+            (1_300, apply_get(1, 1, 3, 0)),
+            (1_400, apply_get(0, 1, 4, 0).detail("get#4")),
+            // A read row: `v5` is the value read, not a command applied; the command is get 3.
+            (1_500, Record::new(Event::Read).node(NodeId(1)).index(3).value(Value::Id(5)).detail("get#3")),
+            (1_600, Record::new(Event::Read).node(NodeId(0)).index(4).value(Value::Id(2)).detail("get#4")),
+        ];
+        let f = figures(3, rows, 2_000);
+        assert_eq!(f["commands_submitted"], MetricValue::Int(5));
+        assert_eq!(f["commands_committed"], MetricValue::Int(4));
+        // Latencies 300 (v1), 1000 (v2), 1100 (get 4), 1250 (get 3).
+        assert_eq!(f["commit_latency_mean_us"], MetricValue::Float(912.5));
+        assert_eq!(f["commit_latency_p50_us"], MetricValue::Int(1_000));
+        assert_eq!(f["commit_latency_p99_us"], MetricValue::Int(1_250));
+    }
+
+    #[test]
+    fn a_single_command_is_every_percentile() {
+        let f = figures(1, vec![(10, put(0, 1)), (35, apply(0, 1, 1, 1))], 100);
+        assert_eq!(f["commit_latency_mean_us"], MetricValue::Float(25.0));
+        assert_eq!(f["commit_latency_p50_us"], MetricValue::Int(25));
+        assert_eq!(f["commit_latency_p99_us"], MetricValue::Int(25));
+    }
+
+    /// Unavailable: [0, 1000) before the first leader, [3000, 3500) after its crash until n1
+    /// leads, [6000, 7000) from n2's higher-term candidacy (which deposes n1) until n2 leads, and
+    /// [8000, 10000) after n2 steps down.
+    #[test]
+    fn unavailability_follows_serving_leaders() {
+        let rows = vec![
+            (0, role(0, 0, "follower")),
+            (1_000, role(0, 1, "leader")),
+            (3_000, crash(0)),
+            (3_200, role(1, 2, "candidate")),
+            (3_500, role(1, 2, "leader")),
+            (4_000, restart(0)),
+            (4_000, role(0, 1, "follower")),
+            (6_000, role(2, 3, "candidate")),
+            // A stale leader of term 2 elected after term 3 appeared does not serve.
+            (6_500, role(0, 2, "leader")),
+            (7_000, role(2, 3, "leader")),
+            (8_000, role(2, 4, "follower")),
+        ];
+        let f = figures(3, rows, 10_000);
+        assert_eq!(f["first_leader_us"], MetricValue::Int(1_000));
+        assert_eq!(f["leader_elections"], MetricValue::Int(4));
+        assert_eq!(f["terms_max"], MetricValue::Int(4));
+        assert_eq!(f["unavailable_us"], MetricValue::Int(1_000 + 500 + 1_000 + 2_000));
+    }
+
+    #[test]
+    fn two_leaders_in_one_term_both_serve() {
+        let rows = vec![
+            (100, role(0, 1, "leader")),
+            (200, role(1, 1, "leader")),
+            (300, crash(0)),
+            (400, role(1, 1, "follower")),
+        ];
+        let f = figures(2, rows, 1_000);
+        assert_eq!(f["unavailable_us"], MetricValue::Int(100 + 600));
+    }
+}

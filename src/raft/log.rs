@@ -1,0 +1,174 @@
+//! The replicated log of one Raft server (Figure 2: `log[]`), with the paper's 1-based indexes.
+//!
+//! Index 0 is the empty prefix before the first entry: `term_at(0)` is `Some(0)`, which is what lets
+//! the first AppendEntries (`prev_log_index = 0`, `prev_log_term = 0`) pass the consistency check.
+//! Terms in a log never decrease from one index to the next (a leader appends in its current term,
+//! which is at least every term it holds, and a follower only keeps a prefix that matches a leader);
+//! `append` asserts it. The log is part of the persistent state: it survives a crash.
+
+use crate::workload::Op;
+
+/// A term number (§5.1). Term 0 is "before any election".
+pub type Term = u64;
+
+/// A position in the log, from 1. Index 0 means "no entry".
+pub type LogIndex = u64;
+
+/// One log entry: the client command and the term in which a leader received it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub term: Term,
+    pub command: Op,
+}
+
+/// The log. Invariant: `entries[i]` is the entry at index `i + 1`; terms are non-decreasing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RaftLog {
+    entries: Vec<Entry>,
+}
+
+impl RaftLog {
+    pub fn new() -> RaftLog {
+        RaftLog::default()
+    }
+
+    /// Number of entries, which is also the last index.
+    pub fn len(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Index of the last entry, 0 when empty.
+    pub fn last_index(&self) -> LogIndex {
+        self.len()
+    }
+
+    /// Term of the last entry, 0 when empty.
+    pub fn last_term(&self) -> Term {
+        self.entries.last().map_or(0, |e| e.term)
+    }
+
+    /// Term of the entry at `index`: `Some(0)` for index 0, `None` past the end.
+    pub fn term_at(&self, index: LogIndex) -> Option<Term> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.get(index).map(|e| e.term)
+    }
+
+    /// The entry at `index` (from 1), `None` for 0 or past the end.
+    pub fn get(&self, index: LogIndex) -> Option<&Entry> {
+        let i = usize::try_from(index.checked_sub(1)?).ok()?;
+        self.entries.get(i)
+    }
+
+    /// Appends `entry` at `last_index() + 1` and returns that index.
+    pub fn append(&mut self, entry: Entry) -> LogIndex {
+        assert!(
+            entry.term >= self.last_term(),
+            "log terms must not decrease: appending term {} after term {} at index {}",
+            entry.term,
+            self.last_term(),
+            self.last_index()
+        );
+        self.entries.push(entry);
+        self.last_index()
+    }
+
+    /// Deletes the entry at `index` and every entry after it. `index` past the end is a no-op.
+    pub fn truncate_from(&mut self, index: LogIndex) {
+        assert!(index >= 1, "truncate_from(0): index 0 is not an entry");
+        let keep = usize::try_from(index - 1).unwrap_or(usize::MAX);
+        self.entries.truncate(keep);
+    }
+
+    /// Up to `max` entries starting at index `start` (from 1); empty when `start` is past the end.
+    pub fn entries_from(&self, start: LogIndex, max: u64) -> &[Entry] {
+        assert!(start >= 1, "entries_from(0): index 0 is not an entry");
+        let Ok(from) = usize::try_from(start - 1) else {
+            return &[];
+        };
+        if from >= self.entries.len() {
+            return &[];
+        }
+        let count = usize::try_from(max).unwrap_or(usize::MAX).min(self.entries.len() - from);
+        &self.entries[from..from + count]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn entry(term: Term, value: u64) -> Entry {
+        Entry { term, command: Op::Put { key: value % 3, value } }
+    }
+
+    #[test]
+    fn empty_log_has_index_zero_of_term_zero() {
+        let log = RaftLog::new();
+        assert_eq!((log.last_index(), log.last_term()), (0, 0));
+        assert_eq!(log.term_at(0), Some(0));
+        assert_eq!(log.term_at(1), None);
+        assert!(log.get(0).is_none());
+        assert!(log.entries_from(1, 10).is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "log terms must not decrease")]
+    fn append_refuses_a_lower_term() {
+        let mut log = RaftLog::new();
+        log.append(entry(2, 1));
+        log.append(entry(1, 2));
+    }
+
+    #[derive(Clone, Debug)]
+    enum LogOp {
+        Append(u64),
+        TruncateFrom(u64),
+    }
+
+    fn log_op() -> impl Strategy<Value = LogOp> {
+        prop_oneof![
+            3 => (0u64..3).prop_map(LogOp::Append),
+            1 => (1u64..12).prop_map(LogOp::TruncateFrom),
+        ]
+    }
+
+    proptest! {
+        /// The log agrees with a plain `Vec` (0-based) after any sequence of appends and truncations.
+        #[test]
+        fn log_matches_a_vec_model(ops in proptest::collection::vec(log_op(), 0..40),
+                                   start in 1u64..14, max in 0u64..6) {
+            let mut log = RaftLog::new();
+            let mut model: Vec<Entry> = Vec::new();
+            for (n, op) in ops.into_iter().enumerate() {
+                match op {
+                    LogOp::Append(bump) => {
+                        let term = model.last().map_or(1, |e| e.term) + bump;
+                        let e = entry(term, n as u64);
+                        prop_assert_eq!(log.append(e.clone()), model.len() as u64 + 1);
+                        model.push(e);
+                    }
+                    LogOp::TruncateFrom(i) => {
+                        log.truncate_from(i);
+                        model.truncate((i - 1) as usize);
+                    }
+                }
+            }
+            prop_assert_eq!(log.last_index(), model.len() as u64);
+            prop_assert_eq!(log.last_term(), model.last().map_or(0, |e| e.term));
+            for i in 0..=model.len() as u64 + 2 {
+                let want = if i == 0 { Some(0) } else { model.get(i as usize - 1).map(|e| e.term) };
+                prop_assert_eq!(log.term_at(i), want);
+            }
+            let lo = ((start - 1) as usize).min(model.len());
+            let hi = (lo + max as usize).min(model.len());
+            prop_assert_eq!(log.entries_from(start, max), &model[lo..hi]);
+        }
+    }
+}

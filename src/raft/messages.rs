@@ -1,0 +1,159 @@
+//! The messages Raft servers exchange: the two RPCs of Figure 2 with their replies, and the
+//! forwarding of client commands to the leader (§8: "if the client contacts a follower, the follower
+//! forwards …"; here the follower forwards on the client's behalf).
+//!
+//! Each RPC's arguments are a struct of their own, named as in Figure 2, so handlers take one value;
+//! [`Msg`] wraps them. `describe` fills the trace's `term` and `index` columns of `send`, `deliver`
+//! and `drop` rows so a trace can be read without decoding payloads.
+
+use crate::protocol::Message;
+use crate::sim::NodeId;
+use crate::trace::{Record, Value};
+use crate::workload::Op;
+
+use super::log::{Entry, LogIndex, Term};
+
+/// RequestVote arguments (Figure 2), sent by candidates (§5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestVote {
+    pub term: Term,
+    pub candidate_id: NodeId,
+    pub last_log_index: LogIndex,
+    pub last_log_term: Term,
+}
+
+/// RequestVote results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestVoteReply {
+    /// The voter's `current_term`, for the candidate to update itself.
+    pub term: Term,
+    pub vote_granted: bool,
+}
+
+/// AppendEntries arguments (Figure 2): replication and heartbeat (§5.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendEntries {
+    pub term: Term,
+    pub leader_id: NodeId,
+    /// Index of the entry immediately preceding `entries`.
+    pub prev_log_index: LogIndex,
+    pub prev_log_term: Term,
+    /// Empty for a heartbeat; at most `max_entries_per_append`.
+    pub entries: Vec<Entry>,
+    pub leader_commit: LogIndex,
+}
+
+/// AppendEntries results, plus an index the paper leaves implicit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendEntriesReply {
+    /// The follower's `current_term`, for the leader to update itself.
+    pub term: Term,
+    /// Whether the follower held an entry matching `prev_log_index` and `prev_log_term`.
+    pub success: bool,
+    /// On success, the last index known to match the leader (`prev_log_index + entries.len()`), so a
+    /// reply names what it acknowledges even when replies are reordered or duplicated. On failure, a
+    /// hint: the follower's last log index (§5.3's "optimization" of the back-off).
+    pub match_index: LogIndex,
+}
+
+/// A client command passed on to the node believed to be the leader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientForward {
+    pub op: Op,
+    /// How many times the command has been forwarded, counting this one. Bounded by the cluster size.
+    pub hops: u32,
+}
+
+/// Every message of the protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Msg {
+    RequestVote(RequestVote),
+    RequestVoteReply(RequestVoteReply),
+    AppendEntries(AppendEntries),
+    AppendEntriesReply(AppendEntriesReply),
+    ClientForward(ClientForward),
+}
+
+impl Message for Msg {
+    fn name(&self) -> &'static str {
+        match self {
+            Msg::RequestVote(_) => "request_vote",
+            Msg::RequestVoteReply(_) => "request_vote_reply",
+            Msg::AppendEntries(_) => "append_entries",
+            Msg::AppendEntriesReply(_) => "append_entries_reply",
+            Msg::ClientForward(_) => "client_forward",
+        }
+    }
+
+    /// `term` is the sender's term; `index` is `last_log_index` (RequestVote), `prev_log_index`
+    /// (AppendEntries) or `match_index` (AppendEntriesReply). A forwarded command shows its key and,
+    /// like a `client` row, the value of a put or the id of a get in `index`.
+    fn describe(&self, row: &mut Record) {
+        match self {
+            Msg::RequestVote(m) => {
+                row.term = Some(m.term);
+                row.index = Some(m.last_log_index);
+            }
+            Msg::RequestVoteReply(m) => row.term = Some(m.term),
+            Msg::AppendEntries(m) => {
+                row.term = Some(m.term);
+                row.index = Some(m.prev_log_index);
+            }
+            Msg::AppendEntriesReply(m) => {
+                row.term = Some(m.term);
+                row.index = Some(m.match_index);
+            }
+            Msg::ClientForward(m) => match m.op {
+                Op::Put { key, value } => {
+                    row.key = Some(key);
+                    row.value = Value::Id(value);
+                }
+                Op::Get { key, id } => {
+                    row.key = Some(key);
+                    row.index = Some(id);
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::Event;
+
+    fn described(msg: &Msg) -> (&'static str, Option<u64>, Option<u64>) {
+        let mut row = Record::new(Event::Send);
+        msg.describe(&mut row);
+        (msg.name(), row.term, row.index)
+    }
+
+    #[test]
+    fn names_and_described_columns() {
+        let rv = Msg::RequestVote(RequestVote {
+            term: 4,
+            candidate_id: NodeId(1),
+            last_log_index: 7,
+            last_log_term: 3,
+        });
+        assert_eq!(described(&rv), ("request_vote", Some(4), Some(7)));
+        let rvr = Msg::RequestVoteReply(RequestVoteReply { term: 4, vote_granted: true });
+        assert_eq!(described(&rvr), ("request_vote_reply", Some(4), None));
+        let ae = Msg::AppendEntries(AppendEntries {
+            term: 5,
+            leader_id: NodeId(0),
+            prev_log_index: 9,
+            prev_log_term: 2,
+            entries: Vec::new(),
+            leader_commit: 8,
+        });
+        assert_eq!(described(&ae), ("append_entries", Some(5), Some(9)));
+        let aer = Msg::AppendEntriesReply(AppendEntriesReply { term: 5, success: false, match_index: 6 });
+        assert_eq!(described(&aer), ("append_entries_reply", Some(5), Some(6)));
+        let fwd = Msg::ClientForward(ClientForward { op: Op::Put { key: 2, value: 17 }, hops: 1 });
+        assert_eq!(described(&fwd), ("client_forward", None, None));
+        let mut row = Record::new(Event::Send);
+        fwd.describe(&mut row);
+        assert_eq!((row.key, row.value), (Some(2), Value::Id(17)));
+    }
+}

@@ -1,0 +1,90 @@
+//! Bad input gets one line naming the file, the field or line, the bad value and what is allowed,
+//! and exit code 2 — never a panic, never a partial output.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn dsim() -> Command {
+    Command::cargo_bin("dsim").unwrap()
+}
+
+/// Runs `dsim args…`, expects exit 2 and a single stderr line containing every `needle`.
+fn refused(args: &[&str], needles: &[&str]) {
+    let out = dsim().args(args).assert().code(2).get_output().clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected, got:\n{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn scenario_file(dir: &tempfile::TempDir, body: &str) -> String {
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn out_of_range_overrides_name_the_set_the_field_and_the_range() {
+    refused(
+        &["run", "--set", "network.drop_probability=1.5"],
+        &["--set network.drop_probability=1.5", "network.drop_probability = 1.5", "[0, 1]"],
+    );
+    refused(&["run", "--set", "network.drop_probability=nan"], &["network.drop_probability = NaN"]);
+    refused(&["run", "--set", "nodes=0"], &["nodes = 0", "[1, 1000]"]);
+    refused(
+        &["run", "--set", "raft.election_timeout_ms=[300,150]"],
+        &["raft.election_timeout_ms = [300, 150]"],
+    );
+    refused(&["run", "--set", "raft.heartbeat_ms=0"], &["raft.heartbeat_ms = 0"]);
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_are_named() {
+    refused(&["run", "--set", "network.drop_chance=0.1"], &["network", "unknown field `drop_chance`"]);
+    refused(&["run", "--set", "nodes=\"five\""], &["nodes", "expected u32"]);
+    refused(&["run", "--set", "raft.bug=\"sometimes\""], &["raft.bug", "sometimes"]);
+    refused(&["run", "--set", "novalue"], &["--set", "KEY=VALUE"]);
+}
+
+#[test]
+fn bad_files_name_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = scenario_file(&dir, "nodes = 3\nduration_ms = 100\nnetwork = { drop_probability = -0.5 }\n");
+    refused(&["run", &f], &[&f, "network.drop_probability = -0.5"]);
+    let f = scenario_file(&dir, "nodes = 3\nduration_ms = \n");
+    refused(&["run", &f], &[&format!("{f}:2")]);
+    let f = scenario_file(
+        &dir,
+        "nodes = 3\nduration_ms = 100\n[[faults]]\naction = 'crash'\nnode = 'n7'\nat_ms = 5\n",
+    );
+    refused(&["run", &f], &[&f, "faults[0].node = \"n7\"", "n0 … n2"]);
+    let f =
+        scenario_file(&dir, "nodes = 3\nduration_ms = 100\n[[faults]]\naction = 'heal'\nat_ms = [9, 1]\n");
+    refused(&["run", &f], &["faults[0].at_ms = [9, 1]"]);
+    refused(&["run", "/nonexistent/s.toml"], &["/nonexistent/s.toml", "No such file"]);
+}
+
+#[test]
+fn a_trace_that_is_not_a_dsim_trace_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "hello,world\n1,2\n").unwrap();
+    let p = path.display().to_string();
+    refused(&["check", &p, "--protocol", "raft"], &[&p, "not a dsim trace"]);
+    refused(&["check", &p], &["--protocol", "raft or eventual"]);
+    refused(&["check", &p, "--protocol", "paxos"], &["--protocol", "paxos"]);
+}
+
+#[test]
+fn a_failed_run_leaves_no_trace_under_the_final_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.csv");
+    dsim()
+        .args(["run", "--set", "nodes=0", "--trace", &trace.display().to_string()])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty());
+    assert!(!trace.exists());
+}

@@ -1,0 +1,736 @@
+//! Step tests for Raft: one node, one input, the exact effects it must produce.
+//!
+//! Each test names the rule of Ongaro & Ousterhout 2014 (Figure 2 and §5) it checks. Nodes are
+//! driven only through the `Protocol` interface; earlier steps that build up a state (a log, a
+//! vote, leadership) go through the same inputs, and their effects are discarded. The election
+//! timeout range is a single value (150 ms) so timer effects are exact; persisted state is
+//! fsynced in 700 µs so every reply shows whether the handler changed persistent state.
+
+use dsim::protocol::{Ctx, Effect, Protocol};
+use dsim::raft::{
+    AppendEntries, AppendEntriesReply, Bug, ClientForward, Entry, Msg, RaftConfig, RaftNode, RaftTimer,
+    RequestVote, RequestVoteReply, Role,
+};
+use dsim::sim::rng::{Purpose, SimRng, Streams};
+use dsim::sim::{NodeId, SimTime};
+use dsim::trace::{Event, Record, Value};
+use dsim::workload::Op;
+
+const PERSIST_US: u64 = 700;
+const ELECTION_US: u64 = 150_000;
+const HEARTBEAT_US: u64 = 50_000;
+const RETRY_US: u64 = 100_000;
+
+/// An effect in a comparable form.
+#[derive(Debug, PartialEq)]
+enum Fx {
+    Send { to: u32, msg: Msg, delay_us: u64 },
+    Timer(RaftTimer, u64),
+    Cancel(RaftTimer),
+    Note(Record),
+}
+
+impl From<Effect<RaftNode>> for Fx {
+    fn from(e: Effect<RaftNode>) -> Fx {
+        match e {
+            Effect::Send { to, msg, delay } => Fx::Send { to: to.0, msg, delay_us: delay.as_us() },
+            Effect::SetTimer { timer, after } => Fx::Timer(timer, after.as_us()),
+            Effect::CancelTimer { timer } => Fx::Cancel(timer),
+            Effect::Note(r) => Fx::Note(r),
+        }
+    }
+}
+
+fn config() -> RaftConfig {
+    RaftConfig {
+        election_timeout_ms: [150, 150],
+        heartbeat_ms: 50,
+        persist_delay_us: PERSIST_US,
+        max_entries_per_append: 64,
+        client_retry_ms: 100,
+        pending_max: 2,
+        bug: Bug::None,
+    }
+}
+
+fn with_bug(bug: Bug) -> RaftConfig {
+    RaftConfig { bug, ..config() }
+}
+
+/// One node with its own streams, stepped by hand.
+struct Node {
+    raft: RaftNode,
+    id: NodeId,
+    nodes: u32,
+    timer_rng: SimRng,
+    rng: SimRng,
+}
+
+impl Node {
+    fn new(id: u32, nodes: u32, config: &RaftConfig) -> Node {
+        let streams = Streams::new(7);
+        let id = NodeId(id);
+        Node {
+            raft: RaftNode::new(id, nodes, config),
+            id,
+            nodes,
+            timer_rng: streams.stream(Purpose::NodeTimers(id)),
+            rng: streams.stream(Purpose::Node(id)),
+        }
+    }
+
+    /// A started node (its start effects discarded).
+    fn started(id: u32, nodes: u32, config: &RaftConfig) -> Node {
+        let mut node = Node::new(id, nodes, config);
+        node.start();
+        node
+    }
+
+    fn step(&mut self, input: impl FnOnce(&mut RaftNode, &mut Ctx<'_, RaftNode>)) -> Vec<Fx> {
+        let mut effects = Vec::new();
+        let mut ctx =
+            Ctx::new(SimTime::ZERO, self.id, self.nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
+        input(&mut self.raft, &mut ctx);
+        effects.into_iter().map(Fx::from).collect()
+    }
+
+    fn start(&mut self) -> Vec<Fx> {
+        self.step(|r, c| r.on_start(c))
+    }
+
+    fn deliver(&mut self, from: u32, msg: Msg) -> Vec<Fx> {
+        self.step(|r, c| r.on_message(c, NodeId(from), msg))
+    }
+
+    fn fire(&mut self, timer: RaftTimer) -> Vec<Fx> {
+        self.step(|r, c| r.on_timer(c, timer))
+    }
+
+    fn client(&mut self, op: Op) -> Vec<Fx> {
+        self.step(|r, c| r.on_client(c, op))
+    }
+
+    fn restart(&mut self) -> Vec<Fx> {
+        self.raft.on_crash();
+        self.step(|r, c| r.on_restart(c))
+    }
+}
+
+// ---- Builders for messages, entries and expected rows ------------------------------------------
+
+/// The entry at `index` written in `term`: a put of a value unique to (term, index) on key `index`.
+fn e(term: u64, index: u64) -> Entry {
+    Entry { term, command: Op::Put { key: index, value: 100 * term + index } }
+}
+
+fn rv(term: u64, candidate: u32, last_log_index: u64, last_log_term: u64) -> Msg {
+    Msg::RequestVote(RequestVote { term, candidate_id: NodeId(candidate), last_log_index, last_log_term })
+}
+
+fn rvr(term: u64, vote_granted: bool) -> Msg {
+    Msg::RequestVoteReply(RequestVoteReply { term, vote_granted })
+}
+
+fn ae(term: u64, leader: u32, prev: u64, prev_term: u64, entries: Vec<Entry>, commit: u64) -> Msg {
+    Msg::AppendEntries(AppendEntries {
+        term,
+        leader_id: NodeId(leader),
+        prev_log_index: prev,
+        prev_log_term: prev_term,
+        entries,
+        leader_commit: commit,
+    })
+}
+
+fn aer(term: u64, success: bool, match_index: u64) -> Msg {
+    Msg::AppendEntriesReply(AppendEntriesReply { term, success, match_index })
+}
+
+fn send(to: u32, msg: Msg) -> Fx {
+    Fx::Send { to, msg, delay_us: 0 }
+}
+
+fn send_persisted(to: u32, msg: Msg) -> Fx {
+    Fx::Send { to, msg, delay_us: PERSIST_US }
+}
+
+fn election_timer() -> Fx {
+    Fx::Timer(RaftTimer::Election, ELECTION_US)
+}
+
+fn role(term: u64, name: &'static str) -> Fx {
+    Fx::Note(Record::new(Event::Role).term(term).value(Value::Text(name.into())))
+}
+
+fn vote(candidate: u32, term: u64) -> Fx {
+    Fx::Note(Record::new(Event::Vote).peer(NodeId(candidate)).term(term))
+}
+
+fn entry_row(event: Event, index: u64, entry: &Entry) -> Fx {
+    let row = Record::new(event).term(entry.term).index(index);
+    Fx::Note(match entry.command {
+        Op::Put { key, value } => row.key(key).value(Value::Id(value)),
+        Op::Get { key, id } => row.msg("get").key(key).detail(format!("get#{id}")),
+    })
+}
+
+fn commit(index: u64, term: u64) -> Fx {
+    Fx::Note(Record::new(Event::Commit).index(index).term(term))
+}
+
+/// Follower `id` of `nodes` that accepted `entries` from leader n0 in `term` (nothing committed).
+fn follower(id: u32, nodes: u32, config: &RaftConfig, term: u64, entries: Vec<Entry>) -> Node {
+    let mut node = Node::started(id, nodes, config);
+    node.deliver(0, ae(term, 0, 0, 0, entries, 0));
+    node
+}
+
+/// n0 of `nodes`, leader of term 1 with an empty log (votes from n1, n2, …).
+fn leader(nodes: u32, config: &RaftConfig) -> Node {
+    let mut node = Node::started(0, nodes, config);
+    node.fire(RaftTimer::Election);
+    for voter in 1..=nodes / 2 {
+        node.deliver(voter, rvr(1, true));
+    }
+    assert_eq!(node.raft.role(), Role::Leader);
+    node
+}
+
+/// n0 of 3 holding `entries` (received from n1 in `term`), then elected leader of `term + 1`.
+fn leader_with_log(config: &RaftConfig, term: u64, entries: Vec<Entry>) -> Node {
+    let mut node = Node::started(0, 3, config);
+    node.deliver(1, ae(term, 1, 0, 0, entries, 0));
+    node.fire(RaftTimer::Election);
+    node.deliver(2, rvr(term + 1, true));
+    assert_eq!((node.raft.role(), node.raft.current_term()), (Role::Leader, term + 1));
+    node
+}
+
+// ---- Start and elections (§5.2) ----------------------------------------------------------------
+
+/// Reference: Raft §5.2 — "When servers start up, they begin as followers"; election timeouts are
+/// "chosen randomly from a fixed interval".
+#[test]
+fn start_as_follower_with_a_randomised_election_timeout() {
+    let mut node = Node::new(0, 3, &config());
+    assert_eq!(node.start(), vec![role(0, "follower"), election_timer()]);
+
+    let wide = RaftConfig { election_timeout_ms: [150, 300], ..config() };
+    let draws: Vec<u64> = (0..5)
+        .map(|id| match Node::new(id, 5, &wide).start().as_slice() {
+            [_, Fx::Timer(RaftTimer::Election, after)] => *after,
+            other => panic!("unexpected start effects {other:?}"),
+        })
+        .collect();
+    assert!(draws.iter().all(|d| (150_000..=300_000).contains(d)), "{draws:?}");
+    let mut distinct = draws.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(distinct.len() > 1, "every node drew the same timeout: {draws:?}");
+}
+
+/// Reference: Raft §5.2 / Figure 2 (Candidates) — on conversion to candidate: increment
+/// currentTerm, vote for self, reset the election timer, send RequestVote to all other servers.
+/// The term and vote are persisted first, so the requests wait for the fsync.
+#[test]
+fn election_timeout_starts_an_election() {
+    let mut node = Node::started(0, 3, &config());
+    assert_eq!(
+        node.fire(RaftTimer::Election),
+        vec![
+            role(1, "candidate"),
+            vote(0, 1),
+            election_timer(),
+            send_persisted(1, rv(1, 0, 0, 0)),
+            send_persisted(2, rv(1, 0, 0, 0)),
+        ]
+    );
+    assert_eq!((node.raft.current_term(), node.raft.voted_for()), (1, Some(NodeId(0))));
+    // A split vote: the next timeout starts a new election in a new term.
+    assert_eq!(
+        node.fire(RaftTimer::Election),
+        vec![
+            role(2, "candidate"),
+            vote(0, 2),
+            election_timer(),
+            send_persisted(1, rv(2, 0, 0, 0)),
+            send_persisted(2, rv(2, 0, 0, 0)),
+        ]
+    );
+}
+
+/// Reference: Raft Figure 2 (RequestVote receiver) — grant if votedFor is null or candidateId and
+/// the candidate's log is at least as up-to-date; granting resets the election timer (Followers).
+/// The vote is persisted before the reply leaves.
+#[test]
+fn grants_a_vote_and_persists_it_before_replying() {
+    let mut node = Node::started(1, 3, &config());
+    assert_eq!(
+        node.deliver(0, rv(1, 0, 0, 0)),
+        vec![vote(0, 1), election_timer(), send_persisted(0, rvr(1, true))]
+    );
+    assert_eq!((node.raft.current_term(), node.raft.voted_for()), (1, Some(NodeId(0))));
+}
+
+/// Reference: Raft Figure 2 (RequestVote receiver, 1) — "Reply false if term < currentTerm".
+/// Nothing persistent changed, so the reply is not delayed.
+#[test]
+fn refuses_a_vote_for_a_stale_term() {
+    let mut node = follower(1, 3, &config(), 2, vec![]);
+    assert_eq!(node.deliver(2, rv(1, 2, 5, 1)), vec![send(2, rvr(2, false))]);
+    assert_eq!(node.raft.voted_for(), None);
+}
+
+/// Reference: Raft §5.2 — "each server will vote for at most one candidate in a given term, on a
+/// first-come-first-served basis"; a repeated request from the same candidate is granted again.
+#[test]
+fn votes_once_per_term() {
+    let mut node = Node::started(1, 3, &config());
+    node.deliver(0, rv(1, 0, 0, 0));
+    assert_eq!(node.deliver(2, rv(1, 2, 0, 0)), vec![send(2, rvr(1, false))]);
+    assert_eq!(node.deliver(0, rv(1, 0, 0, 0)), vec![election_timer(), send(0, rvr(1, true))]);
+    assert_eq!(node.raft.voted_for(), Some(NodeId(0)));
+}
+
+/// Reference: Raft §5.4.1 — "the voter denies its vote if its own log is more up-to-date": a
+/// higher last term wins; with equal last terms the longer log wins. The higher term is still
+/// adopted (§5.1), hence the persisted reply.
+#[test]
+fn refuses_a_vote_to_a_candidate_whose_log_is_behind() {
+    let log = vec![e(1, 1), e(1, 2), e(2, 3)];
+    let mut node = follower(1, 3, &config(), 2, log.clone());
+    // Longer log, but an older last term.
+    assert_eq!(node.deliver(2, rv(3, 2, 5, 1)), vec![send_persisted(2, rvr(3, false))]);
+    assert_eq!((node.raft.current_term(), node.raft.voted_for()), (3, None));
+    // Same last term, shorter log.
+    assert_eq!(node.deliver(2, rv(4, 2, 2, 2)), vec![send_persisted(2, rvr(4, false))]);
+    // A later last term beats a longer log.
+    let mut node = follower(1, 3, &config(), 2, log);
+    assert_eq!(
+        node.deliver(2, rv(4, 2, 1, 3)),
+        vec![vote(2, 4), election_timer(), send_persisted(2, rvr(4, true))]
+    );
+}
+
+/// Reference: Raft §5.4.1, broken on purpose — Bug::VoteWithoutLogCheck grants the vote the
+/// up-to-date check refuses (still one vote per term).
+#[test]
+fn bug_vote_without_log_check_grants_to_a_stale_log() {
+    let log = vec![e(1, 1), e(1, 2), e(2, 3)];
+    let mut node = follower(1, 3, &with_bug(Bug::VoteWithoutLogCheck), 2, log);
+    assert_eq!(
+        node.deliver(2, rv(3, 2, 5, 1)),
+        vec![vote(2, 3), election_timer(), send_persisted(2, rvr(3, true))]
+    );
+    assert_eq!(node.deliver(0, rv(3, 0, 9, 3)), vec![send(0, rvr(3, false))]);
+}
+
+/// Reference: Raft §5.2 — a candidate "wins an election if it receives votes from a majority of
+/// the servers"; then it sends heartbeats to all (Figure 2, Leaders). A duplicated reply is one
+/// vote. Leader state: nextIndex = last log index + 1, matchIndex = 0.
+#[test]
+fn becomes_leader_on_a_majority_of_distinct_votes() {
+    let mut node = Node::started(0, 5, &config());
+    node.fire(RaftTimer::Election);
+    assert_eq!(node.deliver(1, rvr(1, true)), vec![]);
+    assert_eq!(node.deliver(1, rvr(1, true)), vec![], "a duplicated reply counted twice");
+    assert_eq!(node.deliver(3, rvr(1, false)), vec![]);
+    assert_eq!(node.raft.role(), Role::Candidate);
+    let heartbeat = ae(1, 0, 0, 0, vec![], 0);
+    assert_eq!(
+        node.deliver(2, rvr(1, true)),
+        vec![
+            role(1, "leader"),
+            Fx::Cancel(RaftTimer::Election),
+            Fx::Timer(RaftTimer::Heartbeat, HEARTBEAT_US),
+            send(1, heartbeat.clone()),
+            send(2, heartbeat.clone()),
+            send(3, heartbeat.clone()),
+            send(4, heartbeat),
+        ]
+    );
+    assert_eq!(node.raft.progress(NodeId(3)), (1, 0));
+    // Late votes change nothing.
+    assert_eq!(node.deliver(4, rvr(1, true)), vec![]);
+}
+
+/// Reference: Raft Figure 2 (Leaders) — "send initial empty AppendEntries RPCs (heartbeat) to each
+/// server; repeat during idle periods to prevent election timeouts".
+#[test]
+fn leader_heartbeats_every_heartbeat_interval() {
+    let mut node = leader(3, &config());
+    let heartbeat = ae(1, 0, 0, 0, vec![], 0);
+    assert_eq!(
+        node.fire(RaftTimer::Heartbeat),
+        vec![Fx::Timer(RaftTimer::Heartbeat, HEARTBEAT_US), send(1, heartbeat.clone()), send(2, heartbeat)]
+    );
+}
+
+/// Reference: Raft §5.1 — "If a candidate or leader discovers that its term is out of date, it
+/// immediately reverts to follower state"; the higher term is adopted and `voted_for` cleared.
+#[test]
+fn leader_steps_down_on_a_higher_term() {
+    let mut node = leader(3, &config());
+    assert_eq!(
+        node.deliver(2, aer(3, false, 0)),
+        vec![Fx::Cancel(RaftTimer::Heartbeat), election_timer(), role(3, "follower")]
+    );
+    assert_eq!(
+        (node.raft.role(), node.raft.current_term(), node.raft.voted_for()),
+        (Role::Follower, 3, None)
+    );
+    assert!(!node.raft.is_leader());
+}
+
+/// Reference: Raft §5.2 — "If the leader's term is at least as large as the candidate's current
+/// term, then the candidate recognizes the leader as legitimate and returns to follower state."
+#[test]
+fn candidate_returns_to_follower_on_append_entries_of_its_term() {
+    let mut node = Node::started(1, 3, &config());
+    node.fire(RaftTimer::Election);
+    assert_eq!(
+        node.deliver(2, ae(1, 2, 0, 0, vec![], 0)),
+        vec![role(1, "follower"), election_timer(), send(2, aer(1, true, 0))]
+    );
+    assert_eq!(node.raft.leader_id(), Some(NodeId(2)));
+}
+
+// ---- Log replication (§5.3) --------------------------------------------------------------------
+
+/// Reference: Raft Figure 2 (AppendEntries receiver, 1) — "Reply false if term < currentTerm";
+/// the stale leader's message does not reset the election timer.
+#[test]
+fn rejects_append_entries_from_a_stale_leader() {
+    let mut node = follower(1, 3, &config(), 2, vec![e(1, 1)]);
+    assert_eq!(node.deliver(2, ae(1, 2, 1, 1, vec![e(1, 2)], 1)), vec![send(2, aer(2, false, 1))]);
+    assert_eq!(node.raft.log().last_index(), 1);
+}
+
+/// Reference: Raft Figure 2 (AppendEntries receiver, 2) — "Reply false if log doesn't contain an
+/// entry at prevLogIndex whose term matches prevLogTerm"; the failure carries the follower's last
+/// index as a hint.
+#[test]
+fn consistency_check_fails_on_a_missing_or_mismatched_prev_entry() {
+    let mut node = follower(1, 3, &config(), 1, vec![e(1, 1), e(1, 2)]);
+    // Missing: nothing at index 3.
+    assert_eq!(
+        node.deliver(0, ae(1, 0, 3, 1, vec![e(1, 4)], 0)),
+        vec![election_timer(), send(0, aer(1, false, 2))]
+    );
+    // Mismatched: index 2 holds term 1, not 2 (the new term is adopted and persisted).
+    assert_eq!(
+        node.deliver(0, ae(2, 0, 2, 2, vec![e(2, 3)], 0)),
+        vec![election_timer(), send_persisted(0, aer(2, false, 2))]
+    );
+    assert_eq!(node.raft.log().last_index(), 2);
+}
+
+/// Reference: Raft Figure 2 (AppendEntries receiver, 3–4) — "If an existing entry conflicts with
+/// a new one (same index but different terms), delete the existing entry and all that follow it";
+/// append new entries. Matching entries before the conflict stay.
+#[test]
+fn conflicting_entries_are_truncated_and_replaced() {
+    let mut node = follower(1, 3, &config(), 1, vec![e(1, 1), e(1, 2), e(1, 3), e(1, 4)]);
+    let truncate = Fx::Note(Record::new(Event::Truncate).index(3).detail("to 2"));
+    assert_eq!(
+        node.deliver(0, ae(2, 0, 1, 1, vec![e(1, 2), e(2, 3)], 0)),
+        vec![
+            election_timer(),
+            truncate,
+            entry_row(Event::Store, 3, &e(2, 3)),
+            send_persisted(0, aer(2, true, 3)),
+        ]
+    );
+    let log = node.raft.log();
+    assert_eq!((log.last_index(), log.term_at(2), log.get(3)), (3, Some(1), Some(&e(2, 3))));
+}
+
+/// Reference: Raft Figure 2 (AppendEntries receiver, 3) — only a *conflicting* entry is deleted:
+/// a stale, duplicated or reordered AppendEntries whose entries match must not shorten the log.
+#[test]
+fn stale_or_duplicate_append_entries_never_truncate() {
+    let log = vec![e(1, 1), e(1, 2), e(1, 3)];
+    let mut node = follower(1, 3, &config(), 1, log.clone());
+    // An older request carrying only the first entry: acknowledged up to what it carried.
+    assert_eq!(
+        node.deliver(0, ae(1, 0, 0, 0, vec![e(1, 1)], 0)),
+        vec![election_timer(), send(0, aer(1, true, 1))]
+    );
+    // The same request as before, delivered twice.
+    assert_eq!(node.deliver(0, ae(1, 0, 0, 0, log, 0)), vec![election_timer(), send(0, aer(1, true, 3))]);
+    assert_eq!(node.raft.log().last_index(), 3);
+}
+
+/// Reference: Raft Figure 2 (AppendEntries receiver, 5) — "If leaderCommit > commitIndex, set
+/// commitIndex = min(leaderCommit, index of last new entry)"; committed entries are applied in
+/// log order (Rules for Servers: "apply log[lastApplied] to state machine").
+#[test]
+fn follower_commits_up_to_the_last_new_entry_and_applies_in_order() {
+    let mut node = Node::started(1, 3, &config());
+    let get = Entry { term: 1, command: Op::Get { key: 1, id: 7 } };
+    let entries = [
+        Entry { term: 1, command: Op::Put { key: 1, value: 11 } },
+        Entry { term: 1, command: Op::Put { key: 1, value: 12 } },
+        get.clone(),
+        Entry { term: 1, command: Op::Put { key: 1, value: 14 } },
+    ];
+    node.deliver(0, ae(1, 0, 0, 0, entries[..2].to_vec(), 0));
+    let read = Record::new(Event::Read).key(1).index(3).value(Value::Id(12)).detail("get#7");
+    assert_eq!(
+        node.deliver(0, ae(1, 0, 2, 1, entries[2..].to_vec(), 3)),
+        vec![
+            election_timer(),
+            entry_row(Event::Store, 3, &get),
+            entry_row(Event::Store, 4, &entries[3]),
+            commit(3, 1),
+            entry_row(Event::Apply, 1, &entries[0]),
+            entry_row(Event::Apply, 2, &entries[1]),
+            entry_row(Event::Apply, 3, &get),
+            Fx::Note(read),
+            send_persisted(0, aer(1, true, 4)),
+        ]
+    );
+    assert_eq!((node.raft.commit_index(), node.raft.last_applied(), node.raft.value(1)), (3, 3, Some(12)));
+    // A heartbeat with a larger leaderCommit commits only what this request vouches for (index 2).
+    assert_eq!(node.deliver(0, ae(1, 0, 2, 1, vec![], 9)), vec![election_timer(), send(0, aer(1, true, 2))]);
+    assert_eq!(node.raft.commit_index(), 3);
+}
+
+/// Reference: Raft §5.3 — "After a rejection, the leader decrements nextIndex and retries"; the
+/// follower's last index lets it skip further back at once. Never below matchIndex + 1 nor 1, and
+/// never up; successes move matchIndex / nextIndex forward only. At most max_entries_per_append.
+#[test]
+fn leader_backs_off_next_index_and_ignores_stale_replies() {
+    let cfg = RaftConfig { max_entries_per_append: 2, ..config() };
+    let log: Vec<Entry> = (1..=5).map(|i| e(1, i)).collect();
+    let mut node = leader_with_log(&cfg, 1, log.clone());
+    assert_eq!(node.raft.progress(NodeId(1)), (6, 0));
+    // Plain decrement when the hint is no help.
+    assert_eq!(node.deliver(1, aer(2, false, 5)), vec![send(1, ae(2, 0, 4, 1, vec![e(1, 5)], 0))]);
+    // Jump to the follower's last index + 1.
+    assert_eq!(node.deliver(1, aer(2, false, 1)), vec![send(1, ae(2, 0, 1, 1, log[1..3].to_vec(), 0))]);
+    // A reordered older rejection still backs off by one (never below 1).
+    assert_eq!(node.deliver(1, aer(2, false, 5)), vec![send(1, ae(2, 0, 0, 0, log[0..2].to_vec(), 0))]);
+    assert_eq!(node.deliver(1, aer(2, false, 5)), vec![]);
+    assert_eq!(node.raft.progress(NodeId(1)), (1, 0));
+    // Success: matchIndex 3, nextIndex 4, and the rest follows. Entries of term 1 do not commit.
+    assert_eq!(node.deliver(1, aer(2, true, 3)), vec![send(1, ae(2, 0, 3, 1, log[3..5].to_vec(), 0))]);
+    assert_eq!(node.raft.progress(NodeId(1)), (4, 3));
+    // Stale success and stale failure leave progress alone.
+    assert_eq!(node.deliver(1, aer(2, true, 2)), vec![]);
+    assert_eq!(node.deliver(1, aer(2, false, 0)), vec![]);
+    assert_eq!(node.raft.progress(NodeId(1)), (4, 3));
+    // A reply from an earlier term is ignored.
+    assert_eq!(node.deliver(1, aer(1, true, 5)), vec![]);
+    assert_eq!(node.raft.progress(NodeId(1)), (4, 3));
+}
+
+// ---- Commitment (§5.4.2) -----------------------------------------------------------------------
+
+/// Reference: Raft §5.4.2 / Figure 8 — "Raft never commits log entries from previous terms by
+/// counting replicas. Only log entries from the leader's current term are committed by counting
+/// replicas"; earlier entries then commit indirectly, and apply in order.
+#[test]
+fn leader_commits_only_entries_of_its_current_term() {
+    let mut node = leader_with_log(&config(), 2, vec![e(1, 1), e(2, 2)]);
+    // Index 2 (term 2) is on a majority (n0, n2), but the leader is in term 3.
+    assert_eq!(node.deliver(2, aer(3, true, 2)), vec![]);
+    assert_eq!(node.raft.commit_index(), 0);
+    // A term-3 entry from a client, sent at once to followers with nothing else in flight.
+    let put = Op::Put { key: 5, value: 55 };
+    let entry = Entry { term: 3, command: put.clone() };
+    assert_eq!(
+        node.client(put),
+        vec![
+            entry_row(Event::Append, 3, &entry),
+            send_persisted(1, ae(3, 0, 2, 2, vec![entry.clone()], 0)),
+            send_persisted(2, ae(3, 0, 2, 2, vec![entry.clone()], 0)),
+        ]
+    );
+    assert_eq!(
+        node.deliver(2, aer(3, true, 3)),
+        vec![
+            commit(3, 3),
+            entry_row(Event::Apply, 1, &e(1, 1)),
+            entry_row(Event::Apply, 2, &e(2, 2)),
+            entry_row(Event::Apply, 3, &entry),
+        ]
+    );
+    assert_eq!((node.raft.commit_index(), node.raft.last_applied(), node.raft.value(5)), (3, 3, Some(55)));
+}
+
+/// Reference: Raft §5.4.2 / Figure 8, broken on purpose — Bug::Figure8Commit commits an entry of
+/// an earlier term as soon as a majority holds it.
+#[test]
+fn bug_figure8_commit_commits_an_old_term_entry_by_counting_replicas() {
+    let mut node = leader_with_log(&with_bug(Bug::Figure8Commit), 2, vec![e(1, 1), e(2, 2)]);
+    assert_eq!(
+        node.deliver(2, aer(3, true, 2)),
+        vec![commit(2, 3), entry_row(Event::Apply, 1, &e(1, 1)), entry_row(Event::Apply, 2, &e(2, 2))]
+    );
+}
+
+/// Reference: Raft §5.2 / §5.4.2 with N = 1 — a single server is its own majority: it elects
+/// itself and commits each entry as soon as it is appended.
+#[test]
+fn single_node_cluster_elects_itself_and_commits_alone() {
+    let mut node = Node::started(0, 1, &config());
+    assert_eq!(
+        node.fire(RaftTimer::Election),
+        vec![
+            role(1, "candidate"),
+            vote(0, 1),
+            role(1, "leader"),
+            Fx::Cancel(RaftTimer::Election),
+            Fx::Timer(RaftTimer::Heartbeat, HEARTBEAT_US),
+        ]
+    );
+    let entry = Entry { term: 1, command: Op::Put { key: 0, value: 1 } };
+    assert_eq!(
+        node.client(entry.command.clone()),
+        vec![entry_row(Event::Append, 1, &entry), commit(1, 1), entry_row(Event::Apply, 1, &entry)]
+    );
+}
+
+// ---- Client commands (§8) ----------------------------------------------------------------------
+
+/// Reference: Raft §8 — "If the client contacts a follower, the follower rejects its request and
+/// supplies information about the most recent leader"; here the follower forwards the command to
+/// that leader, at most `nodes` hops.
+#[test]
+fn follower_forwards_client_commands_to_the_leader() {
+    let mut node = follower(1, 3, &config(), 1, vec![]);
+    let put = Op::Put { key: 2, value: 9 };
+    assert_eq!(
+        node.client(put.clone()),
+        vec![send(0, Msg::ClientForward(ClientForward { op: put.clone(), hops: 1 }))]
+    );
+    let refused = Record::new(Event::Note)
+        .msg("put")
+        .key(2)
+        .value(Value::Id(9))
+        .detail("refused: forwarded 3 times, the limit for 3 nodes");
+    assert_eq!(
+        node.deliver(2, Msg::ClientForward(ClientForward { op: put, hops: 3 })),
+        vec![Fx::Note(refused)]
+    );
+}
+
+/// Reference: Raft §8 / Figure 2 (Leaders) — "If command received from client: append entry to
+/// local log"; a forwarded command is a client command at the leader.
+#[test]
+fn leader_appends_forwarded_commands() {
+    let mut node = leader(3, &config());
+    let get = Op::Get { key: 4, id: 30 };
+    let entry = Entry { term: 1, command: get.clone() };
+    assert_eq!(
+        node.deliver(1, Msg::ClientForward(ClientForward { op: get, hops: 1 })),
+        vec![
+            entry_row(Event::Append, 1, &entry),
+            send_persisted(1, ae(1, 0, 0, 0, vec![entry.clone()], 0)),
+            send_persisted(2, ae(1, 0, 0, 0, vec![entry], 0)),
+        ]
+    );
+}
+
+/// Reference: Raft §8 (client interaction) — with no known leader a node holds commands in a
+/// bounded buffer (pending_max = 2 here), retries on a timer, and hands them to the first leader
+/// it hears from.
+#[test]
+fn pending_buffer_is_bounded_retried_and_flushed_to_a_new_leader() {
+    let mut node = Node::started(1, 3, &config());
+    let ops: Vec<Op> = (1..=3).map(|v| Op::Put { key: 0, value: v }).collect();
+    assert_eq!(node.client(ops[0].clone()), vec![Fx::Timer(RaftTimer::ClientRetry, RETRY_US)]);
+    assert_eq!(node.client(ops[1].clone()), vec![]);
+    let refused = Record::new(Event::Note)
+        .msg("put")
+        .key(0)
+        .value(Value::Id(3))
+        .detail("refused: no known leader and pending buffer full (2)");
+    assert_eq!(node.client(ops[2].clone()), vec![Fx::Note(refused)]);
+    assert_eq!(node.raft.pending_len(), 2);
+    // Still no leader at the retry: held again.
+    assert_eq!(node.fire(RaftTimer::ClientRetry), vec![Fx::Timer(RaftTimer::ClientRetry, RETRY_US)]);
+    assert_eq!(node.raft.pending_len(), 2);
+    // A leader appears (its term is new to this node, so every message waits for the fsync).
+    let forward = |op: &Op| Msg::ClientForward(ClientForward { op: op.clone(), hops: 1 });
+    assert_eq!(
+        node.deliver(2, ae(1, 2, 0, 0, vec![], 0)),
+        vec![
+            election_timer(),
+            Fx::Cancel(RaftTimer::ClientRetry),
+            send_persisted(2, forward(&ops[0])),
+            send_persisted(2, forward(&ops[1])),
+            send_persisted(2, aer(1, true, 0)),
+        ]
+    );
+    assert_eq!(node.raft.pending_len(), 0);
+}
+
+// ---- Persistence and crashes (Figure 2: persistent state) --------------------------------------
+
+/// Reference: Raft Figure 2 — currentTerm, votedFor and log[] are "persistent state on all
+/// servers"; commitIndex, lastApplied and leader state are volatile. After a restart the state
+/// machine is rebuilt by applying again once the commit index is learned.
+#[test]
+fn restart_keeps_term_vote_and_log_and_clears_volatile_state() {
+    let mut node = Node::started(1, 3, &config());
+    node.deliver(0, rv(1, 0, 0, 0));
+    node.deliver(0, ae(1, 0, 0, 0, vec![e(1, 1), e(1, 2)], 2));
+    assert_eq!((node.raft.commit_index(), node.raft.value(2)), (2, Some(102)));
+    node.client(Op::Put { key: 9, value: 9 });
+
+    assert_eq!(node.restart(), vec![role(1, "follower"), election_timer()]);
+    let r = &node.raft;
+    assert_eq!((r.current_term(), r.voted_for(), r.log().last_index()), (1, Some(NodeId(0)), 2));
+    assert_eq!((r.role(), r.commit_index(), r.last_applied()), (Role::Follower, 0, 0));
+    assert_eq!((r.leader_id(), r.value(2), r.pending_len()), (None, None, 0));
+    // Still bound by its vote in term 1.
+    assert_eq!(node.deliver(2, rv(1, 2, 9, 1)), vec![send(2, rvr(1, false))]);
+    // Re-applies from index 1 once the leader says what is committed.
+    assert_eq!(
+        node.deliver(0, ae(1, 0, 2, 1, vec![], 2)),
+        vec![
+            election_timer(),
+            commit(2, 1),
+            entry_row(Event::Apply, 1, &e(1, 1)),
+            entry_row(Event::Apply, 2, &e(1, 2)),
+            send(0, aer(1, true, 2)),
+        ]
+    );
+}
+
+/// Reference: Raft Figure 2, broken on purpose — Bug::ForgetVotedFor loses votedFor in a crash,
+/// so the node votes a second time in the same term.
+#[test]
+fn bug_forget_voted_for_votes_twice_in_a_term_after_restart() {
+    let mut node = Node::started(1, 3, &with_bug(Bug::ForgetVotedFor));
+    node.deliver(0, rv(1, 0, 0, 0));
+    node.restart();
+    assert_eq!((node.raft.current_term(), node.raft.voted_for()), (1, None));
+    assert_eq!(
+        node.deliver(2, rv(1, 2, 0, 0)),
+        vec![vote(2, 1), election_timer(), send_persisted(2, rvr(1, true))]
+    );
+}
+
+/// Reference: Raft Figure 2 — "Updated on stable storage before responding to RPCs": a handler
+/// that changed persistent state releases its messages only after persist_delay_us; one that did
+/// not sends at once.
+#[test]
+fn persist_delay_applies_only_when_persistent_state_changed() {
+    let mut node = Node::started(1, 3, &config());
+    // New term and new entry: delayed.
+    assert_eq!(
+        node.deliver(0, ae(1, 0, 0, 0, vec![e(1, 1)], 0)),
+        vec![election_timer(), entry_row(Event::Store, 1, &e(1, 1)), send_persisted(0, aer(1, true, 1))]
+    );
+    // Heartbeat that changes nothing persistent (a commit is volatile): immediate.
+    assert_eq!(
+        node.deliver(0, ae(1, 0, 1, 1, vec![], 1)),
+        vec![election_timer(), commit(1, 1), entry_row(Event::Apply, 1, &e(1, 1)), send(0, aer(1, true, 1))]
+    );
+    // With no fsync time configured, persisted replies are not delayed either.
+    let mut node = Node::started(1, 3, &RaftConfig { persist_delay_us: 0, ..config() });
+    assert_eq!(node.deliver(0, rv(1, 0, 0, 0)), vec![vote(0, 1), election_timer(), send(0, rvr(1, true))]);
+}
