@@ -42,7 +42,11 @@ pub fn axis_label(metric: &str) -> (String, f64) {
     if let Some(base) = metric.strip_suffix("_per_s") {
         return (format!("{} (per second)", words(base)), 1.0);
     }
-    if ["fraction", "ratio", "probability", "within"].iter().any(|w| metric.contains(w)) {
+    if metric.contains("converged") {
+        return (format!("{} (fraction of runs)", words(metric)), 1.0);
+    }
+    let probability = metric.starts_with("p_") || metric.contains("_p_");
+    if probability || ["fraction", "ratio", "probability", "within"].iter().any(|w| metric.contains(w)) {
         return (format!("{} (fraction)", words(metric)), 1.0);
     }
     (format!("{} (count)", words(metric)), 1.0)
@@ -58,8 +62,9 @@ struct Series {
 /// The chart axes: which parameter is x, and how the others group into series.
 struct Layout {
     x_param: usize,
-    /// Per summarised point (in summary order): x value and series name.
+    /// Per summarised point (in summary order): x value, as a number and as written, and series name.
     x: Vec<f64>,
+    x_text: Vec<String>,
     series_of: Vec<String>,
     series_names: Vec<String>,
     x_label: String,
@@ -74,10 +79,12 @@ fn layout(summary: &Summary, grid: &Grid) -> Option<Layout> {
         .filter(|&i| numeric(i))
         .or_else(|| (0..grid.params.len()).find(|&i| numeric(i)))?;
     let mut x = Vec::new();
+    let mut x_text = Vec::new();
     let mut series_of = Vec::new();
     let mut series_names: Vec<String> = Vec::new();
     for values in &summary.point_values {
         x.push(values[x_param].parse().ok()?);
+        x_text.push(values[x_param].clone());
         let name: Vec<String> = (0..values.len())
             .filter(|&i| i != x_param)
             .map(|i| format!("{}={}", grid.params[i].key, values[i]))
@@ -91,6 +98,7 @@ fn layout(summary: &Summary, grid: &Grid) -> Option<Layout> {
     (series_names.len() <= SERIES_MAX).then(|| Layout {
         x_param,
         x,
+        x_text,
         series_of,
         series_names,
         x_label: grid.params[x_param].key.clone(),
@@ -111,7 +119,8 @@ pub fn render_all(summary: &Summary, grid: &Grid) -> Vec<(String, String)> {
         }
         let (y_label, scale) = axis_label(metric);
         let title = format!("{} vs {}", metric, grid.params[layout.x_param].key);
-        if let Some(svg) = chart(&title, &layout.x_label, &y_label, scale, &series) {
+        let axes = Axes { title: &title, x_label: &layout.x_label, y_label: &y_label, scale, log_x: false };
+        if let Some(svg) = chart(&axes, &series) {
             out.push((format!("{metric}.svg"), svg));
         }
     }
@@ -151,8 +160,45 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, hi)
 }
 
+/// A chart's labels and scales.
+struct Axes<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    /// Stored value -> shown value (µs -> ms).
+    scale: f64,
+    /// The points' x values are log10 of the quantity; ticks show the quantity.
+    log_x: bool,
+}
+
+/// A tick label without a useless `.0`.
+fn tick(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        let text = format!("{v:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// The legend corner with the fewest data points under it (points given in chart fractions).
+fn legend_corner(points: &[(f64, f64)]) -> SeriesLabelPosition {
+    let corners = [
+        (SeriesLabelPosition::UpperLeft, 0.0..0.5, 0.7..1.01),
+        (SeriesLabelPosition::UpperRight, 0.5..1.01, 0.7..1.01),
+        (SeriesLabelPosition::LowerRight, 0.5..1.01, -0.01..0.3),
+        (SeriesLabelPosition::LowerLeft, 0.0..0.5, -0.01..0.3),
+    ];
+    let covered = |(_, xs, ys): &(SeriesLabelPosition, std::ops::Range<f64>, std::ops::Range<f64>)| {
+        points.iter().filter(|(x, y)| xs.contains(x) && ys.contains(y)).count()
+    };
+    let best = corners.iter().min_by_key(|c| covered(c)).expect("four corners");
+    best.0.clone()
+}
+
 /// Draws one chart; `None` if plotters fails (it cannot on a string backend, but never panic).
-fn chart(title: &str, x_label: &str, y_label: &str, scale: f64, series: &[Series]) -> Option<String> {
+fn chart(axes: &Axes<'_>, series: &[Series]) -> Option<String> {
+    let scale = axes.scale;
     let all = || series.iter().flat_map(|s| s.points.iter());
     let (x0, x1) = bounds(all().map(|p| p.0));
     let pad = (x1 - x0) * 0.03;
@@ -160,31 +206,45 @@ fn chart(title: &str, x_label: &str, y_label: &str, scale: f64, series: &[Series
     let (y0, _) = bounds(all().map(|p| p.2 * scale));
     let y0 = y0.min(0.0);
     // Headroom for the legend.
-    let y1 = y1 + (y1 - y0) * 0.2;
-    let falling =
-        series.first().and_then(|s| Some(s.points.first()?.1 > s.points.last()?.1)).unwrap_or(false);
-    let corner = if falling { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::UpperLeft };
+    let y1 = y1 + (y1 - y0) * 0.25;
+    let fractions: Vec<(f64, f64)> = all()
+        .flat_map(|p| [p.1, p.2, p.3, p.4.unwrap_or(p.1), p.5.unwrap_or(p.1)].map(|y| (p.0, y)))
+        .map(|(x, y)| ((x - x0 + pad) / (x1 - x0 + 2.0 * pad), (y * scale - y0) / (y1 - y0)))
+        .collect();
+    let corner = legend_corner(&fractions);
+    let x_tick = |v: &f64| if axes.log_x { tick(10f64.powf(*v)) } else { tick(*v) };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).ok()?;
         let mut ctx = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
+            .caption(axes.title, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(80)
             .build_cartesian_2d(x0 - pad..x1 + pad, y0..y1)
             .ok()?;
-        ctx.configure_mesh().x_desc(x_label).y_desc(y_label).label_style(("sans-serif", 14)).draw().ok()?;
+        // On a log axis, one tick per decade (the points sit on powers of ten).
+        let x_ticks = if axes.log_x { (x1 - x0).round() as usize + 1 } else { 10 };
+        ctx.configure_mesh()
+            .x_labels(x_ticks)
+            .x_desc(axes.x_label)
+            .y_desc(axes.y_label)
+            .x_label_formatter(&x_tick)
+            .y_label_formatter(&|v| tick(*v))
+            .label_style(("sans-serif", 14))
+            .draw()
+            .ok()?;
         for (s, color) in series.iter().zip(COLORS) {
             let mean = s.points.iter().map(|p| (p.0, p.1 * scale));
+            let label = if s.name.is_empty() {
+                "mean ± 95% CI".to_owned()
+            } else {
+                format!("{}: mean ± 95% CI", s.name)
+            };
             ctx.draw_series(LineSeries::new(mean, color.stroke_width(2)))
                 .ok()?
-                .label(if s.name.is_empty() {
-                    "mean ± 95% CI".to_owned()
-                } else {
-                    format!("{}: mean ± 95% CI", s.name)
-                })
+                .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
             ctx.draw_series(s.points.iter().map(|p| {
                 ErrorBar::new_vertical(p.0, p.2 * scale, p.1 * scale, p.3 * scale, color.filled(), 8)
@@ -247,33 +307,38 @@ fn ms_families<'a>(names: &[&'a str]) -> Vec<(String, Vec<(f64, &'a str)>)> {
 /// The family's mean against t, one line per x value (lowest, middle, highest), first series only.
 fn curve(summary: &Summary, layout: &Layout, pattern: &str, members: &[(f64, &str)]) -> Option<String> {
     let first_series = layout.series_names.first()?;
-    let mut xs: Vec<f64> =
-        layout.x.iter().zip(&layout.series_of).filter(|(_, s)| *s == first_series).map(|(x, _)| *x).collect();
-    xs.sort_by(f64::total_cmp);
+    // The x values of the first series, as (number, text as in runs.csv), in order.
+    let mut xs: Vec<(f64, &str)> = (0..layout.x.len())
+        .filter(|&i| layout.series_of[i] == *first_series)
+        .map(|i| (layout.x[i], layout.x_text[i].as_str()))
+        .collect();
+    xs.sort_by(|a, b| a.0.total_cmp(&b.0));
     xs.dedup();
-    let picks: Vec<f64> = match xs.len() {
+    let picks: Vec<(f64, &str)> = match xs.len() {
         0 => return None,
         1 | 2 => xs.clone(),
         n => vec![xs[0], xs[n / 2], xs[n - 1]],
     };
-    let mean_at = |metric: &str, x: f64| -> Option<SummaryRow> {
+    let row_at = |metric: &str, x: f64| -> Option<SummaryRow> {
         summary
             .metric(metric)
             .enumerate()
             .find(|(i, _)| layout.x[*i] == x && layout.series_of[*i] == *first_series)
             .map(|(_, r)| r.clone())
     };
+    let (t_min, t_max) = (members[0].0, members[members.len() - 1].0);
+    let log_x = t_min > 0.0 && t_max / t_min >= 100.0;
     let series: Vec<Series> = picks
         .iter()
-        .map(|&x| Series {
-            name: format!("{}={x}", layout.x_label),
+        .map(|&(x, text)| Series {
+            name: format!("{}={text}", layout.x_label),
             points: members
                 .iter()
                 .filter_map(|(t, m)| {
-                    let row = mean_at(m, x)?;
+                    let row = row_at(m, x)?;
                     let mean = row.mean?;
                     let (lo, hi) = row.ci95.unwrap_or((mean, mean));
-                    Some((*t, mean, lo, hi, None, None))
+                    Some((if log_x { t.log10() } else { *t }, mean, lo, hi, None, None))
                 })
                 .collect(),
         })
@@ -281,8 +346,11 @@ fn curve(summary: &Summary, layout: &Layout, pattern: &str, members: &[(f64, &st
     if series.iter().all(|s| s.points.is_empty()) {
         return None;
     }
-    let (y_label, _) = axis_label(&pattern.replace("{t}", "t"));
-    chart(&format!("{} vs t", pattern.replace("{t}", "t")), "t (ms)", &y_label, 1.0, &series)
+    let name = pattern.replace("{t}", "t");
+    let (y_label, _) = axis_label(&name);
+    let title = format!("{name} vs t");
+    let x_label = if log_x { "t after the write (ms, log scale)" } else { "t after the write (ms)" };
+    chart(&Axes { title: &title, x_label, y_label: &y_label, scale: 1.0, log_x }, &series)
 }
 
 #[cfg(test)]
