@@ -173,20 +173,89 @@ fn jobs_and_shards_merge_to_identical_files() {
 fn killed_sweep_resumes_to_identical_files() {
     let root = tempfile::tempdir().unwrap();
     let (whole, killed) = (root.path().join("whole"), root.path().join("killed"));
-    sweep(&whole, &["--jobs", "2"]);
+    let longer = [
+        "--set",
+        "duration_ms=400",
+        "--set",
+        "nodes=3",
+        "--param",
+        "network.drop_probability=0:0.2:0.1",
+        "--seeds",
+        "20",
+    ];
+    dsim().arg("sweep").args(longer).args(["--jobs", "2", "--out"]).arg(&whole).assert().success();
     let bin = assert_cmd::cargo::cargo_bin("dsim");
     let mut child = StdCommand::new(bin)
         .arg("sweep")
-        .args(SMALL)
+        .args(longer)
         .args(["--jobs", "1", "--out"])
         .arg(&killed)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    let _ = child.kill();
-    let _ = child.wait();
-    sweep(&killed, &["--jobs", "2", "--resume"]);
+    // Kill it once a few runs are in the partial log.
+    let log = killed.join(".partial").join("runs.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 6 {
+        assert!(std::time::Instant::now() < deadline, "the sweep logged no runs");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!killed.join("manifest.json").exists(), "killed before the end (60 runs)");
+    let logged = std::fs::read_to_string(&log).unwrap().lines().count() - 1;
+    dsim()
+        .arg("sweep")
+        .args(longer)
+        .args(["--jobs", "2", "--out"])
+        .arg(&killed)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--resume"));
+    let assert = dsim()
+        .arg("sweep")
+        .args(longer)
+        .args(["--jobs", "2", "--resume", "--out"])
+        .arg(&killed)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains(&format!("60 runs ({logged} resumed)")), "{stdout}");
     same(&whole, &killed);
+}
+
+#[test]
+fn default_sweep_runs_both_protocols_and_merges_per_protocol() {
+    let root = tempfile::tempdir().unwrap();
+    let r = |name: &str| root.path().join(name);
+    dsim()
+        .args(["sweep", "--seeds", "1", "--set", "duration_ms=1500", "--out"])
+        .arg(r("whole"))
+        .assert()
+        .success();
+    for protocol in ["raft", "eventual"] {
+        let runs = std::fs::read_to_string(r("whole").join(protocol).join("runs.csv")).unwrap();
+        let drops: Vec<&str> = runs.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+        assert_eq!(
+            drops,
+            ["0.00", "0.05", "0.10", "0.15", "0.20", "0.25", "0.30", "0.35", "0.40", "0.45", "0.50"]
+        );
+        assert!(r("whole").join(protocol).join("manifest.json").exists());
+    }
+    assert!(r("whole").join("raft/plots/first_leader_us.svg").exists());
+    assert!(r("whole").join("eventual/plots/tvis_p_consistent_t.svg").exists());
+    for k in 1..=2 {
+        let shard = format!("{k}/2");
+        dsim()
+            .args(["sweep", "--seeds", "1", "--set", "duration_ms=1500", "--shard", &shard, "--out"])
+            .arg(r(&format!("s{k}")))
+            .assert()
+            .success();
+    }
+    dsim().arg("merge").arg(r("s1")).arg(r("s2")).arg("--out").arg(r("merged")).assert().success();
+    same(&r("whole").join("raft"), &r("merged").join("raft"));
+    same(&r("whole").join("eventual"), &r("merged").join("eventual"));
 }
 
 #[test]

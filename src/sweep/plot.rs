@@ -55,8 +55,19 @@ pub fn axis_label(metric: &str) -> (String, f64) {
 /// One line of a chart.
 struct Series {
     name: String,
-    /// (x, mean, ci low, ci high, p50, p90), in x order.
-    points: Vec<(f64, f64, f64, f64, Option<f64>, Option<f64>)>,
+    /// In x order.
+    points: Vec<Point>,
+}
+
+/// One grid point of a line: the mean, its 95 % interval, and the p50 and p90 where known.
+#[derive(Clone, Copy, Debug)]
+struct Point {
+    x: f64,
+    mean: f64,
+    lo: f64,
+    hi: f64,
+    p50: Option<f64>,
+    p90: Option<f64>,
 }
 
 /// The chart axes: which parameter is x, and how the others group into series.
@@ -141,10 +152,10 @@ fn series_for(summary: &Summary, layout: &Layout, metric: &str) -> Vec<Series> {
         let p = |q: &Option<crate::sweep::summary::Quantile>| q.as_ref().map(|q| q.value);
         let s =
             layout.series_names.iter().position(|n| *n == layout.series_of[i]).expect("series of a point");
-        series[s].points.push((layout.x[i], mean, lo, hi, p(&row.p50), p(&row.p90)));
+        series[s].points.push(Point { x: layout.x[i], mean, lo, hi, p50: p(&row.p50), p90: p(&row.p90) });
     }
     for s in &mut series {
-        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        s.points.sort_by(|a, b| a.x.total_cmp(&b.x));
     }
     series
 }
@@ -200,15 +211,17 @@ fn legend_corner(points: &[(f64, f64)]) -> SeriesLabelPosition {
 fn chart(axes: &Axes<'_>, series: &[Series]) -> Option<String> {
     let scale = axes.scale;
     let all = || series.iter().flat_map(|s| s.points.iter());
-    let (x0, x1) = bounds(all().map(|p| p.0));
+    let (x0, x1) = bounds(all().map(|p| p.x));
     let pad = (x1 - x0) * 0.03;
-    let (_, y1) = bounds(all().flat_map(|p| [p.3, p.5.unwrap_or(p.3)]).map(|v| v * scale));
-    let (y0, _) = bounds(all().map(|p| p.2 * scale));
+    let (_, y1) = bounds(all().flat_map(|p| [p.hi, p.p90.unwrap_or(p.hi)]).map(|v| v * scale));
+    let (y0, _) = bounds(all().map(|p| p.lo * scale));
     let y0 = y0.min(0.0);
     // Headroom for the legend.
     let y1 = y1 + (y1 - y0) * 0.25;
     let fractions: Vec<(f64, f64)> = all()
-        .flat_map(|p| [p.1, p.2, p.3, p.4.unwrap_or(p.1), p.5.unwrap_or(p.1)].map(|y| (p.0, y)))
+        .flat_map(|p| {
+            [p.mean, p.lo, p.hi, p.p50.unwrap_or(p.mean), p.p90.unwrap_or(p.mean)].map(|y| (p.x, y))
+        })
         .map(|(x, y)| ((x - x0 + pad) / (x1 - x0 + 2.0 * pad), (y * scale - y0) / (y1 - y0)))
         .collect();
     let corner = legend_corner(&fractions);
@@ -236,7 +249,7 @@ fn chart(axes: &Axes<'_>, series: &[Series]) -> Option<String> {
             .draw()
             .ok()?;
         for (s, color) in series.iter().zip(COLORS) {
-            let mean = s.points.iter().map(|p| (p.0, p.1 * scale));
+            let mean = s.points.iter().map(|p| (p.x, p.mean * scale));
             let label = if s.name.is_empty() {
                 "mean ± 95% CI".to_owned()
             } else {
@@ -247,18 +260,18 @@ fn chart(axes: &Axes<'_>, series: &[Series]) -> Option<String> {
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
             ctx.draw_series(s.points.iter().map(|p| {
-                ErrorBar::new_vertical(p.0, p.2 * scale, p.1 * scale, p.3 * scale, color.filled(), 8)
+                ErrorBar::new_vertical(p.x, p.lo * scale, p.mean * scale, p.hi * scale, color.filled(), 8)
             }))
             .ok()?;
             if series.len() == 1 {
                 let faint = color.mix(0.45);
-                for (which, pick) in [("p50", 4usize), ("p90", 5)] {
+                for (which, thin) in [("p50", true), ("p90", false)] {
                     let line: Vec<(f64, f64)> = s
                         .points
                         .iter()
-                        .filter_map(|p| if pick == 4 { p.4 } else { p.5 }.map(|v| (p.0, v * scale)))
+                        .filter_map(|p| if thin { p.p50 } else { p.p90 }.map(|v| (p.x, v * scale)))
                         .collect();
-                    let style = if pick == 4 { faint.stroke_width(1) } else { faint.stroke_width(3) };
+                    let style = if thin { faint.stroke_width(1) } else { faint.stroke_width(3) };
                     ctx.draw_series(LineSeries::new(line, style))
                         .ok()?
                         .label(which)
@@ -338,7 +351,7 @@ fn curve(summary: &Summary, layout: &Layout, pattern: &str, members: &[(f64, &st
                     let row = row_at(m, x)?;
                     let mean = row.mean?;
                     let (lo, hi) = row.ci95.unwrap_or((mean, mean));
-                    Some((if log_x { t.log10() } else { *t }, mean, lo, hi, None, None))
+                    Some(Point { x: if log_x { t.log10() } else { *t }, mean, lo, hi, p50: None, p90: None })
                 })
                 .collect(),
         })
