@@ -279,3 +279,39 @@ fn replay_confirms_its_trace_and_pinpoints_an_edit() {
         .stdout(predicate::str::contains(format!("row seq={seq} (line {})", victim + 1)))
         .stdout(predicate::str::contains("recorded").and(predicate::str::contains("replayed")));
 }
+
+#[test]
+fn violations_print_an_exact_replay_command_and_check_exits_1() {
+    let root = tempfile::tempdir().unwrap();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("sims/eventual_seed.toml");
+    let args = ["--set", "duration_ms=1500", "--param", "network.drop_probability=0.0,0.2", "--seeds", "2"];
+    let out = root.path().join("v");
+    let assert =
+        dsim().arg("sweep").arg(&scenario).args(args).arg("--check").arg("--out").arg(&out).assert().code(1);
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let command =
+        stdout.lines().find_map(|l| l.split_once(": dsim run ").map(|(_, c)| c.to_owned())).expect(&stdout);
+    assert!(command.ends_with(" --seed 1") || command.ends_with(" --seed 2"), "{command}");
+    // The printed command reproduces the run: same violation, same trace bytes as in runs.csv.
+    let trace = root.path().join("replay.csv");
+    let words: Vec<&str> = command.split(' ').collect();
+    dsim().arg("run").args(&words).arg("--trace").arg(&trace).assert().code(1);
+    let manifest = dsim::trace::manifest::Manifest::read(&root.path().join("replay.manifest.json")).unwrap();
+    let runs = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    assert!(
+        runs.contains(&manifest.trace_sha256),
+        "replayed trace hash {} is a row of runs.csv",
+        manifest.trace_sha256
+    );
+    // Without --check the same sweep reports the violations but succeeds.
+    let again = root.path().join("v2");
+    dsim()
+        .arg("sweep")
+        .arg(&scenario)
+        .args(args)
+        .arg("--out")
+        .arg(&again)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("replay with:"));
+}

@@ -125,6 +125,13 @@ impl SweepSpec {
         seed_start: u64,
         shard: Option<Shard>,
     ) -> Result<SweepSpec> {
+        if let Some(set) = sets.iter().find(|s| s.split('=').next().map(str::trim) == Some("seed")) {
+            return Err(Error::Flag {
+                flag: "--set".into(),
+                value: set.clone(),
+                allowed: "any key but seed in a sweep (run seeds come from --seed-start and --seeds)".into(),
+            });
+        }
         let scenario = Scenario::from_str(origin, text, &sets)?;
         let grid = Grid::new(params)?;
         grid::check_size(grid.points(), seeds)?;
@@ -261,6 +268,8 @@ mod tests {
         assert!(err.starts_with("--param network.drop_probability=1.5"), "{err}");
         let err = spec(&[], &["nodes=0"]).unwrap_err().to_string();
         assert!(err.starts_with("--set nodes=0"), "{err}");
+        let err = spec(&[], &["seed=4"]).unwrap_err().to_string();
+        assert!(err.contains("--seed-start"), "{err}");
     }
 
     #[test]

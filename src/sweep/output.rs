@@ -66,7 +66,7 @@ pub struct SweepManifest {
     pub merged_from: Vec<String>,
     /// Wall-clock seconds the sweep took (summed over shards for a merge). Never in the CSVs.
     pub wall_s: f64,
-    /// Worker threads (0 = one per core).
+    /// Worker threads the sweep ran on.
     pub threads: usize,
     pub host: String,
 }

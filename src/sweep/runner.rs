@@ -207,7 +207,11 @@ pub fn execute(spec: &SweepSpec, dir: &Path, options: ExecOptions, run: &RunFn<'
         scenario_origin: spec.origin.clone(),
         scenario_sets: spec.sets.clone(),
         wall_s: started.elapsed().as_secs_f64(),
-        threads: options.threads,
+        threads: if options.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            options.threads
+        },
         merged_from: Vec::new(),
     };
     let manifest = output::write(dir, &identity, spec.shard, &table, provenance)?;
