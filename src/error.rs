@@ -26,12 +26,10 @@ pub enum Error {
     /// A bad command-line value.
     #[error("{flag} {value:?}: {allowed}")]
     Flag { flag: String, value: String, allowed: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The message already includes the cause, so it is not exposed as `source()` (which would
+    /// make `anyhow`'s `{:#}` print it twice).
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     /// A run or replay did not reproduce what was recorded.
     #[error("{0}")]
     Mismatch(String),
@@ -55,6 +53,6 @@ impl Error {
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), cause: source }
     }
 }

@@ -98,8 +98,13 @@ impl Model for RaftModel {
         (0..scenario.nodes).map(|i| RaftNode::new(NodeId(i), scenario.nodes, &scenario.raft)).collect()
     }
 
-    fn checkers(_scenario: &Scenario) -> Vec<Box<dyn Checker>> {
-        check::raft_checkers()
+    fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
+        let mut checkers = check::raft_checkers();
+        if let Some(after_ms) = scenario.liveness.after_ms {
+            let (after, within) = (after_ms * 1_000, scenario.liveness.within_ms * 1_000);
+            checkers.push(Box::new(check::progress::Progress::new(after, within)));
+        }
+        checkers
     }
 
     fn metrics(scenario: &Scenario) -> Box<dyn Metrics> {

@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod error;
 pub mod eventual;
+pub mod export;
 pub mod harness;
 pub mod metrics;
 pub mod protocol;

@@ -75,6 +75,19 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     #[serde(default)]
     pub chaos: ChaosConfig,
+    #[serde(default)]
+    pub liveness: LivenessConfig,
+}
+
+/// `[liveness]`: require progress after the faults are over (Raft: a commit in the window).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LivenessConfig {
+    /// When the faults are over (ms); unset disables the check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_ms: Option<u64>,
+    /// How long recovery may take after `after_ms` (ms).
+    pub within_ms: u64,
 }
 
 fn default_events_max() -> u64 {
@@ -143,6 +156,17 @@ impl Scenario {
             fault.validate(origin, &format!("faults[{i}]"), self.nodes)?;
         }
         self.chaos.validate(origin, self.nodes)?;
+        if let Some(after) = self.liveness.after_ms {
+            let deadline = after.saturating_add(self.liveness.within_ms);
+            if self.liveness.within_ms == 0 || deadline > self.duration_ms {
+                return Err(Error::invalid(
+                    origin,
+                    "liveness.within_ms",
+                    self.liveness.within_ms,
+                    format!("at least 1, with after_ms + within_ms <= duration_ms ({})", self.duration_ms),
+                ));
+            }
+        }
         Ok(())
     }
 

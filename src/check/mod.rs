@@ -16,6 +16,7 @@ pub mod leader_append_only;
 pub mod leader_completeness;
 pub mod log_matching;
 pub mod no_invented_values;
+pub mod progress;
 pub mod raft_log;
 pub mod siblings_antichain;
 pub mod state_machine_safety;

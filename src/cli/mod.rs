@@ -2,6 +2,7 @@
 //! (0 ok, 1 violation or mismatch); errors become exit code 2 in `main`.
 
 pub mod check;
+pub mod export;
 pub mod merge;
 pub mod replay;
 pub mod run;
@@ -36,6 +37,8 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// Re-run a recorded trace from its manifest and compare it byte for byte.
     Replay(replay::ReplayArgs),
+    /// Export a trace for Perfetto (Chrome JSON), ShiViz, or as an SVG space-time diagram.
+    Export(export::ExportArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

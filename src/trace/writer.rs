@@ -165,8 +165,15 @@ pub fn temp_beside(path: &Path) -> Result<NamedTempFile> {
         .map_err(|e| Error::io(path, e))
 }
 
-/// Syncs `temp` and renames it to `path`.
+/// Syncs `temp` and renames it to `path`, readable by all like any other output (temporary files
+/// are created owner-only).
 pub fn persist(temp: NamedTempFile, path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::Permissions::from_mode(0o644);
+        temp.as_file().set_permissions(perms).map_err(|e| Error::io(path, e))?;
+    }
     temp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     temp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
