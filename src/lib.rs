@@ -17,6 +17,7 @@ pub mod protocol;
 pub mod raft;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod trace;
 pub mod workload;
 

@@ -3,7 +3,10 @@
 
 pub mod check;
 pub mod export;
+pub mod merge;
+pub mod replay;
 pub mod run;
+pub mod sweep;
 
 use std::path::PathBuf;
 
@@ -28,6 +31,12 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run the safety / convergence checkers over a trace file.
     Check(check::CheckArgs),
+    /// Run a grid of scenario overrides × seeds in parallel; write runs.csv, summary.csv, plots.
+    Sweep(sweep::SweepArgs),
+    /// Join the shard directories of one sweep into the files an unsharded sweep writes.
+    Merge(merge::MergeArgs),
+    /// Re-run a recorded trace from its manifest and compare it byte for byte.
+    Replay(replay::ReplayArgs),
     /// Export a trace for Perfetto (Chrome JSON), ShiViz, or as an SVG space-time diagram.
     Export(export::ExportArgs),
 }
@@ -36,6 +45,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Export(args) => export::run(args),
     }
 }
