@@ -23,6 +23,11 @@ use crate::workload::WorkloadConfig;
 pub const DEFAULT_RAFT: (&str, &str) = ("sims/raft.toml", include_str!("../sims/raft.toml"));
 pub const DEFAULT_EVENTUAL: (&str, &str) = ("sims/eventual.toml", include_str!("../sims/eventual.toml"));
 
+/// The embedded scenario compiled in under `name` (its path in the repository), if any.
+pub fn embedded(name: &str) -> Option<(&'static str, &'static str)> {
+    [DEFAULT_RAFT, DEFAULT_EVENTUAL].into_iter().find(|(origin, _)| *origin == name)
+}
+
 /// Which protocol runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -50,13 +50,7 @@ fn grid(policies: &[&str], drops: &[&str]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for p in policies {
         for d in drops {
-            // 8 s of quiet after the last write: at 50 % loss an anti-entropy round (three messages)
-            // succeeds one time in eight, and the default 3 s is not always enough.
-            out.push(vec![
-                format!("eventual.policy={p}"),
-                format!("network.drop_probability={d}"),
-                "duration_ms=15000".into(),
-            ]);
+            out.push(vec![format!("eventual.policy={p}"), format!("network.drop_probability={d}")]);
         }
     }
     out

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::error::{Error, Result};
-use crate::scenario::{Scenario, DEFAULT_RAFT};
+use crate::scenario::{embedded, Scenario, DEFAULT_RAFT};
 
 /// Exit code when a checker found a violation (or a replay differed).
 pub const EXIT_VIOLATION: u8 = 1;
@@ -55,7 +55,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 /// Where a scenario comes from and how it is changed: shared by run, sweep and bench.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScenarioArgs {
-    /// A scenario file (TOML). Without it, the embedded default (= sims/raft.toml).
+    /// A scenario file (TOML). Without it, the embedded default (= sims/raft.toml); the names
+    /// sims/raft.toml and sims/eventual.toml always work, from any directory.
     pub scenario: Option<PathBuf>,
     /// Override the scenario's seed.
     #[arg(long)]
@@ -68,7 +69,12 @@ pub struct ScenarioArgs {
 impl ScenarioArgs {
     pub fn load(&self) -> Result<Scenario> {
         let mut scenario = match &self.scenario {
-            Some(path) => Scenario::load(path, &self.set)?,
+            // The embedded defaults answer to their repository paths even outside the repository,
+            // so the replay commands that sweeps print work anywhere.
+            Some(path) => match embedded(&path.to_string_lossy()).filter(|_| !path.exists()) {
+                Some((origin, text)) => Scenario::from_str(origin, text, &self.set)?,
+                None => Scenario::load(path, &self.set)?,
+            },
             None => Scenario::from_str(DEFAULT_RAFT.0, DEFAULT_RAFT.1, &self.set)?,
         };
         if let Some(seed) = self.seed {
