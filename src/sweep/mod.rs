@@ -33,7 +33,7 @@ pub use table::{RunRecord, Table};
 
 /// Seeds per grid point when `--seeds` is not given (the default sweep: 2 protocols × 11 drop
 /// rates × this many seeds).
-pub const DEFAULT_SEEDS: u64 = 50;
+pub const DEFAULT_SEEDS: u64 = 200;
 /// The first seed when `--seed-start` is not given.
 pub const DEFAULT_SEED_START: u64 = 1;
 /// The default sweep's grid: the drop probability from 0 to 0.5 in steps of 0.05.
