@@ -128,6 +128,9 @@ impl CheckSet {
     }
 
     fn collect(&mut self) {
+        if self.scratch.is_empty() {
+            return;
+        }
         for violation in self.scratch.drain(..) {
             if self.kept.len() < Self::VIOLATIONS_KEPT_MAX {
                 self.kept.push(violation);
