@@ -79,6 +79,10 @@ impl Checker for CommitApply {
         Self::NAME
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Crash, Event::Restart, Event::Append, Event::Store, Event::Truncate, Event::Commit, Event::Apply])
+    }
+
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         let Some(node) = row.node else { return };
         match row.event {

@@ -58,6 +58,10 @@ impl Checker for LeaderAppendOnly {
         Self::NAME
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Role, Event::Crash, Event::Restart, Event::Append, Event::Store, Event::Truncate])
+    }
+
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         let Some(node) = row.node else { return };
         match row.event {

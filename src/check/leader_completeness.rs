@@ -106,6 +106,10 @@ impl Checker for LeaderCompleteness {
         Self::NAME
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Append, Event::Store, Event::Truncate, Event::Commit, Event::Role])
+    }
+
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         let Some(node) = row.node else { return };
         match row.event {

@@ -124,6 +124,10 @@ impl Checker for LogMatching {
         Self::NAME
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Append, Event::Store, Event::Truncate])
+    }
+
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         match row.event {
             Event::Append | Event::Store => {

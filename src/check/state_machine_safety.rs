@@ -42,6 +42,10 @@ impl Checker for StateMachineSafety {
         Self::NAME
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Apply])
+    }
+
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         if row.event != Event::Apply {
             return;

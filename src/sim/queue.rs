@@ -4,12 +4,18 @@
 //! Every scheduled event gets the next insertion sequence number, so the order is total and ties in
 //! time pop first-in first-out (NeXosim, TigerBeetle). The heap moves only 24-byte `Copy` entries;
 //! payloads stay put in a slab whose freed slots are reused, so a steady run allocates nothing per
-//! event. Timers are keyed by their owner and name: arming an armed timer gives its slot a new
-//! (time, seq) and pushes a new heap entry; the old entry no longer matches its slot's seq and is
-//! skipped when it surfaces (lazy deletion). Cancelling frees the slot the same way. Dead entries
-//! are purged whenever they outnumber the live ones (plus a small allowance), so the heap stays
-//! within about twice the pending events. Timer lookups hash with FxHash: the hash only locates
-//! slots, the pop order never depends on it, and the map is never iterated.
+//! event.
+//!
+//! Timers are keyed by their owner and name and re-arm in place. A slot records both the (time,
+//! seq) the event is due at and the (time, seq) of the one heap entry that stands for it. Re-arming
+//! *later* (an election timer pushed back by every heartbeat: the common case) only updates the
+//! slot; when the older entry surfaces it is re-pushed at the slot's current (time, seq), which is
+//! no earlier than anything still queued, so the event pops exactly where an in-place move would
+//! have put it. Re-arming *earlier* pushes a new entry and leaves the old one dead; cancelling
+//! frees the slot, leaving its entry dead. Dead entries are skipped when they surface and purged
+//! whenever they outnumber the live ones plus a small allowance, so the heap stays within about
+//! twice the pending events. Timer lookups hash with FxHash: the hash only locates slots, the pop
+//! order never depends on it, and the map is never iterated.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -53,18 +59,22 @@ impl PartialOrd for Entry {
 /// Seq of a free slot: no heap entry carries it.
 const FREE: u64 = u64::MAX;
 
-/// A payload's place in the slab: the (time, seq) of the heap entry that owns it (seq `FREE` when
-/// the slot is unused).
+/// A payload's place in the slab. Invariant for a used slot: `(entry_at, entry_seq) <= (at, seq)`,
+/// and exactly one heap entry carries `entry_seq` and this slot.
 #[derive(Debug)]
 struct Slot<T, E> {
-    seq: u64,
+    /// When the event is due, and its insertion seq (`FREE` when the slot is unused).
     at: SimTime,
+    seq: u64,
+    /// The heap entry standing for this event (`FREE` when the slot is unused).
+    entry_at: SimTime,
+    entry_seq: u64,
     key: Key<T>,
     payload: Option<E>,
 }
 
 /// Dead heap entries tolerated beyond the live count before a purge.
-const DEAD_ALLOWANCE: usize = 64;
+const DEAD_ALLOWANCE: usize = 16;
 
 /// Earliest-first queue of events with payload `E` and timer keys `T`.
 #[derive(Debug)]
@@ -74,7 +84,7 @@ pub struct EventQueue<T: Hash + Eq, E> {
     free: Vec<u32>,
     /// Armed timer → its slot.
     timers: FxHashMap<T, u32>,
-    /// Pending events (heap entries whose slot still carries their seq).
+    /// Pending events: used slots.
     live: usize,
     next_seq: u64,
 }
@@ -120,64 +130,80 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
         seq
     }
 
-    /// A slot for a new event.
-    fn alloc(&mut self, at: SimTime, seq: u64, key: Key<T>, payload: E) -> u32 {
+    /// A slot for a new event due at (at, seq), and its heap entry.
+    fn insert(&mut self, at: SimTime, seq: u64, key: Key<T>, payload: E) -> u32 {
         self.live += 1;
-        match self.free.pop() {
+        let fresh = Slot { at, seq, entry_at: at, entry_seq: seq, key, payload: Some(payload) };
+        let slot = match self.free.pop() {
             Some(i) => {
-                let slot = &mut self.slots[i as usize];
-                debug_assert_eq!(slot.seq, FREE, "slot {i} on the free list is in use");
-                *slot = Slot { seq, at, key, payload: Some(payload) };
+                debug_assert_eq!(self.slots[i as usize].seq, FREE, "slot {i} on the free list is in use");
+                self.slots[i as usize] = fresh;
                 i
             }
             None => {
                 let i = u32::try_from(self.slots.len()).expect("more than u32::MAX pending events");
-                self.slots.push(Slot { seq, at, key, payload: Some(payload) });
+                self.slots.push(fresh);
                 i
             }
-        }
+        };
+        self.push(Entry { at, seq, slot });
+        slot
     }
 
-    /// Frees `slot` (its heap entries become dead) and returns its key and payload.
+    /// Frees `slot` (its heap entry becomes dead) and returns its key and payload.
     fn release(&mut self, slot: u32) -> (Key<T>, E) {
         let s = &mut self.slots[slot as usize];
         s.seq = FREE;
-        let payload = s.payload.take().expect("a live slot has a payload");
+        s.entry_seq = FREE;
+        let payload = s.payload.take().expect("a used slot has a payload");
         let key = s.key;
         self.free.push(slot);
         self.live -= 1;
         (key, payload)
     }
 
-    fn push(&mut self, at: SimTime, seq: u64, slot: u32) {
+    fn push(&mut self, entry: Entry) {
         if self.heap.len() >= 2 * self.live + DEAD_ALLOWANCE {
             self.purge();
         }
-        self.heap.push(Entry { at, seq, slot });
+        self.heap.push(entry);
     }
 
-    /// Drops every dead entry (O(heap) rebuild; amortised over the ≥ live + allowance re-arms or
-    /// cancels that made them).
+    /// Whether `e` is the entry standing for its slot's event (else it is dead).
+    fn stands(&self, e: &Entry) -> bool {
+        self.slots[e.slot as usize].entry_seq == e.seq
+    }
+
+    /// Drops every dead entry (O(heap) rebuild, amortised over the ≥ live + allowance cancels
+    /// or early re-arms that made them).
     fn purge(&mut self) {
         let slots = &self.slots;
-        self.heap.retain(|e| slots[e.slot as usize].seq == e.seq);
+        self.heap.retain(|e| slots[e.slot as usize].entry_seq == e.seq);
     }
 
-    /// Pops dead entries off the top, so the top (if any) is live.
-    fn skip_dead(&mut self) {
-        while let Some(top) = self.heap.peek() {
-            if self.slots[top.slot as usize].seq == top.seq {
+    /// Settles the top: drops dead entries and re-pushes deferred re-arms until the top entry is
+    /// an event due at its own (time, seq), or the heap is empty.
+    fn settle(&mut self) {
+        while let Some(mut top) = self.heap.peek_mut() {
+            let s = &mut self.slots[top.slot as usize];
+            if s.entry_seq != top.seq {
+                std::collections::binary_heap::PeekMut::pop(top);
+            } else if s.seq != top.seq {
+                // Re-armed later since this entry was pushed: move the entry to the due time
+                // (replacing the top sifts it down once).
+                s.entry_at = s.at;
+                s.entry_seq = s.seq;
+                *top = Entry { at: s.at, seq: s.seq, slot: top.slot };
+            } else {
                 return;
             }
-            self.heap.pop();
         }
     }
 
     /// Schedules a one-shot event.
     pub fn schedule(&mut self, at: SimTime, payload: E) {
         let seq = self.take_seq();
-        let slot = self.alloc(at, seq, Key::Once(seq), payload);
-        self.push(at, seq, slot);
+        self.insert(at, seq, Key::Once(seq), payload);
     }
 
     /// Arms `timer` at `at`, moving it if it is already armed: it then pops at the new (time, seq)
@@ -185,20 +211,20 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
     /// function of its key).
     pub fn set_timer(&mut self, timer: T, at: SimTime, payload: E) {
         let seq = self.take_seq();
-        let slot = match self.timers.get(&timer) {
-            Some(&slot) => {
-                let s = &mut self.slots[slot as usize];
-                s.seq = seq;
-                s.at = at;
-                slot
-            }
-            None => {
-                let slot = self.alloc(at, seq, Key::Timer(timer), payload);
-                self.timers.insert(timer, slot);
-                slot
-            }
+        let Some(&slot) = self.timers.get(&timer) else {
+            let slot = self.insert(at, seq, Key::Timer(timer), payload);
+            self.timers.insert(timer, slot);
+            return;
         };
-        self.push(at, seq, slot);
+        let s = &mut self.slots[slot as usize];
+        s.at = at;
+        s.seq = seq;
+        if at < s.entry_at {
+            // Earlier than the standing entry: a new entry stands for it, the old one is dead.
+            s.entry_at = at;
+            s.entry_seq = seq;
+            self.push(Entry { at, seq, slot });
+        }
     }
 
     /// Disarms `timer`; returns whether it was armed.
@@ -219,23 +245,20 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
 
     /// The time of the earliest event.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        self.skip_dead();
+        self.settle();
         self.heap.peek().map(|e| e.at)
     }
 
     /// Removes the earliest event: (time, key, payload).
     pub fn pop(&mut self) -> Option<(SimTime, Key<T>, E)> {
-        loop {
-            let e = self.heap.pop()?;
-            if self.slots[e.slot as usize].seq != e.seq {
-                continue;
-            }
-            let (key, payload) = self.release(e.slot);
-            if let Key::Timer(t) = key {
-                self.timers.remove(&t);
-            }
-            return Some((e.at, key, payload));
+        self.settle();
+        let e = self.heap.pop()?;
+        debug_assert!(self.stands(&e) && self.slots[e.slot as usize].seq == e.seq, "settled top is due");
+        let (key, payload) = self.release(e.slot);
+        if let Key::Timer(t) = key {
+            self.timers.remove(&t);
         }
+        Some((e.at, key, payload))
     }
 }
 
@@ -301,6 +324,13 @@ mod tests {
         assert_eq!(q.len(), 3);
         assert!(q.heap.len() <= 2 * q.len() + DEAD_ALLOWANCE + 1, "heap holds {} entries", q.heap.len());
         assert!(q.slots.len() <= 3, "slots are reused, not grown: {}", q.slots.len());
+        // Re-arming later pushes nothing: the standing entry is moved when it surfaces.
+        let before = q.heap.len();
+        for t in 0..1_000u64 {
+            q.set_timer(2, SimTime(700_000 + t), 2);
+        }
+        assert_eq!(q.heap.len(), before);
+        assert_eq!(q.timer_deadline(2), Some(SimTime(700_999)));
         assert!(q.cancel_timer(2));
         assert_eq!(q.timer_deadline(1), Some(SimTime(500_000 - 9_999)));
         assert_eq!(q.peek_time(), Some(SimTime(500_000 - 9_999)));
