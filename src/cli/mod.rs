@@ -1,6 +1,7 @@
 //! The command line (clap): one file per subcommand. Each returns the process exit code
 //! (0 ok, 1 violation or mismatch); errors become exit code 2 in `main`.
 
+pub mod bench;
 pub mod check;
 pub mod run;
 
@@ -27,12 +28,15 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run the safety / convergence checkers over a trace file.
     Check(check::CheckArgs),
+    /// Events per second of the kernel and the default scenarios, against a bare binary heap.
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
