@@ -15,8 +15,8 @@
 //! costs O(log entries) over the whole run plus O(log) per row. A leader row scans every committed
 //! entry once: O(committed entries) per election, which is rare next to the other rows.
 
-use std::collections::BTreeMap;
 
+use crate::check::node_map::NodeMap;
 use crate::check::raft_log::{is_leader_row, At, LogTerms};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
@@ -33,7 +33,7 @@ pub struct LeaderCompleteness {
     committed: Vec<(u64, u64, u64)>,
     /// Node -> the prefix of its log already recorded in `committed` and unchanged since.
     /// Invariant: at most the node's last index.
-    recorded_upto: BTreeMap<NodeId, u64>,
+    recorded_upto: NodeMap<u64>,
 }
 
 impl LeaderCompleteness {

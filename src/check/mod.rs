@@ -16,6 +16,7 @@ pub mod leader_append_only;
 pub mod leader_completeness;
 pub mod log_matching;
 pub mod no_invented_values;
+pub mod node_map;
 pub mod progress;
 pub mod raft_log;
 pub mod siblings_antichain;
@@ -132,7 +133,9 @@ impl CheckSet {
         for &i in &self.by_event[row.event as usize] {
             self.checkers[i].observe(row, &mut self.scratch);
         }
-        self.collect();
+        if !self.scratch.is_empty() {
+            self.collect();
+        }
     }
 
     /// The run is over at `end_us`: lets every checker report end-state properties.
