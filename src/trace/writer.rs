@@ -95,11 +95,11 @@ impl<W: Write> RowEncoder<W> {
         text_cell(b, row.msg.as_bytes());
         b.push(b',');
         if let Some(t) = row.term {
-            b.extend_from_slice(ints.format(t).as_bytes());
+            uint(b, t);
         }
         b.push(b',');
         if let Some(i) = row.index {
-            b.extend_from_slice(ints.format(i).as_bytes());
+            uint(b, i);
         }
         b.push(b',');
         prefixed(b, b'k', row.key);
@@ -125,7 +125,7 @@ impl<W: Write> RowEncoder<W> {
                 }
                 prefixed(b, b'n', Some(u64::from(n.0)));
                 b.push(b':');
-                b.extend_from_slice(ints.format(*c).as_bytes());
+                uint(b, *c);
             }
         }
         b.push(b',');
@@ -158,6 +158,15 @@ impl<W: Write> RowEncoder<W> {
 fn prefixed(b: &mut Vec<u8>, prefix: u8, n: Option<u64>) {
     if let Some(n) = n {
         b.push(prefix);
+        uint(b, n);
+    }
+}
+
+/// The decimal digits of `n`. Node ids and small terms are one digit: a push, not a copy.
+fn uint(b: &mut Vec<u8>, n: u64) {
+    if n < 10 {
+        b.push(b'0' + n as u8);
+    } else {
         b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 }
@@ -344,6 +353,21 @@ mod tests {
             prop_assert_eq!(len, bytes.len() as u64);
             prop_assert_eq!(sha, hex(&Sha256::digest(&bytes)));
         }
+    }
+
+    #[test]
+    fn numbers_of_every_length() {
+        let rows: Vec<Record> = (0..=20u32)
+            .flat_map(|p| {
+                let v = 10u64.checked_pow(p).unwrap_or(u64::MAX);
+                [v.saturating_sub(1), v, v.saturating_add(1), u64::MAX]
+            })
+            .map(|v| {
+                let node = NodeId((v % 1_000_000_007) as u32);
+                Record::new(Event::Send).at(crate::sim::SimTime(v)).node(node).term(v).index(v / 3).key(v / 7)
+            })
+            .collect();
+        assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
     }
 
     #[test]
