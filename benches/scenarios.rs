@@ -29,7 +29,9 @@ fn raft(c: &mut Criterion) {
         b.iter(|| black_box(harness::run(&scenario, Options { trace: None, hash: true }).expect("run")))
     });
     group.bench_function("trace_csv_on", |b| {
-        b.iter(|| black_box(harness::run(&scenario, Options { trace: Some(&path), hash: false }).expect("run")))
+        b.iter(|| {
+            black_box(harness::run(&scenario, Options { trace: Some(&path), hash: false }).expect("run"))
+        })
     });
     group.finish();
 }

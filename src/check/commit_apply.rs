@@ -10,7 +10,6 @@
 //! Read commands go through the log and are applied with an `apply` row (msg `get`) like any other
 //! entry; a Raft `read` row, if the node writes one too, is not counted as an apply.
 
-
 use crate::check::node_map::NodeMap;
 use crate::check::raft_log::At;
 use crate::check::{Checker, Violation};
@@ -79,7 +78,15 @@ impl Checker for CommitApply {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Crash, Event::Restart, Event::Append, Event::Store, Event::Truncate, Event::Commit, Event::Apply])
+        Some(&[
+            Event::Crash,
+            Event::Restart,
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::Commit,
+            Event::Apply,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

@@ -7,7 +7,6 @@
 //! node that is not leader is reported too: only leaders take client commands into their log
 //! (Figure 2, "Rules for Servers: Leaders").
 
-
 use crate::check::node_map::NodeMap;
 use crate::check::raft_log::At;
 use crate::check::{Checker, Violation};

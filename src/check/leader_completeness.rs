@@ -15,7 +15,6 @@
 //! costs O(log entries) over the whole run plus O(log) per row. A leader row scans every committed
 //! entry once: O(committed entries) per election, which is rare next to the other rows.
 
-
 use crate::check::node_map::NodeMap;
 use crate::check::raft_log::{is_leader_row, At, LogTerms};
 use crate::check::{Checker, Violation};

@@ -116,8 +116,8 @@ impl CheckSet {
         let by_event = Event::ALL
             .iter()
             .map(|event| {
-                let reads = |c: &Box<dyn Checker>| c.events().map_or(true, |events| events.contains(event));
-                (0..checkers.len()).filter(|i| reads(&checkers[*i])).collect()
+                let reads = |c: &dyn Checker| c.events().map_or(true, |events| events.contains(event));
+                (0..checkers.len()).filter(|i| reads(checkers[*i].as_ref())).collect()
             })
             .collect();
         CheckSet { checkers, kept: Vec::new(), omitted: 0, scratch: Vec::new(), by_event }

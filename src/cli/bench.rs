@@ -104,21 +104,33 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         events: steps,
         seconds: queue,
     });
-    figures.push(measure("hold_runner", "hold model N=1000 through the Runner (relay, no sink)", reps, || {
-        Ok(bench::hold_runner(5, PENDING, steps / 5, 1).events)
-    })?);
-    figures.push(measure("raft_kernel_only", "Raft 5 nodes, runner only (no checkers/metrics)", reps, || {
-        Ok(bench::raft_kernel_only(&raft).events)
-    })?);
+    figures.push(measure(
+        "hold_runner",
+        "hold model N=1000 through the Runner (relay, no sink)",
+        reps,
+        || Ok(bench::hold_runner(5, PENDING, steps / 5, 1).events),
+    )?);
+    figures.push(measure(
+        "raft_kernel_only",
+        "Raft 5 nodes, runner only (no checkers/metrics)",
+        reps,
+        || Ok(bench::raft_kernel_only(&raft).events),
+    )?);
     figures.push(measure("raft_trace_off", "Raft 5 nodes, checkers + metrics, trace off", reps, || {
         Ok(harness::run(&raft, Options::default())?.stats.events)
     })?);
-    figures.push(measure("raft_trace_on", "Raft 5 nodes, checkers + metrics, CSV trace to disk", reps, || {
-        Ok(harness::run(&raft, Options { trace: Some(&trace_path), hash: false })?.stats.events)
-    })?);
-    figures.push(measure("eventual_trace_off", "eventual KV 3 nodes, checkers + metrics, trace off", reps, || {
-        Ok(harness::run(&eventual, Options::default())?.stats.events)
-    })?);
+    figures.push(measure(
+        "raft_trace_on",
+        "Raft 5 nodes, checkers + metrics, CSV trace to disk",
+        reps,
+        || Ok(harness::run(&raft, Options { trace: Some(&trace_path), hash: false })?.stats.events),
+    )?);
+    figures.push(measure(
+        "eventual_trace_off",
+        "eventual KV 3 nodes, checkers + metrics, trace off",
+        reps,
+        || Ok(harness::run(&eventual, Options::default())?.stats.events),
+    )?);
 
     let rate = |name: &str| figures.iter().find(|f| f.name == name).map_or(f64::NAN, Figure::events_per_s);
     let ratio = rate("hold_event_queue") / rate("hold_bare_heap");

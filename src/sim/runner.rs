@@ -505,6 +505,6 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
         row.time_us = self.now.as_us();
         row.seq = self.stats.rows;
         self.stats.rows += 1;
-        self.sink.row(&row);
+        self.sink.row(row);
     }
 }

@@ -290,7 +290,11 @@ mod tests {
                 opt(r.index, ""),
                 opt(r.key, "k"),
                 cell(&|s| r.value.write_to(s)),
-                cell(&|s| if let Some(c) = &r.clock { c.write_to(s) }),
+                cell(&|s| {
+                    if let Some(c) = &r.clock {
+                        c.write_to(s)
+                    }
+                }),
                 r.detail.to_string(),
             ])
             .unwrap();
@@ -326,20 +330,22 @@ mod tests {
             (any::<u64>(), any::<u64>(), ids.clone(), 0..Event::ALL.len(), ids),
             (text(), nums.clone(), nums.clone(), nums, value, clock, text()),
         )
-            .prop_map(|((time_us, seq, node, event, peer), (msg, term, index, key, value, clock, detail))| Record {
-                time_us,
-                seq,
-                node,
-                event: Event::ALL[event],
-                peer,
-                msg: Cow::Owned(msg),
-                term,
-                index,
-                key,
-                value,
-                clock,
-                detail: Cow::Owned(detail),
-            })
+            .prop_map(
+                |((time_us, seq, node, event, peer), (msg, term, index, key, value, clock, detail))| Record {
+                    time_us,
+                    seq,
+                    node,
+                    event: Event::ALL[event],
+                    peer,
+                    msg: Cow::Owned(msg),
+                    term,
+                    index,
+                    key,
+                    value,
+                    clock,
+                    detail: Cow::Owned(detail),
+                },
+            )
     }
 
     proptest! {
@@ -374,7 +380,12 @@ mod tests {
     fn chunks_do_not_change_the_bytes() {
         // Enough rows to drain several chunks, with a quoted cell in each.
         let rows: Vec<Record> = (0..20_000u64)
-            .map(|i| Record::new(Event::Note).at(crate::sim::SimTime(i)).node(NodeId(1)).detail(format!("a,\"{i}\"")))
+            .map(|i| {
+                Record::new(Event::Note)
+                    .at(crate::sim::SimTime(i))
+                    .node(NodeId(1))
+                    .detail(format!("a,\"{i}\""))
+            })
             .collect();
         assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
         assert!(encoded(&rows).0.len() > 3 * CHUNK);
