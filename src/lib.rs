@@ -6,6 +6,7 @@
 //! kernel (`sim`) knows none of them. Every event becomes a trace row ([`trace::Record`]) that feeds
 //! the CSV writer, the checkers (`check`) and the metrics alike.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod error;

@@ -10,11 +10,9 @@
 //! Read commands go through the log and are applied with an `apply` row (msg `get`) like any other
 //! entry; a Raft `read` row, if the node writes one too, is not counted as an apply.
 
-use std::collections::BTreeMap;
-
+use crate::check::node_map::NodeMap;
 use crate::check::raft_log::At;
 use crate::check::{Checker, Violation};
-use crate::sim::NodeId;
 use crate::trace::{Event, Record};
 
 /// One node's volatile indexes in its current incarnation.
@@ -29,8 +27,8 @@ struct Volatile {
 /// Cost: a few map lookups per row; memory: three numbers per node.
 #[derive(Clone, Debug, Default)]
 pub struct CommitApply {
-    volatile: BTreeMap<NodeId, Volatile>,
-    last_index: BTreeMap<NodeId, u64>,
+    volatile: NodeMap<Volatile>,
+    last_index: NodeMap<u64>,
 }
 
 impl CommitApply {
@@ -42,7 +40,7 @@ impl CommitApply {
 
     fn check_commit(&mut self, row: &Record, at: At, out: &mut Vec<Violation>) {
         let last = self.last_index.get(&at.node).copied().unwrap_or(0);
-        let state = self.volatile.entry(at.node).or_default();
+        let state = self.volatile.entry_or_default(at.node);
         if at.index < state.commit_index {
             let message =
                 format!("{} lowered commit_index from {} to {}", at.node, state.commit_index, at.index);
@@ -57,7 +55,7 @@ impl CommitApply {
     }
 
     fn check_apply(&mut self, row: &Record, at: At, out: &mut Vec<Violation>) {
-        let state = self.volatile.entry(at.node).or_default();
+        let state = self.volatile.entry_or_default(at.node);
         if at.index != state.last_applied + 1 {
             let message =
                 format!("{} applied index {} right after index {}", at.node, at.index, state.last_applied);
@@ -77,6 +75,18 @@ impl CommitApply {
 impl Checker for CommitApply {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[
+            Event::Crash,
+            Event::Restart,
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::Commit,
+            Event::Apply,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::check::raft_log::is_leader_row;
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
-use crate::trace::Record;
+use crate::trace::{Event, Record};
 
 /// Remembers the first leader of every term from the `role` rows with value `leader`.
 /// Cost: one map lookup per leader row; memory: one entry per term that had a leader.
@@ -31,6 +31,10 @@ impl ElectionSafety {
 impl Checker for ElectionSafety {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Role])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

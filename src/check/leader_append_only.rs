@@ -7,8 +7,7 @@
 //! node that is not leader is reported too: only leaders take client commands into their log
 //! (Figure 2, "Rules for Servers: Leaders").
 
-use std::collections::BTreeMap;
-
+use crate::check::node_map::NodeMap;
 use crate::check::raft_log::At;
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
@@ -19,9 +18,9 @@ use crate::trace::{Event, Record, Value};
 #[derive(Clone, Debug, Default)]
 pub struct LeaderAppendOnly {
     /// Node -> the term it currently leads. Absent: not leader (or down).
-    leading: BTreeMap<NodeId, u64>,
+    leading: NodeMap<u64>,
     /// Node -> its last log index. A write at `i` leaves `i` last (see `LogTerms`).
-    last_index: BTreeMap<NodeId, u64>,
+    last_index: NodeMap<u64>,
 }
 
 impl LeaderAppendOnly {
@@ -56,6 +55,10 @@ impl LeaderAppendOnly {
 impl Checker for LeaderAppendOnly {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Role, Event::Crash, Event::Restart, Event::Append, Event::Store, Event::Truncate])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

@@ -15,8 +15,7 @@
 //! costs O(log entries) over the whole run plus O(log) per row. A leader row scans every committed
 //! entry once: O(committed entries) per election, which is rare next to the other rows.
 
-use std::collections::BTreeMap;
-
+use crate::check::node_map::NodeMap;
 use crate::check::raft_log::{is_leader_row, At, LogTerms};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
@@ -26,12 +25,14 @@ use crate::trace::{Event, Record};
 #[derive(Clone, Debug, Default)]
 pub struct LeaderCompleteness {
     logs: LogTerms,
-    /// `(index, entry term)` -> the lowest `current_term` a commit row reported it committed in.
-    /// Two entries at one index can both be here in a broken run; no leader can hold both.
-    committed: BTreeMap<(u64, u64), u64>,
+    /// `(index, entry term, the lowest current_term a commit row reported it committed in)`,
+    /// sorted by `(index, entry term)`. Two entries at one index can both be here in a broken run;
+    /// no leader can hold both. A sorted `Vec` rather than a map: commits arrive in index order,
+    /// so recording is almost always a push or a hit near the end.
+    committed: Vec<(u64, u64, u64)>,
     /// Node -> the prefix of its log already recorded in `committed` and unchanged since.
     /// Invariant: at most the node's last index.
-    recorded_upto: BTreeMap<NodeId, u64>,
+    recorded_upto: NodeMap<u64>,
 }
 
 impl LeaderCompleteness {
@@ -47,11 +48,24 @@ impl LeaderCompleteness {
         for index in upto + 1..=end {
             // A gap (no entry) commits nothing that a leader could be asked to hold.
             if let Some(entry_term) = self.logs.term_at(at.node, index) {
-                let commit_term = self.committed.entry((index, entry_term)).or_insert(at.term);
-                *commit_term = (*commit_term).min(at.term);
+                self.record(index, entry_term, at.term);
             }
         }
         self.recorded_upto.insert(at.node, upto.max(end));
+    }
+
+    /// Entry `(index, entry_term)` is committed in `term` (or earlier, if already recorded so).
+    fn record(&mut self, index: u64, entry_term: u64, term: u64) {
+        let key = (index, entry_term);
+        let found = match self.committed.last() {
+            Some(&(i, t, _)) if (i, t) < key => Err(self.committed.len()),
+            None => Err(0),
+            Some(_) => self.committed.binary_search_by(|&(i, t, _)| (i, t).cmp(&key)),
+        };
+        match found {
+            Ok(at) => self.committed[at].2 = self.committed[at].2.min(term),
+            Err(at) => self.committed.insert(at, (index, entry_term, term)),
+        }
     }
 
     /// The log of `node` changes from `index` on: what is recorded from there must be re-read.
@@ -65,10 +79,10 @@ impl LeaderCompleteness {
         let mut missing = self
             .committed
             .iter()
-            .filter(|(&(index, entry_term), &commit_term)| {
+            .filter(|&&(index, entry_term, commit_term)| {
                 commit_term < term && self.logs.term_at(node, index) != Some(entry_term)
             })
-            .map(|(&(index, entry_term), &commit_term)| (index, entry_term, commit_term));
+            .copied();
         let Some((index, entry_term, commit_term)) = missing.next() else {
             return;
         };
@@ -89,6 +103,10 @@ impl LeaderCompleteness {
 impl Checker for LeaderCompleteness {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Append, Event::Store, Event::Truncate, Event::Commit, Event::Role])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

@@ -21,7 +21,7 @@
 //! Cost: one map lookup and one log lookup per row; memory: one record per entry ever created plus
 //! every node's log of terms.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use crate::check::raft_log::{At, LogTerms, Payload};
 use crate::check::{Checker, Violation};
@@ -42,7 +42,8 @@ struct Created {
 pub struct LogMatching {
     logs: LogTerms,
     /// `(term, index)` -> what it was created with.
-    entries: BTreeMap<(u64, u64), Created>,
+    /// Looked up by key only, never iterated (so the hash order cannot reach a message).
+    entries: FxHashMap<(u64, u64), Created>,
 }
 
 impl LogMatching {
@@ -121,6 +122,10 @@ impl LogMatching {
 impl Checker for LogMatching {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Append, Event::Store, Event::Truncate])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

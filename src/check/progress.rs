@@ -30,6 +30,10 @@ impl Checker for Progress {
         Self::NAME
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Commit])
+    }
+
     fn observe(&mut self, row: &Record, _out: &mut Vec<Violation>) {
         if row.event == Event::Commit && (self.after_us..=self.deadline_us).contains(&row.time_us) {
             self.seen = true;

@@ -7,9 +7,9 @@
 //! Logs persist across `crash` / `restart` (Figure 2: the log is persistent state).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::check::node_map::NodeMap;
 use crate::sim::NodeId;
 use crate::trace::{Event, Record, Value};
 
@@ -79,7 +79,7 @@ pub fn is_leader_row(row: &Record) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct LogTerms {
     /// `logs[node][i - 1]` is the term of the entry at index `i`; 0 marks a gap.
-    logs: BTreeMap<NodeId, Vec<u64>>,
+    logs: NodeMap<Vec<u64>>,
 }
 
 impl LogTerms {
@@ -107,7 +107,7 @@ impl LogTerms {
     }
 
     fn write(&mut self, at: At) {
-        let log = self.logs.entry(at.node).or_default();
+        let log = self.logs.entry_or_default(at.node);
         let len = log.len() as u64;
         if at.index > len.saturating_add(1).saturating_add(Self::GAP_MAX) {
             return;

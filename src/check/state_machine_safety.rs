@@ -6,7 +6,7 @@
 //! re-applies after a restart (last_applied is volatile) must apply the same entries again.
 //! The Figure 8 bug — committing an entry of an earlier term by counting replicas — breaks it.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use crate::check::raft_log::{At, Payload};
 use crate::check::{Checker, Violation};
@@ -25,7 +25,8 @@ struct Applied {
 /// Cost: one map lookup per apply row; memory: one entry per applied index.
 #[derive(Clone, Debug, Default)]
 pub struct StateMachineSafety {
-    applied: BTreeMap<u64, Applied>,
+    /// Looked up by index only, never iterated.
+    applied: FxHashMap<u64, Applied>,
 }
 
 impl StateMachineSafety {
@@ -39,6 +40,10 @@ impl StateMachineSafety {
 impl Checker for StateMachineSafety {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Apply])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

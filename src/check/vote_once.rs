@@ -30,6 +30,10 @@ impl Checker for VoteOnce {
         Self::NAME
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Vote])
+    }
+
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         let (Event::Vote, Some(voter), Some(term), Some(candidate)) =
             (row.event, row.node, row.term, row.peer)

@@ -1,6 +1,7 @@
 //! The command line (clap): one file per subcommand. Each returns the process exit code
 //! (0 ok, 1 violation or mismatch); errors become exit code 2 in `main`.
 
+pub mod bench;
 pub mod check;
 pub mod export;
 pub mod merge;
@@ -39,6 +40,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Export a trace for Perfetto (Chrome JSON), ShiViz, or as an SVG space-time diagram.
     Export(export::ExportArgs),
+    /// Events per second of the kernel and the default scenarios, against a bare binary heap.
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Merge(args) => merge::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Export(args) => export::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -180,8 +180,14 @@ impl EventualMetrics {
                 .flat_map(|s| s.values.iter().copied())
                 .collect();
             for (value, clock) in writes {
-                let superseded = writes.iter().any(|(_, other)| other.compare(clock) == Ordering4::After);
-                if !superseded && !held.contains(value) {
+                if held.contains(value) {
+                    continue;
+                }
+                // Newest first: a later write usually supersedes, so the scan stops early (the
+                // answer does not depend on the order; the forward scan was quadratic per key).
+                let superseded =
+                    writes.iter().rev().any(|(_, other)| other.compare(clock) == Ordering4::After);
+                if !superseded {
                     lost += 1;
                 }
             }

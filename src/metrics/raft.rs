@@ -25,7 +25,7 @@
 //! leader row whose term is below one already seen never serves. Time before the first leader
 //! counts as unavailable.
 
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::metrics::{percentile, MetricValue, Metrics};
 use crate::trace::{Event, Record, Value};
@@ -39,9 +39,10 @@ pub struct RaftMetrics {
     terms_max: u64,
     commands_submitted: u64,
     /// Command id -> time of its first `client` row, until its first `apply`.
-    submitted_at: BTreeMap<u64, u64>,
+    /// (Both maps are looked up by id only, never iterated.)
+    submitted_at: FxHashMap<u64, u64>,
     /// Ids of commands applied somewhere.
-    applied: BTreeSet<u64>,
+    applied: FxHashSet<u64>,
     latencies_us: Vec<u64>,
     /// Per node: the term it serves as leader in, if it is a serving leader.
     serving: Vec<Option<u64>>,
@@ -82,8 +83,8 @@ impl RaftMetrics {
             leader_elections: 0,
             terms_max: 0,
             commands_submitted: 0,
-            submitted_at: BTreeMap::new(),
-            applied: BTreeSet::new(),
+            submitted_at: FxHashMap::default(),
+            applied: FxHashSet::default(),
             latencies_us: Vec::new(),
             serving: vec![None; nodes as usize],
             role_term_max: 0,
@@ -227,6 +228,8 @@ fn command_id(row: &Record) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::check::testkit::{apply, apply_get, crash, restart, role};
     use crate::sim::NodeId;

@@ -107,6 +107,9 @@ pub struct RaftNode {
     // Scratch for the input being handled.
     outbox: Vec<(NodeId, Msg)>,
     persisted_changed: bool,
+    /// Scratch for `advance_commit_index` (a sorted copy of `match_index`), kept to avoid an
+    /// allocation per AppendEntries reply.
+    matched: Vec<LogIndex>,
 }
 
 impl RaftNode {
@@ -132,6 +135,7 @@ impl RaftNode {
             retry_armed: false,
             outbox: Vec::new(),
             persisted_changed: false,
+            matched: Vec::with_capacity(n),
         }
     }
 
@@ -489,9 +493,12 @@ impl RaftNode {
     /// majority-replicated N fails the term test, every smaller candidate fails it too.
     fn advance_commit_index(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.match_index[self.id.index()] = self.log.last_index();
-        let mut matched = self.match_index.clone();
+        let mut matched = std::mem::take(&mut self.matched);
+        matched.clear();
+        matched.extend_from_slice(&self.match_index);
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let n = matched[self.majority() - 1];
+        self.matched = matched;
         if n <= self.commit_index {
             return;
         }

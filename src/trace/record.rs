@@ -328,6 +328,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn all_events_are_listed_in_declaration_order() {
+        // `CheckSet` indexes a table by `event as usize`.
+        for (i, e) in Event::ALL.iter().enumerate() {
+            assert_eq!(*e as usize, i, "{e}");
+        }
+    }
+
+    #[test]
     fn event_names_round_trip() {
         for e in Event::ALL {
             assert_eq!(e.as_str().parse::<Event>(), Ok(e));

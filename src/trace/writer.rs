@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
-use crate::trace::Record;
+use crate::trace::{Record, Value};
 
 /// The contract's columns, in order.
 pub const COLUMNS: [&str; 12] =
@@ -48,73 +48,143 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// Bytes gathered before they go to the hasher and the inner writer.
+const CHUNK: usize = 1 << 16;
+
 /// Formats rows into any `Write`, hashing the bytes. Used for files and for in-memory hashing.
+///
+/// The CSV is written by hand, byte for byte what the `csv` crate writes with its defaults (the
+/// reader still parses with it, and a test compares the two): cells are separated by `,`, rows end
+/// in `\n`, and a cell is quoted only when it holds `,`, `"`, `\r` or `\n`, with `"` doubled inside.
+/// Only text cells (`msg`, a text `value`, `detail`) can hold those bytes. Rows are gathered in
+/// one reused buffer and handed on in chunks, so a row costs no allocation and no formatting
+/// machinery.
 pub struct RowEncoder<W: Write> {
-    csv: csv::Writer<HashingWriter<W>>,
-    cell: String,
+    out: HashingWriter<W>,
+    buf: Vec<u8>,
     rows: u64,
 }
 
 impl<W: Write> RowEncoder<W> {
     pub fn new(inner: W) -> io::Result<Self> {
-        let hashing = HashingWriter { inner, hasher: Sha256::new(), bytes: 0 };
-        let mut csv = csv::WriterBuilder::new().buffer_capacity(1 << 16).from_writer(hashing);
-        csv.write_record(COLUMNS).map_err(io::Error::other)?;
-        Ok(RowEncoder { csv, cell: String::with_capacity(64), rows: 0 })
+        let out = HashingWriter { inner, hasher: Sha256::new(), bytes: 0 };
+        let mut encoder = RowEncoder { out, buf: Vec::with_capacity(CHUNK + 1024), rows: 0 };
+        for (i, column) in COLUMNS.iter().enumerate() {
+            if i > 0 {
+                encoder.buf.push(b',');
+            }
+            text_cell(&mut encoder.buf, column.as_bytes());
+        }
+        encoder.buf.push(b'\n');
+        Ok(encoder)
     }
 
     pub fn write(&mut self, row: &Record) -> io::Result<()> {
+        let b = &mut self.buf;
         let mut ints = itoa::Buffer::new();
-        let csv = &mut self.csv;
-        let field = |csv: &mut csv::Writer<_>, bytes: &[u8]| csv.write_field(bytes).map_err(io::Error::other);
-        field(csv, ints.format(row.time_us).as_bytes())?;
-        field(csv, ints.format(row.seq).as_bytes())?;
-        write_node(csv, &mut self.cell, row.node)?;
-        field(csv, row.event.as_str().as_bytes())?;
-        write_node(csv, &mut self.cell, row.peer)?;
-        field(csv, row.msg.as_bytes())?;
-        field(csv, row.term.map_or(&b""[..], |t| ints.format(t).as_bytes()))?;
-        field(csv, row.index.map_or(&b""[..], |t| ints.format(t).as_bytes()))?;
-        self.cell.clear();
-        if let Some(k) = row.key {
-            self.cell.push('k');
-            self.cell.push_str(ints.format(k));
+        b.extend_from_slice(ints.format(row.time_us).as_bytes());
+        b.push(b',');
+        b.extend_from_slice(ints.format(row.seq).as_bytes());
+        b.push(b',');
+        prefixed(b, b'n', row.node.map(|n| u64::from(n.0)));
+        b.push(b',');
+        b.extend_from_slice(row.event.as_str().as_bytes());
+        b.push(b',');
+        prefixed(b, b'n', row.peer.map(|n| u64::from(n.0)));
+        b.push(b',');
+        text_cell(b, row.msg.as_bytes());
+        b.push(b',');
+        if let Some(t) = row.term {
+            uint(b, t);
         }
-        field(csv, self.cell.as_bytes())?;
-        self.cell.clear();
-        row.value.write_to(&mut self.cell);
-        field(csv, self.cell.as_bytes())?;
-        self.cell.clear();
-        if let Some(c) = &row.clock {
-            c.write_to(&mut self.cell);
+        b.push(b',');
+        if let Some(i) = row.index {
+            uint(b, i);
         }
-        field(csv, self.cell.as_bytes())?;
-        field(csv, row.detail.as_bytes())?;
-        csv.write_record(None::<&[u8]>).map_err(io::Error::other)?;
+        b.push(b',');
+        prefixed(b, b'k', row.key);
+        b.push(b',');
+        match &row.value {
+            Value::None => {}
+            Value::Id(v) => prefixed(b, b'v', Some(*v)),
+            Value::Ids(vs) => {
+                for (i, v) in vs.iter().enumerate() {
+                    if i > 0 {
+                        b.push(b'|');
+                    }
+                    prefixed(b, b'v', Some(*v));
+                }
+            }
+            Value::Text(t) => text_cell(b, t.as_bytes()),
+        }
+        b.push(b',');
+        if let Some(clock) = &row.clock {
+            for (i, (n, c)) in clock.0.iter().enumerate() {
+                if i > 0 {
+                    b.push(b';');
+                }
+                prefixed(b, b'n', Some(u64::from(n.0)));
+                b.push(b':');
+                uint(b, *c);
+            }
+        }
+        b.push(b',');
+        text_cell(b, row.detail.as_bytes());
+        b.push(b'\n');
         self.rows += 1;
+        if self.buf.len() >= CHUNK {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the gathered bytes to the hasher and the inner writer.
+    fn drain(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
         Ok(())
     }
 
     /// Flushes and returns (inner writer, rows, bytes, sha256 hex).
-    pub fn finish(self) -> io::Result<(W, u64, u64, String)> {
-        let rows = self.rows;
-        let hashing = self.csv.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
-        let digest = hashing.hasher.finalize();
-        Ok((hashing.inner, rows, hashing.bytes, hex(&digest)))
+    pub fn finish(mut self) -> io::Result<(W, u64, u64, String)> {
+        self.drain()?;
+        self.out.flush()?;
+        let HashingWriter { inner, hasher, bytes } = self.out;
+        Ok((inner, self.rows, bytes, hex(&hasher.finalize())))
     }
 }
 
-fn write_node<W: Write>(
-    csv: &mut csv::Writer<W>,
-    cell: &mut String,
-    node: Option<crate::sim::NodeId>,
-) -> io::Result<()> {
-    cell.clear();
-    if let Some(n) = node {
-        cell.push('n');
-        cell.push_str(itoa::Buffer::new().format(n.0));
+/// `prefix` and the number (`n3`, `k2`, `v17`), or nothing.
+fn prefixed(b: &mut Vec<u8>, prefix: u8, n: Option<u64>) {
+    if let Some(n) = n {
+        b.push(prefix);
+        uint(b, n);
     }
-    csv.write_field(cell.as_bytes()).map_err(io::Error::other)
+}
+
+/// The decimal digits of `n`. Node ids and small terms are one digit: a push, not a copy.
+fn uint(b: &mut Vec<u8>, n: u64) {
+    if n < 10 {
+        b.push(b'0' + n as u8);
+    } else {
+        b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
+}
+
+/// A text cell, quoted (with `"` doubled) when it holds a byte that CSV would misread.
+fn text_cell(b: &mut Vec<u8>, cell: &[u8]) {
+    if !cell.iter().any(|c| matches!(c, b',' | b'"' | b'\r' | b'\n')) {
+        b.extend_from_slice(cell);
+        return;
+    }
+    b.push(b'"');
+    for &c in cell {
+        if c == b'"' {
+            b.push(b'"');
+        }
+        b.push(c);
+    }
+    b.push(b'"');
 }
 
 /// Lower-case hex of bytes.
@@ -192,4 +262,139 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
     Ok(hex(&hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sim::NodeId;
+    use crate::trace::{Clock, Event};
+
+    /// The reference: the same row through the `csv` crate with its defaults, as the writer did
+    /// before it wrote CSV by hand.
+    fn with_csv_crate(rows: &[Record]) -> Vec<u8> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(COLUMNS).unwrap();
+        for r in rows {
+            let cell = |f: &dyn Fn(&mut String)| {
+                let mut s = String::new();
+                f(&mut s);
+                s
+            };
+            let opt = |v: Option<u64>, p: &str| v.map(|v| format!("{p}{v}")).unwrap_or_default();
+            w.write_record([
+                r.time_us.to_string(),
+                r.seq.to_string(),
+                opt(r.node.map(|n| u64::from(n.0)), "n"),
+                r.event.as_str().to_owned(),
+                opt(r.peer.map(|n| u64::from(n.0)), "n"),
+                r.msg.to_string(),
+                opt(r.term, ""),
+                opt(r.index, ""),
+                opt(r.key, "k"),
+                cell(&|s| r.value.write_to(s)),
+                cell(&|s| {
+                    if let Some(c) = &r.clock {
+                        c.write_to(s)
+                    }
+                }),
+                r.detail.to_string(),
+            ])
+            .unwrap();
+        }
+        w.into_inner().unwrap()
+    }
+
+    fn encoded(rows: &[Record]) -> (Vec<u8>, u64, u64, String) {
+        let mut e = RowEncoder::new(Vec::new()).unwrap();
+        for r in rows {
+            e.write(r).unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![Just(String::new()), "[a-z_ ]{1,8}", "[a-z,\"\r\n; |:#]{0,6}", any::<String>()]
+    }
+
+    fn record() -> impl Strategy<Value = Record> {
+        let value = prop_oneof![
+            Just(Value::None),
+            any::<u64>().prop_map(Value::Id),
+            proptest::collection::vec(any::<u64>(), 0..4).prop_map(Value::Ids),
+            text().prop_map(|t| Value::Text(Cow::Owned(t))),
+        ];
+        let clock = proptest::option::of(
+            proptest::collection::vec((any::<u32>().prop_map(NodeId), any::<u64>()), 0..4).prop_map(Clock),
+        );
+        let ids = proptest::option::of(any::<u32>().prop_map(NodeId));
+        let nums = proptest::option::of(any::<u64>());
+        (
+            (any::<u64>(), any::<u64>(), ids.clone(), 0..Event::ALL.len(), ids),
+            (text(), nums.clone(), nums.clone(), nums, value, clock, text()),
+        )
+            .prop_map(
+                |((time_us, seq, node, event, peer), (msg, term, index, key, value, clock, detail))| Record {
+                    time_us,
+                    seq,
+                    node,
+                    event: Event::ALL[event],
+                    peer,
+                    msg: Cow::Owned(msg),
+                    term,
+                    index,
+                    key,
+                    value,
+                    clock,
+                    detail: Cow::Owned(detail),
+                },
+            )
+    }
+
+    proptest! {
+        /// Byte for byte what the `csv` crate writes, whatever the cells hold.
+        #[test]
+        fn same_bytes_as_the_csv_crate(rows in proptest::collection::vec(record(), 0..20)) {
+            let (bytes, n, len, sha) = encoded(&rows);
+            let reference = with_csv_crate(&rows);
+            prop_assert_eq!(String::from_utf8_lossy(&bytes), String::from_utf8_lossy(&reference));
+            prop_assert_eq!(n, rows.len() as u64);
+            prop_assert_eq!(len, bytes.len() as u64);
+            prop_assert_eq!(sha, hex(&Sha256::digest(&bytes)));
+        }
+    }
+
+    #[test]
+    fn numbers_of_every_length() {
+        let rows: Vec<Record> = (0..=20u32)
+            .flat_map(|p| {
+                let v = 10u64.checked_pow(p).unwrap_or(u64::MAX);
+                [v.saturating_sub(1), v, v.saturating_add(1), u64::MAX]
+            })
+            .map(|v| {
+                let node = NodeId((v % 1_000_000_007) as u32);
+                Record::new(Event::Send).at(crate::sim::SimTime(v)).node(node).term(v).index(v / 3).key(v / 7)
+            })
+            .collect();
+        assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
+    }
+
+    #[test]
+    fn chunks_do_not_change_the_bytes() {
+        // Enough rows to drain several chunks, with a quoted cell in each.
+        let rows: Vec<Record> = (0..20_000u64)
+            .map(|i| {
+                Record::new(Event::Note)
+                    .at(crate::sim::SimTime(i))
+                    .node(NodeId(1))
+                    .detail(format!("a,\"{i}\""))
+            })
+            .collect();
+        assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
+        assert!(encoded(&rows).0.len() > 3 * CHUNK);
+    }
 }
