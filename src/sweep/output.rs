@@ -98,20 +98,7 @@ fn refuse(dir: &Path, why: impl std::fmt::Display) -> Error {
 }
 
 pub fn read_manifest(path: &Path) -> Result<SweepManifest> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let manifest: SweepManifest = serde_json::from_str(&text).map_err(|e| Error::BadTrace {
-        path: path.to_path_buf(),
-        line: e.line() as u64,
-        message: format!("not a dsim sweep manifest: {e}"),
-    })?;
-    if manifest.format != FORMAT {
-        return Err(Error::BadTrace {
-            path: path.to_path_buf(),
-            line: 1,
-            message: format!("format = {:?}: expected {FORMAT:?}", manifest.format),
-        });
-    }
-    Ok(manifest)
+    crate::trace::manifest::read_json(path, "sweep manifest", FORMAT, |m: &SweepManifest| &m.format)
 }
 
 fn shard_name(shard: Option<Shard>) -> String {

@@ -46,20 +46,31 @@ impl Manifest {
     }
 
     pub fn read(path: &Path) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::BadTrace {
-            path: path.to_path_buf(),
-            line: e.line() as u64,
-            message: format!("not a dsim trace manifest: {e}"),
-        })?;
-        if manifest.format != FORMAT {
-            return Err(Error::BadTrace {
-                path: path.to_path_buf(),
-                line: 1,
-                message: format!("format = {:?}: expected {FORMAT:?}", manifest.format),
-            });
-        }
+        let manifest: Manifest = read_json(path, "trace manifest", FORMAT, |m: &Manifest| &m.format)?;
         manifest.scenario.validate(&path.display().to_string())?;
         Ok(manifest)
     }
+}
+
+/// Reads a JSON file of dsim's (`what` names it in errors) and checks its `format` field.
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    expected: &str,
+    format: impl Fn(&T) -> &str,
+) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let value: T = serde_json::from_str(&text).map_err(|e| Error::BadTrace {
+        path: path.to_path_buf(),
+        line: e.line() as u64,
+        message: format!("not a dsim {what}: {e}"),
+    })?;
+    if format(&value) != expected {
+        return Err(Error::BadTrace {
+            path: path.to_path_buf(),
+            line: 1,
+            message: format!("format = {:?}: expected {expected:?}", format(&value)),
+        });
+    }
+    Ok(value)
 }
