@@ -90,6 +90,14 @@ impl Op {
             Op::Put { key, .. } | Op::Get { key, .. } => *key,
         }
     }
+
+    /// The request's id, unique in a run (a write's value id, a read's id).
+    pub fn id(&self) -> u64 {
+        match self {
+            Op::Put { value, .. } => *value,
+            Op::Get { id, .. } => *id,
+        }
+    }
 }
 
 impl ClientRequest for Op {

@@ -22,7 +22,7 @@ const HEARTBEAT_US: u64 = 50_000;
 const RETRY_US: u64 = 100_000;
 
 /// An effect in a comparable form.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Fx {
     Send { to: u32, msg: Msg, delay_us: u64 },
     Timer(RaftTimer, u64),
@@ -49,8 +49,14 @@ fn config() -> RaftConfig {
         max_entries_per_append: 64,
         client_retry_ms: 100,
         pending_max: 2,
+        client_timeout_ms: 0,
         bug: Bug::None,
     }
+}
+
+/// With client sessions: commands are resent after 500 ms until applied.
+fn with_sessions() -> RaftConfig {
+    RaftConfig { client_timeout_ms: 500, ..config() }
 }
 
 fn with_bug(bug: Bug) -> RaftConfig {
@@ -60,6 +66,8 @@ fn with_bug(bug: Bug) -> RaftConfig {
 /// One node with its own streams, stepped by hand.
 struct Node {
     raft: RaftNode,
+    /// The simulated time the next input arrives at.
+    now: SimTime,
     id: NodeId,
     nodes: u32,
     timer_rng: SimRng,
@@ -72,6 +80,7 @@ impl Node {
         let id = NodeId(id);
         Node {
             raft: RaftNode::new(id, nodes, config),
+            now: SimTime::ZERO,
             id,
             nodes,
             timer_rng: streams.stream(Purpose::NodeTimers(id)),
@@ -89,7 +98,7 @@ impl Node {
     fn step(&mut self, input: impl FnOnce(&mut RaftNode, &mut Ctx<'_, RaftNode>)) -> Vec<Fx> {
         let mut effects = Vec::new();
         let mut ctx =
-            Ctx::new(SimTime::ZERO, self.id, self.nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
+            Ctx::new(self.now, self.id, self.nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
         input(&mut self.raft, &mut ctx);
         effects.into_iter().map(Fx::from).collect()
     }
@@ -733,4 +742,48 @@ fn persist_delay_applies_only_when_persistent_state_changed() {
     // With no fsync time configured, persisted replies are not delayed either.
     let mut node = Node::started(1, 3, &RaftConfig { persist_delay_us: 0, ..config() });
     assert_eq!(node.deliver(0, rv(1, 0, 0, 0)), vec![vote(0, 1), election_timer(), send(0, rvr(1, true))]);
+}
+
+// ---- Client sessions (§8) ----------------------------------------------------------------------
+
+/// Reference: Raft §8 — a client whose request times out re-sends it; here the node the client
+/// contacted does so until it sees the command applied.
+#[test]
+fn client_commands_are_resent_until_applied() {
+    let mut node = follower(1, 3, &with_sessions(), 1, vec![]);
+    let put = Op::Put { key: 2, value: 9 };
+    let forward = Msg::ClientForward(ClientForward { op: put.clone(), hops: 1 });
+    let timeout = Fx::Timer(RaftTimer::ClientTimeout, 500_000);
+    assert_eq!(node.client(put.clone()), vec![timeout.clone(), send(0, forward.clone())]);
+    node.now = SimTime(500_000);
+    assert_eq!(node.fire(RaftTimer::ClientTimeout), vec![timeout, send(0, forward)]);
+    // The leader's entry arrives committed: applied, so nothing is left to resend.
+    let entry = Entry { term: 1, command: put };
+    node.deliver(0, ae(1, 0, 0, 0, vec![entry], 1));
+    assert_eq!(node.raft.value(2), Some(9));
+    node.now = SimTime(1_000_000);
+    assert_eq!(node.fire(RaftTimer::ClientTimeout), vec![]);
+}
+
+/// Reference: Raft §8 — "the state machine ... tracks the latest serial number processed for each
+/// client ... If it receives a command whose serial number has already been executed, it responds
+/// immediately without re-executing the request."
+#[test]
+fn a_command_in_the_log_twice_is_applied_once() {
+    let put = |value| Entry { term: 1, command: Op::Put { key: 1, value } };
+    let mut node = follower(1, 3, &with_sessions(), 1, vec![]);
+    let effects = node.deliver(0, ae(1, 0, 0, 0, vec![put(7), put(8), put(7)], 3));
+    let applies = effects.iter().filter(|fx| matches!(fx, Fx::Note(r) if r.event == Event::Apply)).count();
+    assert_eq!(applies, 3, "every index is applied, in order");
+    assert_eq!(node.raft.value(1), Some(8), "the resent v7 does not overwrite the later v8");
+}
+
+/// Reference: Raft §8 — a leader that already holds a resent command does not append it again.
+#[test]
+fn leader_does_not_append_a_command_it_already_has() {
+    let mut node = leader(3, &with_sessions());
+    let forward = Msg::ClientForward(ClientForward { op: Op::Put { key: 3, value: 5 }, hops: 1 });
+    assert!(!node.deliver(1, forward.clone()).is_empty());
+    assert_eq!(node.deliver(2, forward), vec![]);
+    assert_eq!(node.raft.log().last_index(), 1);
 }

@@ -40,7 +40,11 @@ pub struct RaftConfig {
     /// A node with no known leader holds client commands and retries them this often.
     pub client_retry_ms: u64,
     /// At most this many client commands held per node while no leader is known; more are refused.
+    /// Also bounds how many commands a node tracks for resending.
     pub pending_max: u64,
+    /// Client sessions (§8): the node a client contacted resends its command if it has not seen
+    /// it applied after this long, and a command id is applied at most once. 0 = no resends.
+    pub client_timeout_ms: u64,
     /// A deliberately broken variant, or `none`.
     pub bug: Bug,
 }
@@ -54,6 +58,7 @@ impl Default for RaftConfig {
             max_entries_per_append: 64,
             client_retry_ms: 100,
             pending_max: 1_000,
+            client_timeout_ms: 500,
             bug: Bug::None,
         }
     }
@@ -91,6 +96,13 @@ impl RaftConfig {
         }
         if !(1..=3_600_000).contains(&self.client_retry_ms) {
             return bad("client_retry_ms", &self.client_retry_ms, "an integer in [1, 3600000]".into());
+        }
+        if self.client_timeout_ms > 3_600_000 {
+            return bad(
+                "client_timeout_ms",
+                &self.client_timeout_ms,
+                "an integer in [0, 3600000] (0 = off)".into(),
+            );
         }
         if !(1..=1_000_000).contains(&self.pending_max) {
             return bad("pending_max", &self.pending_max, "an integer in [1, 1000000]".into());

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::protocol::{Ctx, Protocol, Timer};
-use crate::sim::{NodeId, SimDuration};
+use crate::sim::{NodeId, SimDuration, SimTime};
 use crate::trace::{Event, Record, Value};
 use crate::workload::Op;
 
@@ -53,6 +53,8 @@ pub enum RaftTimer {
     Heartbeat,
     /// A node holding client commands with no known leader tries again.
     ClientRetry,
+    /// Resend client commands not yet applied (client sessions, §8).
+    ClientTimeout,
 }
 
 impl Timer for RaftTimer {
@@ -61,6 +63,7 @@ impl Timer for RaftTimer {
             RaftTimer::Election => "election",
             RaftTimer::Heartbeat => "heartbeat",
             RaftTimer::ClientRetry => "client_retry",
+            RaftTimer::ClientTimeout => "client_timeout",
         }
     }
 }
@@ -103,6 +106,13 @@ pub struct RaftNode {
     pending: VecDeque<Op>,
     /// Whether the ClientRetry timer is armed.
     retry_armed: bool,
+    /// Client sessions: commands this node received from clients and has not yet seen applied,
+    /// by id, with when to resend them. Invariant: `len() <= pending_max`; the ClientTimeout timer
+    /// is armed exactly while it is non-empty.
+    awaiting: BTreeMap<u64, (Op, SimTime)>,
+    /// Ids of the commands applied to the state machine, so a resent command applies once.
+    /// Volatile, like the state machine: rebuilt by re-applying the log after a restart.
+    applied_ids: BTreeSet<u64>,
 
     // Scratch for the input being handled.
     outbox: Vec<(NodeId, Msg)>,
@@ -133,6 +143,8 @@ impl RaftNode {
             match_index: vec![0; n],
             pending: VecDeque::new(),
             retry_armed: false,
+            awaiting: BTreeMap::new(),
+            applied_ids: BTreeSet::new(),
             outbox: Vec::new(),
             persisted_changed: false,
             matched: Vec::with_capacity(n),
@@ -528,6 +540,11 @@ impl RaftNode {
                 unreachable!("index {index} <= last index {}", self.log.last_index());
             };
             ctx.note(entry_record(Event::Apply, index, &entry));
+            self.awaiting.remove(&entry.command.id());
+            if !self.applied_ids.insert(entry.command.id()) {
+                // A resent command that reached the log twice: applied once (at-most-once).
+                continue;
+            }
             match entry.command {
                 Op::Put { key, value } => {
                     self.state_machine.insert(key, value);
@@ -547,6 +564,9 @@ impl RaftNode {
     /// follower forwards it to the leader it knows, a node knowing no leader holds it.
     fn handle_client_command(&mut self, ctx: &mut Ctx<'_, Self>, op: Op, hops: u32) {
         if self.role == Role::Leader {
+            if self.has_command(op.id()) {
+                return;
+            }
             let index = self.leader_append(ctx, op);
             for peer in peers(self.id, self.nodes) {
                 // Followers that are behind get the entry with the catch-up already under way.
@@ -566,6 +586,47 @@ impl RaftNode {
                 refuse(ctx, &op, format!("forwarded {hops} times, the limit for {} nodes", self.nodes))
             }
             None => self.hold(ctx, op),
+        }
+    }
+
+    /// Whether a command is already applied or waiting in the unapplied part of the log (a leader
+    /// does not append a resent command twice when it can tell).
+    fn has_command(&self, id: u64) -> bool {
+        self.applied_ids.contains(&id)
+            || (self.last_applied + 1..=self.log.last_index())
+                .any(|i| self.log.get(i).is_some_and(|e| e.command.id() == id))
+    }
+
+    /// A client's command arrives here: remember it for resending until it is applied.
+    fn accept_client_command(&mut self, ctx: &mut Ctx<'_, Self>, op: Op) {
+        let timeout = self.config.client_timeout_ms;
+        if timeout > 0 && (self.awaiting.len() as u64) < self.config.pending_max {
+            if self.awaiting.is_empty() {
+                ctx.set_timer(RaftTimer::ClientTimeout, SimDuration::from_ms(timeout));
+            }
+            self.awaiting.insert(op.id(), (op.clone(), ctx.now() + SimDuration::from_ms(timeout)));
+        }
+        self.handle_client_command(ctx, op, 0);
+    }
+
+    /// Resends the commands whose time is up, as a client whose request timed out would.
+    fn on_client_timeout(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let timeout = SimDuration::from_ms(self.config.client_timeout_ms);
+        let now = ctx.now();
+        let due: Vec<Op> = self
+            .awaiting
+            .values_mut()
+            .filter(|(_, at)| *at <= now)
+            .map(|(op, at)| {
+                *at = now + timeout;
+                op.clone()
+            })
+            .collect();
+        for op in due {
+            self.handle_client_command(ctx, op, 0);
+        }
+        if !self.awaiting.is_empty() {
+            ctx.set_timer(RaftTimer::ClientTimeout, timeout);
         }
     }
 
@@ -663,6 +724,8 @@ impl Protocol for RaftNode {
         self.match_index = vec![0; n];
         self.pending.clear();
         self.retry_armed = false;
+        self.awaiting.clear();
+        self.applied_ids.clear();
         self.outbox.clear();
         self.persisted_changed = false;
         if self.config.bug == Bug::ForgetVotedFor {
@@ -691,12 +754,13 @@ impl Protocol for RaftNode {
             RaftTimer::Election => self.on_election_timeout(ctx),
             RaftTimer::Heartbeat => self.on_heartbeat(ctx),
             RaftTimer::ClientRetry => self.on_client_retry(ctx),
+            RaftTimer::ClientTimeout => self.on_client_timeout(ctx),
         }
         self.flush_outbox(ctx);
     }
 
     fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, request: Op) {
-        self.handle_client_command(ctx, request, 0);
+        self.accept_client_command(ctx, request);
         self.flush_outbox(ctx);
     }
 
