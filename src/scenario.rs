@@ -23,9 +23,21 @@ use crate::workload::WorkloadConfig;
 pub const DEFAULT_RAFT: (&str, &str) = ("sims/raft.toml", include_str!("../sims/raft.toml"));
 pub const DEFAULT_EVENTUAL: (&str, &str) = ("sims/eventual.toml", include_str!("../sims/eventual.toml"));
 
+/// Every scenario in `sims/`, compiled in, so `dsim run sims/raft_chaos.toml` (and every replay
+/// command a sweep prints) works from any directory.
+pub const EMBEDDED: [(&str, &str); 7] = [
+    DEFAULT_RAFT,
+    DEFAULT_EVENTUAL,
+    ("sims/raft_faults.toml", include_str!("../sims/raft_faults.toml")),
+    ("sims/raft_chaos.toml", include_str!("../sims/raft_chaos.toml")),
+    ("sims/raft_figure8.toml", include_str!("../sims/raft_figure8.toml")),
+    ("sims/eventual_seed.toml", include_str!("../sims/eventual_seed.toml")),
+    ("sims/eventual_partition.toml", include_str!("../sims/eventual_partition.toml")),
+];
+
 /// The embedded scenario compiled in under `name` (its path in the repository), if any.
 pub fn embedded(name: &str) -> Option<(&'static str, &'static str)> {
-    [DEFAULT_RAFT, DEFAULT_EVENTUAL].into_iter().find(|(origin, _)| *origin == name)
+    EMBEDDED.into_iter().find(|(origin, _)| *origin == name)
 }
 
 /// Which protocol runs.

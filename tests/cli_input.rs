@@ -88,3 +88,21 @@ fn a_failed_run_leaves_no_trace_under_the_final_name() {
         .stdout(predicate::str::is_empty());
     assert!(!trace.exists());
 }
+
+#[test]
+fn every_scenario_in_sims_is_embedded_and_matches_its_file() {
+    let files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sims"))
+        .unwrap()
+        .map(|e| format!("sims/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    assert_eq!(files.len(), dsim::scenario::EMBEDDED.len(), "{files:?}");
+    for file in files {
+        let (_, text) = dsim::scenario::embedded(&file).unwrap_or_else(|| panic!("{file} is not embedded"));
+        let on_disk =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_owned() + &file).unwrap();
+        assert_eq!(text, on_disk, "{file}");
+    }
+    // From a directory without sims/, the names still work.
+    let dir = tempfile::tempdir().unwrap();
+    dsim().current_dir(dir.path()).args(["run", "sims/raft_chaos.toml"]).assert().success();
+}

@@ -59,8 +59,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 /// Where a scenario comes from and how it is changed: shared by run, sweep and bench.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScenarioArgs {
-    /// A scenario file (TOML). Without it, the embedded default (= sims/raft.toml); the names
-    /// sims/raft.toml and sims/eventual.toml always work, from any directory.
+    /// A scenario file (TOML). Without it, the embedded default (= sims/raft.toml); the files of
+    /// sims/ are compiled in, so their names (sims/raft_chaos.toml, …) work from any directory.
     pub scenario: Option<PathBuf>,
     /// Override the scenario's seed.
     #[arg(long)]
