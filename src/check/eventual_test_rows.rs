@@ -54,14 +54,4 @@ pub fn final_key(node: u32, key: u64, values: &[u64], clock: &str) -> Record {
     with_clock(Record::new(Event::Final).node(NodeId(node)).key(key).value(ids_value(values)), clock)
 }
 
-/// Stamps `(time_us, row)` pairs with their times and consecutive seqs.
-pub fn timed(rows: Vec<(u64, Record)>) -> Vec<Record> {
-    rows.into_iter()
-        .enumerate()
-        .map(|(i, (t, mut r))| {
-            r.time_us = t;
-            r.seq = i as u64;
-            r
-        })
-        .collect()
-}
+pub use crate::check::testkit::timed;

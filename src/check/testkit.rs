@@ -75,6 +75,18 @@ pub fn history(rows: Vec<Record>) -> Vec<Record> {
         .collect()
 }
 
+/// Stamps `(time_us, row)` pairs with their times and consecutive seqs.
+pub fn timed(rows: Vec<(u64, Record)>) -> Vec<Record> {
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, (t, mut r))| {
+            r.time_us = t;
+            r.seq = i as u64;
+            r
+        })
+        .collect()
+}
+
 /// Feeds `rows` (numbered by [`history`]) to `checker` and finishes it after the last row.
 pub fn run(checker: &mut dyn Checker, rows: Vec<Record>) -> Vec<Violation> {
     let rows = history(rows);

@@ -51,15 +51,20 @@ pub trait Metrics {
 ///
 /// Always one of the values (no interpolation), so integer figures stay integers.
 pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    assert!((0.0..=100.0).contains(&p), "percentile {p} is outside [0, 100]");
     debug_assert!(sorted.windows(2).all(|w| w[0] <= w[1]), "percentile of unsorted values");
-    if sorted.is_empty() {
+    percentile_index(sorted.len(), p).map(|i| sorted[i])
+}
+
+/// The index of the nearest-rank `p`-th percentile among `n` ascending values (`None` when
+/// `n == 0`): what [`percentile`] picks, for callers whose values are not plain `u64`s.
+pub fn percentile_index(n: usize, p: f64) -> Option<usize> {
+    assert!((0.0..=100.0).contains(&p), "percentile {p} is outside [0, 100]");
+    if n == 0 {
         return None;
     }
-    let n = sorted.len();
     // p * n first: exact for integral p and any realistic n, where p / 100 * n would round.
     let rank = ((p * n as f64) / 100.0).ceil() as usize;
-    Some(sorted[rank.clamp(1, n) - 1])
+    Some(rank.clamp(1, n) - 1)
 }
 
 #[cfg(test)]

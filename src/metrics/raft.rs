@@ -231,20 +231,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::check::testkit::{apply, apply_get, crash, restart, role};
+    use crate::check::testkit::{apply, apply_get, crash, restart, role, timed};
     use crate::sim::NodeId;
-
-    /// Rows at the given times, numbered in order.
-    fn timed(rows: Vec<(u64, Record)>) -> Vec<Record> {
-        rows.into_iter()
-            .enumerate()
-            .map(|(i, (t, mut r))| {
-                r.time_us = t;
-                r.seq = i as u64;
-                r
-            })
-            .collect()
-    }
 
     fn figures(nodes: u32, rows: Vec<(u64, Record)>, end_us: u64) -> BTreeMap<&'static str, MetricValue> {
         let mut m = RaftMetrics::new(nodes);

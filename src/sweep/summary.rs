@@ -65,12 +65,11 @@ pub const COLUMNS: [&str; 12] = [
     "ci95_hi",
 ];
 
-/// Nearest-rank percentile of ascending `sorted` (non-empty): the value at rank ⌈p/100 · n⌉.
+/// Nearest-rank percentile of ascending `sorted` (non-empty): the value at rank ⌈p/100 · n⌉, the
+/// same rule as the run metrics' percentiles.
 fn nearest_rank(sorted: &[(f64, &str)], p: u64) -> Quantile {
-    assert!(!sorted.is_empty(), "percentile of nothing");
-    let n = sorted.len() as u64;
-    let rank = (p * n).div_ceil(100).max(1);
-    let (value, cell) = sorted[(rank - 1) as usize];
+    let i = crate::metrics::percentile_index(sorted.len(), p as f64).expect("percentile of nothing");
+    let (value, cell) = sorted[i];
     Quantile { value, cell: cell.to_owned() }
 }
 
