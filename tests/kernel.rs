@@ -1,71 +1,18 @@
-//! Kernel tests with a toy gossip protocol: determinism, paired streams, crash semantics, limits.
-//! The toy knows nothing of Raft, which is the point: the kernel must work for any protocol.
+//! Kernel tests with the toy gossip protocol of `tests/common`: determinism, paired streams,
+//! crash semantics, limits.
 
 use dsim::check::Checker;
 use dsim::harness::{self, Model, Options};
 use dsim::metrics::{MetricValue, Metrics};
-use dsim::protocol::{Ctx, Message, Protocol, Timer};
 use dsim::scenario::Scenario;
 use dsim::sim::runner::{Runner, StopReason};
-use dsim::sim::{NodeId, SimDuration};
+use dsim::sim::NodeId;
 use dsim::trace::{Event, Record, TraceReader};
-use dsim::workload::{Op, OpenLoop};
-use rand::Rng;
+use dsim::workload::OpenLoop;
 
-#[derive(Clone, Debug)]
-struct Ping(u64);
+mod common;
 
-impl Message for Ping {
-    fn name(&self) -> &'static str {
-        "ping"
-    }
-    fn describe(&self, row: &mut Record) {
-        row.index = Some(self.0);
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Tick;
-
-impl Timer for Tick {
-    fn name(&self) -> &'static str {
-        "tick"
-    }
-}
-
-/// Every 10–20 ms, ping a random peer; count pings; lose the count on crash.
-struct Gossip {
-    seen: u64,
-}
-
-impl Protocol for Gossip {
-    type Msg = Ping;
-    type Timer = Tick;
-    type Client = Op;
-
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        ctx.set_timer_range(Tick, SimDuration::from_ms(10), SimDuration::from_ms(20));
-    }
-    fn on_crash(&mut self) {
-        self.seen = 0;
-    }
-    fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
-        self.on_start(ctx);
-    }
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, _from: NodeId, msg: Ping) {
-        self.seen += 1;
-        ctx.note(Record::new(Event::Note).index(msg.0).detail("got"));
-    }
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _timer: Tick) {
-        let peers: Vec<NodeId> = ctx.peers().collect();
-        let to = peers[ctx.rng().gen_range(0..peers.len())];
-        ctx.send(to, Ping(self.seen));
-        ctx.set_timer_range(Tick, SimDuration::from_ms(10), SimDuration::from_ms(20));
-    }
-    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, _request: Op) {
-        ctx.send_after(SimDuration::from_us(300), ctx.id(), Ping(u64::MAX));
-    }
-}
+use common::Gossip;
 
 struct Count(u64);
 
@@ -83,7 +30,7 @@ struct GossipModel;
 impl Model for GossipModel {
     type Node = Gossip;
     fn nodes(s: &Scenario) -> Vec<Gossip> {
-        (0..s.nodes).map(|_| Gossip { seen: 0 }).collect()
+        (0..s.nodes).map(|_| Gossip::default()).collect()
     }
     fn checkers(_: &Scenario) -> Vec<Box<dyn Checker>> {
         Vec::new()

@@ -8,60 +8,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use dsim::check::{Checker, Violation};
 use dsim::harness::{self, Model, Options};
 use dsim::metrics::{MetricValue, Metrics};
-use dsim::protocol::{Ctx, Message, Protocol, Timer};
 use dsim::scenario::Scenario;
-use dsim::sim::{NodeId, SimDuration};
 use dsim::sweep::output::{self, MANIFEST, RUNS, SUMMARY};
 use dsim::sweep::runner::{execute, ExecOptions, ProgressMode};
 use dsim::sweep::{Param, RunRecord, Shard, SweepSpec};
 use dsim::trace::{Event, Record};
-use dsim::workload::Op;
 use dsim::Error;
-use rand::Rng;
 
-#[derive(Clone, Debug)]
-struct Ping;
+mod common;
 
-impl Message for Ping {
-    fn name(&self) -> &'static str {
-        "ping"
-    }
-    fn describe(&self, _row: &mut Record) {}
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Tick;
-
-impl Timer for Tick {
-    fn name(&self) -> &'static str {
-        "tick"
-    }
-}
-
-/// Every 10–20 ms, ping a random peer.
-struct Gossip;
-
-impl Protocol for Gossip {
-    type Msg = Ping;
-    type Timer = Tick;
-    type Client = Op;
-
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        ctx.set_timer_range(Tick, SimDuration::from_ms(10), SimDuration::from_ms(20));
-    }
-    fn on_crash(&mut self) {}
-    fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
-        self.on_start(ctx);
-    }
-    fn on_message(&mut self, _ctx: &mut Ctx<'_, Self>, _from: NodeId, _msg: Ping) {}
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _timer: Tick) {
-        let peers: Vec<NodeId> = ctx.peers().collect();
-        let to = peers[ctx.rng().gen_range(0..peers.len())];
-        ctx.send(to, Ping);
-        ctx.set_timer_range(Tick, SimDuration::from_ms(10), SimDuration::from_ms(20));
-    }
-    fn on_client(&mut self, _ctx: &mut Ctx<'_, Self>, _request: Op) {}
-}
+use common::Gossip;
 
 /// delivered (count), first_drop_us (missing without drops), drop_fraction (float).
 #[derive(Default)]
@@ -122,7 +78,7 @@ struct Toy;
 impl Model for Toy {
     type Node = Gossip;
     fn nodes(s: &Scenario) -> Vec<Gossip> {
-        (0..s.nodes).map(|_| Gossip).collect()
+        (0..s.nodes).map(|_| Gossip::default()).collect()
     }
     fn checkers(_: &Scenario) -> Vec<Box<dyn Checker>> {
         vec![Box::new(FewDrops::default())]
