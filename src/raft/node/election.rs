@@ -1,0 +1,141 @@
+//! Terms, roles and elections (§5.1, §5.2, §5.4.1): adopting a newer term, stepping down,
+//! standing as a candidate, counting votes, and taking office as leader.
+
+use std::collections::BTreeSet;
+
+use crate::protocol::Ctx;
+use crate::sim::{NodeId, SimDuration};
+use crate::trace::{Event, Record};
+
+use super::{peers, RaftNode, RaftTimer, Role};
+use crate::raft::log::Term;
+use crate::raft::messages::{Msg, RequestVote, RequestVoteReply};
+use crate::raft::Bug;
+
+impl RaftNode {
+    // ---- Terms and roles (§5.1, §5.2) ---------------------------------------------------------
+
+    /// "If RPC request or response contains term T > currentTerm: set currentTerm = T, convert to
+    /// follower." Returns whether the term was adopted.
+    pub(super) fn observe_term(&mut self, ctx: &mut Ctx<'_, Self>, term: Term) -> bool {
+        if term <= self.current_term {
+            return false;
+        }
+        self.current_term = term;
+        self.voted_for = None;
+        self.leader_id = None;
+        self.persisted_changed = true;
+        self.become_follower(ctx);
+        true
+    }
+
+    pub(super) fn become_follower(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self.role {
+            Role::Follower => return,
+            Role::Leader => {
+                ctx.cancel_timer(RaftTimer::Heartbeat);
+                self.reset_election_timer(ctx);
+            }
+            Role::Candidate => {}
+        }
+        self.role = Role::Follower;
+        self.note_role(ctx);
+    }
+
+    /// §5.2: increment the term, vote for self, reset the timer, ask every peer for its vote.
+    pub(super) fn start_election(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.current_term += 1;
+        self.voted_for = Some(self.id);
+        self.persisted_changed = true;
+        self.leader_id = None;
+        self.role = Role::Candidate;
+        self.note_role(ctx);
+        ctx.note(Record::new(Event::Vote).peer(self.id).term(self.current_term));
+        self.votes_granted = BTreeSet::from([self.id]);
+        if self.votes_granted.len() >= self.majority() {
+            // A cluster of one: its own vote is a majority.
+            self.become_leader(ctx);
+            return;
+        }
+        self.reset_election_timer(ctx);
+        let request = RequestVote {
+            term: self.current_term,
+            candidate_id: self.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        for peer in peers(self.id, self.nodes) {
+            self.outbox.push((peer, Msg::RequestVote(request.clone())));
+        }
+    }
+
+    /// Leaders: reinitialise `next_index` / `match_index`, heartbeat at once and periodically, and
+    /// take over the client commands this node was holding.
+    pub(super) fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.role = Role::Leader;
+        self.leader_id = Some(self.id);
+        self.note_role(ctx);
+        ctx.cancel_timer(RaftTimer::Election);
+        let last = self.log.last_index();
+        self.next_index.iter_mut().for_each(|n| *n = last + 1);
+        self.match_index.iter_mut().for_each(|m| *m = 0);
+        self.match_index[self.id.index()] = last;
+        if self.retry_armed {
+            ctx.cancel_timer(RaftTimer::ClientRetry);
+            self.retry_armed = false;
+        }
+        for op in std::mem::take(&mut self.pending) {
+            self.leader_append(ctx, op);
+        }
+        self.broadcast_append_entries();
+        ctx.set_timer(RaftTimer::Heartbeat, SimDuration::from_ms(self.config.heartbeat_ms));
+        self.advance_commit_index(ctx);
+    }
+
+    pub(super) fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let [min, max] = self.config.election_timeout_ms;
+        ctx.set_timer_range(RaftTimer::Election, SimDuration::from_ms(min), SimDuration::from_ms(max));
+    }
+
+    // ---- RequestVote (§5.2, §5.4.1) -----------------------------------------------------------
+
+    pub(super) fn handle_request_vote(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, req: RequestVote) {
+        self.observe_term(ctx, req.term);
+        // §5.4.1: the candidate's log must be at least as up-to-date: later last term, or the same
+        // last term and at least as long.
+        let up_to_date =
+            (req.last_log_term, req.last_log_index) >= (self.log.last_term(), self.log.last_index());
+        let log_ok = up_to_date || self.config.bug == Bug::VoteWithoutLogCheck;
+        let free = self.voted_for.is_none() || self.voted_for == Some(req.candidate_id);
+        let vote_granted = req.term == self.current_term && free && log_ok;
+        if vote_granted {
+            if self.voted_for.is_none() {
+                self.voted_for = Some(req.candidate_id);
+                self.persisted_changed = true;
+                ctx.note(Record::new(Event::Vote).peer(req.candidate_id).term(self.current_term));
+            }
+            self.reset_election_timer(ctx);
+        }
+        let reply = RequestVoteReply { term: self.current_term, vote_granted };
+        self.outbox.push((from, Msg::RequestVoteReply(reply)));
+    }
+
+    pub(super) fn handle_request_vote_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        reply: RequestVoteReply,
+    ) {
+        if self.observe_term(ctx, reply.term) {
+            return;
+        }
+        if self.role != Role::Candidate || reply.term != self.current_term || !reply.vote_granted {
+            return;
+        }
+        // A set: a duplicated reply is one vote.
+        self.votes_granted.insert(from);
+        if self.votes_granted.len() >= self.majority() {
+            self.become_leader(ctx);
+        }
+    }
+}

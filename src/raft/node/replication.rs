@@ -1,0 +1,201 @@
+//! Log replication and commitment (§5.3, §5.4.2): AppendEntries and its replies, the leader's
+//! `next_index` / `match_index` bookkeeping, the commit rule and applying to the state machine.
+
+use crate::protocol::Ctx;
+use crate::sim::NodeId;
+use crate::trace::{Event, Record, Value};
+use crate::workload::Op;
+
+use super::{entry_record, peers, RaftNode, Role};
+use crate::raft::log::{Entry, LogIndex};
+use crate::raft::messages::{AppendEntries, AppendEntriesReply, Msg};
+use crate::raft::Bug;
+
+impl RaftNode {
+    // ---- AppendEntries (§5.3) -----------------------------------------------------------------
+
+    pub(super) fn handle_append_entries(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        req: AppendEntries,
+    ) {
+        self.observe_term(ctx, req.term);
+        if req.term < self.current_term {
+            self.reply_append_entries(from, false, self.log.last_index());
+            return;
+        }
+        // The leader of the current term: a candidate (or, only under a vote bug, a second leader)
+        // returns to follower.
+        self.become_follower(ctx);
+        self.leader_id = Some(req.leader_id);
+        self.reset_election_timer(ctx);
+        self.forward_pending(ctx);
+        if self.log.term_at(req.prev_log_index) != Some(req.prev_log_term) {
+            self.reply_append_entries(from, false, self.log.last_index());
+            return;
+        }
+        let last_new = self.merge_entries(ctx, req.prev_log_index, req.entries);
+        if req.leader_commit > self.commit_index {
+            self.set_commit_index(ctx, req.leader_commit.min(last_new));
+        }
+        self.reply_append_entries(from, true, last_new);
+    }
+
+    pub(super) fn reply_append_entries(&mut self, to: NodeId, success: bool, match_index: LogIndex) {
+        let reply = AppendEntriesReply { term: self.current_term, success, match_index };
+        self.outbox.push((to, Msg::AppendEntriesReply(reply)));
+    }
+
+    /// "If an existing entry conflicts with a new one (same index but different terms), delete the
+    /// existing entry and all that follow it. Append any new entries not already in the log."
+    /// Entries that match are kept, so a stale or duplicated AppendEntries never shortens the log.
+    /// Returns the index of the last entry the request carried.
+    pub(super) fn merge_entries(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        prev_log_index: LogIndex,
+        entries: Vec<Entry>,
+    ) -> LogIndex {
+        let mut index = prev_log_index;
+        for entry in entries {
+            index += 1;
+            match self.log.term_at(index) {
+                Some(term) if term == entry.term => continue,
+                Some(_) => {
+                    ctx.note(Record::new(Event::Truncate).index(index).detail(format!("to {}", index - 1)));
+                    self.log.truncate_from(index);
+                }
+                None => {}
+            }
+            ctx.note(entry_record(Event::Store, index, &entry));
+            self.log.append(entry);
+            self.persisted_changed = true;
+        }
+        index
+    }
+
+    pub(super) fn handle_append_entries_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        reply: AppendEntriesReply,
+    ) {
+        if self.observe_term(ctx, reply.term) {
+            return;
+        }
+        if self.role != Role::Leader || reply.term != self.current_term {
+            return;
+        }
+        let p = from.index();
+        let last = self.log.last_index();
+        if reply.success {
+            // Replies may be stale or duplicated: progress only moves forward. The clamp only
+            // matters under a vote bug, when a second leader of this term had a longer log.
+            let matched = reply.match_index.min(last);
+            if matched <= self.match_index[p] {
+                return;
+            }
+            self.match_index[p] = matched;
+            self.next_index[p] = self.next_index[p].max(matched + 1);
+            self.advance_commit_index(ctx);
+            if self.next_index[p] <= self.log.last_index() {
+                self.send_append_entries(from);
+            }
+        } else {
+            // Back off one entry, or straight past the follower's last index; never below what is
+            // known to match, nor above where it was.
+            let next = self.next_index[p];
+            let backed =
+                (next - 1).min(reply.match_index.saturating_add(1)).max(self.match_index[p] + 1).max(1);
+            if backed < next {
+                self.next_index[p] = backed;
+                self.send_append_entries(from);
+            }
+        }
+    }
+
+    pub(super) fn send_append_entries(&mut self, to: NodeId) {
+        let next = self.next_index[to.index()].clamp(1, self.log.last_index() + 1);
+        let prev_log_index = next - 1;
+        let prev_log_term = self.log.term_at(prev_log_index).unwrap_or_else(|| {
+            unreachable!("prev_log_index {prev_log_index} <= last index {}", self.log.last_index())
+        });
+        let entries = self.log.entries_from(next, self.config.max_entries_per_append).to_vec();
+        let request = AppendEntries {
+            term: self.current_term,
+            leader_id: self.id,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit: self.commit_index,
+        };
+        self.outbox.push((to, Msg::AppendEntries(request)));
+    }
+
+    pub(super) fn broadcast_append_entries(&mut self) {
+        for peer in peers(self.id, self.nodes) {
+            self.send_append_entries(peer);
+        }
+    }
+
+    // ---- Commitment and the state machine (§5.3, §5.4.2) --------------------------------------
+
+    /// §5.4.2: the largest N replicated on a majority commits if `log[N].term == current_term`
+    /// (the Figure8Commit bug drops that condition). Terms never decrease along the log, so if the
+    /// majority-replicated N fails the term test, every smaller candidate fails it too.
+    pub(super) fn advance_commit_index(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.match_index[self.id.index()] = self.log.last_index();
+        let mut matched = std::mem::take(&mut self.matched);
+        matched.clear();
+        matched.extend_from_slice(&self.match_index);
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let n = matched[self.majority() - 1];
+        self.matched = matched;
+        if n <= self.commit_index {
+            return;
+        }
+        let current = self.log.term_at(n) == Some(self.current_term);
+        if current || self.config.bug == Bug::Figure8Commit {
+            self.set_commit_index(ctx, n);
+        }
+    }
+
+    pub(super) fn set_commit_index(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex) {
+        if index <= self.commit_index {
+            return;
+        }
+        self.commit_index = index;
+        ctx.note(Record::new(Event::Commit).index(index).term(self.current_term));
+        self.apply_committed(ctx);
+    }
+
+    /// "If commitIndex > lastApplied: increment lastApplied, apply log[lastApplied]", in log order.
+    pub(super) fn apply_committed(&mut self, ctx: &mut Ctx<'_, Self>) {
+        // Only a vote bug can leave commit_index past a truncated log; apply what exists.
+        let upto = self.commit_index.min(self.log.last_index());
+        while self.last_applied < upto {
+            self.last_applied += 1;
+            let index = self.last_applied;
+            let Some(entry) = self.log.get(index).cloned() else {
+                unreachable!("index {index} <= last index {}", self.log.last_index());
+            };
+            ctx.note(entry_record(Event::Apply, index, &entry));
+            self.awaiting.remove(&entry.command.id());
+            if !self.applied_ids.insert(entry.command.id()) {
+                // A resent command that reached the log twice: applied once (at-most-once).
+                continue;
+            }
+            match entry.command {
+                Op::Put { key, value } => {
+                    self.state_machine.insert(key, value);
+                }
+                Op::Get { key, id } => {
+                    let value = self.state_machine.get(&key).map_or(Value::None, |v| Value::Id(*v));
+                    let read = Record::new(Event::Read).key(key).index(index).value(value);
+                    ctx.note(read.detail(format!("get#{id}")));
+                }
+            }
+        }
+    }
+}
