@@ -208,9 +208,12 @@ pub fn hold_runner(nodes: u32, pending: usize, steps: u64, seed: u64) -> RunStat
             drop_probability: 0.0,
             duplicate_probability: 0.0,
             latency: Latency::Uniform { min_us: 1, max_us: HOLD_INCREMENT_MAX_US },
+            ..NetworkConfig::default()
         },
         faults: Vec::new(),
         chaos: ChaosConfig::default(),
+        node: Default::default(),
+        clocks: Default::default(),
     };
     let per_node = pending / nodes as usize;
     let relays = (0..nodes).map(|_| Relay { tokens: per_node }).collect();

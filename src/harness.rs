@@ -13,7 +13,7 @@ use crate::metrics::eventual::EventualMetrics;
 use crate::metrics::raft::RaftMetrics;
 use crate::metrics::{MetricValue, Metrics};
 use crate::protocol::Protocol;
-use crate::raft::RaftNode;
+use crate::raft::{RaftConfig, RaftNode};
 use crate::scenario::{ProtocolKind, Scenario};
 use crate::sim::runner::{RowSink, RunStats, Runner};
 use crate::sim::NodeId;
@@ -95,7 +95,13 @@ impl Model for RaftModel {
     type Node = RaftNode;
 
     fn nodes(scenario: &Scenario) -> Vec<RaftNode> {
-        (0..scenario.nodes).map(|i| RaftNode::new(NodeId(i), scenario.nodes, &scenario.raft)).collect()
+        let node = |i: u32| {
+            // A node's own persist delay (a slow disk) replaces the cluster's.
+            let config =
+                RaftConfig { persist_delay_us: scenario.persist_delay_us(i), ..scenario.raft.clone() };
+            RaftNode::new(NodeId(i), scenario.nodes, &config)
+        };
+        (0..scenario.nodes).map(node).collect()
     }
 
     fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {

@@ -6,6 +6,7 @@
 //! as one line: origin, field path, value, what is allowed. The embedded defaults are the files in
 //! `sims/`, compiled in.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -13,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::eventual::EventualConfig;
 use crate::raft::RaftConfig;
-use crate::sim::faults::{ChaosConfig, FaultSpec};
+use crate::sim::faults::{self, ChaosConfig, FaultSpec};
 use crate::sim::network::NetworkConfig;
+use crate::sim::node_config::{self, ClockConfig, NodeConfig};
 use crate::sim::runner::KernelConfig;
 use crate::sim::SimTime;
 use crate::workload::WorkloadConfig;
@@ -94,6 +96,12 @@ pub struct Scenario {
     pub chaos: ChaosConfig,
     #[serde(default)]
     pub liveness: LivenessConfig,
+    /// `[node.n3]`: per-node latency, persist delay and clock drift.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node: BTreeMap<String, NodeConfig>,
+    /// `[clocks]`: drawn clock drift.
+    #[serde(default)]
+    pub clocks: ClockConfig,
 }
 
 /// `[liveness]`: require progress after the faults are over (Raft: a commit in the window).
@@ -166,12 +174,13 @@ impl Scenario {
         range("events_max", self.events_max, 1, 100_000_000_000)?;
         range("queue_max", self.queue_max, 16, 100_000_000)?;
         self.network.validate(origin)?;
+        self.network.validate_topology(origin, self.nodes)?;
+        node_config::validate_nodes(origin, &self.node, self.nodes)?;
+        self.clocks.validate(origin)?;
         self.workload.validate(origin)?;
         self.raft.validate(origin)?;
         self.eventual.validate(origin, self.nodes)?;
-        for (i, fault) in self.faults.iter().enumerate() {
-            fault.validate(origin, &format!("faults[{i}]"), self.nodes)?;
-        }
+        faults::validate_all(&self.faults, origin, self.nodes)?;
         self.chaos.validate(origin, self.nodes)?;
         if let Some(after) = self.liveness.after_ms {
             let deadline = after.saturating_add(self.liveness.within_ms);
@@ -202,7 +211,16 @@ impl Scenario {
             network: self.network.clone(),
             faults: self.faults.clone(),
             chaos: self.chaos.clone(),
+            node: self.node.clone(),
+            clocks: self.clocks.clone(),
         }
+    }
+
+    /// `raft.persist_delay_us`, or node `i`'s own (`[node.nX].persist_delay_us`, a slow disk).
+    pub fn persist_delay_us(&self, i: u32) -> u64 {
+        node_config::of(&self.node, crate::sim::NodeId(i))
+            .and_then(|c| c.persist_delay_us)
+            .unwrap_or(self.raft.persist_delay_us)
     }
 
     /// The resolved scenario as TOML (what `dsim run --dump-scenario` prints).

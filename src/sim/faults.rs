@@ -5,12 +5,18 @@
 //! fault's range never shifts another's draw. A crash may name a node or `"leader"` — whichever node
 //! claims leadership when the fault fires (the kernel asks the protocol; it knows nothing else of
 //! leaders) — and may schedule its own restart, which is how "crash the leader, bring it back" is
-//! written. A partition may schedule its own heal.
+//! written. A partition may schedule its own heal, which heals that partition only.
+//!
+//! Partitions are named (`name`, or `fault<i>` after the entry's index) and overlap freely: a
+//! `heal` with a name heals that partition, a `heal` without one heals them all. A partition is
+//! `groups` (cut both ways) or `from`/`to` (one-way). A `pause` stalls a node (a GC pause): it
+//! handles nothing for `pause_ms`, then everything that arrived meanwhile in a burst.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::sim::partition::Cut;
 use crate::sim::rng::SimRng;
 use crate::sim::{NodeId, SimDuration, SimTime};
 
@@ -60,6 +66,7 @@ pub enum FaultKind {
     Restart,
     Partition,
     Heal,
+    Pause,
 }
 
 /// One `[[faults]]` entry as written in the file.
@@ -82,6 +89,26 @@ pub struct FaultSpec {
     /// partition only: heal this long after the partition starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heal_after_ms: Option<MsOrRange>,
+    /// partition: its name (default `fault<i>`); heal: the partition to heal (default all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// partition only, one-way: messages from these nodes to `to` are cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Vec<String>>,
+    /// pause only: how long the node stalls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_ms: Option<MsOrRange>,
+}
+
+/// Which partitions a heal heals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealTarget {
+    All,
+    Name(String),
+    /// One started partition (its own `heal_after_ms`).
+    Instance(u64),
 }
 
 /// Who a crash targets.
@@ -94,10 +121,27 @@ pub enum Target {
 /// A fault ready to fire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultAction {
-    Crash { target: Target, restart_after: Option<SimDuration> },
-    Restart { node: NodeId },
-    Partition { groups: Vec<Vec<NodeId>>, heal_after: Option<SimDuration> },
-    Heal,
+    Crash {
+        target: Target,
+        restart_after: Option<SimDuration>,
+    },
+    Restart {
+        node: NodeId,
+    },
+    Partition {
+        name: String,
+        cut: Cut,
+        heal_after: Option<SimDuration>,
+    },
+    Heal(HealTarget),
+    Pause {
+        target: Target,
+        pause: SimDuration,
+    },
+    /// The end of a pause (scheduled by the pause).
+    Resume {
+        node: NodeId,
+    },
 }
 
 fn parse_node(origin: &str, field: &str, text: &str, nodes: u32) -> Result<NodeId> {
@@ -124,12 +168,31 @@ impl FaultSpec {
         };
         let is_crash = self.action == FaultKind::Crash;
         let is_partition = self.action == FaultKind::Partition;
+        let is_heal = self.action == FaultKind::Heal;
+        let is_pause = self.action == FaultKind::Pause;
         unexpected("restart_after_ms", !is_crash && self.restart_after_ms.is_some())?;
         unexpected("groups", !is_partition && self.groups.is_some())?;
+        unexpected("from", !is_partition && self.from.is_some())?;
+        unexpected("to", !is_partition && self.to.is_some())?;
         unexpected("heal_after_ms", !is_partition && self.heal_after_ms.is_some())?;
+        unexpected("name", !is_partition && !is_heal && self.name.is_some())?;
+        unexpected("pause_ms", !is_pause && self.pause_ms.is_some())?;
+        if let Some(name) = &self.name {
+            if name.is_empty()
+                || name.len() > 64
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(Error::invalid(
+                    origin,
+                    format!("{field}.name"),
+                    format!("{name:?}"),
+                    "1 to 64 letters, digits, '_' or '-'",
+                ));
+            }
+        }
         let node_field = format!("{field}.node");
         match self.action {
-            FaultKind::Crash => match self.node.as_deref() {
+            FaultKind::Crash | FaultKind::Pause => match self.node.as_deref() {
                 Some("leader") => {}
                 Some(text) => drop(parse_node(origin, &node_field, text, nodes)?),
                 None => {
@@ -143,6 +206,19 @@ impl FaultSpec {
             FaultKind::Partition => self.validate_groups(origin, field, nodes)?,
             FaultKind::Heal => unexpected("node", self.node.is_some())?,
         }
+        if is_pause {
+            match &self.pause_ms {
+                Some(p) => p.validate(origin, &format!("{field}.pause_ms"))?,
+                None => {
+                    return Err(Error::invalid(
+                        origin,
+                        format!("{field}.pause_ms"),
+                        "(missing)",
+                        "milliseconds, or a [min, max] range",
+                    ))
+                }
+            }
+        }
         if let Some(r) = &self.restart_after_ms {
             r.validate(origin, &format!("{field}.restart_after_ms"))?;
         }
@@ -154,25 +230,54 @@ impl FaultSpec {
 
     fn validate_groups(&self, origin: &str, field: &str, nodes: u32) -> Result<()> {
         let groups_field = format!("{field}.groups");
-        let Some(groups) = &self.groups else {
-            return Err(Error::invalid(origin, groups_field, "(missing)", "a list of node groups"));
-        };
-        let mut seen = vec![false; nodes as usize];
-        for (g, group) in groups.iter().enumerate() {
-            if group.is_empty() {
+        let one_way = self.from.is_some() || self.to.is_some();
+        if one_way {
+            if self.groups.is_some() {
                 return Err(Error::invalid(
                     origin,
-                    format!("{groups_field}[{g}]"),
-                    "[]",
-                    "a non-empty group",
+                    groups_field,
+                    "(set)",
+                    "either groups or from/to, not both",
                 ));
             }
+            let from = self.from.clone().unwrap_or_default();
+            let to = self.to.clone().unwrap_or_default();
+            let both = [from, to];
+            return self.validate_sets(origin, field, &both, &["from", "to"], nodes);
+        }
+        let Some(groups) = &self.groups else {
+            return Err(Error::invalid(
+                origin,
+                groups_field,
+                "(missing)",
+                "a list of node groups, or from/to",
+            ));
+        };
+        let names: Vec<String> = (0..groups.len()).map(|g| format!("groups[{g}]")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.validate_sets(origin, field, groups, &names, nodes)
+    }
+
+    /// Each set non-empty, of known nodes, no node in two sets.
+    fn validate_sets(
+        &self,
+        origin: &str,
+        field: &str,
+        groups: &[Vec<String>],
+        names: &[&str],
+        nodes: u32,
+    ) -> Result<()> {
+        let mut seen = vec![false; nodes as usize];
+        for (group, name) in groups.iter().zip(names) {
+            if group.is_empty() {
+                return Err(Error::invalid(origin, format!("{field}.{name}"), "[]", "a non-empty group"));
+            }
             for (i, text) in group.iter().enumerate() {
-                let n = parse_node(origin, &format!("{groups_field}[{g}][{i}]"), text, nodes)?;
+                let n = parse_node(origin, &format!("{field}.{name}[{i}]"), text, nodes)?;
                 if std::mem::replace(&mut seen[n.index()], true) {
                     return Err(Error::invalid(
                         origin,
-                        format!("{groups_field}[{g}][{i}]"),
+                        format!("{field}.{name}[{i}]"),
                         text,
                         "each node in at most one group",
                     ));
@@ -182,8 +287,9 @@ impl FaultSpec {
         Ok(())
     }
 
-    /// Resolves times and names. Always makes exactly two draws from `rng`.
-    fn resolve(&self, rng: &mut SimRng) -> (SimTime, FaultAction) {
+    /// Resolves times and names; `index` is the entry's place in the file (the default name).
+    /// Always makes exactly two draws from `rng`.
+    fn resolve(&self, index: usize, rng: &mut SimRng) -> (SimTime, FaultAction) {
         let (u_at, u_after): (f64, f64) = (rng.gen(), rng.gen());
         let at = SimTime(self.at_ms.pick_us(u_at));
         let after = |r: &Option<MsOrRange>| r.as_ref().map(|r| SimDuration(r.pick_us(u_after)));
@@ -194,13 +300,23 @@ impl FaultSpec {
                 restart_after: after(&self.restart_after_ms),
             },
             FaultKind::Restart => FaultAction::Restart { node: node().unwrap_or_default() },
-            FaultKind::Partition => FaultAction::Partition {
-                groups: (self.groups.iter().flatten())
-                    .map(|g| g.iter().filter_map(|n| NodeId::parse(n)).collect())
-                    .collect(),
-                heal_after: after(&self.heal_after_ms),
+            FaultKind::Partition => {
+                let ids = |g: &Vec<String>| g.iter().filter_map(|n| NodeId::parse(n)).collect();
+                let cut = match (&self.from, &self.to) {
+                    (None, None) => Cut::Groups(self.groups.iter().flatten().map(ids).collect()),
+                    (from, to) => Cut::OneWay {
+                        from: from.as_ref().map(ids).unwrap_or_default(),
+                        to: to.as_ref().map(ids).unwrap_or_default(),
+                    },
+                };
+                let name = self.name.clone().unwrap_or_else(|| format!("fault{index}"));
+                FaultAction::Partition { name, cut, heal_after: after(&self.heal_after_ms) }
+            }
+            FaultKind::Heal => FaultAction::Heal(self.name.clone().map_or(HealTarget::All, HealTarget::Name)),
+            FaultKind::Pause => FaultAction::Pause {
+                target: node().map(Target::Node).unwrap_or(Target::Leader),
+                pause: after(&self.pause_ms).unwrap_or_default(),
             },
-            FaultKind::Heal => FaultAction::Heal,
         };
         (at, action)
     }
@@ -208,16 +324,33 @@ impl FaultSpec {
 
 /// Resolves a validated fault list into timed actions, drawing ranges from the faults stream.
 pub fn resolve(specs: &[FaultSpec], rng: &mut SimRng) -> Vec<(SimTime, FaultAction)> {
-    specs.iter().map(|s| s.resolve(rng)).collect()
+    specs.iter().enumerate().map(|(i, s)| s.resolve(i, rng)).collect()
 }
 
-/// Renders partition groups for the trace: `n0,n1|n2,n3`.
-pub fn groups_text(groups: &[Vec<NodeId>]) -> String {
-    groups
-        .iter()
-        .map(|g| g.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(","))
-        .collect::<Vec<_>>()
-        .join("|")
+/// Checks every entry, and that a `heal` names a partition of the file.
+pub fn validate_all(specs: &[FaultSpec], origin: &str, nodes: u32) -> Result<()> {
+    for (i, fault) in specs.iter().enumerate() {
+        fault.validate(origin, &format!("faults[{i}]"), nodes)?;
+    }
+    let partition_name = |i: usize, s: &FaultSpec| s.name.clone().unwrap_or_else(|| format!("fault{i}"));
+    let names: Vec<String> = (specs.iter().enumerate())
+        .filter(|(_, s)| s.action == FaultKind::Partition)
+        .map(|(i, s)| partition_name(i, s))
+        .collect();
+    for (i, fault) in specs.iter().enumerate() {
+        match &fault.name {
+            Some(name) if fault.action == FaultKind::Heal && !names.contains(name) => {
+                return Err(Error::invalid(
+                    origin,
+                    format!("faults[{i}].name"),
+                    format!("{name:?}"),
+                    format!("the name of a partition in [[faults]] ({})", names.join(", ")),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -242,7 +375,7 @@ mod tests {
                 got[0].1,
                 FaultAction::Crash { target: Target::Leader, restart_after: Some(SimDuration(50_000)) }
             );
-            assert_eq!(got[1], (SimTime(300_000), FaultAction::Heal));
+            assert_eq!(got[1], (SimTime(300_000), FaultAction::Heal(HealTarget::All)));
         }
     }
 
@@ -268,8 +401,42 @@ mod tests {
     }
 
     #[test]
-    fn groups_render_for_the_trace() {
-        assert_eq!(groups_text(&[vec![NodeId(0), NodeId(1)], vec![NodeId(2)]]), "n0,n1|n2");
+    fn new_fields_are_validated() {
+        let err = |text: &str| {
+            let specs: Vec<FaultSpec> = text.split("\n---\n").map(spec).collect();
+            validate_all(&specs, "s.toml", 5).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err("action = 'heal'\nat_ms = 1\nname = 'nope'"),
+            "s.toml: faults[0].name = \"nope\": the name of a partition in [[faults]] ()"
+        );
+        assert_eq!(
+            err("action = 'partition'\nat_ms = 1\nfrom = ['n0']\nto = ['n0', 'n1']"),
+            "s.toml: faults[0].to[0] = n0: each node in at most one group"
+        );
+        assert_eq!(
+            err("action = 'partition'\nat_ms = 1\nfrom = ['n0']\nto = []"),
+            "s.toml: faults[0].to = []: a non-empty group"
+        );
+        assert_eq!(
+            err("action = 'partition'\nat_ms = 1\nfrom = ['n0']\nto = ['n1']\ngroups = [['n2']]"),
+            "s.toml: faults[0].groups = (set): either groups or from/to, not both"
+        );
+        assert_eq!(
+            err("action = 'pause'\nat_ms = 1\nnode = 'n1'"),
+            "s.toml: faults[0].pause_ms = (missing): milliseconds, or a [min, max] range"
+        );
+        assert_eq!(
+            err("action = 'crash'\nat_ms = 1\nnode = 'n1'\npause_ms = 5"),
+            "s.toml: faults[0].pause_ms = (set): not allowed for action = crash"
+        );
+        assert_eq!(
+            err("action = 'partition'\nat_ms = 1\ngroups = [['n1']]\nname = 'a b'"),
+            "s.toml: faults[0].name = \"a b\": 1 to 64 letters, digits, '_' or '-'"
+        );
+        let ok = "action = 'partition'\nat_ms = 1\ngroups = [['n1']]\nname = 'west'\n---\naction = 'heal'\nat_ms = 2\nname = 'west'";
+        let specs: Vec<FaultSpec> = ok.split("\n---\n").map(spec).collect();
+        validate_all(&specs, "s.toml", 5).unwrap();
     }
 }
 

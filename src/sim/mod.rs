@@ -4,10 +4,13 @@
 
 pub mod faults;
 pub mod network;
+pub mod node_config;
+pub mod partition;
 pub mod queue;
 pub mod rng;
 pub mod runner;
 pub mod time;
+pub mod topology;
 
 use std::fmt;
 

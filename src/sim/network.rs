@@ -3,14 +3,19 @@
 //! `route` decides the fate of one message at send time (madsim's `test_link` shape): dropped (and
 //! why), or delivered at a time drawn from the latency distribution, possibly twice. Every message
 //! makes the same number of draws from the network stream whatever the outcome, so two runs that
-//! differ only in `drop_probability` see the same latencies for the same messages. A partition cuts
-//! messages *sent* while it holds; messages already in flight still arrive.
+//! differ only in `drop_probability` see the same latencies for the same messages. Which
+//! distribution and probabilities apply to a pair of nodes is the [`Topology`]'s answer; which
+//! pairs are cut is the [`Partitions`]' answer. A partition cuts messages sent while it holds, and
+//! (with `partition_cuts_in_flight`, the default) the runner also drops at delivery a message in
+//! flight that the partitions now in force would cut.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::sim::partition::Partitions;
 use crate::sim::rng::SimRng;
+use crate::sim::topology::{self, LinkSpec, NodeLatency, RegionSpec, Topology};
 use crate::sim::{NodeId, SimDuration, SimTime};
 
 /// Message latency, in microseconds.
@@ -38,8 +43,13 @@ pub const LATENCY_US_MAX: u64 = 3_600_000_000;
 
 impl Latency {
     pub fn validate(&self, origin: &str) -> Result<()> {
+        self.validate_at(origin, "network.latency")
+    }
+
+    /// Checks the distribution; `path` is its field path in errors (`network.links[2].latency`).
+    pub fn validate_at(&self, origin: &str, path: &str) -> Result<()> {
         let bad = |field: &str, value: &dyn std::fmt::Display, allowed: &str| {
-            Err(Error::invalid(origin, format!("network.latency.{field}"), value, allowed))
+            Err(Error::invalid(origin, format!("{path}.{field}"), value, allowed))
         };
         let cap = LATENCY_US_MAX;
         match *self {
@@ -92,11 +102,26 @@ pub struct NetworkConfig {
     /// Probability that a delivered message arrives twice (the copy with its own latency). In [0, 1].
     pub duplicate_probability: f64,
     pub latency: Latency,
+    /// Drop, at delivery, a message in flight that a partition begun since would cut.
+    pub partition_cuts_in_flight: bool,
+    /// `[[network.regions]]`: named node sets and the inter-region delay matrix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionSpec>,
+    /// `[[network.links]]`: per-link overrides, later entries winning.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkSpec>,
 }
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig { drop_probability: 0.0, duplicate_probability: 0.0, latency: Latency::default() }
+        NetworkConfig {
+            drop_probability: 0.0,
+            duplicate_probability: 0.0,
+            latency: Latency::default(),
+            partition_cuts_in_flight: true,
+            regions: Vec::new(),
+            links: Vec::new(),
+        }
     }
 }
 
@@ -111,6 +136,12 @@ impl NetworkConfig {
             }
         }
         self.latency.validate(origin)
+    }
+
+    /// The checks that need the cluster size: regions and links name nodes.
+    pub fn validate_topology(&self, origin: &str, nodes: u32) -> Result<()> {
+        topology::validate_regions(origin, &self.regions, nodes)?;
+        topology::validate_links(origin, &self.links, &self.regions, nodes)
     }
 }
 
@@ -143,51 +174,62 @@ pub enum Route {
     },
 }
 
-/// The network's state: its configuration, its stream and the current partition.
+/// The network's state: its configuration, its stream, its topology and the partitions in force.
 #[derive(Clone, Debug)]
 pub struct Network {
     config: NetworkConfig,
     rng: SimRng,
-    /// The partition group of each node; all zero when healed.
-    group: Vec<u32>,
+    topology: Topology,
+    flat: bool,
+    pub partitions: Partitions,
 }
 
 impl Network {
     pub fn new(config: NetworkConfig, nodes: u32, rng: SimRng) -> Network {
-        Network { config, rng, group: vec![0; nodes as usize] }
+        Network::with_nodes(config, nodes, rng, Vec::new())
     }
 
-    /// Splits the nodes into `groups`; nodes named in no group form a group of their own together.
-    pub fn partition(&mut self, groups: &[Vec<NodeId>]) {
-        self.group.iter_mut().for_each(|g| *g = 0);
-        for (i, members) in groups.iter().enumerate() {
-            for n in members {
-                self.group[n.index()] = i as u32 + 1;
-            }
-        }
-    }
-
-    pub fn heal(&mut self) {
-        self.group.iter_mut().for_each(|g| *g = 0);
+    /// With per-node extra latency (`node[i]` for `n{i}`; missing nodes have none).
+    pub fn with_nodes(config: NetworkConfig, nodes: u32, rng: SimRng, node: Vec<NodeLatency>) -> Network {
+        let topology = Topology::new(&config.regions, &config.links, node, nodes);
+        let flat = topology.is_flat();
+        Network { config, rng, topology, flat, partitions: Partitions::new(nodes) }
     }
 
     pub fn connected(&self, a: NodeId, b: NodeId) -> bool {
-        self.group[a.index()] == self.group[b.index()]
+        self.partitions.connected(a, b)
+    }
+
+    /// Whether a message in flight from `a` to `b` is dropped at delivery by a partition.
+    pub fn cut_in_flight(&self, a: NodeId, b: NodeId) -> bool {
+        self.config.partition_cuts_in_flight && !self.partitions.is_empty() && !self.connected(a, b)
     }
 
     /// Decides the fate of a message leaving `from` for `to` at `now`. Always makes six draws.
     pub fn route(&mut self, now: SimTime, from: NodeId, to: NodeId) -> Route {
         let drop_u: f64 = self.rng.gen();
         let dup_u: f64 = self.rng.gen();
-        let first = self.config.latency.draw(&mut self.rng);
-        let second = self.config.latency.draw(&mut self.rng);
-        if !self.connected(from, to) {
+        let c = &self.config;
+        let path = if self.flat {
+            topology::Path {
+                latency: &c.latency,
+                drop_probability: c.drop_probability,
+                duplicate_probability: c.duplicate_probability,
+                extra_us: 0,
+            }
+        } else {
+            self.topology.path(from, to, &c.latency, c.drop_probability, c.duplicate_probability)
+        };
+        let extra = SimDuration(path.extra_us);
+        let first = path.latency.draw(&mut self.rng) + extra;
+        let second = path.latency.draw(&mut self.rng) + extra;
+        if !self.partitions.connected(from, to) {
             return Route::Dropped(DropReason::Partition);
         }
-        if drop_u < self.config.drop_probability {
+        if drop_u < path.drop_probability {
             return Route::Dropped(DropReason::Random);
         }
-        let duplicate = (dup_u < self.config.duplicate_probability).then(|| now + second);
+        let duplicate = (dup_u < path.duplicate_probability).then(|| now + second);
         Route::Delivered { at: now + first, duplicate }
     }
 }
@@ -195,6 +237,7 @@ impl Network {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::partition::Cut;
     use crate::sim::rng::{Purpose, Streams};
 
     fn net(config: NetworkConfig) -> Network {
@@ -220,10 +263,10 @@ mod tests {
     #[test]
     fn partitions_cut_across_groups_only() {
         let mut n = net(NetworkConfig::default());
-        n.partition(&[vec![NodeId(0)], vec![NodeId(1), NodeId(2)]]);
+        n.partitions.start("p", &Cut::Groups(vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]]));
         assert_eq!(n.route(SimTime(0), NodeId(0), NodeId(1)), Route::Dropped(DropReason::Partition));
         assert!(matches!(n.route(SimTime(0), NodeId(1), NodeId(2)), Route::Delivered { .. }));
-        n.heal();
+        n.partitions.heal_all();
         assert!(matches!(n.route(SimTime(0), NodeId(0), NodeId(1)), Route::Delivered { .. }));
     }
 

@@ -6,8 +6,12 @@
 //! queue is empty. Everything it computes comes from the seed's streams; nothing reads a clock.
 
 use crate::protocol::{ClientRequest, Ctx, Effect, Message, Protocol, Timer, Workload};
-use crate::sim::faults::{self, ChaosConfig, FaultAction, FaultSpec, Target};
-use crate::sim::network::{Network, NetworkConfig, Route};
+use std::collections::BTreeMap;
+
+use crate::sim::faults::{self, ChaosConfig, FaultAction, FaultSpec, HealTarget, Target};
+use crate::sim::network::{DropReason, Network, NetworkConfig, Route};
+use crate::sim::node_config::{self, ClockConfig, NodeConfig};
+use crate::sim::partition::Cut;
 use crate::sim::queue::{EventQueue, Key};
 use crate::sim::rng::{Purpose, SimRng, Streams};
 use crate::sim::{NodeId, SimDuration, SimTime};
@@ -37,6 +41,9 @@ pub struct KernelConfig {
     pub network: NetworkConfig,
     pub faults: Vec<FaultSpec>,
     pub chaos: ChaosConfig,
+    /// `[node.nX]`: per-node latency and clock drift (the kernel ignores `persist_delay_us`).
+    pub node: BTreeMap<String, NodeConfig>,
+    pub clocks: ClockConfig,
 }
 
 /// Why a run ended.
@@ -131,6 +138,12 @@ pub struct Runner<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> {
     effects: Vec<Effect<P>>,
     stats: RunStats,
     timer_draws: Option<Vec<Vec<u64>>>,
+    /// Each node's clock drift ρ: its timers fire after `after / (1 + ρ)`.
+    drift: Vec<f64>,
+    /// A paused node handles nothing before this time.
+    paused_until: Vec<SimTime>,
+    /// Chaos partitions started so far (their names: `chaos1`, `chaos2`, …).
+    chaos_partitions: u64,
 }
 
 impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> {
@@ -139,7 +152,19 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
         assert_eq!(nodes.len(), config.nodes as usize, "one protocol instance per node");
         let streams = Streams::new(config.seed);
         let ids = (0..config.nodes).map(NodeId);
-        let network = Network::new(config.network.clone(), config.nodes, streams.stream(Purpose::Network));
+        let latencies = node_config::latencies(&config.node, config.nodes);
+        let network = Network::with_nodes(
+            config.network.clone(),
+            config.nodes,
+            streams.stream(Purpose::Network),
+            latencies,
+        );
+        let drift = node_config::drifts(
+            &config.clocks,
+            &config.node,
+            config.nodes,
+            &mut streams.stream(Purpose::Drift),
+        );
         let n = nodes.len();
         let mut runner = Runner {
             now: SimTime::ZERO,
@@ -157,6 +182,9 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
             effects: Vec::new(),
             stats: RunStats::default(),
             timer_draws: None,
+            drift,
+            paused_until: vec![SimTime::ZERO; n],
+            chaos_partitions: 0,
             nodes,
             config,
         };
@@ -232,7 +260,37 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
         }
     }
 
+    /// Whether `node` is paused now.
+    fn paused(&self, node: NodeId) -> bool {
+        self.paused_until[node.index()] > self.now
+    }
+
     fn dispatch(&mut self, ev: Ev<P>) {
+        let held = match &ev {
+            Ev::Deliver { to: node, .. } | Ev::Client { node, .. } | Ev::Depart { from: node, .. } => {
+                Some(*node)
+            }
+            Ev::Timer { node, timer } => {
+                if self.paused(*node) {
+                    // A paused node's timer fires when it wakes (unless a crash disarms it).
+                    let (node, timer) = (*node, *timer);
+                    self.queue.set_timer(
+                        (node, timer),
+                        self.paused_until[node.index()],
+                        Ev::Timer { node, timer },
+                    );
+                    self.armed[node.index()].push(timer);
+                    return;
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(node) = held.filter(|n| self.paused(*n)) {
+            // Handled, in order, in the burst when the pause ends.
+            self.queue.schedule(self.paused_until[node.index()], ev);
+            return;
+        }
         match ev {
             Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
             Ev::Depart { from, to, msg, incarnation } => {
@@ -253,9 +311,17 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
     }
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
-        if !self.up[to.index()] {
+        let lost = if !self.up[to.index()] {
+            Some(DropReason::NodeDown)
+        } else if self.network.cut_in_flight(from, to) {
+            Some(DropReason::Partition)
+        } else {
+            None
+        };
+        if let Some(reason) = lost {
             self.stats.messages_dropped += 1;
-            let mut row = Record::new(Event::Drop).node(from).peer(to).msg(msg.name()).detail("node_down");
+            let mut row =
+                Record::new(Event::Drop).node(from).peer(to).msg(msg.name()).detail(reason.as_str());
             msg.describe(&mut row);
             self.emit(&mut row);
             return;
@@ -308,18 +374,66 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
                 }
             }
             FaultAction::Restart { node } => self.restart(node),
-            FaultAction::Partition { groups, heal_after } => {
-                self.network.partition(&groups);
-                self.emit(&mut Record::new(Event::Partition).detail(faults::groups_text(&groups)));
+            FaultAction::Partition { name, cut, heal_after } => {
+                let instance = self.network.partitions.start(&name, &cut);
+                let mut row = Record::new(Event::Partition).detail(cut.text());
+                row.msg = name.into();
+                self.emit(&mut row);
                 if let Some(after) = heal_after {
-                    self.queue.schedule(self.now + after, Ev::Fault(FaultAction::Heal));
+                    let heal = FaultAction::Heal(HealTarget::Instance(instance));
+                    self.queue.schedule(self.now + after, Ev::Fault(heal));
                 }
             }
-            FaultAction::Heal => {
-                self.network.heal();
-                self.emit(&mut Record::new(Event::Heal));
+            FaultAction::Heal(target) => self.heal(target),
+            FaultAction::Pause { target, pause } => {
+                let node = match target {
+                    Target::Node(n) => Some(n),
+                    Target::Leader => self.current_leader(),
+                };
+                match node {
+                    Some(n) if self.up[n.index()] && !self.paused(n) => {
+                        self.paused_until[n.index()] = self.now + pause;
+                        let detail = format!("pause {}us", pause.as_us());
+                        self.emit(&mut Record::new(Event::Note).node(n).detail(detail));
+                        self.queue.schedule(self.now + pause, Ev::Fault(FaultAction::Resume { node: n }));
+                    }
+                    Some(n) => self
+                        .emit(&mut Record::new(Event::Note).node(n).detail("pause skipped: down or paused")),
+                    None => self.emit(&mut Record::new(Event::Note).detail("pause skipped: no leader")),
+                }
+            }
+            FaultAction::Resume { node } => {
+                if self.up[node.index()] && self.paused_until[node.index()] == self.now {
+                    self.emit(&mut Record::new(Event::Note).node(node).detail("resume"));
+                }
             }
         }
+    }
+
+    /// Heals partitions: a `heal` row names the partition (msg), empty for "all".
+    fn heal(&mut self, target: HealTarget) {
+        let partitions = &mut self.network.partitions;
+        let name = match target {
+            HealTarget::All => {
+                partitions.heal_all();
+                String::new()
+            }
+            HealTarget::Name(name) => {
+                if partitions.heal_name(&name) == 0 {
+                    let detail = format!("heal skipped: {name} is not in force");
+                    return self.emit(&mut Record::new(Event::Note).detail(detail));
+                }
+                name
+            }
+            // Already healed by name or by a heal-all: nothing to do, nothing to write.
+            HealTarget::Instance(i) => match partitions.heal_instance(i) {
+                Some(name) => name,
+                None => return,
+            },
+        };
+        let mut row = Record::new(Event::Heal);
+        row.msg = name.into();
+        self.emit(&mut row);
     }
 
     /// When chaos stops: its `stop_ms`, or the run's end.
@@ -380,7 +494,10 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
         let mut majority: Vec<NodeId> = (0..n).map(NodeId).filter(|x| !minority.contains(x)).collect();
         majority.sort_unstable();
         if n > 1 {
-            self.fault(FaultAction::Partition { groups: vec![minority, majority], heal_after: Some(lasts) });
+            self.chaos_partitions += 1;
+            let name = format!("chaos{}", self.chaos_partitions);
+            let cut = Cut::Groups(vec![minority, majority]);
+            self.fault(FaultAction::Partition { name, cut, heal_after: Some(lasts) });
         }
         self.schedule_chaos_partition();
     }
@@ -394,6 +511,7 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
         let i = node.index();
         self.stats.crashes += 1;
         self.up[i] = false;
+        self.paused_until[i] = self.now;
         self.incarnation[i] += 1;
         for timer in std::mem::take(&mut self.armed[i]) {
             self.queue.cancel_timer((node, timer));
@@ -452,6 +570,7 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
                 }
             }
             Effect::SetTimer { timer, after } => {
+                let after = node_config::scale(after, self.drift[node.index()]);
                 self.queue.set_timer((node, timer), self.now + after, Ev::Timer { node, timer });
                 let armed = &mut self.armed[node.index()];
                 if !armed.contains(&timer) {
