@@ -15,6 +15,16 @@
 //! | `messages_delivered` | `deliver` rows |
 //! | `messages_dropped` | `drop` rows (any reason) |
 //! | `timeouts` | `timeout` rows (any timer) |
+//! | `leader_losses` | crashes of a serving leader, and partitions that leave a serving leader without a majority (below) |
+//! | `recovery_append_{mean,p50,max}_us` | per loss: time until a node first receives an `append_entries` of a later term than the lost leader's; Missing when none |
+//! | `recovery_commit_{mean,p50,max}_us` | per loss: time until the first `commit` row of a later term; Missing when none |
+//! | `recovery_unfinished` | losses with no such commit by the end of the run |
+//!
+//! A partition row costs its leader the majority when, judged on that row alone, fewer than
+//! ⌊N/2⌋ + 1 nodes (itself included) can still exchange messages with it both ways: for groups
+//! (`n0,n1|n2`), the leader's group (unlisted nodes form one group); for one-way (`n0>n1,n2`), the
+//! nodes not on the other side. Overlapping partitions are not combined. At most
+//! `LOSSES_MAX` losses are followed.
 //!
 //! A command is known on an `apply` row by its id: a put's value id in the value column (`v17`), a
 //! get's id in `detail` as `get#<id>` (`docs/trace.md`; a Raft `read` row counts like an `apply`).
@@ -28,6 +38,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::metrics::{percentile, MetricValue, Metrics};
+use crate::sim::NodeId;
 use crate::trace::{Event, Record, Value};
 
 /// Accumulates the figures row by row. Memory: one number per submitted but not yet applied
@@ -56,11 +67,29 @@ pub struct RaftMetrics {
     messages_delivered: u64,
     messages_dropped: u64,
     timeouts: u64,
+    /// Leader losses, in the order they happened.
+    losses: Vec<Loss>,
+    /// Index of the first loss whose append (commit) recovery is still open: losses resolve in
+    /// order, since a later term satisfies every earlier loss with a lower or equal term.
+    open_append: usize,
+    open_commit: usize,
 }
+
+/// One lost leader: when, its term, and when the cluster recovered.
+#[derive(Clone, Debug)]
+struct Loss {
+    at_us: u64,
+    term: u64,
+    append_us: Option<u64>,
+    commit_us: Option<u64>,
+}
+
+/// At most this many leader losses are followed per run (memory bound).
+pub const LOSSES_MAX: usize = 100_000;
 
 impl RaftMetrics {
     /// The figure names, in the order `finish` returns them.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 21] = [
         "first_leader_us",
         "leader_elections",
         "terms_max",
@@ -74,6 +103,14 @@ impl RaftMetrics {
         "messages_delivered",
         "messages_dropped",
         "timeouts",
+        "leader_losses",
+        "recovery_append_mean_us",
+        "recovery_append_p50_us",
+        "recovery_append_max_us",
+        "recovery_commit_mean_us",
+        "recovery_commit_p50_us",
+        "recovery_commit_max_us",
+        "recovery_unfinished",
     ];
 
     /// For a cluster of `nodes` nodes; rows of other node ids do not affect availability.
@@ -94,7 +131,80 @@ impl RaftMetrics {
             messages_delivered: 0,
             messages_dropped: 0,
             timeouts: 0,
+            losses: Vec::new(),
+            open_append: 0,
+            open_commit: 0,
         }
+    }
+
+    /// A serving leader of `term` was lost at `at_us`.
+    fn lose(&mut self, at_us: u64, term: u64) {
+        if self.losses.len() < LOSSES_MAX {
+            self.losses.push(Loss { at_us, term, append_us: None, commit_us: None });
+        }
+    }
+
+    /// A partition row: does it leave a serving leader without a majority?
+    fn observe_partition(&mut self, row: &Record) {
+        let n = self.serving.len();
+        let majority = n / 2 + 1;
+        let parse = |text: &str| -> Vec<usize> {
+            text.split(',').filter_map(|t| NodeId::parse(t.trim())).map(NodeId::index).collect()
+        };
+        let lost: Vec<u64> = (0..n)
+            .filter_map(|leader| self.serving[leader].map(|term| (leader, term)))
+            .filter(|(leader, _)| {
+                let reach = match row.detail.split_once('>') {
+                    Some((from, to)) => {
+                        let (from, to) = (parse(from), parse(to));
+                        if from.contains(leader) {
+                            n - to.len()
+                        } else if to.contains(leader) {
+                            n - from.len()
+                        } else {
+                            n
+                        }
+                    }
+                    None => {
+                        let groups: Vec<Vec<usize>> = row.detail.split('|').map(parse).collect();
+                        let listed: usize = groups.iter().map(Vec::len).sum();
+                        groups.into_iter().find(|g| g.contains(leader)).map_or(n - listed, |g| g.len())
+                    }
+                };
+                reach < majority
+            })
+            .map(|(_, term)| term)
+            .collect();
+        for term in lost {
+            self.lose(row.time_us, term);
+        }
+    }
+
+    /// A later-term `append_entries` delivered, or a later-term `commit`: close the open losses.
+    fn recover(&mut self, row: &Record, commit: bool) {
+        let Some(term) = row.term else { return };
+        let open = if commit { &mut self.open_commit } else { &mut self.open_append };
+        while let Some(loss) = self.losses.get_mut(*open) {
+            if loss.term >= term {
+                break;
+            }
+            let took = row.time_us.saturating_sub(loss.at_us);
+            if commit {
+                loss.commit_us = Some(took);
+            } else {
+                loss.append_us = Some(took);
+            }
+            *open += 1;
+        }
+    }
+
+    /// Mean, p50 and max of one recovery time over the losses that recovered.
+    fn recovery_figures(&self, pick: fn(&Loss) -> Option<u64>) -> [MetricValue; 3] {
+        let mut sorted: Vec<u64> = self.losses.iter().filter_map(pick).collect();
+        sorted.sort_unstable();
+        let int = |v: Option<u64>| v.map_or(MetricValue::Missing, MetricValue::Int);
+        let mean = mean_of(&sorted);
+        [mean, int(percentile(&sorted, 50.0)), int(sorted.last().copied())]
     }
 
     fn observe_client(&mut self, row: &Record) {
@@ -144,7 +254,9 @@ impl RaftMetrics {
 
     fn observe_crash(&mut self, row: &Record) {
         if let Some(slot) = row.node.and_then(|n| self.serving.get_mut(n.index())) {
-            *slot = None;
+            if let Some(term) = slot.take() {
+                self.lose(row.time_us, term);
+            }
         }
         self.update_availability(row.time_us);
     }
@@ -166,22 +278,32 @@ impl RaftMetrics {
         let mut sorted = self.latencies_us.clone();
         sorted.sort_unstable();
         let int = |v: Option<u64>| v.map_or(MetricValue::Missing, MetricValue::Int);
-        let mean = if sorted.is_empty() {
-            MetricValue::Missing
-        } else {
-            // An integer sum is exact and order-independent; one division at the end.
-            let sum: u128 = sorted.iter().map(|&v| u128::from(v)).sum();
-            MetricValue::Float(sum as f64 / sorted.len() as f64)
-        };
-        [mean, int(percentile(&sorted, 50.0)), int(percentile(&sorted, 99.0))]
+        [mean_of(&sorted), int(percentile(&sorted, 50.0)), int(percentile(&sorted, 99.0))]
     }
+}
+
+/// The mean of `values`, Missing when there are none.
+fn mean_of(values: &[u64]) -> MetricValue {
+    if values.is_empty() {
+        return MetricValue::Missing;
+    }
+    // An integer sum is exact and order-independent; one division at the end.
+    let sum: u128 = values.iter().map(|&v| u128::from(v)).sum();
+    MetricValue::Float(sum as f64 / values.len() as f64)
 }
 
 impl Metrics for RaftMetrics {
     fn observe(&mut self, row: &Record) {
         match row.event {
             Event::Send => self.messages_sent += 1,
-            Event::Deliver => self.messages_delivered += 1,
+            Event::Deliver => {
+                self.messages_delivered += 1;
+                if row.msg == "append_entries" {
+                    self.recover(row, false);
+                }
+            }
+            Event::Commit => self.recover(row, true),
+            Event::Partition => self.observe_partition(row),
             Event::Drop => self.messages_dropped += 1,
             Event::Timeout => self.timeouts += 1,
             Event::Client => self.observe_client(row),
@@ -195,6 +317,9 @@ impl Metrics for RaftMetrics {
     fn finish(&mut self, end_us: u64) -> Vec<(&'static str, MetricValue)> {
         let open = self.unavailable_since.map_or(0, |since| end_us.saturating_sub(since));
         let [mean, p50, p99] = self.latency_figures();
+        let [append_mean, append_p50, append_max] = self.recovery_figures(|l| l.append_us);
+        let [commit_mean, commit_p50, commit_max] = self.recovery_figures(|l| l.commit_us);
+        let unfinished = self.losses.iter().filter(|l| l.commit_us.is_none()).count() as u64;
         let values = [
             self.first_leader_us.map_or(MetricValue::Missing, MetricValue::Int),
             MetricValue::Int(self.leader_elections),
@@ -209,6 +334,14 @@ impl Metrics for RaftMetrics {
             MetricValue::Int(self.messages_delivered),
             MetricValue::Int(self.messages_dropped),
             MetricValue::Int(self.timeouts),
+            MetricValue::Int(self.losses.len() as u64),
+            append_mean,
+            append_p50,
+            append_max,
+            commit_mean,
+            commit_p50,
+            commit_max,
+            MetricValue::Int(unfinished),
         ];
         Self::NAMES.into_iter().zip(values).collect()
     }
@@ -360,5 +493,63 @@ mod tests {
         ];
         let f = figures(2, rows, 1_000);
         assert_eq!(f["unavailable_us"], MetricValue::Int(100 + 600));
+    }
+
+    fn append(at_node: u32, from: u32, term: u64) -> Record {
+        Record::new(Event::Deliver).node(NodeId(at_node)).peer(NodeId(from)).msg("append_entries").term(term)
+    }
+
+    fn commit(node: u32, term: u64) -> Record {
+        Record::new(Event::Commit).node(NodeId(node)).term(term).index(1)
+    }
+
+    fn partition(detail: &'static str) -> Record {
+        Record::new(Event::Partition).detail(detail)
+    }
+
+    /// Crash of leader n0 (term 1) at 1000: n1's term-2 append arrives at 1300, its commit at 1500.
+    /// A term-1 append or commit after the crash is no recovery. A follower crash is no loss.
+    /// Then a partition isolating leader n1 (term 2) in a minority at 3000, recovered by term 3; a
+    /// partition cutting off only a follower is no loss; a one-way cut of the leader's sends is.
+    #[test]
+    fn leader_recovery_after_crashes_and_partitions() {
+        let rows = vec![
+            (100, role(0, 1, "leader")),
+            (500, crash(2)),
+            (1_000, crash(0)),
+            (1_100, append(2, 0, 1)),
+            (1_150, commit(2, 1)),
+            (1_200, role(1, 2, "leader")),
+            (1_300, append(2, 1, 2)),
+            (1_400, append(3, 1, 2)),
+            (1_500, commit(1, 2)),
+            (2_000, partition("n4|n0,n1,n2,n3")),
+            (3_000, partition("n0,n1|n2,n3,n4")),
+            (3_400, role(3, 3, "leader")),
+            (3_450, append(4, 3, 3)),
+            (3_900, commit(3, 3)),
+            (5_000, partition("n3>n0,n1,n2")),
+            (5_100, role(4, 4, "leader")),
+            (5_200, append(0, 4, 4)),
+        ];
+        let f = figures(5, rows, 10_000);
+        assert_eq!(f["leader_losses"], MetricValue::Int(3));
+        // Appends: 300, 450, 200. Commits: 500, 900; the third never commits.
+        assert_eq!(f["recovery_append_mean_us"], MetricValue::Float(950.0 / 3.0));
+        assert_eq!(f["recovery_append_p50_us"], MetricValue::Int(300));
+        assert_eq!(f["recovery_append_max_us"], MetricValue::Int(450));
+        assert_eq!(f["recovery_commit_mean_us"], MetricValue::Float(700.0));
+        assert_eq!(f["recovery_commit_p50_us"], MetricValue::Int(500));
+        assert_eq!(f["recovery_commit_max_us"], MetricValue::Int(900));
+        assert_eq!(f["recovery_unfinished"], MetricValue::Int(1));
+    }
+
+    #[test]
+    fn no_loss_no_recovery_figures() {
+        let f = figures(3, vec![(100, role(0, 1, "leader")), (200, crash(1))], 1_000);
+        assert_eq!(f["leader_losses"], MetricValue::Int(0));
+        assert_eq!(f["recovery_append_p50_us"], MetricValue::Missing);
+        assert_eq!(f["recovery_commit_max_us"], MetricValue::Missing);
+        assert_eq!(f["recovery_unfinished"], MetricValue::Int(0));
     }
 }
