@@ -125,7 +125,7 @@ fn partitions_cut_messages_in_flight_unless_told_not_to() {
     };
     let in_flight =
         |r: &Record| r.peer.is_some() && r.node != r.peer && (100_000..=150_000).contains(&r.time_us);
-    let cut = load(&[slow.clone()]);
+    let cut = load(std::slice::from_ref(&slow));
     // A drop right after its send is a send-time drop; an in-flight one stands alone.
     let at_delivery = |r: &&Record| cut[r.seq as usize - 1].event != Event::Send;
     let dropped: Vec<&Record> = cut
