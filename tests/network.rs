@@ -305,3 +305,27 @@ fn everything_at_once_is_deterministic() {
     assert_eq!(rows_of(&s(4)), rows_of(&s(4)));
     assert_ne!(rows_of(&s(4)), rows_of(&s(5)));
 }
+
+/// The leader-recovery columns on real Raft runs: `sims/raft_faults.toml` crashes the leader twice
+/// and cuts the cluster twice, so every seed loses a leader and recovers before the end.
+#[test]
+fn raft_runs_measure_leader_recovery() {
+    use dsim::harness::{self, Options};
+    use dsim::metrics::MetricValue;
+    let (origin, text) = dsim::scenario::embedded("sims/raft_faults.toml").unwrap();
+    for seed in 1..=5 {
+        let s = Scenario::from_str(origin, text, &[format!("seed={seed}")]).unwrap();
+        let out = harness::run(&s, Options::default()).unwrap();
+        let get = |name: &str| out.metrics.iter().find(|(n, _)| *n == name).unwrap().1;
+        let MetricValue::Int(losses) = get("leader_losses") else { panic!("no leader_losses") };
+        assert!(losses >= 2, "seed {seed}: {losses} losses");
+        for name in ["recovery_append", "recovery_commit"] {
+            let (p50, max) = (get(&format!("{name}_p50_us")), get(&format!("{name}_max_us")));
+            let (Some(p50), Some(max)) = (p50.as_f64(), max.as_f64()) else {
+                panic!("seed {seed}: {name} missing")
+            };
+            assert!(0.0 < p50 && p50 <= max && max < 6e6, "seed {seed}: {name} p50 {p50} max {max}");
+        }
+        assert_eq!(get("recovery_unfinished"), MetricValue::Int(0), "seed {seed}");
+    }
+}

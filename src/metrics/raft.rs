@@ -23,8 +23,10 @@
 //! A partition row costs its leader the majority when, judged on that row alone, fewer than
 //! ⌊N/2⌋ + 1 nodes (itself included) can still exchange messages with it both ways: for groups
 //! (`n0,n1|n2`), the leader's group (unlisted nodes form one group); for one-way (`n0>n1,n2`), the
-//! nodes not on the other side. Overlapping partitions are not combined. At most
-//! `LOSSES_MAX` losses are followed.
+//! nodes not on the other side. Overlapping partitions are not combined, and a pause of the leader
+//! is not a loss. A loss recovers only through a *newer* term: if a partition heals before anyone
+//! times out and the old leader carries on, the loss recovers at the next change of term, or stays
+//! unfinished. At most `LOSSES_MAX` losses are followed.
 //!
 //! A command is known on an `apply` row by its id: a put's value id in the value column (`v17`), a
 //! get's id in `detail` as `get#<id>` (`docs/trace.md`; a Raft `read` row counts like an `apply`).
