@@ -7,8 +7,9 @@
 //! - A `duplicate` row right after its send (seq + 1, same content) means two copies will arrive.
 //! - A `drop` row right after its send with a reason other than `node_down` (`random`,
 //!   `partition`) ends that copy at the send.
-//! - A `deliver` row (node = receiver, peer = sender) or a `drop` with detail `node_down`
-//!   (node = sender, at delivery time) ends the oldest open flight with the same key.
+//! - A `deliver` row (node = receiver, peer = sender), or a `drop` at delivery time (node =
+//!   sender: `node_down`, or a `partition` drop not right after its send — a message in flight cut
+//!   by a partition begun since) ends the oldest open flight with the same key.
 //!
 //! The network is not FIFO, so when two in-flight messages have identical contents the pairing may
 //! swap them. Both choices draw a send before its delivery with the same contents, so the pictures
@@ -104,7 +105,13 @@ impl Matcher {
         match row.event {
             Event::Send => self.send(row, kept),
             Event::Duplicate => self.duplicate(row, kept),
-            Event::Drop if row.detail != "node_down" => self.drop_at_send(row, kept),
+            // Only `node_down` and in-flight `partition` drops happen at delivery time.
+            Event::Drop
+                if row.detail != "node_down"
+                    && (row.detail != "partition" || self.previous_send(row).is_some()) =>
+            {
+                self.drop_at_send(row, kept)
+            }
             Event::Drop => {
                 if let (Some(from), Some(to)) = (row.node, row.peer) {
                     self.arrive(key(from, to, row), row, kept, Some(row.detail.to_string()));
@@ -243,9 +250,18 @@ mod tests {
             row(3, 9, Event::Deliver, 1, 0),
             row(4, 10, Event::Send, 1, 0),
             row(5, 30, Event::Drop, 1, 0).detail("node_down"),
+            // Cut in flight: a partition drop at delivery time, not right after its send.
+            row(6, 31, Event::Send, 2, 1),
+            row(7, 32, Event::Send, 0, 1),
+            row(8, 40, Event::Drop, 2, 1).detail("partition"),
         ];
         let (flights, links) = run(&rows);
-        assert_eq!(flights.len(), 3);
+        assert_eq!(flights.len(), 5, "the n0 -> n1 send at seq 7 stays open");
+        assert_eq!(flights[3].send_row, Some(6));
+        assert_eq!(
+            flights[3].arrivals,
+            vec![Arrival { at_us: 40, dropped: Some("partition".into()), row: Some(8) }]
+        );
         // Flights are listed as they finish: the dropped one (at seq 2) first.
         assert_eq!(flights[0].send_row, Some(1));
         assert_eq!(
@@ -255,7 +271,7 @@ mod tests {
         assert_eq!(flights[1].send_row, Some(0));
         assert_eq!(flights[1].arrivals, vec![Arrival { at_us: 9, dropped: None, row: Some(3) }]);
         assert_eq!(flights[2].arrivals[0].dropped.as_deref(), Some("node_down"));
-        assert_eq!(links.len(), 6);
+        assert_eq!(links.len(), 9);
         assert_eq!(links[3], (3, Link { flight: 1, part: Part::Arrival(0) }));
     }
 
