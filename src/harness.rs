@@ -182,7 +182,9 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         }
         Output::File(w) => {
             let info = w.finish()?;
-            write_manifest(scenario, &stats, &info)?;
+            if !crate::output::is_stdout(&info.path) {
+                write_manifest(scenario, &stats, &info)?;
+            }
             let sha = info.sha256.clone();
             (Some(info), Some(sha))
         }

@@ -40,20 +40,20 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         c.finish(end_us, &mut violations);
     }
     let names: Vec<&str> = checkers.iter().map(|c| c.name()).collect();
-    println!(
+    crate::outln!(
         "dsim check: {} ({} rows, {}): {}",
         args.trace.display(),
         rows,
         scenario.protocol.as_str(),
         names.join(", ")
-    );
+    )?;
     if violations.is_empty() {
-        println!("  violations  none");
+        crate::outln!("  violations  none")?;
         return Ok(0);
     }
-    println!("  violations  {}", violations.len());
+    crate::outln!("  violations  {}", violations.len())?;
     for v in violations.iter().take(20) {
-        println!("    {v}");
+        crate::outln!("    {v}")?;
     }
     Ok(EXIT_VIOLATION)
 }

@@ -49,13 +49,13 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         let inputs: Vec<PathBuf> = args.dirs.iter().map(|d| d.join(sub)).collect();
         let out = args.out.join(sub);
         let m = output::merge(&inputs, &out)?;
-        println!(
+        crate::outln!(
             "dsim merge: {} shards -> {}: {} runs, {} with violations",
             inputs.len(),
             out.display(),
             m.runs,
             m.violating_runs
-        );
+        )?;
     }
     Ok(0)
 }

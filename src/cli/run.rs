@@ -8,13 +8,16 @@ use serde_json::{json, Map, Value};
 use crate::cli::{ScenarioArgs, EXIT_VIOLATION};
 use crate::harness::{self, Options, Outcome};
 use crate::metrics::MetricValue;
+use crate::output;
 use crate::scenario::Scenario;
+use crate::trace::manifest::manifest_path;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// Write the CSV trace here (atomically), with PATH's `.manifest.json` beside it.
+    /// Write the CSV trace here (atomically; its directory is created), with PATH's
+    /// `.manifest.json` beside it; `-` streams the CSV to stdout (no manifest; summary on stderr).
     #[arg(long)]
     pub trace: Option<PathBuf>,
     /// Print the summary as one JSON object on stdout.
@@ -28,17 +31,31 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let scenario = args.scenario.load()?;
     if args.dump_scenario {
-        print!("{}", scenario.to_toml());
+        crate::out!("{}", scenario.to_toml())?;
         return Ok(0);
+    }
+    let to_stdout = args.trace.as_deref().is_some_and(output::is_stdout);
+    if let Some(trace) = &args.trace {
+        let inputs: Vec<&std::path::Path> = args.scenario.scenario.iter().map(|p| p.as_path()).collect();
+        output::check_target(trace, &inputs, true)?;
+        if !to_stdout {
+            output::check_target(&manifest_path(trace), &inputs, false)?;
+        }
     }
     // Wall time is measured here, at the edge, and never reaches anything the simulation computes.
     let started = Instant::now();
     let outcome = harness::run(&scenario, Options { trace: args.trace.as_deref(), hash: false })?;
     let wall_s = started.elapsed().as_secs_f64();
-    if args.json {
-        println!("{}", summary_json(&scenario, &outcome, wall_s));
+    let summary = if args.json {
+        format!("{}\n", summary_json(&scenario, &outcome, wall_s))
     } else {
-        print!("{}", summary_text(&scenario, &outcome, wall_s));
+        summary_text(&scenario, &outcome, wall_s)
+    };
+    if to_stdout {
+        // stdout holds the trace; the summary goes beside it.
+        output::eprint_line(format_args!("{}", summary.trim_end()));
+    } else {
+        crate::out!("{summary}")?;
     }
     Ok(if outcome.ok() { 0 } else { EXIT_VIOLATION })
 }

@@ -122,16 +122,16 @@ pub fn run(args: SweepArgs) -> anyhow::Result<u8> {
     let mut violating = 0;
     for (spec, dir) in &plans {
         let result = runner::execute(spec, dir, options, &harness_run)?;
-        violating += report(spec, dir, &result);
+        violating += report(spec, dir, &result)?;
     }
     Ok(if args.check && violating > 0 { EXIT_VIOLATION } else { 0 })
 }
 
 /// Prints what a sweep did and the replay command of each violating run; returns how many violated.
-fn report(spec: &SweepSpec, dir: &Path, result: &SweepResult) -> usize {
+fn report(spec: &SweepSpec, dir: &Path, result: &SweepResult) -> Result<usize> {
     let m = &result.manifest;
     let shard = m.shard.map_or_else(String::new, |s| format!(" (shard {s})"));
-    println!(
+    crate::outln!(
         "dsim sweep: {}{shard}: {} runs ({} resumed) over {} grid points × {} seeds in {:.1} s; {} plots",
         dir.display(),
         m.runs,
@@ -140,22 +140,22 @@ fn report(spec: &SweepSpec, dir: &Path, result: &SweepResult) -> usize {
         spec.seeds,
         m.wall_s,
         m.files.keys().filter(|k| k.starts_with("plots/")).count()
-    );
+    )?;
     let violations = result.violations();
     if violations.is_empty() {
-        println!("  violations  none");
-        return 0;
+        crate::outln!("  violations  none")?;
+        return Ok(0);
     }
-    println!("  violations  {} runs; replay with:", violations.len());
+    crate::outln!("  violations  {} runs; replay with:", violations.len())?;
     for (point, seed, count, first) in violations.iter().take(VIOLATIONS_SHOWN) {
-        println!("    {first} ({count}): {}", spec.replay_command(*point, *seed));
+        crate::outln!("    {first} ({count}): {}", spec.replay_command(*point, *seed))?;
     }
     if violations.len() > VIOLATIONS_SHOWN {
-        println!(
+        crate::outln!(
             "    … and {} more (see {})",
             violations.len() - VIOLATIONS_SHOWN,
             dir.join("runs.csv").display()
-        );
+        )?;
     }
-    violations.len()
+    Ok(violations.len())
 }
