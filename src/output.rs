@@ -94,6 +94,15 @@ pub fn check_target(path: &Path, inputs: &[&Path], allow_stdout: bool) -> Result
     Ok(())
 }
 
+/// Refuses an input that is missing or a directory: the first error a command reports.
+pub fn require_input(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Err(e) => Err(Error::io(path, e)),
+        Ok(m) if m.is_dir() => Err(Error::io(path, io::Error::other("is a directory, not a trace file"))),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// An I/O error without the temporary file's path that `tempfile` adds to its messages.
 fn plain(e: io::Error) -> io::Error {
     match e.raw_os_error() {

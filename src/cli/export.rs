@@ -98,9 +98,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
         format: format.as_str(),
     };
     let out = args.out.clone().unwrap_or_else(|| format.default_out(&args.trace));
-    if !args.trace.exists() {
-        return Err(Error::io(&args.trace, std::io::Error::from(std::io::ErrorKind::NotFound)).into());
-    }
+    output::require_input(&args.trace)?;
     check_target(&out, &[&args.trace, &manifest_path(&args.trace)], true)?;
     let mut note = None;
     let mut filter = filter;

@@ -73,6 +73,17 @@ fn locate(path: &Path) -> (PathBuf, Option<PathBuf>) {
 pub fn run(args: ReplayArgs) -> anyhow::Result<u8> {
     let (manifest_file, given_trace) = locate(&args.path);
     let manifest = Manifest::read(&manifest_file)?;
+    if manifest.seed != manifest.scenario.seed {
+        return Err(Error::BadTrace {
+            path: manifest_file.clone(),
+            line: 1,
+            message: format!(
+                "seed = {} but scenario.seed = {}: the manifest was edited; they must agree",
+                manifest.seed, manifest.scenario.seed
+            ),
+        }
+        .into());
+    }
     let recorded = given_trace.unwrap_or_else(|| manifest_file.with_file_name(&manifest.trace_file));
     let temp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let fresh = temp.path().join("replay.csv");
