@@ -238,6 +238,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     file.commit()
 }
 
+/// A line the signal handler prints after cleaning up (e.g. how to resume).
+static INTERRUPT_HINT: Mutex<Option<&'static str>> = Mutex::new(None);
+
+/// Sets what an interrupted command tells the user (`--resume` for sweeps).
+pub fn set_interrupt_hint(hint: &'static str) {
+    *INTERRUPT_HINT.lock().unwrap_or_else(|p| p.into_inner()) = Some(hint);
+}
+
 /// On SIGINT, SIGTERM or SIGHUP: remove every uncommitted temporary file, then exit 130. Called
 /// once by `main`; a second call (tests) is a no-op.
 pub fn install_signal_cleanup() {
@@ -245,7 +253,9 @@ pub fn install_signal_cleanup() {
         for path in lock().iter() {
             let _ = std::fs::remove_file(path);
         }
-        let _ = writeln!(io::stderr(), "dsim: interrupted (temporary files removed)");
+        let hint = *INTERRUPT_HINT.lock().unwrap_or_else(|p| p.into_inner());
+        let hint = hint.map_or_else(String::new, |h| format!("; {h}"));
+        let _ = writeln!(io::stderr(), "dsim: interrupted (temporary files removed){hint}");
         std::process::exit(130);
     });
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{flag_error, EXIT_VIOLATION};
 use crate::error::Result;
-use crate::scenario::{DEFAULT_EVENTUAL, DEFAULT_RAFT};
+use crate::scenario::{embedded, DEFAULT_EVENTUAL, DEFAULT_RAFT};
 use crate::sweep::grid::{Param, Shard, ShardEnv};
 use crate::sweep::output::{self, MANIFEST};
 use crate::sweep::runner::{self, ExecOptions, ProgressMode, SweepResult};
@@ -85,6 +85,11 @@ fn plan(args: &SweepArgs) -> Result<Vec<(SweepSpec, PathBuf)>> {
         SweepSpec::new(origin, embedded, text, args.set.clone(), params, args.seeds, args.seed_start, shard)
     };
     if let Some(path) = &args.scenario {
+        // Like `dsim run`: the scenarios of sims/ are compiled in and answer to their repository
+        // paths from any directory (a file on disk by that name wins).
+        if let Some((origin, text)) = embedded(&path.to_string_lossy()).filter(|_| !path.exists()) {
+            return Ok(vec![(spec(origin, true, text, params)?, args.out.clone())]);
+        }
         let text = std::fs::read_to_string(path).map_err(|e| crate::error::Error::io(path, e))?;
         return Ok(vec![(spec(&path.display().to_string(), false, &text, params)?, args.out.clone())]);
     }
@@ -115,9 +120,15 @@ pub fn run(args: SweepArgs) -> anyhow::Result<u8> {
         )
         .into());
     }
+    if plans.len() > 1 {
+        output::refuse_strays(&args.out, &["raft", "eventual"])?;
+    }
     for (spec, dir) in &plans {
         output::inspect(dir, &spec.identity(), spec.shard, args.resume)?;
     }
+    crate::output::set_interrupt_hint(
+        "the finished runs are kept: rerun the same command with --resume to continue the sweep",
+    );
     let options = ExecOptions { threads, resume: args.resume, progress: ProgressMode::Auto };
     let mut violating = 0;
     for (spec, dir) in &plans {
@@ -140,6 +151,12 @@ fn report(spec: &SweepSpec, dir: &Path, result: &SweepResult) -> Result<usize> {
         spec.seeds,
         m.wall_s,
         m.files.keys().filter(|k| k.starts_with("plots/")).count()
+    )?;
+    crate::outln!(
+        "  results     {} (per grid point), {} (per run), {}/*.svg",
+        dir.join("summary.csv").display(),
+        dir.join("runs.csv").display(),
+        dir.join("plots").display()
     )?;
     let violations = result.violations();
     if violations.is_empty() {
