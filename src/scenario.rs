@@ -198,6 +198,42 @@ impl Scenario {
         Ok(())
     }
 
+    /// Settings that are valid but have no effect in this run (a fault after the end, …): one line
+    /// each, for stderr and `--json`.
+    pub fn warnings(&self) -> Vec<String> {
+        use crate::sim::faults::MsOrRange;
+        let end = self.duration_ms;
+        let mut out = Vec::new();
+        for (i, fault) in self.faults.iter().enumerate() {
+            let first = match fault.at_ms {
+                MsOrRange::Fixed(ms) => ms,
+                MsOrRange::Range([lo, _]) => lo,
+            };
+            if first >= end {
+                out.push(format!(
+                    "faults[{i}].at_ms = {first}: at or after the run's end (duration_ms = {end}): this fault never happens"
+                ));
+            }
+        }
+        if let Some(stop) = self.workload.stop_ms.filter(|s| *s > end) {
+            out.push(format!(
+                "workload.stop_ms = {stop}: after the run's end (duration_ms = {end}): requests go on to the end"
+            ));
+        }
+        if self.workload.start_ms >= end {
+            out.push(format!(
+                "workload.start_ms = {}: at or after the run's end (duration_ms = {end}): no request is sent",
+                self.workload.start_ms
+            ));
+        }
+        if let Some(after) = self.liveness.after_ms {
+            if self.protocol == ProtocolKind::Eventual {
+                out.push(format!("liveness.after_ms = {after}: the liveness check applies to raft only"));
+            }
+        }
+        out
+    }
+
     pub fn end(&self) -> SimTime {
         SimTime::from_ms(self.duration_ms)
     }

@@ -46,8 +46,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let outcome = harness::run(&scenario, Options { trace: args.trace.as_deref(), hash: false })?;
     let wall_s = started.elapsed().as_secs_f64();
+    let warnings = warnings(&scenario, &outcome);
+    for w in &warnings {
+        output::eprint_line(format_args!("dsim: warning: {w}"));
+    }
     let summary = if args.json {
-        format!("{}\n", summary_json(&scenario, &outcome, wall_s))
+        let mut json = summary_json(&scenario, &outcome, wall_s);
+        json["warnings"] = json!(warnings);
+        format!("{json}\n")
     } else {
         summary_text(&scenario, &outcome, wall_s)
     };
@@ -58,6 +64,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         crate::out!("{summary}")?;
     }
     Ok(if outcome.ok() { 0 } else { EXIT_VIOLATION })
+}
+
+/// Settings that had no effect: the scenario's own, and the workload's cap when the run hit it.
+pub fn warnings(scenario: &Scenario, outcome: &Outcome) -> Vec<String> {
+    let mut warnings = scenario.warnings();
+    let cap = scenario.workload.requests_max;
+    if outcome.stats.client_requests >= cap {
+        warnings.push(format!(
+            "workload.requests_max = {cap}: reached; no request was sent after it (raise it for a steady load)"
+        ));
+    }
+    warnings
 }
 
 fn metric_json(value: MetricValue) -> Value {

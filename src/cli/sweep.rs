@@ -73,6 +73,11 @@ fn shard_of(args: &SweepArgs) -> Result<Option<Shard>> {
             Ok(None)
         }
         Some("auto") => ShardEnv::from_process(args.shard_count).shard().map(Some),
+        Some(text) if args.shard_count.is_some() => Err(flag_error(
+            "--shard-count",
+            args.shard_count.unwrap_or(0).to_string(),
+            format!("only with --shard auto (--shard {text} already gives the count)"),
+        )),
         Some(text) => Shard::parse(text).map(Some),
     }
 }
@@ -119,6 +124,11 @@ pub fn run(args: SweepArgs) -> anyhow::Result<u8> {
             "it holds a single sweep, not the default sweep's raft/ and eventual/; choose another directory",
         )
         .into());
+    }
+    for (spec, _) in &plans {
+        for w in spec.scenario.warnings() {
+            crate::output::eprint_line(format_args!("dsim: warning: {}: {w}", spec.origin));
+        }
     }
     if plans.len() > 1 {
         output::refuse_strays(&args.out, &["raft", "eventual"])?;
