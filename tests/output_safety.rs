@@ -304,3 +304,38 @@ fn sigint_during_a_traced_run_leaves_no_temporary_file() {
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(names(dir.path()), Vec::<String>::new());
 }
+
+#[test]
+fn a_long_run_is_silent_on_stderr_when_piped() {
+    // Over 2 s of wall time on any machine; the progress line is for terminals only.
+    let out = dsim()
+        .args(["run", "--set", "duration_ms=40000000", "--set", "workload.rate_per_s=0"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn settings_without_effect_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("late.toml");
+    std::fs::write(
+        &scenario,
+        "nodes = 3\nduration_ms = 500\n[workload]\nstop_ms = 900\nrequests_max = 3\n\
+         [[faults]]\naction = 'crash'\nnode = 'n1'\nat_ms = 800\n",
+    )
+    .unwrap();
+    let out = dsim().arg("run").arg(&scenario).arg("--json").assert().success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in ["faults[0].at_ms = 800", "workload.stop_ms = 900", "workload.requests_max = 3"] {
+        assert!(stderr.lines().any(|l| l.starts_with("dsim: warning: ") && l.contains(needle)), "{needle}: {stderr}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["warnings"].as_array().map(|w| w.len()), Some(3), "{json}");
+    // A run without such settings warns about nothing.
+    let out = dsim().args(["run", "--set", "duration_ms=300"]).assert().success().get_output().clone();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    refused(&["sweep", "--param", "nodes=3", "--shard", "1/2", "--shard-count", "2"], &["--shard-count", "auto"]);
+}

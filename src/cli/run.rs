@@ -1,5 +1,6 @@
 //! `dsim run`: one scenario, one seed; a human summary or one JSON object.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -44,7 +45,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     // Wall time is measured here, at the edge, and never reaches anything the simulation computes.
     let started = Instant::now();
-    let outcome = harness::run(&scenario, Options { trace: args.trace.as_deref(), hash: false })?;
+    let display = ProgressLine::start(&scenario);
+    let outcome = harness::run(&scenario, Options { trace: args.trace.as_deref(), hash: false });
+    drop(display);
+    let outcome = outcome?;
     let wall_s = started.elapsed().as_secs_f64();
     let warnings = warnings(&scenario, &outcome);
     for w in &warnings {
@@ -64,6 +68,60 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         crate::out!("{summary}")?;
     }
     Ok(if outcome.ok() { 0 } else { EXIT_VIOLATION })
+}
+
+/// A line on stderr, rewritten twice a second, for a run that lasts over 2 s: simulated time and
+/// rows per second. Only when stderr is a terminal; silent when piped. Dropping it clears the line.
+struct ProgressLine {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressLine {
+    fn start(scenario: &Scenario) -> ProgressLine {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return ProgressLine { done: None, thread: None };
+        }
+        harness::progress::enable();
+        let end_us = scenario.end().as_us();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let wait = std::time::Duration::from_millis(500);
+            let mut shown = false;
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(wait) {
+                let elapsed = started.elapsed().as_secs_f64();
+                if elapsed < 2.0 {
+                    continue;
+                }
+                let (time_us, rows) = harness::progress::read();
+                let line = format!(
+                    "dsim run: simulated {:.1} s of {:.1} s ({:.0}%), {:.2} M rows/s, {:.0} s wall",
+                    time_us as f64 / 1e6,
+                    end_us as f64 / 1e6,
+                    100.0 * time_us as f64 / end_us.max(1) as f64,
+                    rows as f64 / elapsed / 1e6,
+                    elapsed
+                );
+                let _ = write!(std::io::stderr(), "\r{line}\x1b[K");
+                shown = true;
+            }
+            if shown {
+                let _ = write!(std::io::stderr(), "\r\x1b[K");
+            }
+        });
+        ProgressLine { done: Some(tx), thread: Some(thread) }
+    }
+}
+
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Settings that had no effect: the scenario's own, and the workload's cap when the run hit it.
