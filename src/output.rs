@@ -84,12 +84,18 @@ pub fn check_target(path: &Path, inputs: &[&Path], allow_stdout: bool) -> Result
             let what = if kind.is_dir() { "a directory" } else { "a special file (device, FIFO or socket)" };
             return Err(refuse(
                 path,
-                format!("is {what}, which dsim never replaces: give a regular file or a new path{}", if allow_stdout { " (- for stdout)" } else { "" }),
+                format!(
+                    "is {what}, which dsim never replaces: give a regular file or a new path{}",
+                    if allow_stdout { " (- for stdout)" } else { "" }
+                ),
             ));
         }
     }
     if let Some(input) = inputs.iter().find(|i| same_file(path, i)) {
-        return Err(refuse(path, format!("is the input {}: the output would overwrite it; give another path", input.display())));
+        return Err(refuse(
+            path,
+            format!("is the input {}: the output would overwrite it; give another path", input.display()),
+        ));
     }
     Ok(())
 }

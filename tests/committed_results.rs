@@ -52,13 +52,17 @@ fn a_slice_of_the_default_sweep_regenerates_identically() {
     dsim().args(["sweep", "--shard", "1/20", "--jobs", "2", "--out"]).arg(&out).assert().success();
     for protocol in ["raft", "eventual"] {
         let fresh = std::fs::read_to_string(out.join(protocol).join("runs.csv")).unwrap();
-        let committed = std::fs::read_to_string(repo("results/sweep").join(protocol).join("runs.csv")).unwrap();
+        let committed =
+            std::fs::read_to_string(repo("results/sweep").join(protocol).join("runs.csv")).unwrap();
         let (fresh_header, committed_header) = (fresh.lines().next(), committed.lines().next());
         assert_eq!(fresh_header, committed_header, "results/sweep/{protocol}/runs.csv header: {HINT}");
         let rows: std::collections::BTreeSet<&str> = committed.lines().skip(1).collect();
         let mut checked = 0;
         for line in fresh.lines().skip(1) {
-            assert!(rows.contains(line), "results/sweep/{protocol}/runs.csv lacks the fresh row {line}: {HINT}");
+            assert!(
+                rows.contains(line),
+                "results/sweep/{protocol}/runs.csv lacks the fresh row {line}: {HINT}"
+            );
             checked += 1;
         }
         assert!(checked >= 100, "shard 1/20 of 2,200 runs holds 110 per protocol; got {checked}");

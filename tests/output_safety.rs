@@ -44,8 +44,10 @@ fn is_fifo(path: &Path) -> bool {
 }
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -155,7 +157,15 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
         vec!["check", t],
         vec!["replay", m],
         vec!["export", t, "--format", "shiviz", "--out", "-"],
-        vec!["sweep", "--param", "network.drop_probability=0,0.1", "--seeds", "1", "--set", "duration_ms=300"],
+        vec![
+            "sweep",
+            "--param",
+            "network.drop_probability=0,0.1",
+            "--seeds",
+            "1",
+            "--set",
+            "duration_ms=300",
+        ],
         vec!["--help"],
     ];
     for mut args in runs {
@@ -209,7 +219,10 @@ fn check_refuses_a_truncated_or_edited_trace() {
 fn check_refuses_a_protocol_that_contradicts_the_manifest_and_names_a_missing_file_first() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("e.csv");
-    let run = dsim().args(["run", "sims/eventual.toml", "--set", "duration_ms=1000", "--trace"]).arg(&trace).output();
+    let run = dsim()
+        .args(["run", "sims/eventual.toml", "--set", "duration_ms=1000", "--trace"])
+        .arg(&trace)
+        .output();
     let code = run.unwrap().status.code();
     let t = trace.to_str().unwrap();
     refused(&["check", t, "--protocol", "raft"], &["--protocol", "raft", "eventual"]);
@@ -223,7 +236,8 @@ fn check_refuses_a_protocol_that_contradicts_the_manifest_and_names_a_missing_fi
 fn replay_refuses_a_manifest_whose_seeds_disagree() {
     let dir = tempfile::tempdir().unwrap();
     let (_, manifest) = short_trace(dir.path(), "t");
-    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
     let seed = json["seed"].as_u64().unwrap();
     json["seed"] = serde_json::json!(seed + 1);
     std::fs::write(&manifest, serde_json::to_string_pretty(&json).unwrap()).unwrap();
@@ -247,14 +261,25 @@ fn set_order_does_not_matter() {
     assert!(forward.contains("heartbeat_ms = 6"), "{forward}");
     // A bad combination still names the --sets involved (and not the unrelated one).
     let out = dsim()
-        .args(["run", "--set", "raft.heartbeat_ms=500", "--set", "nodes=3", "--set", "raft.election_timeout_ms=[12,24]"])
+        .args([
+            "run",
+            "--set",
+            "raft.heartbeat_ms=500",
+            "--set",
+            "nodes=3",
+            "--set",
+            "raft.election_timeout_ms=[12,24]",
+        ])
         .assert()
         .code(2)
         .get_output()
         .stderr
         .clone();
     let stderr = String::from_utf8_lossy(&out);
-    assert!(stderr.contains("--set raft.heartbeat_ms=500") && stderr.contains("--set raft.election_timeout_ms"), "{stderr}");
+    assert!(
+        stderr.contains("--set raft.heartbeat_ms=500") && stderr.contains("--set raft.election_timeout_ms"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("nodes=3"), "{stderr}");
 }
 
@@ -330,12 +355,18 @@ fn settings_without_effect_are_warned_about() {
     let out = dsim().arg("run").arg(&scenario).arg("--json").assert().success().get_output().clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     for needle in ["faults[0].at_ms = 800", "workload.stop_ms = 900", "workload.requests_max = 3"] {
-        assert!(stderr.lines().any(|l| l.starts_with("dsim: warning: ") && l.contains(needle)), "{needle}: {stderr}");
+        assert!(
+            stderr.lines().any(|l| l.starts_with("dsim: warning: ") && l.contains(needle)),
+            "{needle}: {stderr}"
+        );
     }
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["warnings"].as_array().map(|w| w.len()), Some(3), "{json}");
     // A run without such settings warns about nothing.
     let out = dsim().args(["run", "--set", "duration_ms=300"]).assert().success().get_output().clone();
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
-    refused(&["sweep", "--param", "nodes=3", "--shard", "1/2", "--shard-count", "2"], &["--shard-count", "auto"]);
+    refused(
+        &["sweep", "--param", "nodes=3", "--shard", "1/2", "--shard-count", "2"],
+        &["--shard-count", "auto"],
+    );
 }

@@ -10,7 +10,8 @@ fn dsim() -> Command {
     Command::cargo_bin("dsim").unwrap()
 }
 
-const SMALL: [&str; 6] = ["--set", "duration_ms=300", "--param", "network.drop_probability=0,0.1", "--seeds", "2"];
+const SMALL: [&str; 6] =
+    ["--set", "duration_ms=300", "--param", "network.drop_probability=0,0.1", "--seeds", "2"];
 
 #[test]
 fn an_out_directory_with_unrelated_files_is_refused_untouched() {
@@ -23,8 +24,11 @@ fn an_out_directory_with_unrelated_files_is_refused_untouched() {
     assert!(stderr.contains("notes.txt") && stderr.contains("nothing was written"), "{stderr}");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
     // The default sweep's directory may hold only raft/ and eventual/.
-    let assert =
-        dsim().args(["sweep", "--seeds", "1", "--set", "duration_ms=100", "--out"]).arg(&out).assert().code(2);
+    let assert = dsim()
+        .args(["sweep", "--seeds", "1", "--set", "duration_ms=100", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.contains("notes.txt"), "{stderr}");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
@@ -35,7 +39,16 @@ fn embedded_scenarios_sweep_from_any_directory() {
     let root = tempfile::tempdir().unwrap();
     dsim()
         .current_dir(root.path())
-        .args(["sweep", "sims/eventual_seed.toml", "--set", "duration_ms=1500", "--param", "nodes=3", "--seeds", "1"])
+        .args([
+            "sweep",
+            "sims/eventual_seed.toml",
+            "--set",
+            "duration_ms=1500",
+            "--param",
+            "nodes=3",
+            "--seeds",
+            "1",
+        ])
         .args(["--out", "s"])
         .assert()
         .success();
@@ -68,7 +81,8 @@ fn merge_names_a_missing_directory() {
     let a = root.path().join("a");
     dsim().arg("sweep").args(SMALL).args(["--shard", "1/2", "--out"]).arg(&a).assert().success();
     let nope = root.path().join("nope");
-    let assert = dsim().arg("merge").arg(&a).arg(&nope).arg("--out").arg(root.path().join("m")).assert().code(2);
+    let assert =
+        dsim().arg("merge").arg(&a).arg(&nope).arg("--out").arg(root.path().join("m")).assert().code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.contains("nope") && stderr.contains("No such file"), "{stderr}");
     assert!(!Path::new(&root.path().join("m")).exists());

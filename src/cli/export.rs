@@ -13,10 +13,10 @@ use crate::export::perfetto::Perfetto;
 use crate::export::shiviz::ShiViz;
 use crate::export::svg::{self, Svg};
 use crate::export::{Filter, Selection, ROWS_MAX};
-use crate::sim::NodeId;
 use crate::output::{self, check_target, is_stdout, Sink};
-use crate::trace::TraceReader;
+use crate::sim::NodeId;
 use crate::trace::manifest::manifest_path;
+use crate::trace::TraceReader;
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {

@@ -347,8 +347,8 @@ pub fn write(
     };
     let timing = Timing { wall_s: manifest.wall_s, threads: manifest.threads, host: manifest.host.clone() };
     let timing_path = dir.join(TIMING);
-    let mut json =
-        serde_json::to_string_pretty(&timing).map_err(|e| Error::io(&timing_path, std::io::Error::other(e)))?;
+    let mut json = serde_json::to_string_pretty(&timing)
+        .map_err(|e| Error::io(&timing_path, std::io::Error::other(e)))?;
     json.push('\n');
     write_atomic(&timing_path, json.as_bytes())?;
     let path = dir.join(MANIFEST);
