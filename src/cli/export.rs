@@ -2,7 +2,10 @@
 //!
 //! The output goes to `--out`, or next to the trace (`X.csv` -> `X.perfetto.json`,
 //! `X.shiviz.log`, `X.svg`), written atomically. `--from-us` / `--to-us` cut a window of simulated
-//! time (inclusive) and `--nodes n0,n2` keeps some nodes; both apply to all three formats.
+//! time (inclusive) and `--nodes n0,n2` keeps some nodes; both apply to all three formats. An svg
+//! without `--to-us` shows the first window that fits its row limit (a note says how to move it),
+//! so the first try always draws. `--out -` writes to stdout; an output that is a special file, a
+//! symlink or the trace itself is refused (see [`crate::output`]).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -25,7 +28,7 @@ pub struct ExportArgs {
     /// perfetto (Chrome Trace Event JSON), shiviz (a ShiViz log) or svg (a space-time diagram).
     #[arg(long)]
     pub format: String,
-    /// Where to write (default: next to the trace, e.g. `X.csv` -> `X.svg`).
+    /// Where to write (default: next to the trace, e.g. `X.csv` -> `X.svg`); `-` for stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Keep rows from this simulated time on (µs, inclusive).
