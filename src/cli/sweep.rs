@@ -162,11 +162,12 @@ fn report(spec: &SweepSpec, dir: &Path, result: &SweepResult) -> Result<usize> {
         m.wall_s,
         m.files.keys().filter(|k| k.starts_with("plots/")).count()
     )?;
+    let plots = m.files.keys().any(|k| k.starts_with("plots/"));
     crate::outln!(
-        "  results     {} (per grid point), {} (per run), {}/*.svg",
+        "  results     {} (per grid point), {} (per run){}",
         dir.join("summary.csv").display(),
         dir.join("runs.csv").display(),
-        dir.join("plots").display()
+        if plots { format!(", {}/*.svg", dir.join("plots").display()) } else { String::new() }
     )?;
     let violations = result.violations();
     if violations.is_empty() {
