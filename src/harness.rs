@@ -69,6 +69,38 @@ struct HarnessSink {
     output_error: Option<Error>,
     checks: CheckSet,
     metrics: Box<dyn Metrics>,
+    /// Publish each row's time to [`progress`] (only `dsim run` on a terminal asks).
+    progress: bool,
+}
+
+/// A run's progress as a display reads it from another thread: the simulated time and rows so far.
+/// Written only when [`progress::enable`] was called (sweeps never do), read by `dsim run`'s
+/// progress line; nothing the simulation computes reads it.
+pub mod progress {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+    static ENABLED: AtomicBool = AtomicBool::new(false);
+    static TIME_US: AtomicU64 = AtomicU64::new(0);
+    static ROWS: AtomicU64 = AtomicU64::new(0);
+
+    /// Runs started from now on publish their progress.
+    pub fn enable() {
+        ENABLED.store(true, Relaxed);
+    }
+
+    pub(super) fn enabled() -> bool {
+        ENABLED.load(Relaxed)
+    }
+
+    pub(super) fn publish(time_us: u64) {
+        TIME_US.store(time_us, Relaxed);
+        ROWS.fetch_add(1, Relaxed);
+    }
+
+    /// (simulated µs, rows) of the run under way.
+    pub fn read() -> (u64, u64) {
+        (TIME_US.load(Relaxed), ROWS.load(Relaxed))
+    }
 }
 
 impl RowSink for HarnessSink {
@@ -85,6 +117,9 @@ impl RowSink for HarnessSink {
         }
         self.checks.observe(row);
         self.metrics.observe(row);
+        if self.progress {
+            progress::publish(row.time_us);
+        }
     }
 }
 
@@ -169,6 +204,7 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         output_error: None,
         checks: CheckSet::new(M::checkers(scenario)),
         metrics: M::metrics(scenario),
+        progress: progress::enabled(),
     };
     let workload = OpenLoop::new(&scenario.workload, scenario.nodes, scenario.end());
     let mut runner = Runner::new(scenario.kernel(), M::nodes(scenario), workload, sink);
@@ -188,7 +224,9 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         }
         Output::File(w) => {
             let info = w.finish()?;
-            write_manifest(scenario, &stats, &info)?;
+            if !crate::output::is_stdout(&info.path) {
+                write_manifest(scenario, &stats, &info)?;
+            }
             let sha = info.sha256.clone();
             (Some(info), Some(sha))
         }

@@ -14,6 +14,7 @@ pub mod eventual;
 pub mod export;
 pub mod harness;
 pub mod metrics;
+pub mod output;
 pub mod protocol;
 pub mod raft;
 pub mod scenario;

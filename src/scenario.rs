@@ -140,13 +140,16 @@ impl Scenario {
             };
             Error::Parse { origin, message: one_line(&e.message()) }
         })?;
-        Scenario::from_tree(origin, tree.clone())?;
-        for set in overrides {
-            let set_origin = format!("--set {set}");
-            apply_override(&mut tree, &set_origin, set)?;
-            Scenario::from_tree(&set_origin, tree.clone())?;
+        let base = Scenario::from_tree(origin, tree.clone())?;
+        if overrides.is_empty() {
+            return Ok(base);
         }
-        Scenario::from_tree(origin, tree)
+        // Every override first, then one validation, so their order never matters
+        // (`--set raft.election_timeout_ms=[12,24] --set raft.heartbeat_ms=6` either way round).
+        for set in overrides {
+            apply_override(&mut tree, &format!("--set {set}"), set)?;
+        }
+        Scenario::from_tree("--set", tree).map_err(|e| name_sets(e, overrides))
     }
 
     fn from_tree(origin: &str, tree: toml::Table) -> Result<Scenario> {
@@ -183,6 +186,14 @@ impl Scenario {
         faults::validate_all(&self.faults, origin, self.nodes)?;
         self.chaos.validate(origin, self.nodes)?;
         if let Some(after) = self.liveness.after_ms {
+            if after >= self.duration_ms {
+                return Err(Error::invalid(
+                    origin,
+                    "liveness.after_ms",
+                    after,
+                    format!("below duration_ms ({}), leaving within_ms to recover", self.duration_ms),
+                ));
+            }
             let deadline = after.saturating_add(self.liveness.within_ms);
             if self.liveness.within_ms == 0 || deadline > self.duration_ms {
                 return Err(Error::invalid(
@@ -194,6 +205,42 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// Settings that are valid but have no effect in this run (a fault after the end, …): one line
+    /// each, for stderr and `--json`.
+    pub fn warnings(&self) -> Vec<String> {
+        use crate::sim::faults::MsOrRange;
+        let end = self.duration_ms;
+        let mut out = Vec::new();
+        for (i, fault) in self.faults.iter().enumerate() {
+            let first = match fault.at_ms {
+                MsOrRange::Fixed(ms) => ms,
+                MsOrRange::Range([lo, _]) => lo,
+            };
+            if first >= end {
+                out.push(format!(
+                    "faults[{i}].at_ms = {first}: at or after the run's end (duration_ms = {end}): this fault never happens"
+                ));
+            }
+        }
+        if let Some(stop) = self.workload.stop_ms.filter(|s| *s > end) {
+            out.push(format!(
+                "workload.stop_ms = {stop}: after the run's end (duration_ms = {end}): requests go on to the end"
+            ));
+        }
+        if self.workload.start_ms >= end {
+            out.push(format!(
+                "workload.start_ms = {}: at or after the run's end (duration_ms = {end}): no request is sent",
+                self.workload.start_ms
+            ));
+        }
+        if let Some(after) = self.liveness.after_ms {
+            if self.protocol == ProtocolKind::Eventual {
+                out.push(format!("liveness.after_ms = {after}: the liveness check applies to raft only"));
+            }
+        }
+        out
     }
 
     pub fn end(&self) -> SimTime {
@@ -250,6 +297,15 @@ pub fn apply_override(tree: &mut toml::Table, origin: &str, set: &str) -> Result
         tree.insert((*last).to_owned(), value);
         return Ok(());
     };
+    let next_is_index = segments.get(1).is_some_and(|s| s.parse::<usize>().is_ok());
+    if next_is_index && !tree.contains_key(*first) {
+        return Err(Error::invalid(
+            origin,
+            key,
+            raw.trim(),
+            format!("an index into `{first}`, which this scenario does not have: add its entries to the file first"),
+        ));
+    }
     let mut slot = tree.entry((*first).to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
     for (depth, seg) in parents.iter().enumerate().skip(1) {
         slot = descend(slot, seg, origin, &segments[..=depth].join("."))?;
@@ -296,6 +352,31 @@ fn parse_value(raw: &str) -> toml::Value {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+/// The `--set`s an error after all overrides is about: those whose key shares the failing field's
+/// table (`raft.heartbeat_ms` for `raft.election_timeout_ms`), else all of them.
+fn name_sets(error: Error, overrides: &[String]) -> Error {
+    let field = match &error {
+        Error::Invalid { field, .. } => field.clone(),
+        Error::Parse { message, .. } => message.split(':').next().unwrap_or("").trim().to_owned(),
+        _ => return error,
+    };
+    let section = |key: &str| {
+        let key = key.split('=').next().unwrap_or("").trim().replace('[', ".").replace(']', "");
+        key.split('.').next().unwrap_or("").to_owned()
+    };
+    let field_section = section(&field);
+    let mut involved: Vec<&String> = overrides.iter().filter(|s| section(s) == field_section).collect();
+    if involved.is_empty() {
+        involved = overrides.iter().collect();
+    }
+    let origin = involved.iter().map(|s| format!("--set {s}")).collect::<Vec<_>>().join(", ");
+    match error {
+        Error::Invalid { field, value, allowed, .. } => Error::Invalid { origin, field, value, allowed },
+        Error::Parse { message, .. } => Error::Parse { origin, message },
+        other => other,
+    }
 }
 
 fn one_line(text: &dyn std::fmt::Display) -> String {

@@ -655,9 +655,16 @@ fn svg_refuses_a_window_too_large_to_read() {
     let trace = raft_trace(dir.path(), "big.csv", &["seed=1", "duration_ms=3000", "workload.rate_per_s=200"]);
     let total = rows(&trace).len();
     assert!(total > dsim::export::svg::ROWS_MAX, "{total}");
+    // An explicit window too large for one diagram is refused with its size and the way out.
     refused(
-        &["export", trace.to_str().unwrap(), "--format", "svg"],
+        &["export", trace.to_str().unwrap(), "--format", "svg", "--to-us", "3000000"],
         &[&format!("the window holds {total} rows, svg takes at most 5000"), "--from-us/--to-us"],
     );
     dsim().args(["export", trace.to_str().unwrap(), "--format", "svg", "--to-us", "300000"]).assert().code(0);
+    // Without --to-us the first try draws: the first window that fits, named on stderr.
+    let out = dsim().args(["export", trace.to_str().unwrap(), "--format", "svg"]).assert().code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains(&format!("holds {total} rows")) && stderr.contains("--from-us"), "{stderr}");
+    let svg = std::fs::read_to_string(dir.path().join("big.svg")).unwrap();
+    roxmltree::Document::parse(&svg).unwrap();
 }

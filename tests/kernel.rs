@@ -135,7 +135,10 @@ fn event_limit_stops_the_run() {
 #[test]
 fn unwritable_trace_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("missing-dir").join("t.csv");
+    // A missing directory is created now (issue 10); a regular file in the way cannot be.
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let path = blocker.join("t.csv");
     let err = harness::run_model::<GossipModel>(&scenario(&[]), Options { trace: Some(&path), hash: false });
     assert!(err.is_err());
     assert!(!path.exists());

@@ -150,14 +150,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         out.insert("event_queue_vs_bare_heap".to_owned(), json!(ratio));
         out.insert("reps".to_owned(), json!(reps));
         out.insert("duration_ms".to_owned(), json!(args.duration_ms));
-        println!("{}", Value::Object(out));
+        crate::outln!("{}", Value::Object(out))?;
     } else {
-        println!("{:<20} {:>14} {:>12}  what", "figure", "events/s", "events");
+        crate::outln!("{:<20} {:>14} {:>12}  what", "figure", "events/s", "events")?;
         for f in &figures {
-            println!("{:<20} {:>14.0} {:>12}  {}", f.name, f.events_per_s(), f.events, f.what);
+            crate::outln!("{:<20} {:>14.0} {:>12}  {}", f.name, f.events_per_s(), f.events, f.what)?;
         }
-        println!("EventQueue / bare heap (hold N=1000): {ratio:.2}");
-        println!("(median of {reps} repetitions each; wall clock, shared machine)");
+        crate::outln!("EventQueue / bare heap (hold N=1000): {ratio:.2}")?;
+        crate::outln!("(median of {reps} repetitions each; wall clock, shared machine)")?;
     }
     Ok(0)
 }

@@ -28,6 +28,10 @@ fn layout(dir: &std::path::Path) -> Vec<&'static str> {
 
 pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     let subdirs = layout(&args.dirs[0]);
+    if !args.dirs[0].is_dir() {
+        let cause = std::io::Error::from_raw_os_error(if args.dirs[0].exists() { 20 } else { 2 });
+        return Err(crate::error::Error::io(&args.dirs[0], cause).into());
+    }
     if subdirs.is_empty() {
         let first = args.dirs[0].display().to_string();
         return Err(flag_error(
@@ -38,6 +42,10 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         .into());
     }
     for dir in &args.dirs[1..] {
+        if !dir.is_dir() {
+            let cause = std::io::Error::from_raw_os_error(if dir.exists() { 20 } else { 2 });
+            return Err(crate::error::Error::io(dir, cause).into());
+        }
         if layout(dir) != subdirs {
             let shown = dir.display().to_string();
             return Err(
@@ -45,17 +53,20 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
             );
         }
     }
+    if subdirs.len() > 1 {
+        output::refuse_strays(&args.out, &["raft", "eventual"])?;
+    }
     for sub in subdirs {
         let inputs: Vec<PathBuf> = args.dirs.iter().map(|d| d.join(sub)).collect();
         let out = args.out.join(sub);
         let m = output::merge(&inputs, &out)?;
-        println!(
+        crate::outln!(
             "dsim merge: {} shards -> {}: {} runs, {} with violations",
             inputs.len(),
             out.display(),
             m.runs,
             m.violating_runs
-        );
+        )?;
     }
     Ok(0)
 }

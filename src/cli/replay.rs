@@ -73,6 +73,17 @@ fn locate(path: &Path) -> (PathBuf, Option<PathBuf>) {
 pub fn run(args: ReplayArgs) -> anyhow::Result<u8> {
     let (manifest_file, given_trace) = locate(&args.path);
     let manifest = Manifest::read(&manifest_file)?;
+    if manifest.seed != manifest.scenario.seed {
+        return Err(Error::BadTrace {
+            path: manifest_file.clone(),
+            line: 1,
+            message: format!(
+                "seed = {} but scenario.seed = {}: the manifest was edited; they must agree",
+                manifest.seed, manifest.scenario.seed
+            ),
+        }
+        .into());
+    }
     let recorded = given_trace.unwrap_or_else(|| manifest_file.with_file_name(&manifest.trace_file));
     let temp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let fresh = temp.path().join("replay.csv");
@@ -80,30 +91,30 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<u8> {
     let info = outcome.trace.ok_or_else(|| Error::Mismatch("the replay wrote no trace".into()))?;
     if !recorded.exists() {
         if info.sha256 == manifest.trace_sha256 {
-            println!(
+            crate::outln!(
                 "dsim replay: identical to the manifest's hash ({} rows, sha256 {}); {} is absent",
                 info.rows,
                 info.sha256,
                 recorded.display()
-            );
+            )?;
             return Ok(0);
         }
-        println!(
+        crate::outln!(
             "dsim replay: differs: replay sha256 {}, manifest {} ({} is absent, so no row can be shown)",
             info.sha256,
             manifest.trace_sha256,
             recorded.display()
-        );
+        )?;
         return Ok(EXIT_VIOLATION);
     }
     let recorded_sha = sha256_file(&recorded)?;
     if recorded_sha == info.sha256 && info.sha256 == manifest.trace_sha256 {
-        println!(
+        crate::outln!(
             "dsim replay: {}: identical ({} rows, sha256 {})",
             recorded.display(),
             info.rows,
             info.sha256
-        );
+        )?;
         return Ok(0);
     }
     match first_difference(&recorded, &fresh)? {
@@ -111,19 +122,19 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<u8> {
             let at = d
                 .seq
                 .map_or_else(|| format!("line {}", d.line), |s| format!("row seq={s} (line {})", d.line));
-            println!("dsim replay: {}: differs from a fresh run at {at}", recorded.display());
-            println!("  recorded  {}", d.recorded.as_deref().unwrap_or("(end of file)"));
-            println!("  replayed  {}", d.replayed.as_deref().unwrap_or("(end of file)"));
+            crate::outln!("dsim replay: {}: differs from a fresh run at {at}", recorded.display())?;
+            crate::outln!("  recorded  {}", d.recorded.as_deref().unwrap_or("(end of file)"))?;
+            crate::outln!("  replayed  {}", d.replayed.as_deref().unwrap_or("(end of file)"))?;
         }
-        None => println!(
+        None => crate::outln!(
             "dsim replay: {}: the trace matches a fresh run (sha256 {}) but the manifest says {}",
             recorded.display(),
             info.sha256,
             manifest.trace_sha256
-        ),
+        )?,
     }
     if recorded_sha != manifest.trace_sha256 {
-        println!("  note      the recorded file's sha256 {recorded_sha} is not the manifest's: it was changed after the run");
+        crate::outln!("  note      the recorded file's sha256 {recorded_sha} is not the manifest's: it was changed after the run")?;
     }
     Ok(EXIT_VIOLATION)
 }

@@ -1,5 +1,6 @@
 //! `dsim run`: one scenario, one seed; a human summary or one JSON object.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -8,13 +9,16 @@ use serde_json::{json, Map, Value};
 use crate::cli::{ScenarioArgs, EXIT_VIOLATION};
 use crate::harness::{self, Options, Outcome};
 use crate::metrics::MetricValue;
+use crate::output;
 use crate::scenario::Scenario;
+use crate::trace::manifest::manifest_path;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// Write the CSV trace here (atomically), with PATH's `.manifest.json` beside it.
+    /// Write the CSV trace here (atomically; its directory is created), with PATH's
+    /// `.manifest.json` beside it; `-` streams the CSV to stdout (no manifest; summary on stderr).
     #[arg(long)]
     pub trace: Option<PathBuf>,
     /// Print the summary as one JSON object on stdout.
@@ -28,19 +32,108 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let scenario = args.scenario.load()?;
     if args.dump_scenario {
-        print!("{}", scenario.to_toml());
+        crate::out!("{}", scenario.to_toml())?;
         return Ok(0);
+    }
+    let to_stdout = args.trace.as_deref().is_some_and(output::is_stdout);
+    if let Some(trace) = &args.trace {
+        let inputs: Vec<&std::path::Path> = args.scenario.scenario.iter().map(|p| p.as_path()).collect();
+        output::check_target(trace, &inputs, true)?;
+        if !to_stdout {
+            output::check_target(&manifest_path(trace), &inputs, false)?;
+        }
     }
     // Wall time is measured here, at the edge, and never reaches anything the simulation computes.
     let started = Instant::now();
-    let outcome = harness::run(&scenario, Options { trace: args.trace.as_deref(), hash: false })?;
+    let display = ProgressLine::start(&scenario);
+    let outcome = harness::run(&scenario, Options { trace: args.trace.as_deref(), hash: false });
+    drop(display);
+    let outcome = outcome?;
     let wall_s = started.elapsed().as_secs_f64();
-    if args.json {
-        println!("{}", summary_json(&scenario, &outcome, wall_s));
+    let warnings = warnings(&scenario, &outcome);
+    for w in &warnings {
+        output::eprint_line(format_args!("dsim: warning: {w}"));
+    }
+    let summary = if args.json {
+        let mut json = summary_json(&scenario, &outcome, wall_s);
+        json["warnings"] = json!(warnings);
+        format!("{json}\n")
     } else {
-        print!("{}", summary_text(&scenario, &outcome, wall_s));
+        summary_text(&scenario, &outcome, wall_s)
+    };
+    if to_stdout {
+        // stdout holds the trace; the summary goes beside it.
+        output::eprint_line(format_args!("{}", summary.trim_end()));
+    } else {
+        crate::out!("{summary}")?;
     }
     Ok(if outcome.ok() { 0 } else { EXIT_VIOLATION })
+}
+
+/// A line on stderr, rewritten twice a second, for a run that lasts over 2 s: simulated time and
+/// rows per second. Only when stderr is a terminal; silent when piped. Dropping it clears the line.
+struct ProgressLine {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressLine {
+    fn start(scenario: &Scenario) -> ProgressLine {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return ProgressLine { done: None, thread: None };
+        }
+        harness::progress::enable();
+        let end_us = scenario.end().as_us();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let wait = std::time::Duration::from_millis(500);
+            let mut shown = false;
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(wait) {
+                let elapsed = started.elapsed().as_secs_f64();
+                if elapsed < 2.0 {
+                    continue;
+                }
+                let (time_us, rows) = harness::progress::read();
+                let line = format!(
+                    "dsim run: simulated {:.1} s of {:.1} s ({:.0}%), {:.2} M rows/s, {:.0} s wall",
+                    time_us as f64 / 1e6,
+                    end_us as f64 / 1e6,
+                    100.0 * time_us as f64 / end_us.max(1) as f64,
+                    rows as f64 / elapsed / 1e6,
+                    elapsed
+                );
+                let _ = write!(std::io::stderr(), "\r{line}\x1b[K");
+                shown = true;
+            }
+            if shown {
+                let _ = write!(std::io::stderr(), "\r\x1b[K");
+            }
+        });
+        ProgressLine { done: Some(tx), thread: Some(thread) }
+    }
+}
+
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Settings that had no effect: the scenario's own, and the workload's cap when the run hit it.
+pub fn warnings(scenario: &Scenario, outcome: &Outcome) -> Vec<String> {
+    let mut warnings = scenario.warnings();
+    let cap = scenario.workload.requests_max;
+    if outcome.stats.client_requests >= cap {
+        warnings.push(format!(
+            "workload.requests_max = {cap}: reached; no request was sent after it (raise it for a steady load)"
+        ));
+    }
+    warnings
 }
 
 fn metric_json(value: MetricValue) -> Value {

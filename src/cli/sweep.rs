@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{flag_error, EXIT_VIOLATION};
 use crate::error::Result;
-use crate::scenario::{DEFAULT_EVENTUAL, DEFAULT_RAFT};
+use crate::scenario::{embedded, DEFAULT_EVENTUAL, DEFAULT_RAFT};
 use crate::sweep::grid::{Param, Shard, ShardEnv};
 use crate::sweep::output::{self, MANIFEST};
 use crate::sweep::runner::{self, ExecOptions, ProgressMode, SweepResult};
@@ -73,6 +73,11 @@ fn shard_of(args: &SweepArgs) -> Result<Option<Shard>> {
             Ok(None)
         }
         Some("auto") => ShardEnv::from_process(args.shard_count).shard().map(Some),
+        Some(text) if args.shard_count.is_some() => Err(flag_error(
+            "--shard-count",
+            args.shard_count.unwrap_or(0).to_string(),
+            format!("only with --shard auto (--shard {text} already gives the count)"),
+        )),
         Some(text) => Shard::parse(text).map(Some),
     }
 }
@@ -85,6 +90,11 @@ fn plan(args: &SweepArgs) -> Result<Vec<(SweepSpec, PathBuf)>> {
         SweepSpec::new(origin, embedded, text, args.set.clone(), params, args.seeds, args.seed_start, shard)
     };
     if let Some(path) = &args.scenario {
+        // Like `dsim run`: the scenarios of sims/ are compiled in and answer to their repository
+        // paths from any directory (a file on disk by that name wins).
+        if let Some((origin, text)) = embedded(&path.to_string_lossy()).filter(|_| !path.exists()) {
+            return Ok(vec![(spec(origin, true, text, params)?, args.out.clone())]);
+        }
         let text = std::fs::read_to_string(path).map_err(|e| crate::error::Error::io(path, e))?;
         return Ok(vec![(spec(&path.display().to_string(), false, &text, params)?, args.out.clone())]);
     }
@@ -115,23 +125,34 @@ pub fn run(args: SweepArgs) -> anyhow::Result<u8> {
         )
         .into());
     }
+    for (spec, _) in &plans {
+        for w in spec.scenario.warnings() {
+            crate::output::eprint_line(format_args!("dsim: warning: {}: {w}", spec.origin));
+        }
+    }
+    if plans.len() > 1 {
+        output::refuse_strays(&args.out, &["raft", "eventual"])?;
+    }
     for (spec, dir) in &plans {
         output::inspect(dir, &spec.identity(), spec.shard, args.resume)?;
     }
+    crate::output::set_interrupt_hint(
+        "the finished runs are kept: rerun the same command with --resume to continue the sweep",
+    );
     let options = ExecOptions { threads, resume: args.resume, progress: ProgressMode::Auto };
     let mut violating = 0;
     for (spec, dir) in &plans {
         let result = runner::execute(spec, dir, options, &harness_run)?;
-        violating += report(spec, dir, &result);
+        violating += report(spec, dir, &result)?;
     }
     Ok(if args.check && violating > 0 { EXIT_VIOLATION } else { 0 })
 }
 
 /// Prints what a sweep did and the replay command of each violating run; returns how many violated.
-fn report(spec: &SweepSpec, dir: &Path, result: &SweepResult) -> usize {
+fn report(spec: &SweepSpec, dir: &Path, result: &SweepResult) -> Result<usize> {
     let m = &result.manifest;
     let shard = m.shard.map_or_else(String::new, |s| format!(" (shard {s})"));
-    println!(
+    crate::outln!(
         "dsim sweep: {}{shard}: {} runs ({} resumed) over {} grid points × {} seeds in {:.1} s; {} plots",
         dir.display(),
         m.runs,
@@ -140,22 +161,29 @@ fn report(spec: &SweepSpec, dir: &Path, result: &SweepResult) -> usize {
         spec.seeds,
         m.wall_s,
         m.files.keys().filter(|k| k.starts_with("plots/")).count()
-    );
+    )?;
+    let plots = m.files.keys().any(|k| k.starts_with("plots/"));
+    crate::outln!(
+        "  results     {} (per grid point), {} (per run){}",
+        dir.join("summary.csv").display(),
+        dir.join("runs.csv").display(),
+        if plots { format!(", {}/*.svg", dir.join("plots").display()) } else { String::new() }
+    )?;
     let violations = result.violations();
     if violations.is_empty() {
-        println!("  violations  none");
-        return 0;
+        crate::outln!("  violations  none")?;
+        return Ok(0);
     }
-    println!("  violations  {} runs; replay with:", violations.len());
+    crate::outln!("  violations  {} runs; replay with:", violations.len())?;
     for (point, seed, count, first) in violations.iter().take(VIOLATIONS_SHOWN) {
-        println!("    {first} ({count}): {}", spec.replay_command(*point, *seed));
+        crate::outln!("    {first} ({count}): {}", spec.replay_command(*point, *seed))?;
     }
     if violations.len() > VIOLATIONS_SHOWN {
-        println!(
+        crate::outln!(
             "    … and {} more (see {})",
             violations.len() - VIOLATIONS_SHOWN,
             dir.join("runs.csv").display()
-        );
+        )?;
     }
-    violations.len()
+    Ok(violations.len())
 }

@@ -204,9 +204,22 @@ impl SweepSpec {
 
 /// Rewrites an error about `--set KEY=VALUE` that came from the grid so that it names `--param`.
 fn name_param(error: Error, grid_sets: &[String]) -> Error {
-    let rename = |origin: String| match origin.strip_prefix("--set ") {
-        Some(set) if grid_sets.iter().any(|s| s == set) => format!("--param {set}"),
-        _ => origin,
+    // The origin names one `--set` or several joined by ", " (see `Scenario::from_str`).
+    let rename = |origin: String| {
+        let parts: Vec<String> = origin
+            .split(", --set ")
+            .enumerate()
+            .map(|(i, part)| {
+                let set = if i == 0 { part.strip_prefix("--set ").unwrap_or(part) } else { part };
+                let flag = if grid_sets.iter().any(|s| s == set) { "--param" } else { "--set" };
+                if i == 0 && !part.starts_with("--set ") {
+                    part.to_owned()
+                } else {
+                    format!("{flag} {set}")
+                }
+            })
+            .collect();
+        parts.join(", ")
     };
     match error {
         Error::Parse { origin, message } => Error::Parse { origin: rename(origin), message },

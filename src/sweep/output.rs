@@ -4,7 +4,9 @@
 //!
 //! A directory is only ever written by the sweep it belongs to: one holding another sweep's
 //! manifest, another sweep's partial log, or sweep files without either, is refused before
-//! anything is touched. Wall time and host appear in the manifest only, never in the CSVs.
+//! anything is touched, and so is one holding files a sweep does not write. Wall time, threads and
+//! host go to `timing.json` beside the manifest (git-ignored), never into the manifest or the CSVs,
+//! so rerunning a sweep rewrites its committed files byte for byte.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,8 @@ pub const RUNS: &str = "runs.csv";
 pub const SUMMARY: &str = "summary.csv";
 pub const PLOTS: &str = "plots";
 pub const PARTIAL: &str = ".partial";
+/// Wall time, threads and host of the sweep that wrote the directory (not part of its results).
+pub const TIMING: &str = "timing.json";
 /// What `.partial/` holds: the sweep it belongs to, and its log of finished runs.
 const PARTIAL_SWEEP: &str = "sweep.json";
 const PARTIAL_RUNS: &str = "runs.csv";
@@ -64,11 +68,63 @@ pub struct SweepManifest {
     /// For `dsim merge`: the shard directories this one was made from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
-    /// Wall-clock seconds the sweep took (summed over shards for a merge). Never in the CSVs.
+    /// Wall-clock seconds the sweep took (summed over shards for a merge). Written to
+    /// [`TIMING`], not to the manifest (older manifests that hold it still read).
+    #[serde(default, skip_serializing)]
     pub wall_s: f64,
-    /// Worker threads the sweep ran on.
+    /// Worker threads the sweep ran on (in [`TIMING`]).
+    #[serde(default, skip_serializing)]
+    pub threads: usize,
+    /// The machine (in [`TIMING`]).
+    #[serde(default, skip_serializing)]
+    pub host: String,
+}
+
+/// `DIR/timing.json`: what changes from one run of the same sweep to the next.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub wall_s: f64,
     pub threads: usize,
     pub host: String,
+}
+
+/// The timing a directory records, if it has one.
+pub fn read_timing(dir: &Path) -> Option<Timing> {
+    let text = std::fs::read_to_string(dir.join(TIMING)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// What a sweep directory may hold.
+pub const SWEEP_ENTRIES: [&str; 6] = [MANIFEST, RUNS, SUMMARY, PLOTS, PARTIAL, TIMING];
+
+/// Entries of `dir` not in `known` (sorted), e.g. a user's own files.
+fn strays(dir: &Path, known: &[&str]) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !known.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Refuses a directory holding entries other than `known` (e.g. [`SWEEP_ENTRIES`]).
+pub fn refuse_strays(dir: &Path, known: &[&str]) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    if !dir.is_dir() {
+        return Err(refuse(dir, "it is not a directory"));
+    }
+    let strays = strays(dir, known);
+    if let Some(first) = strays.first() {
+        return Err(refuse(
+            dir,
+            format!("it holds {first} ({} entries in all) that no dsim sweep writes", strays.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// Where a sweep's output came from, beyond its identity.
@@ -112,6 +168,7 @@ pub fn check_manifest(
     identity: &Identity,
     shard: Option<Shard>,
 ) -> Result<Option<SweepManifest>> {
+    refuse_strays(dir, &SWEEP_ENTRIES)?;
     let path = dir.join(MANIFEST);
     if !path.exists() {
         let stray = [RUNS, SUMMARY].iter().find(|f| dir.join(f).exists());
@@ -288,6 +345,12 @@ pub fn write(
         threads: provenance.threads,
         host: host(),
     };
+    let timing = Timing { wall_s: manifest.wall_s, threads: manifest.threads, host: manifest.host.clone() };
+    let timing_path = dir.join(TIMING);
+    let mut json = serde_json::to_string_pretty(&timing)
+        .map_err(|e| Error::io(&timing_path, std::io::Error::other(e)))?;
+    json.push('\n');
+    write_atomic(&timing_path, json.as_bytes())?;
     let path = dir.join(MANIFEST);
     let mut json =
         serde_json::to_string_pretty(&manifest).map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
@@ -379,8 +442,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SweepManifest> {
     let provenance = Provenance {
         scenario_origin: manifests[0].scenario_origin.clone(),
         scenario_sets: manifests[0].scenario_sets.clone(),
-        wall_s: manifests.iter().map(|m| m.wall_s).sum(),
-        threads: manifests[0].threads,
+        wall_s: inputs.iter().filter_map(|d| read_timing(d)).map(|t| t.wall_s).sum(),
+        threads: read_timing(first).map_or(0, |t| t.threads),
         merged_from: inputs.iter().map(|d| d.display().to_string()).collect(),
     };
     write(out, &identity, None, &table, provenance)

@@ -73,12 +73,13 @@ impl Progress {
             if last.elapsed() >= PLAIN_EVERY {
                 *last = Instant::now();
                 let pct = done as f64 * 100.0 / self.total.max(1) as f64;
-                eprintln!(
+                // Never a panic on a closed stderr (`dsim sweep 2>&1 | head -1`).
+                crate::output::eprint_line(format_args!(
                     "{}: {done}/{} runs ({pct:.0}%), {:.0} s elapsed",
                     self.label,
                     self.total,
                     self.started.elapsed().as_secs_f64()
-                );
+                ));
             }
         }
     }

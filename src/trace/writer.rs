@@ -1,17 +1,18 @@
 //! The streaming CSV trace writer: constant memory, hashed as it goes, atomic on completion.
 //!
 //! Rows go through a buffered writer into a temporary file next to the target and are hashed
-//! (SHA-256) on the way; `finish` flushes and renames the file into place. A run that fails, panics
-//! or is interrupted leaves no file under the final name (only a `.*.tmp` sibling at worst).
+//! (SHA-256) on the way; `finish` flushes and renames the file into place (through
+//! [`crate::output`]). A run that fails, panics or is interrupted leaves no file under the final
+//! name and no temporary file either (SIGINT/SIGTERM remove it). The path `-` streams to stdout.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
+use crate::output::Sink;
 use crate::trace::{Record, Value};
 
 /// The contract's columns, in order.
@@ -192,16 +193,16 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A trace file being written.
+/// A trace file being written (or stdout, for the path `-`).
 pub struct TraceWriter {
     path: PathBuf,
-    encoder: RowEncoder<BufWriter<NamedTempFile>>,
+    encoder: RowEncoder<BufWriter<Sink>>,
 }
 
 impl TraceWriter {
-    /// Starts a trace that will appear at `path` when `finish` succeeds.
+    /// Starts a trace that will appear at `path` when `finish` succeeds; `-` streams to stdout.
     pub fn create(path: &Path) -> Result<TraceWriter> {
-        let file = temp_beside(path)?;
+        let file = Sink::create(path, true)?;
         let encoder =
             RowEncoder::new(BufWriter::with_capacity(1 << 16, file)).map_err(|e| Error::io(path, e))?;
         Ok(TraceWriter { path: path.to_path_buf(), encoder })
@@ -215,46 +216,13 @@ impl TraceWriter {
     pub fn finish(self) -> Result<TraceInfo> {
         let path = self.path;
         let (buf, rows, bytes, sha256) = self.encoder.finish().map_err(|e| Error::io(&path, e))?;
-        let temp = buf.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
-        persist(temp, &path)?;
+        let sink = buf.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+        sink.commit()?;
         Ok(TraceInfo { path, rows, bytes, sha256 })
     }
 }
 
-/// A temporary file in `path`'s directory (so the final rename stays on one file system).
-pub fn temp_beside(path: &Path) -> Result<NamedTempFile> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(path, e))
-}
-
-/// Syncs `temp` and renames it to `path`, readable by all like any other output (temporary files
-/// are created owner-only).
-pub fn persist(temp: NamedTempFile, path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let perms = std::fs::Permissions::from_mode(0o644);
-        temp.as_file().set_permissions(perms).map_err(|e| Error::io(path, e))?;
-    }
-    temp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
-}
-
-/// Writes `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut temp = temp_beside(path)?;
-    temp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    persist(temp, path)
-}
+pub use crate::output::write_atomic;
 
 /// `File` is re-exported for callers that hash an existing trace.
 pub fn sha256_file(path: &Path) -> Result<String> {
