@@ -145,6 +145,7 @@ pub fn timeline(history: &History, ops: &[usize]) -> String {
     for (c, p) in processes.iter().enumerate() {
         let _ = write!(out, "{:<w$}", format!("p{p}"), w = width[c]);
     }
+    out.truncate(out.trim_end().len());
     out.push('\n');
     // What each process column shows between its events: nothing, `|` in flight, `:` unknown.
     let mut open: Vec<&str> = vec![""; processes.len()];

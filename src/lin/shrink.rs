@@ -10,7 +10,8 @@
 //! The strategy is delta debugging (Zeller's ddmin, simplified): remove chunks of half the ops,
 //! then quarters, … then single ops, keeping each removal after which the search still answers
 //! "not linearizable" within the budget. It ends 1-minimal (no single closed removal keeps the
-//! violation) unless the number of re-checks runs out first.
+//! violation) unless the re-checks run out first ([`CHECKS_MAX`] searches, or
+//! [`STATES_BUDGETS_MAX`] times the per-key budget in configurations).
 
 use rustc_hash::FxHashSet;
 
@@ -31,22 +32,29 @@ pub struct Shrunk {
 /// Re-checks a shrink may run.
 pub const CHECKS_MAX: u64 = 2_000;
 
+/// Search configurations all re-checks together may visit, in multiples of the per-key budget.
+pub const STATES_BUDGETS_MAX: u64 = 4;
+
 /// `ops` (one key, not linearizable) shrunk as described above, each re-check within `budget`.
 pub fn shrink(history: &History, ops: &[usize], budget: &Budget) -> Shrunk {
     let mut current = relevant(history, ops);
     let mut checks = 0u64;
+    let mut states = 0u64;
+    let states_max = budget.states_max.saturating_mul(STATES_BUDGETS_MAX);
     let mut chunk = (current.len() / 2).max(1);
     loop {
         let mut removed_any = false;
         let mut i = 0;
         while i < current.len() {
-            if checks >= CHECKS_MAX {
+            if checks >= CHECKS_MAX || states >= states_max {
                 return Shrunk { ops: current, minimal: false, checks };
             }
             let end = (i + chunk).min(current.len());
             let candidate = without(history, &current, &current[i..end]);
             checks += 1;
-            if !candidate.is_empty() && check_ops(history, &candidate, budget).outcome == Outcome::NotLinearizable {
+            let result = check_ops(history, &candidate, budget);
+            states += result.states;
+            if !candidate.is_empty() && result.outcome == Outcome::NotLinearizable {
                 current = relevant(history, &candidate);
                 removed_any = true;
             } else {
