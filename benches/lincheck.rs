@@ -21,7 +21,9 @@ fn decide(c: &mut Criterion) {
         for (keys, processes) in SHAPES {
             let history = lin_history(ops, keys, processes, 1);
             let name = format!("{keys}key_{processes}proc");
-            group.bench_with_input(BenchmarkId::new(name, ops), &history, |b, h| b.iter(|| black_box(lin_check(h))));
+            group.bench_with_input(BenchmarkId::new(name, ops), &history, |b, h| {
+                b.iter(|| black_box(lin_check(h)))
+            });
         }
     }
     group.finish();

@@ -22,15 +22,18 @@ fn linearizable_histories_exit_0() {
 #[test]
 fn violations_exit_1_with_the_ops_and_a_timeline() {
     lincheck(&[&fixture("stale-read.edn")]).code(1).stdout(
-        predicate::str::contains("not linearizable: key (single register): 3 ops cannot be linearised (1-minimal)")
-            .and(predicate::str::contains("op 0 p0 write 1 ok (line 2..3)"))
-            .and(predicate::str::contains("op 3 p1 read 1 ok (line 8..9)"))
-            .and(predicate::str::contains("time_ns     line  p0"))
-            .and(predicate::str::contains("+ read 2").not()),
+        predicate::str::contains(
+            "not linearizable: key (single register): 3 ops cannot be linearised (1-minimal)",
+        )
+        .and(predicate::str::contains("op 0 p0 write 1 ok (line 2..3)"))
+        .and(predicate::str::contains("op 3 p1 read 1 ok (line 8..9)"))
+        .and(predicate::str::contains("time_ns     line  p0"))
+        .and(predicate::str::contains("+ read 2").not()),
     );
-    lincheck(&[&fixture("independent-bad.edn")])
-        .code(1)
-        .stdout(predicate::str::contains("key 8: 2 ops cannot be linearised").and(predicate::str::contains("cas nil->2")));
+    lincheck(&[&fixture("independent-bad.edn")]).code(1).stdout(
+        predicate::str::contains("key 8: 2 ops cannot be linearised")
+            .and(predicate::str::contains("cas nil->2")),
+    );
     lincheck(&[&fixture("trace-stale.csv")]).code(1).stdout(
         predicate::str::contains("key k0: 3 ops")
             .and(predicate::str::contains("op 3 p1 read v1 ok (seq 5..6)"))

@@ -51,13 +51,10 @@ impl Checker for Linearizable {
         let Some(builder) = self.builder.take() else { return };
         let history = builder.finish();
         let report = lin::check(&history, &self.budget);
-        let (time_us, seq) = report
-            .witness
-            .first()
-            .map_or((end_us, 0), |&i| {
-                let at = history.ops()[i].invoke;
-                (at.time_ns.map_or(end_us, |ns| ns / 1_000), at.line)
-            });
+        let (time_us, seq) = report.witness.first().map_or((end_us, 0), |&i| {
+            let at = history.ops()[i].invoke;
+            (at.time_ns.map_or(end_us, |ns| ns / 1_000), at.line)
+        });
         let message = match report.outcome {
             Outcome::Linearizable => return,
             Outcome::Undecided => report.summary(&history),

@@ -208,6 +208,8 @@ fn lin(reps: u32, json_out: bool) -> anyhow::Result<u8> {
             r["ops_per_s"].as_f64().unwrap_or(f64::NAN)
         );
     }
-    println!("(generated linearizable histories, 1 % info ops, seed 1; median of {reps} repetitions, wall clock)");
+    println!(
+        "(generated linearizable histories, 1 % info ops, seed 1; median of {reps} repetitions, wall clock)"
+    );
     Ok(0)
 }

@@ -136,7 +136,11 @@ impl Parser<'_> {
     fn error(&self, expected: &'static str) -> EdnError {
         let rest = &self.text[self.i.min(self.text.len())..];
         let found: String = rest.lines().next().unwrap_or("").chars().take(30).collect();
-        EdnError { line: self.line, found: if found.is_empty() { "end of file".into() } else { found }, expected }
+        EdnError {
+            line: self.line,
+            found: if found.is_empty() { "end of file".into() } else { found },
+            expected,
+        }
     }
 
     fn value(&mut self, depth: usize) -> Result<Datum, EdnError> {
@@ -237,8 +241,10 @@ impl Parser<'_> {
     fn token(&mut self) -> &str {
         let start = self.i;
         while let Some(&c) = self.s.get(self.i) {
-            if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';')
-            {
+            if matches!(
+                c,
+                b' ' | b'\t' | b'\r' | b'\n' | b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
+            ) {
                 break;
             }
             self.i += 1;
@@ -329,7 +335,10 @@ mod tests {
         assert_eq!(d.get("error"), Some(&Datum::Str("x, y".into())));
         assert_eq!(one("#{1 -2} ; comment"), Datum::Set(vec![Datum::Int(1), Datum::Int(-2)]));
         assert_eq!(one("#inst \"2020\""), Datum::Str("2020".into()));
-        assert_eq!(one("(1.5 :a/b)"), Datum::List(vec![Datum::Other("1.5".into()), Datum::Keyword("a/b".into())]));
+        assert_eq!(
+            one("(1.5 :a/b)"),
+            Datum::List(vec![Datum::Other("1.5".into()), Datum::Keyword("a/b".into())])
+        );
         assert_eq!(one("#_ :skipped :kept"), Datum::Keyword("kept".into()));
     }
 
@@ -341,7 +350,10 @@ mod tests {
         assert_eq!(err.line, 2);
         assert_eq!(err.found, "}");
         let err = parse_all("{:a 99999999999999999999999}").unwrap_err();
-        assert_eq!((err.found.as_str(), err.expected), ("99999999999999999999999}", "an integer that fits in 64 bits"));
+        assert_eq!(
+            (err.found.as_str(), err.expected),
+            ("99999999999999999999999}", "an integer that fits in 64 bits")
+        );
         assert_eq!(parse_all("{:a}").unwrap_err().expected, "a map with an even number of forms");
         assert_eq!(parse_all("[[[[").unwrap_err().found, "end of file");
     }

@@ -284,14 +284,15 @@ impl HistoryBuilder {
         if !matches!(row.event, Event::Invoke | Event::Ok | Event::Fail | Event::Info) {
             return Ok(());
         }
-        let bad = |found: String, allowed: &str| HistoryError { line: row.seq, found, allowed: allowed.into() };
-        let f = OpF::parse(&row.msg).ok_or_else(|| bad(format!("msg = {:?}", row.msg), "read, write or cas"))?;
+        let bad =
+            |found: String, allowed: &str| HistoryError { line: row.seq, found, allowed: allowed.into() };
+        let f =
+            OpF::parse(&row.msg).ok_or_else(|| bad(format!("msg = {:?}", row.msg), "read, write or cas"))?;
         let mut tokens = row.detail.split(' ');
-        let process = tokens
-            .next()
-            .and_then(|t| t.strip_prefix('p'))
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| bad(format!("detail = {:?}", row.detail), "first token p<process>, e.g. p3"))?;
+        let process =
+            tokens.next().and_then(|t| t.strip_prefix('p')).and_then(|p| p.parse().ok()).ok_or_else(
+                || bad(format!("detail = {:?}", row.detail), "first token p<process>, e.g. p3"),
+            )?;
         let mut expect = Datum::Nil;
         for token in tokens {
             if let Some(e) = token.strip_prefix("expect=") {
@@ -330,7 +331,9 @@ impl HistoryBuilder {
         let process = match op.get("process") {
             Some(Datum::Int(p)) if *p >= 0 => *p as u64,
             Some(Datum::Keyword(_)) => return Ok(()),
-            Some(other) => return Err(bad(&format!(":process {other}"), "a process number >= 0 or :nemesis")),
+            Some(other) => {
+                return Err(bad(&format!(":process {other}"), "a process number >= 0 or :nemesis"))
+            }
             None => return Err(bad(op, "a :process key")),
         };
         let kind = match op.get("type").and_then(Datum::as_keyword) {
@@ -351,7 +354,9 @@ impl HistoryBuilder {
         let (key, inner) = match (op.get("key"), raw) {
             (Some(k), v) => (k.clone(), v),
             // Jepsen's independent histories: `:value [key value]`.
-            (None, Datum::Vector(kv)) if kv.len() == 2 && (f != OpF::Cas || matches!(kv[1], Datum::Vector(_))) => {
+            (None, Datum::Vector(kv))
+                if kv.len() == 2 && (f != OpF::Cas || matches!(kv[1], Datum::Vector(_))) =>
+            {
                 let mut it = kv.into_iter();
                 (it.next().unwrap_or(Datum::Nil), it.next().unwrap_or(Datum::Nil))
             }
@@ -424,14 +429,27 @@ impl HistoryBuilder {
             let Some(open) = self.outstanding.remove(&input.process) else {
                 return Err(bad(
                     format!("{} by p{}", input.kind, input.process),
-                    format!("a completion follows an invoke by the same process (p{} has none outstanding)", input.process),
+                    format!(
+                        "a completion follows an invoke by the same process (p{} has none outstanding)",
+                        input.process
+                    ),
                 ));
             };
             let op = &self.history.ops[open];
             if op.f != input.f || (self.history.source == Source::Trace && input.id != Some(op.id)) {
                 return Err(bad(
-                    format!("{} {} op {}", input.kind, input.f.as_str(), input.id.map_or("?".into(), |i| i.to_string())),
-                    format!("the completion of p{}'s outstanding {} op {}", input.process, op.f.as_str(), op.id),
+                    format!(
+                        "{} {} op {}",
+                        input.kind,
+                        input.f.as_str(),
+                        input.id.map_or("?".into(), |i| i.to_string())
+                    ),
+                    format!(
+                        "the completion of p{}'s outstanding {} op {}",
+                        input.process,
+                        op.f.as_str(),
+                        op.id
+                    ),
                 ));
             }
             let value = (input.f == OpF::Read && input.kind == Event::Ok).then(|| self.intern(input.value));
@@ -497,20 +515,21 @@ mod tests {
 
     #[test]
     fn pairs_by_process_and_reads_independent_tuples() {
-        let h = edn(
-            "{:process 0, :type :invoke, :f :write, :value [:x 1]}\n\
+        let h = edn("{:process 0, :type :invoke, :f :write, :value [:x 1]}\n\
              {:process 1, :type :invoke, :f :read, :value [:x nil]}\n\
              {:process 0, :type :ok, :f :write, :value [:x 1]}\n\
              {:process :nemesis, :type :info, :f :start}\n\
              {:process 1, :type :ok, :f :read, :value [:x 1]}\n\
              {:process 0, :type :invoke, :f :cas, :value [:y [1 2]], :time 9}\n\
-             {:process 0, :type :fail, :f :cas, :value [:y [1 2]]}\n",
-        )
+             {:process 0, :type :fail, :f :cas, :value [:y [1 2]]}\n")
         .unwrap();
         assert_eq!(h.ops().len(), 3);
         let [w, r, c] = [&h.ops()[0], &h.ops()[1], &h.ops()[2]];
         assert_eq!(h.show_key(w.key), ":x");
-        assert_eq!((h.show_call(w), h.show_call(r), h.show_call(c)), ("write 1".into(), "read 1".into(), "cas 1->2".into()));
+        assert_eq!(
+            (h.show_call(w), h.show_call(r), h.show_call(c)),
+            ("write 1".into(), "read 1".into(), "cas 1->2".into())
+        );
         assert_eq!(w.completion, Completion::Ok(At { pos: 2, line: 3, time_ns: None }));
         assert_eq!(c.invoke.time_ns, Some(9));
         assert!(matches!(c.completion, Completion::Fail(_)));
@@ -522,7 +541,8 @@ mod tests {
         let err = edn("{:process 0, :type :ok, :f :read, :value 1}").unwrap_err();
         assert_eq!(err.line, 1);
         assert!(err.allowed.contains("has none outstanding"), "{err}");
-        let err = edn("{:process 0, :type :invoke, :f :read}\n{:process 0, :type :invoke, :f :read}").unwrap_err();
+        let err =
+            edn("{:process 0, :type :invoke, :f :read}\n{:process 0, :type :invoke, :f :read}").unwrap_err();
         assert_eq!(err.line, 2);
         let err = edn("{:process 0, :type :invoke, :f :incr}").unwrap_err();
         assert_eq!(err.to_string(), ":f :incr: :f :read, :write or :cas");

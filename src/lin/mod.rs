@@ -96,7 +96,8 @@ pub fn load(path: &Path, format: Format) -> Result<History> {
     }
     let mut text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     unwrap_outer_vector(&mut text);
-    let forms = edn::parse_all(&text).map_err(|e| bad(e.line, format!("{:?}: expected {}", e.found, e.expected)))?;
+    let forms =
+        edn::parse_all(&text).map_err(|e| bad(e.line, format!("{:?}: expected {}", e.found, e.expected)))?;
     let mut builder = HistoryBuilder::new(Source::Edn);
     for (line, form) in &forms {
         builder.push_edn(*line, form).map_err(|e| bad(e.line, e.to_string()))?;

@@ -159,8 +159,9 @@ impl Search {
         let next = (0..n).map(|i| if i + 1 < n { i + 1 } else { NONE }).collect();
         let prev = (0..n).map(|i| if i == 0 { NONE } else { i - 1 }).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_11ea);
-        let zobrist =
-            (0..sops.len()).map(|_| (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())).collect();
+        let zobrist = (0..sops.len())
+            .map(|_| (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()))
+            .collect();
         Search { ops: sops, entries, next, prev, zobrist }
     }
 

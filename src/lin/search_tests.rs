@@ -43,7 +43,8 @@ fn sequential_write_then_read() {
 
 #[test]
 fn stale_read_is_caught() {
-    let history = h("0 invoke write 1\n0 ok write 1\n0 invoke write 2\n0 ok write 2\n1 invoke read\n1 ok read 1");
+    let history =
+        h("0 invoke write 1\n0 ok write 1\n0 invoke write 2\n0 ok write 2\n1 invoke read\n1 ok read 1");
     assert_eq!(outcome(&history), NOT);
 }
 
@@ -78,9 +79,11 @@ fn cas_races() {
     let one = h("0 invoke cas nil 1\n1 invoke cas nil 2\n0 ok cas nil 1\n1 fail cas nil 2\n2 invoke read\n2 ok read 1");
     assert_eq!(outcome(&one), LIN);
     // A chain: cas nil->1 then cas 1->2 concurrently, both ok: only in that order.
-    let chain = h("0 invoke cas 1 2\n1 invoke cas nil 1\n1 ok cas nil 1\n0 ok cas 1 2\n2 invoke read\n2 ok read 2");
+    let chain =
+        h("0 invoke cas 1 2\n1 invoke cas nil 1\n1 ok cas nil 1\n0 ok cas 1 2\n2 invoke read\n2 ok read 2");
     assert_eq!(outcome(&chain), LIN);
-    let wrong = h("1 invoke cas nil 1\n1 ok cas nil 1\n0 invoke cas 1 2\n0 ok cas 1 2\n2 invoke read\n2 ok read 1");
+    let wrong =
+        h("1 invoke cas nil 1\n1 ok cas nil 1\n0 invoke cas 1 2\n0 ok cas 1 2\n2 invoke read\n2 ok read 1");
     assert_eq!(outcome(&wrong), NOT);
 }
 
@@ -91,10 +94,12 @@ fn info_ops_may_or_may_not_take_effect() {
     // Not needed: it never happened.
     assert_eq!(outcome(&h("0 invoke write 1\n0 info write 1\n1 invoke read\n1 ok read nil")), LIN);
     // It may take effect long after its info: nil, then 1.
-    let late = h("0 invoke write 1\n0 info write 1\n1 invoke read\n1 ok read nil\n1 invoke read\n1 ok read 1");
+    let late =
+        h("0 invoke write 1\n0 info write 1\n1 invoke read\n1 ok read nil\n1 invoke read\n1 ok read 1");
     assert_eq!(outcome(&late), LIN);
     // But only once: 1, then nil again is impossible.
-    let flicker = h("0 invoke write 1\n0 info write 1\n1 invoke read\n1 ok read 1\n1 invoke read\n1 ok read nil");
+    let flicker =
+        h("0 invoke write 1\n0 info write 1\n1 invoke read\n1 ok read 1\n1 invoke read\n1 ok read nil");
     assert_eq!(outcome(&flicker), NOT);
     // Never completed counts as info.
     assert_eq!(outcome(&h("0 invoke write 1\n1 invoke read\n1 ok read 1")), LIN);
@@ -136,13 +141,17 @@ fn the_witness_is_the_stale_read_and_its_two_writes() {
     let calls: Vec<String> = report.witness.iter().map(|&i| history.show_call(&history.ops()[i])).collect();
     assert_eq!(calls, ["write 1", "write 2", "read 1"]);
     let text = report.to_text(&history);
-    assert!(text.starts_with("not linearizable: key (single register): 3 ops cannot be linearised (1-minimal)"), "{text}");
+    assert!(
+        text.starts_with("not linearizable: key (single register): 3 ops cannot be linearised (1-minimal)"),
+        "{text}"
+    );
     assert!(text.contains("+ write 2 [op 2]"), "{text}");
 }
 
 #[test]
 fn a_tiny_budget_is_undecided_never_a_pass() {
-    let history = generate::history(&GenConfig { ops: 200, keys: 1, processes: 5, info_per_mille: 0, seed: 1 });
+    let history =
+        generate::history(&GenConfig { ops: 200, keys: 1, processes: 5, info_per_mille: 0, seed: 1 });
     let report: Report = check(&history, &Budget::states(10));
     assert_eq!(report.outcome, Outcome::Undecided);
     assert!(report.summary(&history).starts_with("undecided: key k0 needs more than 10 search states"));
@@ -158,14 +167,21 @@ fn generated_histories_are_linearizable_and_a_stale_read_in_them_is_caught() {
         assert_eq!(outcome(&history), LIN, "seed {seed}");
         // Make the last ok read that returned a value return the first value its key ever held.
         let mut rows = rows;
-        let Some(r) = rows.iter().rposition(|r| r.event == crate::trace::Event::Ok && r.msg == "read" && !r.value.is_none())
+        let Some(r) = rows
+            .iter()
+            .rposition(|r| r.event == crate::trace::Event::Ok && r.msg == "read" && !r.value.is_none())
         else {
             panic!("seed {seed}: no read")
         };
         let key = rows[r].key;
         let first = rows
             .iter()
-            .find(|w| w.event == crate::trace::Event::Ok && w.msg == "write" && w.key == key && w.value != rows[r].value)
+            .find(|w| {
+                w.event == crate::trace::Event::Ok
+                    && w.msg == "write"
+                    && w.key == key
+                    && w.value != rows[r].value
+            })
             .map(|w| w.value.clone())
             .unwrap();
         rows[r].value = first;
