@@ -69,3 +69,17 @@ fn an_exhausted_budget_exits_3_not_0() {
         .code(3)
         .stdout(predicate::str::contains("undecided: key (single register) needs more than 2 search states"));
 }
+
+#[test]
+fn a_trace_without_client_rows_passes_only_vacuously_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(
+        &path,
+        "time_us,seq,node,event,peer,msg,term,index,key,value,clock,detail\n0,0,n0,role,,,1,,,follower,,\n",
+    )
+    .unwrap();
+    lincheck(&[path.to_str().unwrap()])
+        .code(0)
+        .stdout(predicate::str::contains("linearizable, vacuously: no client ops"));
+}

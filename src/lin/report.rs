@@ -38,6 +38,11 @@ impl Report {
         let size = format!("{} keys, {} ops, {} states", self.keys, self.ops, self.states);
         let key = self.key.map_or(String::new(), |k| history.show_key(k));
         match self.outcome {
+            Outcome::Linearizable if self.ops == 0 => {
+                format!(
+                    "linearizable, vacuously: no client ops (invoke/ok/fail/info) in the history ({size})"
+                )
+            }
             Outcome::Linearizable => format!("linearizable ({size})"),
             Outcome::NotLinearizable => format!(
                 "not linearizable: key {key}: {} ops cannot be linearised{} ({size})",
