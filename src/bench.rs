@@ -240,6 +240,26 @@ pub fn raft_kernel_only(scenario: &Scenario) -> RunStats {
     Runner::new(scenario.kernel(), RaftModel::nodes(scenario), workload, ()).run()
 }
 
+/// A generated linearizable history (`crate::lin::generate`): `ops` ops over `keys` keys by
+/// `processes` concurrent clients, 1 % of them ending `info`.
+pub fn lin_history(ops: usize, keys: u32, processes: u32, seed: u64) -> crate::lin::History {
+    crate::lin::generate::history(&crate::lin::generate::GenConfig {
+        ops,
+        keys,
+        processes,
+        info_per_mille: 10,
+        seed,
+    })
+}
+
+/// Decides `history` with the default budget; returns the configurations visited (the answer must
+/// be linearizable: generated histories are).
+pub fn lin_check(history: &crate::lin::History) -> u64 {
+    let report = crate::lin::check(history, &crate::lin::Budget::states(crate::lin::Budget::STATES_DEFAULT));
+    assert_eq!(report.outcome, crate::lin::Outcome::Linearizable, "{}", report.summary(history));
+    report.states
+}
+
 /// The median of `xs` (the mean of the middle two for an even count); NaN when empty.
 pub fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();

@@ -13,6 +13,7 @@ pub mod error;
 pub mod eventual;
 pub mod export;
 pub mod harness;
+pub mod lin;
 pub mod metrics;
 pub mod output;
 pub mod protocol;

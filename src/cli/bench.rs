@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Instead: time to decide generated linearizable histories (10^3..10^5 ops; 1 key with 5 and
+    /// 10 processes, 16 keys with 20; 1 % info ops).
+    #[arg(long)]
+    pub lin: bool,
 }
 
 /// One measured line: what, how many events per repetition, and the seconds of each repetition.
@@ -71,6 +75,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     }
     if !(1_000..=10_000_000_000).contains(&args.hold_steps) {
         return Err(flag_error("--hold-steps", args.hold_steps.to_string(), "1000 to 10000000000").into());
+    }
+    if args.lin {
+        return lin(args.reps, args.json);
     }
     let (reps, steps) = (args.reps, args.hold_steps);
     const PENDING: usize = 1_000;
@@ -159,5 +166,50 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         crate::outln!("EventQueue / bare heap (hold N=1000): {ratio:.2}")?;
         crate::outln!("(median of {reps} repetitions each; wall clock, shared machine)")?;
     }
+    Ok(0)
+}
+
+/// `dsim bench --lin`: the median seconds to decide each generated history (after one warm-up).
+fn lin(reps: u32, json_out: bool) -> anyhow::Result<u8> {
+    let mut rows = Vec::new();
+    for ops in [1_000usize, 10_000, 100_000] {
+        for (keys, processes) in [(1u32, 5u32), (1, 10), (16, 20)] {
+            let history = bench::lin_history(ops, keys, processes, 1);
+            let states = bench::lin_check(&history);
+            let mut seconds = Vec::with_capacity(reps as usize);
+            for _ in 0..reps {
+                let started = Instant::now();
+                std::hint::black_box(bench::lin_check(&history));
+                seconds.push(started.elapsed().as_secs_f64());
+            }
+            rows.push(json!({
+                "ops": ops,
+                "keys": keys,
+                "processes": processes,
+                "states": states,
+                "seconds": bench::median(&seconds),
+                "ops_per_s": ops as f64 / bench::median(&seconds),
+            }));
+        }
+    }
+    if json_out {
+        println!("{}", json!({ "lincheck": rows, "reps": reps }));
+        return Ok(0);
+    }
+    println!("{:>8} {:>5} {:>6} {:>10} {:>10} {:>12}", "ops", "keys", "procs", "states", "ms", "ops/s");
+    for r in &rows {
+        println!(
+            "{:>8} {:>5} {:>6} {:>10} {:>10.2} {:>12.0}",
+            r["ops"].as_u64().unwrap_or(0),
+            r["keys"].as_u64().unwrap_or(0),
+            r["processes"].as_u64().unwrap_or(0),
+            r["states"].as_u64().unwrap_or(0),
+            r["seconds"].as_f64().unwrap_or(f64::NAN) * 1e3,
+            r["ops_per_s"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "(generated linearizable histories, 1 % info ops, seed 1; median of {reps} repetitions, wall clock)"
+    );
     Ok(0)
 }

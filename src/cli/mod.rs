@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod check;
 pub mod export;
+pub mod lincheck;
 pub mod merge;
 pub mod replay;
 pub mod run;
@@ -40,6 +41,9 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Export a trace for Perfetto (Chrome JSON), ShiViz, or as an SVG space-time diagram.
     Export(export::ExportArgs),
+    /// Is a client history (a dsim trace or a Jepsen EDN file) linearizable? Exit 0 yes, 1 no,
+    /// 2 bad input, 3 undecided within --lin-budget.
+    Lincheck(lincheck::LincheckArgs),
     /// Events per second of the kernel and the default scenarios, against a bare binary heap.
     Bench(bench::BenchArgs),
 }
@@ -52,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Merge(args) => merge::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Export(args) => export::run(args),
+        Command::Lincheck(args) => lincheck::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

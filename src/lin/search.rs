@@ -1,0 +1,270 @@
+//! The linearizability search for one register: Wing & Gong's algorithm with Lowe's memoisation
+//! (G. Lowe, "Testing for linearizability", 2017; the approach of Porcupine and Knossos' `wgl`).
+//!
+//! The ops' calls and returns form one doubly linked list in real-time order. Depth first, the
+//! search takes the first entry: a call is tried as the next linearised op (if the register allows
+//! it, the call and its return are lifted out of the list and the search restarts at the head); a
+//! return means its op should have been linearised already, so the last choice is undone and the
+//! next call after it is tried. A configuration — the set of linearised ops and the register's
+//! value — is never explored twice: the set is kept as a 128-bit Zobrist hash (an XOR of one random
+//! 128-bit word per op, updated as ops are linearised and undone), and `(hash, value)` pairs go in a
+//! hash set (looked up, never iterated). Two different sets colliding has probability about
+//! 2^-128 per pair of configurations, which we accept in exchange for memory that does not grow
+//! with the history's length.
+//!
+//! Semantics: `ok` ops took effect between invocation and completion; `fail` ops never did and are
+//! dropped; `info` and never-completed ops have no return entry (their return is at +infinity), so
+//! they may be linearised anywhere after their call or left out. The search succeeds once every
+//! `ok` op is linearised. Before searching, ops that cannot matter are dropped: reads that did not
+//! complete `ok` (they constrain nothing), and — repeatedly — `info` writes and cas whose value no
+//! remaining op reads or expects (leaving such a write out of any linearisation leaves every other
+//! op's view of the register unchanged, so "never happened" is always as good).
+
+use std::time::Instant;
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashSet;
+
+use crate::lin::history::{Completion, History, OpF, NIL};
+
+/// How much work one search may do before answering [`Outcome::Undecided`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Configurations (linearised set, value) visited, per key.
+    pub states_max: u64,
+    /// Wall-clock deadline; `None` in simulations (a wall-clock budget is not deterministic).
+    pub deadline: Option<Instant>,
+}
+
+impl Budget {
+    /// The default of `--lin-budget`: ten million configurations per key.
+    pub const STATES_DEFAULT: u64 = 10_000_000;
+
+    pub fn states(states_max: u64) -> Budget {
+        Budget { states_max, deadline: None }
+    }
+}
+
+/// The answer for one register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Linearizable,
+    NotLinearizable,
+    /// The budget ran out first: neither a pass nor a violation.
+    Undecided,
+}
+
+/// What a search did: the outcome and the configurations it visited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchResult {
+    pub outcome: Outcome,
+    pub states: u64,
+}
+
+/// One list entry: the call or the return of the op at `op` (an index into `Search::ops`).
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    op: u32,
+    is_call: bool,
+}
+
+/// An op as the search sees it.
+#[derive(Clone, Copy, Debug)]
+struct SOp {
+    f: OpF,
+    value: u32,
+    expect: u32,
+    ok: bool,
+    /// Entry index of the return, for ok ops.
+    ret: Option<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+const HEAD: u32 = 0;
+
+/// The search state for one register's ops.
+pub struct Search {
+    ops: Vec<SOp>,
+    /// Index 0 is the head sentinel.
+    entries: Vec<Entry>,
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    zobrist: Vec<u128>,
+}
+
+/// The ops of `ops` (indexes into `history.ops()`, all on one key) that can matter to the search:
+/// without `fail` ops, non-ok reads, and unobserved `info` writes/cas (see the module comment).
+pub fn relevant(history: &History, ops: &[usize]) -> Vec<usize> {
+    let all = history.ops();
+    let mut keep: Vec<usize> = ops
+        .iter()
+        .copied()
+        .filter(|&i| match all[i].completion {
+            Completion::Fail(_) => false,
+            Completion::Ok(_) => true,
+            Completion::Info(_) | Completion::None => all[i].f != OpF::Read,
+        })
+        .collect();
+    loop {
+        let mut observed = FxHashSet::default();
+        observed.insert(NIL);
+        for &i in &keep {
+            let op = &all[i];
+            match op.f {
+                OpF::Read => {
+                    observed.insert(op.value);
+                }
+                OpF::Cas => {
+                    observed.insert(op.expect);
+                }
+                OpF::Write => {}
+            }
+        }
+        let before = keep.len();
+        keep.retain(|&i| all[i].completion.is_ok() || observed.contains(&all[i].value));
+        if keep.len() == before {
+            return keep;
+        }
+    }
+}
+
+impl Search {
+    /// Prepares the search over `ops` (indexes into `history.ops()`, one key, as returned by
+    /// [`relevant`]).
+    pub fn new(history: &History, ops: &[usize]) -> Search {
+        let all = history.ops();
+        let mut sops = Vec::with_capacity(ops.len());
+        // (pos, op, is_call)
+        let mut points: Vec<(u64, u32, bool)> = Vec::with_capacity(ops.len() * 2);
+        for (k, &i) in ops.iter().enumerate() {
+            let op = &all[i];
+            let ok = op.completion.is_ok();
+            sops.push(SOp { f: op.f, value: op.value, expect: op.expect, ok, ret: None });
+            points.push((op.invoke.pos, k as u32, true));
+            if let Completion::Ok(at) = op.completion {
+                points.push((at.pos, k as u32, false));
+            }
+        }
+        points.sort_unstable_by_key(|p| p.0);
+        let mut entries = Vec::with_capacity(points.len() + 1);
+        entries.push(Entry { op: NONE, is_call: false });
+        for (_, op, is_call) in points {
+            if !is_call {
+                sops[op as usize].ret = Some(entries.len() as u32);
+            }
+            entries.push(Entry { op, is_call });
+        }
+        let n = entries.len() as u32;
+        let next = (0..n).map(|i| if i + 1 < n { i + 1 } else { NONE }).collect();
+        let prev = (0..n).map(|i| if i == 0 { NONE } else { i - 1 }).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_11ea);
+        let zobrist = (0..sops.len())
+            .map(|_| (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()))
+            .collect();
+        Search { ops: sops, entries, next, prev, zobrist }
+    }
+
+    fn unlink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = n;
+        if n != NONE {
+            self.prev[n as usize] = p;
+        }
+    }
+
+    fn relink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = e;
+        if n != NONE {
+            self.prev[n as usize] = e;
+        }
+    }
+
+    fn lift(&mut self, call: u32) {
+        self.unlink(call);
+        if let Some(ret) = self.ops[self.entries[call as usize].op as usize].ret {
+            self.unlink(ret);
+        }
+    }
+
+    fn unlift(&mut self, call: u32) {
+        if let Some(ret) = self.ops[self.entries[call as usize].op as usize].ret {
+            self.relink(ret);
+        }
+        self.relink(call);
+    }
+
+    /// The register's value after `op` from `state`, or `None` if `op` cannot happen there.
+    fn step(op: &SOp, state: u32) -> Option<u32> {
+        match op.f {
+            OpF::Read => (state == op.value).then_some(state),
+            OpF::Write => Some(op.value),
+            OpF::Cas => (state == op.expect).then_some(op.value),
+        }
+    }
+
+    /// Runs the search from the initial value `nil`.
+    pub fn run(&mut self, budget: &Budget) -> SearchResult {
+        let ok_total = self.ops.iter().filter(|o| o.ok).count();
+        let mut ok_done = 0usize;
+        let mut state = NIL;
+        let mut hash: u128 = 0;
+        let mut states = 0u64;
+        let mut memo: FxHashSet<(u128, u32)> = FxHashSet::default();
+        // (call entry, value before it)
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        let mut entry = self.next[HEAD as usize];
+        let result = |outcome, states| SearchResult { outcome, states };
+        loop {
+            if ok_done == ok_total {
+                return result(Outcome::Linearizable, states);
+            }
+            if entry != NONE && self.entries[entry as usize].is_call {
+                let op_index = self.entries[entry as usize].op as usize;
+                let op = self.ops[op_index];
+                if let Some(after) = Self::step(&op, state) {
+                    let h = hash ^ self.zobrist[op_index];
+                    states += 1;
+                    if states > budget.states_max
+                        || (states % 4096 == 0 && budget.deadline.is_some_and(|d| Instant::now() >= d))
+                    {
+                        return result(Outcome::Undecided, states - 1);
+                    }
+                    if memo.insert((h, after)) {
+                        stack.push((entry, state));
+                        state = after;
+                        hash = h;
+                        ok_done += usize::from(op.ok);
+                        self.lift(entry);
+                        entry = self.next[HEAD as usize];
+                        continue;
+                    }
+                }
+                entry = self.next[entry as usize];
+            } else {
+                // A return (or the end of the list, reachable only when info calls remain): undo
+                // the last choice and try the next call after it.
+                let Some((call, before)) = stack.pop() else {
+                    return result(Outcome::NotLinearizable, states);
+                };
+                let op_index = self.entries[call as usize].op as usize;
+                state = before;
+                hash ^= self.zobrist[op_index];
+                ok_done -= usize::from(self.ops[op_index].ok);
+                self.unlift(call);
+                entry = self.next[call as usize];
+            }
+        }
+    }
+}
+
+/// Decides one key's ops (indexes into `history.ops()`).
+pub fn check_ops(history: &History, ops: &[usize], budget: &Budget) -> SearchResult {
+    let ops = relevant(history, ops);
+    Search::new(history, &ops).run(budget)
+}
+
+#[cfg(test)]
+#[path = "search_tests.rs"]
+mod tests;
