@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::eventual::EventualConfig;
 use crate::raft::RaftConfig;
+use crate::sim::clients::ClientsConfig;
 use crate::sim::faults::{ChaosConfig, FaultSpec};
 use crate::sim::network::NetworkConfig;
 use crate::sim::runner::KernelConfig;
@@ -84,6 +85,9 @@ pub struct Scenario {
     pub network: NetworkConfig,
     #[serde(default)]
     pub workload: WorkloadConfig,
+    /// Closed-loop client processes and the client layer's timeouts, resends and links.
+    #[serde(default)]
+    pub clients: ClientsConfig,
     #[serde(default)]
     pub raft: RaftConfig,
     #[serde(default)]
@@ -167,6 +171,15 @@ impl Scenario {
         range("queue_max", self.queue_max, 16, 100_000_000)?;
         self.network.validate(origin)?;
         self.workload.validate(origin)?;
+        self.clients.validate(origin)?;
+        if self.protocol == ProtocolKind::Eventual && self.clients.cas_fraction > 0.0 {
+            return Err(Error::invalid(
+                origin,
+                "clients.cas_fraction",
+                self.clients.cas_fraction,
+                "0 for protocol eventual (the eventual KV has no compare-and-set)",
+            ));
+        }
         self.raft.validate(origin)?;
         self.eventual.validate(origin, self.nodes)?;
         for (i, fault) in self.faults.iter().enumerate() {
@@ -202,6 +215,7 @@ impl Scenario {
             network: self.network.clone(),
             faults: self.faults.clone(),
             chaos: self.chaos.clone(),
+            clients: self.clients.clone(),
         }
     }
 

@@ -6,10 +6,10 @@
 //! [`Msg`] wraps them. `describe` fills the trace's `term` and `index` columns of `send`, `deliver`
 //! and `drop` rows so a trace can be read without decoding payloads.
 
+use crate::client::ClientOp;
 use crate::protocol::Message;
 use crate::sim::NodeId;
 use crate::trace::{Record, Value};
-use crate::workload::Op;
 
 use super::log::{Entry, LogIndex, Term};
 
@@ -59,7 +59,7 @@ pub struct AppendEntriesReply {
 /// A client command passed on to the node believed to be the leader.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientForward {
-    pub op: Op,
+    pub op: ClientOp,
     /// How many times the command has been forwarded, counting this one. Bounded by the cluster size.
     pub hops: u32,
 }
@@ -86,8 +86,8 @@ impl Message for Msg {
     }
 
     /// `term` is the sender's term; `index` is `last_log_index` (RequestVote), `prev_log_index`
-    /// (AppendEntries) or `match_index` (AppendEntriesReply). A forwarded command shows its key and,
-    /// like a `client` row, the value of a put or the id of a get in `index`.
+    /// (AppendEntries) or `match_index` (AppendEntriesReply). A forwarded command shows, like a
+    /// `client` row, its key, the value it writes and its op id in `index`.
     fn describe(&self, row: &mut Record) {
         match self {
             Msg::RequestVote(m) => {
@@ -103,16 +103,11 @@ impl Message for Msg {
                 row.term = Some(m.term);
                 row.index = Some(m.match_index);
             }
-            Msg::ClientForward(m) => match m.op {
-                Op::Put { key, value } => {
-                    row.key = Some(key);
-                    row.value = Value::Id(value);
-                }
-                Op::Get { key, id } => {
-                    row.key = Some(key);
-                    row.index = Some(id);
-                }
-            },
+            Msg::ClientForward(m) => {
+                row.key = Some(m.op.key);
+                row.value = m.op.written().map_or(Value::None, Value::Id);
+                row.index = Some(m.op.id);
+            }
         }
     }
 }
@@ -150,8 +145,8 @@ mod tests {
         assert_eq!(described(&ae), ("append_entries", Some(5), Some(9)));
         let aer = Msg::AppendEntriesReply(AppendEntriesReply { term: 5, success: false, match_index: 6 });
         assert_eq!(described(&aer), ("append_entries_reply", Some(5), Some(6)));
-        let fwd = Msg::ClientForward(ClientForward { op: Op::Put { key: 2, value: 17 }, hops: 1 });
-        assert_eq!(described(&fwd), ("client_forward", None, None));
+        let fwd = Msg::ClientForward(ClientForward { op: ClientOp::write(0, 17, 2), hops: 1 });
+        assert_eq!(described(&fwd), ("client_forward", None, Some(17)));
         let mut row = Record::new(Event::Send);
         fwd.describe(&mut row);
         assert_eq!((row.key, row.value), (Some(2), Value::Id(17)));

@@ -25,6 +25,8 @@ pub enum Purpose {
     Workload,
     /// The random (`[chaos]`) fault generator.
     Chaos,
+    /// The kernel's client layer: closed-loop op choices, think times, client-link delays.
+    Clients,
     /// A node's timer draws (election timeouts and the like) and nothing else.
     NodeTimers(NodeId),
     /// A node's other random choices (peer selection and the like).
@@ -38,6 +40,7 @@ impl Purpose {
             Purpose::Faults => 2,
             Purpose::Workload => 3,
             Purpose::Chaos => 4,
+            Purpose::Clients => 5,
             Purpose::NodeTimers(n) => (1 << 32) | u64::from(n.0),
             Purpose::Node(n) => (2 << 32) | u64::from(n.0),
         }
@@ -101,6 +104,7 @@ mod tests {
             Purpose::Faults,
             Purpose::Workload,
             Purpose::Chaos,
+            Purpose::Clients,
             Purpose::NodeTimers(NodeId(0)),
             Purpose::NodeTimers(NodeId(1)),
             Purpose::Node(NodeId(0)),

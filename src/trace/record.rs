@@ -38,12 +38,17 @@ pub enum Event {
     Read,
     Conflict,
     Final,
+    // Client-history events (the kernel's client layer, Jepsen-style).
+    Invoke,
+    Ok,
+    Fail,
+    Info,
     // Free-form protocol note.
     Note,
 }
 
 impl Event {
-    pub const ALL: [Event; 22] = [
+    pub const ALL: [Event; 26] = [
         Event::Send,
         Event::Deliver,
         Event::Drop,
@@ -65,6 +70,10 @@ impl Event {
         Event::Read,
         Event::Conflict,
         Event::Final,
+        Event::Invoke,
+        Event::Ok,
+        Event::Fail,
+        Event::Info,
         Event::Note,
     ];
 
@@ -91,6 +100,10 @@ impl Event {
             Event::Read => "read",
             Event::Conflict => "conflict",
             Event::Final => "final",
+            Event::Invoke => "invoke",
+            Event::Ok => "ok",
+            Event::Fail => "fail",
+            Event::Info => "info",
             Event::Note => "note",
         }
     }

@@ -3,11 +3,10 @@
 
 use crate::protocol::Ctx;
 use crate::sim::NodeId;
-use crate::trace::{Event, Record, Value};
-use crate::workload::Op;
+use crate::trace::{Event, Record};
 
 use super::{entry_record, peers, RaftNode, Role};
-use crate::raft::log::{Entry, LogIndex};
+use crate::raft::log::{Command, Entry, LogIndex};
 use crate::raft::messages::{AppendEntries, AppendEntriesReply, Msg};
 use crate::raft::Bug;
 
@@ -180,21 +179,9 @@ impl RaftNode {
             let Some(entry) = self.log.get(index).cloned() else {
                 unreachable!("index {index} <= last index {}", self.log.last_index());
             };
-            ctx.note(entry_record(Event::Apply, index, &entry));
-            self.awaiting.remove(&entry.command.id());
-            if !self.applied_ids.insert(entry.command.id()) {
-                // A resent command that reached the log twice: applied once (at-most-once).
-                continue;
-            }
             match entry.command {
-                Op::Put { key, value } => {
-                    self.state_machine.insert(key, value);
-                }
-                Op::Get { key, id } => {
-                    let value = self.state_machine.get(&key).map_or(Value::None, |v| Value::Id(*v));
-                    let read = Record::new(Event::Read).key(key).index(index).value(value);
-                    ctx.note(read.detail(format!("get#{id}")));
-                }
+                Command::Noop => ctx.note(entry_record(Event::Apply, index, &entry)),
+                Command::Op(op) => self.apply_op(ctx, index, &entry, op),
             }
         }
     }
