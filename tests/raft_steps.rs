@@ -34,7 +34,13 @@ enum Fx {
 impl From<Effect<RaftNode>> for Fx {
     fn from(e: Effect<RaftNode>) -> Fx {
         match e {
-            Effect::Send { to, msg, delay } => Fx::Send { to: to.0, msg, delay_us: delay.as_us() },
+            Effect::Send { to, mut msg, delay } => {
+                // Heartbeat rounds (reads, thesis §6.4) are not what these tests compare.
+                if let Msg::AppendEntries(ae) = &mut msg {
+                    ae.read_round = 0;
+                }
+                Fx::Send { to: to.0, msg, delay_us: delay.as_us() }
+            }
             Effect::SetTimer { timer, after } => Fx::Timer(timer, after.as_us()),
             Effect::CancelTimer { timer } => Fx::Cancel(timer),
             Effect::Note(r) => Fx::Note(r),
@@ -165,11 +171,12 @@ fn ae(term: u64, leader: u32, prev: u64, prev_term: u64, entries: Vec<Entry>, co
         prev_log_term: prev_term,
         entries,
         leader_commit: commit,
+        read_round: 0,
     })
 }
 
 fn aer(term: u64, success: bool, match_index: u64) -> Msg {
-    Msg::AppendEntriesReply(AppendEntriesReply { term, success, match_index })
+    Msg::AppendEntriesReply(AppendEntriesReply { term, success, match_index, read_round: 0 })
 }
 
 fn send(to: u32, msg: Msg) -> Fx {

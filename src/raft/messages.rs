@@ -41,6 +41,9 @@ pub struct AppendEntries {
     /// Empty for a heartbeat; at most `max_entries_per_append`.
     pub entries: Vec<Entry>,
     pub leader_commit: LogIndex,
+    /// The leader's heartbeat round (reads, thesis §6.4), echoed in the reply so an ack counts
+    /// for the round it answers and no other. Not part of Figure 2.
+    pub read_round: u64,
 }
 
 /// AppendEntries results, plus an index the paper leaves implicit.
@@ -54,6 +57,8 @@ pub struct AppendEntriesReply {
     /// reply names what it acknowledges even when replies are reordered or duplicated. On failure, a
     /// hint: the follower's last log index (§5.3's "optimization" of the back-off).
     pub match_index: LogIndex,
+    /// The `read_round` of the request answered.
+    pub read_round: u64,
 }
 
 /// A client command passed on to the node believed to be the leader.
@@ -141,9 +146,15 @@ mod tests {
             prev_log_term: 2,
             entries: Vec::new(),
             leader_commit: 8,
+            read_round: 0,
         });
         assert_eq!(described(&ae), ("append_entries", Some(5), Some(9)));
-        let aer = Msg::AppendEntriesReply(AppendEntriesReply { term: 5, success: false, match_index: 6 });
+        let aer = Msg::AppendEntriesReply(AppendEntriesReply {
+            term: 5,
+            success: false,
+            match_index: 6,
+            read_round: 0,
+        });
         assert_eq!(described(&aer), ("append_entries_reply", Some(5), Some(6)));
         let fwd = Msg::ClientForward(ClientForward { op: ClientOp::write(0, 17, 2), hops: 1 });
         assert_eq!(described(&fwd), ("client_forward", None, Some(17)));

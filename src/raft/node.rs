@@ -32,6 +32,7 @@ use super::sessions::Sessions;
 
 mod client;
 mod election;
+mod reads;
 mod replication;
 
 /// A server's role (§5.1).
@@ -62,6 +63,8 @@ pub enum RaftTimer {
     Heartbeat,
     /// A node holding client commands with no known leader tries again.
     ClientRetry,
+    /// Lease reads: a new leader's wait for its predecessor's possible lease is over.
+    LeaseWait,
 }
 
 impl Timer for RaftTimer {
@@ -70,6 +73,7 @@ impl Timer for RaftTimer {
             RaftTimer::Election => "election",
             RaftTimer::Heartbeat => "heartbeat",
             RaftTimer::ClientRetry => "client_retry",
+            RaftTimer::LeaseWait => "lease_wait",
         }
     }
 }
@@ -117,6 +121,8 @@ pub struct RaftNode {
     pending_ids: FxHashSet<u64>,
     /// Whether the ClientRetry timer is armed.
     retry_armed: bool,
+    /// Leaders: heartbeat rounds and reads waiting on them (thesis §6.4).
+    reads: reads::Reads,
 
     // Scratch for the input being handled.
     outbox: Vec<(NodeId, Msg)>,
@@ -149,6 +155,7 @@ impl RaftNode {
             pending: VecDeque::new(),
             pending_ids: FxHashSet::default(),
             retry_armed: false,
+            reads: reads::Reads::default(),
             outbox: Vec::new(),
             persisted_changed: false,
             matched: Vec::with_capacity(n),
@@ -238,6 +245,7 @@ impl RaftNode {
 
     fn on_heartbeat(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.role == Role::Leader {
+            self.start_read_round(ctx.now());
             self.broadcast_append_entries();
             ctx.set_timer(RaftTimer::Heartbeat, SimDuration::from_ms(self.config.heartbeat_ms));
         }
@@ -324,6 +332,7 @@ impl Protocol for RaftNode {
         self.pending.clear();
         self.pending_ids.clear();
         self.retry_armed = false;
+        self.reads = reads::Reads::default();
         self.outbox.clear();
         self.persisted_changed = false;
         if self.config.bug == Bug::ForgetVotedFor {
@@ -352,6 +361,12 @@ impl Protocol for RaftNode {
             RaftTimer::Election => self.on_election_timeout(ctx),
             RaftTimer::Heartbeat => self.on_heartbeat(ctx),
             RaftTimer::ClientRetry => self.on_client_retry(ctx),
+            RaftTimer::LeaseWait => {
+                if self.role == Role::Leader {
+                    self.advance_commit_index(ctx);
+                    self.serve_reads(ctx);
+                }
+            }
         }
         self.flush_outbox(ctx);
     }

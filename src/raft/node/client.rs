@@ -13,7 +13,7 @@ use super::{entry_record, peers, refuse, RaftNode, RaftTimer, Role};
 use crate::raft::log::{Command, Entry, LogIndex};
 use crate::raft::messages::{ClientForward, Msg};
 use crate::raft::sessions::Check;
-use crate::raft::Bug;
+use crate::raft::{Bug, ReadMode};
 
 impl RaftNode {
     // ---- Client commands (§8) -----------------------------------------------------------------
@@ -59,6 +59,10 @@ impl RaftNode {
     /// the log holds it (it is answered when applied), appended otherwise. O(1): the log indexes
     /// its ops by id and the sessions by process.
     pub(super) fn leader_accept(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp) {
+        if op.is_read() && self.config.read_mode != ReadMode::Log {
+            self.leader_read(ctx, op);
+            return;
+        }
         if let Some(index) = self.leader_append_new(ctx, op) {
             self.replicate_new_entry(ctx, index);
         }

@@ -81,13 +81,19 @@ impl RaftNode {
         self.next_index.iter_mut().for_each(|n| *n = last + 1);
         self.match_index.iter_mut().for_each(|m| *m = 0);
         self.match_index[self.id.index()] = last;
+        self.reset_reads(ctx.now());
+        self.start_read_round(ctx.now());
         if self.config.noop {
             // §8: an entry of the new term, so that earlier entries commit with it.
             self.leader_append(ctx, Command::Noop);
         }
         for op in self.take_pending(ctx) {
             // Deduplicated like any client op: the log may hold it already.
-            self.leader_append_new(ctx, op);
+            if op.is_read() && self.config.read_mode != crate::raft::ReadMode::Log {
+                self.leader_read(ctx, op);
+            } else {
+                self.leader_append_new(ctx, op);
+            }
         }
         self.broadcast_append_entries();
         ctx.set_timer(RaftTimer::Heartbeat, SimDuration::from_ms(self.config.heartbeat_ms));
