@@ -571,7 +571,7 @@ fn leader_commits_only_entries_of_its_current_term() {
     assert_eq!(node.raft.commit_index(), 0);
     // A term-3 entry from a client, sent at once to followers with nothing else in flight.
     let put = put(5, 55);
-    let entry = Entry::op(3, put.clone());
+    let entry = Entry::op(3, put);
     assert_eq!(
         node.client(put),
         vec![
@@ -643,10 +643,7 @@ fn single_node_cluster_elects_itself_and_commits_alone() {
 fn follower_forwards_client_commands_to_the_leader() {
     let mut node = follower(1, 3, &config(), 1, vec![]);
     let put = put(2, 9);
-    assert_eq!(
-        node.client(put.clone()),
-        vec![send(0, Msg::ClientForward(ClientForward { op: put.clone(), hops: 1 }))]
-    );
+    assert_eq!(node.client(put), vec![send(0, Msg::ClientForward(ClientForward { op: put, hops: 1 }))]);
     let refused = Record::new(Event::Note)
         .msg("put")
         .key(2)
@@ -665,7 +662,7 @@ fn follower_forwards_client_commands_to_the_leader() {
 fn leader_appends_forwarded_commands() {
     let mut node = leader(3, &config());
     let get = get(4, 30);
-    let entry = Entry::op(1, get.clone());
+    let entry = Entry::op(1, get);
     assert_eq!(
         node.deliver(1, Msg::ClientForward(ClientForward { op: get, hops: 1 })),
         vec![
@@ -683,8 +680,8 @@ fn leader_appends_forwarded_commands() {
 fn pending_buffer_is_bounded_retried_and_flushed_to_a_new_leader() {
     let mut node = Node::started(1, 3, &config());
     let ops: Vec<ClientOp> = (1..=3).map(|v| put(0, v)).collect();
-    assert_eq!(node.client(ops[0].clone()), vec![Fx::Timer(RaftTimer::ClientRetry, RETRY_US)]);
-    assert_eq!(node.client(ops[1].clone()), vec![]);
+    assert_eq!(node.client(ops[0]), vec![Fx::Timer(RaftTimer::ClientRetry, RETRY_US)]);
+    assert_eq!(node.client(ops[1]), vec![]);
     let refused = Record::new(Event::Note)
         .msg("put")
         .key(0)
@@ -698,7 +695,7 @@ fn pending_buffer_is_bounded_retried_and_flushed_to_a_new_leader() {
     assert_eq!(node.fire(RaftTimer::ClientRetry), vec![Fx::Timer(RaftTimer::ClientRetry, RETRY_US)]);
     assert_eq!(node.raft.pending_len(), 2);
     // A leader appears (its term is new to this node, so every message waits for the fsync).
-    let forward = |op: &ClientOp| Msg::ClientForward(ClientForward { op: op.clone(), hops: 1 });
+    let forward = |op: &ClientOp| Msg::ClientForward(ClientForward { op: *op, hops: 1 });
     assert_eq!(
         node.deliver(2, ae(1, 2, 0, 0, vec![], 0)),
         vec![
