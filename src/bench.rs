@@ -18,16 +18,17 @@ use std::collections::BinaryHeap;
 
 use rand::Rng;
 
+use crate::client::{ClientOp, Kind};
 use crate::harness::{Model, RaftModel};
-use crate::protocol::{ClientRequest, Ctx, Message, Protocol, Timer, Workload};
+use crate::protocol::{Ctx, Message, Protocol, Timer, Workload};
 use crate::scenario::{Scenario, DEFAULT_EVENTUAL, DEFAULT_RAFT};
+use crate::sim::clients::ClientsConfig;
 use crate::sim::faults::ChaosConfig;
 use crate::sim::network::{Latency, NetworkConfig};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::{Purpose, SimRng, Streams};
 use crate::sim::runner::{KernelConfig, RunStats, Runner};
 use crate::sim::{NodeId, SimTime};
-use crate::trace::Record;
 use crate::workload::OpenLoop;
 use crate::Result;
 
@@ -131,22 +132,12 @@ impl Timer for NoTimer {
     }
 }
 
-/// A [`Relay`] has no clients.
-#[derive(Clone, Debug)]
-pub struct NoRequest;
-
-impl ClientRequest for NoRequest {
-    fn describe(&self, _row: &mut Record) {}
-}
-
 /// The workload of a [`Relay`]: nothing.
 #[derive(Debug)]
 pub struct NoClients;
 
 impl Workload for NoClients {
-    type Request = NoRequest;
-
-    fn next(&mut self, _now: SimTime, _rng: &mut SimRng) -> Option<(SimTime, NodeId, NoRequest)> {
+    fn next(&mut self, _now: SimTime, _rng: &mut SimRng) -> Option<(SimTime, NodeId, u64, Kind)> {
         None
     }
 }
@@ -168,7 +159,6 @@ impl Relay {
 impl Protocol for Relay {
     type Msg = Token;
     type Timer = NoTimer;
-    type Client = NoRequest;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         let to = Self::next(ctx);
@@ -190,7 +180,7 @@ impl Protocol for Relay {
         match timer {}
     }
 
-    fn on_client(&mut self, _ctx: &mut Ctx<'_, Self>, _request: NoRequest) {}
+    fn on_client(&mut self, _ctx: &mut Ctx<'_, Self>, _op: ClientOp, _attempt: u32) {}
 }
 
 /// The hold model through the whole runner: `nodes` [`Relay`]s with `pending` tokens in flight
@@ -214,6 +204,7 @@ pub fn hold_runner(nodes: u32, pending: usize, steps: u64, seed: u64) -> RunStat
         chaos: ChaosConfig::default(),
         node: Default::default(),
         clocks: Default::default(),
+        clients: ClientsConfig::default(),
     };
     let per_node = pending / nodes as usize;
     let relays = (0..nodes).map(|_| Relay { tokens: per_node }).collect();

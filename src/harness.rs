@@ -20,11 +20,11 @@ use crate::sim::NodeId;
 use crate::trace::manifest::{manifest_path, Manifest, FORMAT};
 use crate::trace::writer::RowEncoder;
 use crate::trace::{Record, TraceInfo, TraceWriter};
-use crate::workload::{Op, OpenLoop};
+use crate::workload::OpenLoop;
 
 /// A protocol family as the harness needs it.
 pub trait Model {
-    type Node: Protocol<Client = Op>;
+    type Node: Protocol;
     fn nodes(scenario: &Scenario) -> Vec<Self::Node>;
     fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>>;
     fn metrics(scenario: &Scenario) -> Box<dyn Metrics>;

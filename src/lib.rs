@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod client;
 pub mod error;
 pub mod eventual;
 pub mod export;

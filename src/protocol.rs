@@ -1,8 +1,8 @@
 //! The contract between the kernel and a protocol: nodes are pure state machines.
 //!
 //! A node reacts to one input at a time — start, restart after a crash, a delivered message, a
-//! fired timer, a client request — and answers with effects pushed into its [`Ctx`]: send a message,
-//! arm / re-arm / cancel a timer, write a trace note. It never sees the event queue, the clock
+//! fired timer, a client operation — and answers with effects pushed into its [`Ctx`]: send a
+//! message, arm / re-arm / cancel a timer, write a trace note, reply to a client. It never sees the event queue, the clock
 //! source, the trace file or the CLI; `now` and its random streams reach it through the context.
 //! The runner (`sim::runner`) turns effects into events. This is the stateright `Out` / openraft
 //! `Command` shape, with the randomness handed in rather than taken from a global.
@@ -12,6 +12,7 @@ use std::hash::Hash;
 
 use rand::Rng;
 
+use crate::client::{ClientOp, ClientReply, Kind};
 use crate::sim::rng::SimRng;
 use crate::sim::{NodeId, SimDuration, SimTime};
 use crate::trace::Record;
@@ -32,17 +33,10 @@ pub trait Timer: Copy + Eq + Hash + Debug {
     fn name(&self) -> &'static str;
 }
 
-/// A client request delivered to a node by the workload.
-pub trait ClientRequest: Clone + Debug {
-    /// Fill the `client` row's columns (`key`, `value`, `msg`).
-    fn describe(&self, row: &mut Record);
-}
-
 /// One node of a protocol.
 pub trait Protocol: Sized {
     type Msg: Message;
     type Timer: Timer;
-    type Client: ClientRequest;
 
     /// First boot at time zero.
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
@@ -58,7 +52,10 @@ pub trait Protocol: Sized {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
 
-    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, request: Self::Client);
+    /// A client operation reaches this node. `attempt` is 0 on the client's first send and counts
+    /// resends of the same op (to this or another node); answer with [`Ctx::reply`], at most once
+    /// per op is useful (the client keeps the first answer it gets).
+    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp, attempt: u32);
 
     /// The run is over: a last chance to write trace notes (final states). No other effect counts.
     fn on_finish(&mut self, _ctx: &mut Ctx<'_, Self>) {}
@@ -81,6 +78,8 @@ pub enum Effect<P: Protocol> {
     CancelTimer { timer: P::Timer },
     /// A protocol trace row (`role`, `vote`, `commit`, …). Time, node and seq are filled in by the runner.
     Note(Record),
+    /// Answer client operation `op` (by id); the kernel carries it back to the waiting client.
+    Reply { op: u64, reply: ClientReply },
 }
 
 /// Everything a node may see or do while it handles one input.
@@ -169,16 +168,20 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     pub fn note(&mut self, row: Record) {
         self.effects.push(Effect::Note(row));
     }
+
+    /// Answer client operation `op_id`. A reply for an op its client no longer waits on is ignored.
+    pub fn reply(&mut self, op_id: u64, reply: ClientReply) {
+        self.effects.push(Effect::Reply { op: op_id, reply });
+    }
 }
 
-/// The client side of a scenario: an open-loop source of requests for one protocol.
+/// The open-loop side of a scenario: a source of operations that do not wait for each other.
 ///
 /// The runner keeps exactly one arrival pending and asks for the next when it fires, so a workload
-/// of any length costs one queue slot. Draws come only from the workload stream.
+/// of any length costs one queue slot. Draws come only from the workload stream. Each operation
+/// becomes a client op of its own process (ids and values are given by the kernel's client layer).
 pub trait Workload {
-    type Request: ClientRequest;
-
-    /// The next request strictly after the one before (or at `now` for the first): its arrival
-    /// time, the node the client contacts, and the request. `None` when the workload is over.
-    fn next(&mut self, now: SimTime, rng: &mut SimRng) -> Option<(SimTime, NodeId, Self::Request)>;
+    /// The next operation strictly after the one before (or at `now` for the first): its invoke
+    /// time, the node the client contacts, its key and kind. `None` when the workload is over.
+    fn next(&mut self, now: SimTime, rng: &mut SimRng) -> Option<(SimTime, NodeId, u64, Kind)>;
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::eventual::EventualConfig;
 use crate::raft::RaftConfig;
+use crate::sim::clients::ClientsConfig;
 use crate::sim::faults::{self, ChaosConfig, FaultSpec};
 use crate::sim::network::NetworkConfig;
 use crate::sim::node_config::{self, ClockConfig, NodeConfig};
@@ -27,12 +28,13 @@ pub const DEFAULT_EVENTUAL: (&str, &str) = ("sims/eventual.toml", include_str!("
 
 /// Every scenario in `sims/`, compiled in, so `dsim run sims/raft_chaos.toml` (and every replay
 /// command a sweep prints) works from any directory.
-pub const EMBEDDED: [(&str, &str); 7] = [
+pub const EMBEDDED: [(&str, &str); 8] = [
     DEFAULT_RAFT,
     DEFAULT_EVENTUAL,
     ("sims/raft_faults.toml", include_str!("../sims/raft_faults.toml")),
     ("sims/raft_chaos.toml", include_str!("../sims/raft_chaos.toml")),
     ("sims/raft_figure8.toml", include_str!("../sims/raft_figure8.toml")),
+    ("sims/raft_clients.toml", include_str!("../sims/raft_clients.toml")),
     ("sims/eventual_seed.toml", include_str!("../sims/eventual_seed.toml")),
     ("sims/eventual_partition.toml", include_str!("../sims/eventual_partition.toml")),
 ];
@@ -86,6 +88,9 @@ pub struct Scenario {
     pub network: NetworkConfig,
     #[serde(default)]
     pub workload: WorkloadConfig,
+    /// Closed-loop client processes and the client layer's timeouts, resends and links.
+    #[serde(default)]
+    pub clients: ClientsConfig,
     #[serde(default)]
     pub raft: RaftConfig,
     #[serde(default)]
@@ -181,6 +186,15 @@ impl Scenario {
         node_config::validate_nodes(origin, &self.node, self.nodes)?;
         self.clocks.validate(origin)?;
         self.workload.validate(origin)?;
+        self.clients.validate(origin)?;
+        if self.protocol == ProtocolKind::Eventual && self.clients.cas_fraction > 0.0 {
+            return Err(Error::invalid(
+                origin,
+                "clients.cas_fraction",
+                self.clients.cas_fraction,
+                "0 for protocol eventual (the eventual KV has no compare-and-set)",
+            ));
+        }
         self.raft.validate(origin)?;
         self.eventual.validate(origin, self.nodes)?;
         faults::validate_all(&self.faults, origin, self.nodes)?;
@@ -260,6 +274,7 @@ impl Scenario {
             chaos: self.chaos.clone(),
             node: self.node.clone(),
             clocks: self.clocks.clone(),
+            clients: self.clients.clone(),
         }
     }
 

@@ -3,17 +3,18 @@
 //! Requests arrive at exponentially distributed gaps (`rate_per_s`) between `start_ms` and
 //! `stop_ms`, each at a node chosen uniformly (so several clients write concurrently at different
 //! nodes), on a key drawn uniformly or from a Zipf law (`key_skew`), reading with probability
-//! `read_fraction`. Every write carries a value id unique within the run (`v1`, `v2`, …), so a
-//! trace shows exactly which write a replica holds. All draws come from the workload stream.
+//! `read_fraction`. The kernel's client layer (`sim::clients`) makes each request an op of its own
+//! process and gives it an op id; a write's value id is its op id, unique in the run. All draws
+//! here come from the workload stream.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::client::Kind;
 use crate::error::{Error, Result};
-use crate::protocol::{ClientRequest, Workload};
+use crate::protocol::Workload;
 use crate::sim::rng::SimRng;
 use crate::sim::{NodeId, SimTime};
-use crate::trace::{Record, Value};
 
 /// `[workload]` in a scenario file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,48 +76,6 @@ impl WorkloadConfig {
     }
 }
 
-/// One client request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// Write `value` (unique in the run) to `key`.
-    Put { key: u64, value: u64 },
-    /// Read `key`; `id` numbers the read (unique in the run, shared counter with writes).
-    Get { key: u64, id: u64 },
-}
-
-impl Op {
-    pub fn key(&self) -> u64 {
-        match self {
-            Op::Put { key, .. } | Op::Get { key, .. } => *key,
-        }
-    }
-
-    /// The request's id, unique in a run (a write's value id, a read's id).
-    pub fn id(&self) -> u64 {
-        match self {
-            Op::Put { value, .. } => *value,
-            Op::Get { id, .. } => *id,
-        }
-    }
-}
-
-impl ClientRequest for Op {
-    fn describe(&self, row: &mut Record) {
-        match self {
-            Op::Put { key, value } => {
-                row.msg = "put".into();
-                row.key = Some(*key);
-                row.value = Value::Id(*value);
-            }
-            Op::Get { key, id } => {
-                row.msg = "get".into();
-                row.key = Some(*key);
-                row.index = Some(*id);
-            }
-        }
-    }
-}
-
 /// The open-loop generator.
 #[derive(Clone, Debug)]
 pub struct OpenLoop {
@@ -165,9 +124,7 @@ impl OpenLoop {
 }
 
 impl Workload for OpenLoop {
-    type Request = Op;
-
-    fn next(&mut self, _now: SimTime, rng: &mut SimRng) -> Option<(SimTime, NodeId, Op)> {
+    fn next(&mut self, _now: SimTime, rng: &mut SimRng) -> Option<(SimTime, NodeId, u64, Kind)> {
         if self.config.rate_per_s <= 0.0 || self.issued >= self.config.requests_max {
             return None;
         }
@@ -184,10 +141,8 @@ impl Workload for OpenLoop {
         }
         self.last = at;
         self.issued += 1;
-        let id = self.issued;
-        let op =
-            if read_u < self.config.read_fraction { Op::Get { key, id } } else { Op::Put { key, value: id } };
-        Some((at, node, op))
+        let kind = if read_u < self.config.read_fraction { Kind::Read } else { Kind::Write };
+        Some((at, node, key, kind))
     }
 }
 
@@ -196,7 +151,7 @@ mod tests {
     use super::*;
     use crate::sim::rng::{Purpose, Streams};
 
-    fn drain(config: &WorkloadConfig) -> Vec<(SimTime, NodeId, Op)> {
+    fn drain(config: &WorkloadConfig) -> Vec<(SimTime, NodeId, u64, Kind)> {
         let mut w = OpenLoop::new(config, 3, SimTime::from_ms(10_000));
         let mut rng = Streams::new(1).stream(Purpose::Workload);
         std::iter::from_fn(|| w.next(SimTime::ZERO, &mut rng)).collect()
@@ -212,16 +167,16 @@ mod tests {
     #[test]
     fn zipf_prefers_low_keys() {
         let ops = drain(&WorkloadConfig { rate_per_s: 200.0, keys: 50, key_skew: 1.2, ..Default::default() });
-        let hot = ops.iter().filter(|o| o.2.key() == 0).count();
-        let cold = ops.iter().filter(|o| o.2.key() == 49).count();
+        let hot = ops.iter().filter(|o| o.2 == 0).count();
+        let cold = ops.iter().filter(|o| o.2 == 49).count();
         assert!(hot > 5 * cold.max(1), "k0 {hot} vs k49 {cold}");
-        assert!(ops.iter().all(|o| o.2.key() < 50));
+        assert!(ops.iter().all(|o| o.2 < 50));
     }
 
     #[test]
     fn reads_follow_read_fraction_and_ids_are_unique() {
         let ops = drain(&WorkloadConfig { rate_per_s: 200.0, read_fraction: 0.25, ..Default::default() });
-        let reads = ops.iter().filter(|o| matches!(o.2, Op::Get { .. })).count() as f64;
+        let reads = ops.iter().filter(|o| o.3 == Kind::Read).count() as f64;
         let share = reads / ops.len() as f64;
         assert!((0.18..0.32).contains(&share), "read share {share}");
     }

@@ -6,15 +6,15 @@
 //! timeout range is a single value (150 ms) so timer effects are exact; persisted state is
 //! fsynced in 700 µs so every reply shows whether the handler changed persistent state.
 
+use dsim::client::{ClientOp, ClientReply, Func};
 use dsim::protocol::{Ctx, Effect, Protocol};
 use dsim::raft::{
-    AppendEntries, AppendEntriesReply, Bug, ClientForward, Entry, Msg, RaftConfig, RaftNode, RaftTimer,
-    RequestVote, RequestVoteReply, Role,
+    AppendEntries, AppendEntriesReply, Bug, ClientForward, Command, Entry, Msg, RaftConfig, RaftNode,
+    RaftTimer, RequestVote, RequestVoteReply, Role,
 };
 use dsim::sim::rng::{Purpose, SimRng, Streams};
 use dsim::sim::{NodeId, SimTime};
 use dsim::trace::{Event, Record, Value};
-use dsim::workload::Op;
 
 const PERSIST_US: u64 = 700;
 const ELECTION_US: u64 = 150_000;
@@ -28,15 +28,23 @@ enum Fx {
     Timer(RaftTimer, u64),
     Cancel(RaftTimer),
     Note(Record),
+    Reply(u64, ClientReply),
 }
 
 impl From<Effect<RaftNode>> for Fx {
     fn from(e: Effect<RaftNode>) -> Fx {
         match e {
-            Effect::Send { to, msg, delay } => Fx::Send { to: to.0, msg, delay_us: delay.as_us() },
+            Effect::Send { to, mut msg, delay } => {
+                // Heartbeat rounds (reads, thesis §6.4) are not what these tests compare.
+                if let Msg::AppendEntries(ae) = &mut msg {
+                    ae.read_round = 0;
+                }
+                Fx::Send { to: to.0, msg, delay_us: delay.as_us() }
+            }
             Effect::SetTimer { timer, after } => Fx::Timer(timer, after.as_us()),
             Effect::CancelTimer { timer } => Fx::Cancel(timer),
             Effect::Note(r) => Fx::Note(r),
+            Effect::Reply { op, reply } => Fx::Reply(op, reply),
         }
     }
 }
@@ -49,14 +57,29 @@ fn config() -> RaftConfig {
         max_entries_per_append: 64,
         client_retry_ms: 100,
         pending_max: 2,
-        client_timeout_ms: 0,
+        noop: false,
         bug: Bug::None,
+        ..RaftConfig::default()
     }
 }
 
-/// With client sessions: commands are resent after 500 ms until applied.
-fn with_sessions() -> RaftConfig {
-    RaftConfig { client_timeout_ms: 500, ..config() }
+/// With the §8 no-op a new leader appends.
+fn with_noop() -> RaftConfig {
+    RaftConfig { noop: true, ..config() }
+}
+
+/// A write of value id `value` on `key`; each op is its own client process (process = op id).
+fn put(key: u64, value: u64) -> ClientOp {
+    ClientOp::write(value, value, key)
+}
+
+/// A read (op id `id`) of `key`, its own client process.
+fn get(key: u64, id: u64) -> ClientOp {
+    ClientOp::read(id, id, key)
+}
+
+fn ok(id: u64) -> Fx {
+    Fx::Reply(id, ClientReply::Ok(Value::None))
 }
 
 fn with_bug(bug: Bug) -> RaftConfig {
@@ -115,8 +138,8 @@ impl Node {
         self.step(|r, c| r.on_timer(c, timer))
     }
 
-    fn client(&mut self, op: Op) -> Vec<Fx> {
-        self.step(|r, c| r.on_client(c, op))
+    fn client(&mut self, op: ClientOp) -> Vec<Fx> {
+        self.step(|r, c| r.on_client(c, op, 0))
     }
 
     fn restart(&mut self) -> Vec<Fx> {
@@ -129,7 +152,7 @@ impl Node {
 
 /// The entry at `index` written in `term`: a put of a value unique to (term, index) on key `index`.
 fn e(term: u64, index: u64) -> Entry {
-    Entry { term, command: Op::Put { key: index, value: 100 * term + index } }
+    Entry::op(term, put(index, 100 * term + index))
 }
 
 fn rv(term: u64, candidate: u32, last_log_index: u64, last_log_term: u64) -> Msg {
@@ -148,11 +171,12 @@ fn ae(term: u64, leader: u32, prev: u64, prev_term: u64, entries: Vec<Entry>, co
         prev_log_term: prev_term,
         entries,
         leader_commit: commit,
+        read_round: 0,
     })
 }
 
 fn aer(term: u64, success: bool, match_index: u64) -> Msg {
-    Msg::AppendEntriesReply(AppendEntriesReply { term, success, match_index })
+    Msg::AppendEntriesReply(AppendEntriesReply { term, success, match_index, read_round: 0 })
 }
 
 fn send(to: u32, msg: Msg) -> Fx {
@@ -177,9 +201,14 @@ fn vote(candidate: u32, term: u64) -> Fx {
 
 fn entry_row(event: Event, index: u64, entry: &Entry) -> Fx {
     let row = Record::new(event).term(entry.term).index(index);
-    Fx::Note(match entry.command {
-        Op::Put { key, value } => row.key(key).value(Value::Id(value)),
-        Op::Get { key, id } => row.msg("get").key(key).detail(format!("get#{id}")),
+    let Command::Op(op) = entry.command else { return Fx::Note(row.msg("noop")) };
+    Fx::Note(match op.f {
+        Func::Write { value } => row.key(op.key).value(Value::Id(value)),
+        Func::Read => row.msg("get").key(op.key).detail(format!("get#{}", op.id)),
+        Func::Cas { expected, new } => {
+            let expect = expected.map_or("nil".to_owned(), |v| format!("v{v}"));
+            row.msg("cas").key(op.key).value(Value::Id(new)).detail(format!("cas#{} expect={expect}", op.id))
+        }
     })
 }
 
@@ -476,13 +505,8 @@ fn stale_or_duplicate_append_entries_never_truncate() {
 #[test]
 fn follower_commits_up_to_the_last_new_entry_and_applies_in_order() {
     let mut node = Node::started(1, 3, &config());
-    let get = Entry { term: 1, command: Op::Get { key: 1, id: 7 } };
-    let entries = [
-        Entry { term: 1, command: Op::Put { key: 1, value: 11 } },
-        Entry { term: 1, command: Op::Put { key: 1, value: 12 } },
-        get.clone(),
-        Entry { term: 1, command: Op::Put { key: 1, value: 14 } },
-    ];
+    let get = Entry::op(1, get(1, 7));
+    let entries = [Entry::op(1, put(1, 11)), Entry::op(1, put(1, 12)), get.clone(), Entry::op(1, put(1, 14))];
     node.deliver(0, ae(1, 0, 0, 0, entries[..2].to_vec(), 0));
     let read = Record::new(Event::Read).key(1).index(3).value(Value::Id(12)).detail("get#7");
     assert_eq!(
@@ -546,8 +570,8 @@ fn leader_commits_only_entries_of_its_current_term() {
     assert_eq!(node.deliver(2, aer(3, true, 2)), vec![]);
     assert_eq!(node.raft.commit_index(), 0);
     // A term-3 entry from a client, sent at once to followers with nothing else in flight.
-    let put = Op::Put { key: 5, value: 55 };
-    let entry = Entry { term: 3, command: put.clone() };
+    let put = put(5, 55);
+    let entry = Entry::op(3, put);
     assert_eq!(
         node.client(put),
         vec![
@@ -561,8 +585,11 @@ fn leader_commits_only_entries_of_its_current_term() {
         vec![
             commit(3, 3),
             entry_row(Event::Apply, 1, &e(1, 1)),
+            ok(101),
             entry_row(Event::Apply, 2, &e(2, 2)),
+            ok(202),
             entry_row(Event::Apply, 3, &entry),
+            ok(55),
         ]
     );
     assert_eq!((node.raft.commit_index(), node.raft.last_applied(), node.raft.value(5)), (3, 3, Some(55)));
@@ -575,7 +602,13 @@ fn bug_figure8_commit_commits_an_old_term_entry_by_counting_replicas() {
     let mut node = leader_with_log(&with_bug(Bug::Figure8Commit), 2, vec![e(1, 1), e(2, 2)]);
     assert_eq!(
         node.deliver(2, aer(3, true, 2)),
-        vec![commit(2, 3), entry_row(Event::Apply, 1, &e(1, 1)), entry_row(Event::Apply, 2, &e(2, 2))]
+        vec![
+            commit(2, 3),
+            entry_row(Event::Apply, 1, &e(1, 1)),
+            ok(101),
+            entry_row(Event::Apply, 2, &e(2, 2)),
+            ok(202)
+        ]
     );
 }
 
@@ -594,10 +627,10 @@ fn single_node_cluster_elects_itself_and_commits_alone() {
             Fx::Timer(RaftTimer::Heartbeat, HEARTBEAT_US),
         ]
     );
-    let entry = Entry { term: 1, command: Op::Put { key: 0, value: 1 } };
+    let entry = Entry::op(1, put(0, 1));
     assert_eq!(
-        node.client(entry.command.clone()),
-        vec![entry_row(Event::Append, 1, &entry), commit(1, 1), entry_row(Event::Apply, 1, &entry)]
+        node.client(put(0, 1)),
+        vec![entry_row(Event::Append, 1, &entry), commit(1, 1), entry_row(Event::Apply, 1, &entry), ok(1)]
     );
 }
 
@@ -609,14 +642,12 @@ fn single_node_cluster_elects_itself_and_commits_alone() {
 #[test]
 fn follower_forwards_client_commands_to_the_leader() {
     let mut node = follower(1, 3, &config(), 1, vec![]);
-    let put = Op::Put { key: 2, value: 9 };
-    assert_eq!(
-        node.client(put.clone()),
-        vec![send(0, Msg::ClientForward(ClientForward { op: put.clone(), hops: 1 }))]
-    );
+    let put = put(2, 9);
+    assert_eq!(node.client(put), vec![send(0, Msg::ClientForward(ClientForward { op: put, hops: 1 }))]);
     let refused = Record::new(Event::Note)
         .msg("put")
         .key(2)
+        .index(9)
         .value(Value::Id(9))
         .detail("refused: forwarded 3 times, the limit for 3 nodes");
     assert_eq!(
@@ -630,8 +661,8 @@ fn follower_forwards_client_commands_to_the_leader() {
 #[test]
 fn leader_appends_forwarded_commands() {
     let mut node = leader(3, &config());
-    let get = Op::Get { key: 4, id: 30 };
-    let entry = Entry { term: 1, command: get.clone() };
+    let get = get(4, 30);
+    let entry = Entry::op(1, get);
     assert_eq!(
         node.deliver(1, Msg::ClientForward(ClientForward { op: get, hops: 1 })),
         vec![
@@ -648,21 +679,23 @@ fn leader_appends_forwarded_commands() {
 #[test]
 fn pending_buffer_is_bounded_retried_and_flushed_to_a_new_leader() {
     let mut node = Node::started(1, 3, &config());
-    let ops: Vec<Op> = (1..=3).map(|v| Op::Put { key: 0, value: v }).collect();
-    assert_eq!(node.client(ops[0].clone()), vec![Fx::Timer(RaftTimer::ClientRetry, RETRY_US)]);
-    assert_eq!(node.client(ops[1].clone()), vec![]);
+    let ops: Vec<ClientOp> = (1..=3).map(|v| put(0, v)).collect();
+    assert_eq!(node.client(ops[0]), vec![Fx::Timer(RaftTimer::ClientRetry, RETRY_US)]);
+    assert_eq!(node.client(ops[1]), vec![]);
     let refused = Record::new(Event::Note)
         .msg("put")
         .key(0)
+        .index(3)
         .value(Value::Id(3))
         .detail("refused: no known leader and pending buffer full (2)");
-    assert_eq!(node.client(ops[2].clone()), vec![Fx::Note(refused)]);
+    // Straight from the client and refused: no copy of it exists anywhere.
+    assert_eq!(node.client(ops[2]), vec![Fx::Note(refused), Fx::Reply(3, ClientReply::Refused("no_leader"))]);
     assert_eq!(node.raft.pending_len(), 2);
     // Still no leader at the retry: held again.
     assert_eq!(node.fire(RaftTimer::ClientRetry), vec![Fx::Timer(RaftTimer::ClientRetry, RETRY_US)]);
     assert_eq!(node.raft.pending_len(), 2);
     // A leader appears (its term is new to this node, so every message waits for the fsync).
-    let forward = |op: &Op| Msg::ClientForward(ClientForward { op: op.clone(), hops: 1 });
+    let forward = |op: &ClientOp| Msg::ClientForward(ClientForward { op: *op, hops: 1 });
     assert_eq!(
         node.deliver(2, ae(1, 2, 0, 0, vec![], 0)),
         vec![
@@ -687,7 +720,7 @@ fn restart_keeps_term_vote_and_log_and_clears_volatile_state() {
     node.deliver(0, rv(1, 0, 0, 0));
     node.deliver(0, ae(1, 0, 0, 0, vec![e(1, 1), e(1, 2)], 2));
     assert_eq!((node.raft.commit_index(), node.raft.value(2)), (2, Some(102)));
-    node.client(Op::Put { key: 9, value: 9 });
+    node.client(put(9, 9));
 
     assert_eq!(node.restart(), vec![role(1, "follower"), election_timer()]);
     let r = &node.raft;
@@ -744,46 +777,111 @@ fn persist_delay_applies_only_when_persistent_state_changed() {
     assert_eq!(node.deliver(0, rv(1, 0, 0, 0)), vec![vote(0, 1), election_timer(), send(0, rvr(1, true))]);
 }
 
-// ---- Client sessions (§8) ----------------------------------------------------------------------
-
-/// Reference: Raft §8 — a client whose request times out re-sends it; here the node the client
-/// contacted does so until it sees the command applied.
-#[test]
-fn client_commands_are_resent_until_applied() {
-    let mut node = follower(1, 3, &with_sessions(), 1, vec![]);
-    let put = Op::Put { key: 2, value: 9 };
-    let forward = Msg::ClientForward(ClientForward { op: put.clone(), hops: 1 });
-    let timeout = Fx::Timer(RaftTimer::ClientTimeout, 500_000);
-    assert_eq!(node.client(put.clone()), vec![timeout.clone(), send(0, forward.clone())]);
-    node.now = SimTime(500_000);
-    assert_eq!(node.fire(RaftTimer::ClientTimeout), vec![timeout, send(0, forward)]);
-    // The leader's entry arrives committed: applied, so nothing is left to resend.
-    let entry = Entry { term: 1, command: put };
-    node.deliver(0, ae(1, 0, 0, 0, vec![entry], 1));
-    assert_eq!(node.raft.value(2), Some(9));
-    node.now = SimTime(1_000_000);
-    assert_eq!(node.fire(RaftTimer::ClientTimeout), vec![]);
-}
+// ---- Client sessions (§8, thesis §6.3) --------------------------------------------------------
 
 /// Reference: Raft §8 — "the state machine ... tracks the latest serial number processed for each
 /// client ... If it receives a command whose serial number has already been executed, it responds
-/// immediately without re-executing the request."
+/// immediately without re-executing the request." The duplicate shows as an `apply` row with
+/// detail `duplicate`, not as a fresh apply.
 #[test]
 fn a_command_in_the_log_twice_is_applied_once() {
-    let put = |value| Entry { term: 1, command: Op::Put { key: 1, value } };
-    let mut node = follower(1, 3, &with_sessions(), 1, vec![]);
-    let effects = node.deliver(0, ae(1, 0, 0, 0, vec![put(7), put(8), put(7)], 3));
-    let applies = effects.iter().filter(|fx| matches!(fx, Fx::Note(r) if r.event == Event::Apply)).count();
-    assert_eq!(applies, 3, "every index is applied, in order");
+    let put7 = Entry::op(1, put(1, 7));
+    let mut node = follower(1, 3, &config(), 1, vec![]);
+    let effects =
+        node.deliver(0, ae(1, 0, 0, 0, vec![put7.clone(), Entry::op(1, put(1, 8)), put7.clone()], 3));
+    let applies: Vec<&Record> = effects
+        .iter()
+        .filter_map(|fx| match fx {
+            Fx::Note(r) if r.event == Event::Apply => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(applies.len(), 3, "every index is applied, in order");
+    assert_eq!(applies[2].detail, "duplicate");
+    assert_eq!(applies[0].detail, "");
     assert_eq!(node.raft.value(1), Some(8), "the resent v7 does not overwrite the later v8");
 }
 
-/// Reference: Raft §8 — a leader that already holds a resent command does not append it again.
+/// Reference: Raft §8, broken on purpose — Bug::NoSessionDedupe applies the resent v7 again.
+#[test]
+fn bug_no_session_dedupe_applies_a_resent_command_twice() {
+    let put7 = Entry::op(1, put(1, 7));
+    let mut node = follower(1, 3, &with_bug(Bug::NoSessionDedupe), 1, vec![]);
+    node.deliver(0, ae(1, 0, 0, 0, vec![put7.clone(), Entry::op(1, put(1, 8)), put7], 3));
+    assert_eq!(node.raft.value(1), Some(7), "the resend overwrote the later write");
+}
+
+/// Reference: Raft §8 — a leader that already holds a resent command does not append it again
+/// (found: a new leader re-appended held commands, raft_chaos seed 2 had v96 at 35 and 106).
 #[test]
 fn leader_does_not_append_a_command_it_already_has() {
-    let mut node = leader(3, &with_sessions());
-    let forward = Msg::ClientForward(ClientForward { op: Op::Put { key: 3, value: 5 }, hops: 1 });
+    let mut node = leader(3, &config());
+    let forward = Msg::ClientForward(ClientForward { op: put(3, 5), hops: 1 });
     assert!(!node.deliver(1, forward.clone()).is_empty());
     assert_eq!(node.deliver(2, forward), vec![]);
     assert_eq!(node.raft.log().last_index(), 1);
+}
+
+/// Reference: Raft §8 — the leader answers a resend of an applied command from the session, at
+/// once, without appending; it answers a fresh command when it applies it.
+#[test]
+fn leader_answers_a_resend_of_an_applied_command_from_its_session() {
+    let mut node = Node::started(0, 1, &config());
+    node.fire(RaftTimer::Election);
+    let entry = Entry::op(1, put(0, 1));
+    assert_eq!(
+        node.client(put(0, 1)),
+        vec![entry_row(Event::Append, 1, &entry), commit(1, 1), entry_row(Event::Apply, 1, &entry), ok(1)]
+    );
+    assert_eq!(node.client(put(0, 1)), vec![ok(1)]);
+    assert_eq!(node.raft.log().last_index(), 1);
+}
+
+/// Reference: Raft §8 — a compare-and-set whose precondition is false has no effect and fails
+/// (`cas_mismatch`); one whose precondition holds writes.
+#[test]
+fn cas_applies_only_when_the_expected_value_is_held() {
+    let mut node = Node::started(0, 1, &config());
+    node.fire(RaftTimer::Election);
+    node.client(put(0, 1));
+    let fx = node.client(ClientOp::cas(2, 2, 0, Some(9)));
+    assert_eq!(fx.last(), Some(&Fx::Reply(2, ClientReply::Fail("cas_mismatch"))));
+    assert_eq!(node.raft.value(0), Some(1));
+    let fx = node.client(ClientOp::cas(3, 3, 0, Some(1)));
+    assert_eq!(fx.last(), Some(&ok(3)));
+    assert_eq!(node.raft.value(0), Some(3));
+}
+
+/// Reference: Raft §8 — a new leader takes over the commands it held while leaderless, but never
+/// appends one its log already holds; the held buffer never holds one op twice.
+#[test]
+fn new_leader_does_not_re_append_held_commands_it_already_has() {
+    let mut node = Node::started(1, 3, &config());
+    node.deliver(0, ae(1, 0, 0, 0, vec![Entry::op(1, put(2, 9))], 0));
+    node.fire(RaftTimer::Election);
+    assert_eq!(node.raft.role(), Role::Candidate);
+    node.client(put(2, 9));
+    node.client(put(2, 9));
+    node.client(put(2, 10));
+    assert_eq!(node.raft.pending_len(), 2, "a resend is held once");
+    node.deliver(2, rvr(2, true));
+    assert_eq!(node.raft.role(), Role::Leader);
+    assert_eq!(node.raft.log().last_index(), 2, "v9 is not appended again, v10 is");
+}
+
+// ---- The §8 no-op --------------------------------------------------------------------------------
+
+/// Reference: Raft §8 — "each leader commit[s] a blank no-op entry into the log at the start of
+/// its term", so entries of earlier terms (which §5.4.2 forbids committing by counting) commit
+/// with it. The no-op shows as msg `noop` with no key or value.
+#[test]
+fn new_leader_appends_a_noop_that_commits_earlier_entries() {
+    let mut node = leader_with_log(&with_noop(), 1, vec![e(1, 1)]);
+    let noop = Entry::noop(2);
+    assert_eq!(node.raft.log().get(2), Some(&noop));
+    assert_eq!(
+        node.deliver(2, aer(2, true, 2)),
+        vec![commit(2, 2), entry_row(Event::Apply, 1, &e(1, 1)), ok(101), entry_row(Event::Apply, 2, &noop)]
+    );
+    assert_eq!(node.raft.value(1), Some(101));
 }

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 
+use crate::client::{ClientOp, ClientReply, Func};
 use crate::eventual::config::{EventualConfig, Mode, Policy};
 use crate::eventual::messages::{EventualMsg, KeyVersions};
 use crate::eventual::store::{self, join_clock, value_of, Rule, Store, Version};
@@ -35,7 +36,6 @@ use crate::eventual::vclock::{Ordering4, VClock};
 use crate::protocol::{Ctx, Protocol, Timer};
 use crate::sim::{NodeId, SimDuration};
 use crate::trace::{Event, Record, Value};
-use crate::workload::Op;
 
 /// At most this many client requests in flight at one coordinator; more are refused (`note`
 /// `overloaded`), so a stuck quorum cannot grow memory without bound.
@@ -45,7 +45,7 @@ pub const PENDING_MAX: usize = 65_536;
 pub enum EventualTimer {
     /// Periodic anti-entropy round.
     AntiEntropy,
-    /// A quorum write (by request id) ran out of time.
+    /// A quorum write (by request id) ran out of time: the client learns nothing certain.
     WriteTimeout(u64),
     /// A quorum read (by request id) ran out of time.
     ReadTimeout(u64),
@@ -168,6 +168,7 @@ impl EventualNode {
         let version = Version::write(value, clock.clone(), self.id);
         self.store.put_local(key, version);
         ctx.note(Record::new(Event::Write).key(key).value(Value::Id(value)).clock(clock.to_trace()));
+        // The client's op id is the written value id.
         let w = self.write_quorum();
         let req = if w > 1 { Some(self.take_req()) } else { None };
         let versions = self.store.get(key).to_vec();
@@ -176,7 +177,10 @@ impl EventualNode {
             ctx.send(peer, EventualMsg::Replicate { key, versions: versions.clone(), req });
         }
         match req {
-            None => note_put(ctx, "put_ack", key, value, &clock, 1, 1),
+            None => {
+                note_put(ctx, "put_ack", key, value, &clock, 1, 1);
+                ctx.reply(value, ClientReply::Ok(Value::None));
+            }
             Some(req) => {
                 let pending = PendingWrite { key, value, clock, acked: Vec::new() };
                 self.pending_writes.insert(req, pending);
@@ -189,6 +193,7 @@ impl EventualNode {
         if self.read_quorum() <= 1 {
             let local = self.store.get(key).to_vec();
             note_read(ctx, key, id, &local, 1);
+            ctx.reply(id, ClientReply::Ok(value_of(&local)));
             return;
         }
         let req = self.take_req();
@@ -267,6 +272,7 @@ impl EventualNode {
             let done = self.pending_writes.remove(&req).expect("pending write just seen");
             ctx.cancel_timer(EventualTimer::WriteTimeout(req));
             note_put(ctx, "put_ack", done.key, done.value, &done.clock, acks, w);
+            ctx.reply(done.value, ClientReply::Ok(Value::None));
         }
     }
 
@@ -305,6 +311,7 @@ impl EventualNode {
             merged = store::merge(rule, &merged, versions);
         }
         note_read(ctx, done.key, done.id, &merged, done.replies.len() + 1);
+        ctx.reply(done.id, ClientReply::Ok(value_of(&merged)));
         if !self.config.read_repair {
             return;
         }
@@ -418,7 +425,6 @@ fn note_read<P: Protocol>(ctx: &mut Ctx<'_, P>, key: u64, id: u64, versions: &[V
 impl Protocol for EventualNode {
     type Msg = EventualMsg;
     type Timer = EventualTimer;
-    type Client = Op;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.arm_anti_entropy(ctx);
@@ -462,6 +468,8 @@ impl Protocol for EventualNode {
                 if let Some(p) = self.pending_writes.remove(&req) {
                     let w = self.write_quorum();
                     note_put(ctx, "put_timeout", p.key, p.value, &p.clock, p.acked.len() as u32 + 1, w);
+                    // Stored here and perhaps elsewhere: indeterminate.
+                    ctx.reply(p.value, ClientReply::Unknown("timeout"));
                 }
             }
             EventualTimer::ReadTimeout(req) => {
@@ -472,20 +480,27 @@ impl Protocol for EventualNode {
                         .index(p.id)
                         .detail(format!("replies={}/{}", p.replies.len() + 1, self.read_quorum()));
                     ctx.note(row);
+                    // A read changes nothing: it certainly did not take effect.
+                    ctx.reply(p.id, ClientReply::Fail("timeout"));
                 }
             }
         }
     }
 
-    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, request: Op) {
+    /// Put: acknowledged (`ok`) after its write quorum, `info` if the quorum times out. Get:
+    /// `ok` with the value(s) read, `fail` if the read quorum times out. Cas is not supported
+    /// (scenario validation refuses it); a node refuses one that reaches it.
+    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp, _attempt: u32) {
         if self.pending_writes.len() + self.pending_reads.len() >= PENDING_MAX {
-            let row = Record::new(Event::Note).msg("overloaded").key(request.key());
+            let row = Record::new(Event::Note).msg("overloaded").key(op.key);
             ctx.note(row);
+            ctx.reply(op.id, ClientReply::Refused("overloaded"));
             return;
         }
-        match request {
-            Op::Put { key, value } => self.handle_put(ctx, key, value),
-            Op::Get { key, id } => self.handle_get(ctx, key, id),
+        match op.f {
+            Func::Write { value } => self.handle_put(ctx, op.key, value),
+            Func::Read => self.handle_get(ctx, op.key, op.id),
+            Func::Cas { .. } => ctx.reply(op.id, ClientReply::Refused("cas_unsupported")),
         }
     }
 

@@ -6,6 +6,21 @@ use crate::protocol::Effect;
 use crate::sim::rng::{Purpose, SimRng, Streams};
 use crate::sim::SimTime;
 
+/// The two client ops of these tests, in the node's old terms (a put's value id is its op id).
+enum Op {
+    Put { key: u64, value: u64 },
+    Get { key: u64, id: u64 },
+}
+
+impl Op {
+    fn client_op(self) -> ClientOp {
+        match self {
+            Op::Put { key, value } => ClientOp::write(0, value, key),
+            Op::Get { key, id } => ClientOp::read(0, id, key),
+        }
+    }
+}
+
 fn vc(c: &[u64]) -> VClock {
     VClock::from_counters(c)
 }
@@ -46,7 +61,7 @@ impl Step {
     }
 
     fn client(&mut self, op: Op) -> Vec<Effect<EventualNode>> {
-        self.run(|n, ctx| n.on_client(ctx, op))
+        self.run(|n, ctx| n.on_client(ctx, op.client_op(), 0))
     }
 
     fn deliver(&mut self, from: u32, msg: EventualMsg) -> Vec<Effect<EventualNode>> {
@@ -109,7 +124,8 @@ fn put_bumps_clock_over_held_versions_and_replicates_to_every_peer() {
         ]
     );
     assert_eq!(rows(&e), vec!["write  k1 v10 n0:1 ", "note put_ack k1 v10 n0:1 acks=1/1"]);
-    assert_eq!(e.len(), 4, "no timer with W = 1: {e:?}");
+    assert_eq!(e.len(), 5, "no timer with W = 1: {e:?}");
+    assert!(matches!(e[4], Effect::Reply { op: 10, reply: ClientReply::Ok(Value::None) }), "acked at once");
 
     // n0 now holds two siblings (its own v10 and n1's concurrent v11); the next write descends from both.
     s.deliver(1, EventualMsg::Replicate { key: 1, versions: vec![ver(11, &[0, 1], 1)], req: None });

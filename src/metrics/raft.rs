@@ -5,9 +5,9 @@
 //! | `first_leader_us` | time of the first `role` row with value `leader`; Missing if none |
 //! | `leader_elections` | number of `role` rows with value `leader` |
 //! | `terms_max` | highest term of any `role` row (0 if none) |
-//! | `commands_submitted` | `client` rows with msg `put` or `get` |
+//! | `commands_submitted` | client ops invoked (`invoke` rows; a resend is the same op) |
 //! | `commands_committed` | distinct command ids (put value ids, get ids) that reached an `apply` anywhere |
-//! | `commit_latency_mean_us` | mean latency, `client` row to first `apply` anywhere; Missing if none |
+//! | `commit_latency_mean_us` | mean latency, `invoke` row to first `apply` anywhere; Missing if none |
 //! | `commit_latency_p50_us` | nearest-rank median of the same; Missing when none |
 //! | `commit_latency_p99_us` | nearest-rank 99th percentile of the same; Missing when none |
 //! | `unavailable_us` | simulated time with no serving leader (below), from 0 to the end of the run |
@@ -27,9 +27,12 @@
 //! is not a loss. A loss recovers only through a *newer* term: if a partition heals before anyone
 //! times out and the old leader carries on, the loss recovers at the next change of term, or stays
 //! unfinished. At most `LOSSES_MAX` losses are followed.
+//! | `ops_ok` / `ops_fail` / `ops_info` | client outcomes (`ok`, `fail`, `info` rows) |
+//! | `client_latency_p50_us` / `_p99_us` | nearest-rank, `invoke` to its `ok` / `fail`; Missing if none |
 //!
 //! A command is known on an `apply` row by its id: a put's value id in the value column (`v17`), a
-//! get's id in `detail` as `get#<id>` (`docs/trace.md`; a Raft `read` row counts like an `apply`).
+//! get's (cas's) id in `detail` as `get#<id>` (`cas#<id>`) (`docs/trace.md`; a Raft `read` row counts
+//! like an `apply`). No-op entries are not commands.
 //! A get applied without that detail cannot be matched to its client row and is not counted.
 //!
 //! A leader of term T *serves* from its `leader` role row until it crashes, changes role, or a
@@ -51,7 +54,7 @@ pub struct RaftMetrics {
     leader_elections: u64,
     terms_max: u64,
     commands_submitted: u64,
-    /// Command id -> time of its first `client` row, until its first `apply`.
+    /// Command id -> time of its `invoke` row, until its first `apply`.
     /// (Both maps are looked up by id only, never iterated.)
     submitted_at: FxHashMap<u64, u64>,
     /// Ids of commands applied somewhere.
@@ -75,6 +78,10 @@ pub struct RaftMetrics {
     /// order, since a later term satisfies every earlier loss with a lower or equal term.
     open_append: usize,
     open_commit: usize,
+    /// Op id -> invoke time, until its outcome (looked up only).
+    invoked_at: FxHashMap<u64, u64>,
+    outcomes: [u64; 3],
+    client_latencies_us: Vec<u64>,
 }
 
 /// One lost leader: when, its term, and when the cluster recovered.
@@ -91,7 +98,7 @@ pub const LOSSES_MAX: usize = 100_000;
 
 impl RaftMetrics {
     /// The figure names, in the order `finish` returns them.
-    pub const NAMES: [&'static str; 21] = [
+    pub const NAMES: [&'static str; 26] = [
         "first_leader_us",
         "leader_elections",
         "terms_max",
@@ -113,6 +120,11 @@ impl RaftMetrics {
         "recovery_commit_p50_us",
         "recovery_commit_max_us",
         "recovery_unfinished",
+        "ops_ok",
+        "ops_fail",
+        "ops_info",
+        "client_latency_p50_us",
+        "client_latency_p99_us",
     ];
 
     /// For a cluster of `nodes` nodes; rows of other node ids do not affect availability.
@@ -136,6 +148,9 @@ impl RaftMetrics {
             losses: Vec::new(),
             open_append: 0,
             open_commit: 0,
+            invoked_at: FxHashMap::default(),
+            outcomes: [0; 3],
+            client_latencies_us: Vec::new(),
         }
     }
 
@@ -209,17 +224,25 @@ impl RaftMetrics {
         [mean, int(percentile(&sorted, 50.0)), int(sorted.last().copied())]
     }
 
-    fn observe_client(&mut self, row: &Record) {
-        let id = match (row.msg.as_ref(), &row.value) {
-            ("put", Value::Id(value)) => Some(*value),
-            ("put", _) => None,
-            ("get", _) => row.index,
-            _ => return,
-        };
+    fn observe_invoke(&mut self, row: &Record) {
+        let Some(id) = row.index else { return };
         self.commands_submitted += 1;
-        if let Some(id) = id.filter(|id| !self.applied.contains(id)) {
-            // A command offered twice (a client retry) is timed from its first offer.
+        self.invoked_at.insert(id, row.time_us);
+        if !self.applied.contains(&id) {
             self.submitted_at.entry(id).or_insert(row.time_us);
+        }
+    }
+
+    fn observe_outcome(&mut self, row: &Record) {
+        let slot = match row.event {
+            Event::Ok => 0,
+            Event::Fail => 1,
+            _ => 2,
+        };
+        self.outcomes[slot] += 1;
+        let at = row.index.and_then(|id| self.invoked_at.remove(&id));
+        if let (Some(at), true) = (at, slot < 2) {
+            self.client_latencies_us.push(row.time_us.saturating_sub(at));
         }
     }
 
@@ -308,7 +331,8 @@ impl Metrics for RaftMetrics {
             Event::Partition => self.observe_partition(row),
             Event::Drop => self.messages_dropped += 1,
             Event::Timeout => self.timeouts += 1,
-            Event::Client => self.observe_client(row),
+            Event::Invoke => self.observe_invoke(row),
+            Event::Ok | Event::Fail | Event::Info => self.observe_outcome(row),
             Event::Apply | Event::Read => self.observe_apply(row),
             Event::Role => self.observe_role(row),
             Event::Crash => self.observe_crash(row),
@@ -322,6 +346,10 @@ impl Metrics for RaftMetrics {
         let [append_mean, append_p50, append_max] = self.recovery_figures(|l| l.append_us);
         let [commit_mean, commit_p50, commit_max] = self.recovery_figures(|l| l.commit_us);
         let unfinished = self.losses.iter().filter(|l| l.commit_us.is_none()).count() as u64;
+        let mut sorted = self.client_latencies_us.clone();
+        sorted.sort_unstable();
+        let client =
+            [50.0, 99.0].map(|p| percentile(&sorted, p).map_or(MetricValue::Missing, MetricValue::Int));
         let values = [
             self.first_leader_us.map_or(MetricValue::Missing, MetricValue::Int),
             MetricValue::Int(self.leader_elections),
@@ -344,6 +372,11 @@ impl Metrics for RaftMetrics {
             commit_p50,
             commit_max,
             MetricValue::Int(unfinished),
+            MetricValue::Int(self.outcomes[0]),
+            MetricValue::Int(self.outcomes[1]),
+            MetricValue::Int(self.outcomes[2]),
+            client[0],
+            client[1],
         ];
         Self::NAMES.into_iter().zip(values).collect()
     }
@@ -352,8 +385,12 @@ impl Metrics for RaftMetrics {
 /// The command an `apply` / `read` row applies: a read's id from `detail` `get#<id>` (its value
 /// column, if any, is the value read), otherwise the written value id.
 fn command_id(row: &Record) -> Option<u64> {
-    if row.event == Event::Read || row.msg == "get" {
-        return row.detail.strip_prefix("get#")?.parse().ok();
+    if row.event == Event::Read || row.msg == "get" || row.msg == "cas" {
+        let first = row.detail.split(' ').next()?;
+        return first.strip_prefix("get#").or_else(|| first.strip_prefix("cas#"))?.parse().ok();
+    }
+    if row.msg == "noop" {
+        return None;
     }
     match row.value {
         Value::Id(id) => Some(id),
@@ -381,11 +418,16 @@ mod tests {
     }
 
     fn put(node: u32, value: u64) -> Record {
-        Record::new(Event::Client).node(NodeId(node)).msg("put").key(value % 3).value(Value::Id(value))
+        Record::new(Event::Invoke)
+            .node(NodeId(node))
+            .msg("write")
+            .key(value % 3)
+            .index(value)
+            .value(Value::Id(value))
     }
 
     fn get(node: u32, id: u64) -> Record {
-        Record::new(Event::Client).node(NodeId(node)).msg("get").key(0).index(id)
+        Record::new(Event::Invoke).node(NodeId(node)).msg("read").key(0).index(id)
     }
 
     fn kernel(event: Event) -> Record {

@@ -17,10 +17,36 @@ pub enum Bug {
     VoteWithoutLogCheck,
     /// Forget `voted_for` on restart, so a node can vote twice in one term (Figure 2: it must persist).
     ForgetVotedFor,
+    /// No exactly-once sessions (§8): a leader appends every resend and the state machine applies
+    /// a resent command again.
+    NoSessionDedupe,
+    /// Any node answers a read from its own state machine at once, without ReadIndex or a lease.
+    StaleLocalRead,
+    /// `read_mode = "lease"`: a new leader serves (and commits) without waiting out the previous
+    /// leader's possible lease.
+    LeaseNoWait,
 }
 
 impl Bug {
-    pub const NAMES: &'static str = "none, figure8_commit, vote_without_log_check, forget_voted_for";
+    pub const NAMES: &'static str = "none, figure8_commit, vote_without_log_check, forget_voted_for, \
+                                     no_session_dedupe, stale_local_read, lease_no_wait";
+}
+
+/// How a leader serves reads (thesis §6.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// Reads go through the log like writes and are answered when applied.
+    #[default]
+    Log,
+    /// ReadIndex (§6.4): once its no-op has committed, the leader records `commit_index`,
+    /// confirms it still leads with a heartbeat round acked by a majority, and answers once
+    /// `last_applied` reaches the recorded index.
+    ReadIndex,
+    /// Leases (§6.4.1): the leader answers locally while within `election_timeout_ms[0] -
+    /// lease_drift_margin_ms` of the start of its last majority-acked heartbeat round. Assumes
+    /// every node's timer runs at a rate within the margin (bounded clock drift).
+    Lease,
 }
 
 /// Raft's knobs. Times are in milliseconds of simulated time unless the name says `_us`.
@@ -40,11 +66,18 @@ pub struct RaftConfig {
     /// A node with no known leader holds client commands and retries them this often.
     pub client_retry_ms: u64,
     /// At most this many client commands held per node while no leader is known; more are refused.
-    /// Also bounds how many commands a node tracks for resending.
+    /// Also bounds the reads a leader holds for ReadIndex.
     pub pending_max: u64,
-    /// Client sessions (§8): the node a client contacted resends its command if it has not seen
-    /// it applied after this long, and a command id is applied at most once. 0 = no resends.
-    pub client_timeout_ms: u64,
+    /// Client sessions kept by the state machine (§8, thesis §6.3); past this many processes the
+    /// one applied least recently is evicted.
+    pub sessions_max: u64,
+    /// A new leader appends an empty entry of its term at once (§8), so that entries of earlier
+    /// terms commit without waiting for a client command.
+    pub noop: bool,
+    /// How reads are served: `log`, `read_index` or `lease`.
+    pub read_mode: ReadMode,
+    /// Lease reads: the lease lasts `election_timeout_ms[0]` minus this margin (bounded clock drift).
+    pub lease_drift_margin_ms: u64,
     /// A deliberately broken variant, or `none`.
     pub bug: Bug,
 }
@@ -58,7 +91,10 @@ impl Default for RaftConfig {
             max_entries_per_append: 64,
             client_retry_ms: 100,
             pending_max: 1_000,
-            client_timeout_ms: 500,
+            sessions_max: 100_000,
+            noop: true,
+            read_mode: ReadMode::Log,
+            lease_drift_margin_ms: 20,
             bug: Bug::None,
         }
     }
@@ -97,11 +133,14 @@ impl RaftConfig {
         if !(1..=3_600_000).contains(&self.client_retry_ms) {
             return bad("client_retry_ms", &self.client_retry_ms, "an integer in [1, 3600000]".into());
         }
-        if self.client_timeout_ms > 3_600_000 {
+        if !(1..=10_000_000).contains(&self.sessions_max) {
+            return bad("sessions_max", &self.sessions_max, "an integer in [1, 10000000]".into());
+        }
+        if self.lease_drift_margin_ms >= min {
             return bad(
-                "client_timeout_ms",
-                &self.client_timeout_ms,
-                "an integer in [0, 3600000] (0 = off)".into(),
+                "lease_drift_margin_ms",
+                &self.lease_drift_margin_ms,
+                format!("an integer in [0, {}] (below election_timeout_ms min)", min - 1),
             );
         }
         if !(1..=1_000_000).contains(&self.pending_max) {

@@ -5,8 +5,13 @@
 //! Terms in a log never decrease from one index to the next (a leader appends in its current term,
 //! which is at least every term it holds, and a follower only keeps a prefix that matches a leader);
 //! `append` asserts it. The log is part of the persistent state: it survives a crash.
+//!
+//! The log also indexes its client commands by op id ([`RaftLog::find`]), so a leader can tell in
+//! O(1) whether it already holds a resent command (§8) without scanning.
 
-use crate::workload::Op;
+use rustc_hash::FxHashMap;
+
+use crate::client::ClientOp;
 
 /// A term number (§5.1). Term 0 is "before any election".
 pub type Term = u64;
@@ -14,17 +19,49 @@ pub type Term = u64;
 /// A position in the log, from 1. Index 0 means "no entry".
 pub type LogIndex = u64;
 
-/// One log entry: the client command and the term in which a leader received it.
+/// What an entry carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// The empty entry a new leader appends at once (§8), so entries of earlier terms commit.
+    Noop,
+    /// A client operation.
+    Op(ClientOp),
+}
+
+impl Command {
+    pub fn op(&self) -> Option<&ClientOp> {
+        match self {
+            Command::Noop => None,
+            Command::Op(op) => Some(op),
+        }
+    }
+}
+
+/// One log entry: the command and the term in which a leader received it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub term: Term,
-    pub command: Op,
+    pub command: Command,
 }
 
-/// The log. Invariant: `entries[i]` is the entry at index `i + 1`; terms are non-decreasing.
+impl Entry {
+    /// An entry carrying client op `op`.
+    pub fn op(term: Term, op: ClientOp) -> Entry {
+        Entry { term, command: Command::Op(op) }
+    }
+
+    pub fn noop(term: Term) -> Entry {
+        Entry { term, command: Command::Noop }
+    }
+}
+
+/// The log. Invariant: `entries[i]` is the entry at index `i + 1`; terms are non-decreasing;
+/// `ids` maps the op id of every client command in `entries` to the last index holding it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RaftLog {
     entries: Vec<Entry>,
+    /// Looked up only, never iterated.
+    ids: FxHashMap<u64, LogIndex>,
 }
 
 impl RaftLog {
@@ -74,14 +111,32 @@ impl RaftLog {
             self.last_term(),
             self.last_index()
         );
+        if let Some(op) = entry.command.op() {
+            self.ids.insert(op.id, self.last_index() + 1);
+        }
         self.entries.push(entry);
         self.last_index()
+    }
+
+    /// The index of the entry carrying client op `id`, if the log holds it. O(1).
+    pub fn find(&self, id: u64) -> Option<LogIndex> {
+        let index = *self.ids.get(&id)?;
+        // Only a log holding one command twice (a dedupe bug) can have lost the later index.
+        debug_assert!(self.get(index).and_then(|e| e.command.op()).is_some_and(|op| op.id == id));
+        Some(index)
     }
 
     /// Deletes the entry at `index` and every entry after it. `index` past the end is a no-op.
     pub fn truncate_from(&mut self, index: LogIndex) {
         assert!(index >= 1, "truncate_from(0): index 0 is not an entry");
         let keep = usize::try_from(index - 1).unwrap_or(usize::MAX);
+        for (i, entry) in self.entries.iter().enumerate().skip(keep) {
+            if let Some(op) = entry.command.op() {
+                if self.ids.get(&op.id) == Some(&(i as u64 + 1)) {
+                    self.ids.remove(&op.id);
+                }
+            }
+        }
         self.entries.truncate(keep);
     }
 
@@ -105,7 +160,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn entry(term: Term, value: u64) -> Entry {
-        Entry { term, command: Op::Put { key: value % 3, value } }
+        Entry::op(term, ClientOp::write(0, value, value % 3))
     }
 
     #[test]

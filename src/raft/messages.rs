@@ -6,10 +6,10 @@
 //! [`Msg`] wraps them. `describe` fills the trace's `term` and `index` columns of `send`, `deliver`
 //! and `drop` rows so a trace can be read without decoding payloads.
 
+use crate::client::ClientOp;
 use crate::protocol::Message;
 use crate::sim::NodeId;
 use crate::trace::{Record, Value};
-use crate::workload::Op;
 
 use super::log::{Entry, LogIndex, Term};
 
@@ -41,6 +41,9 @@ pub struct AppendEntries {
     /// Empty for a heartbeat; at most `max_entries_per_append`.
     pub entries: Vec<Entry>,
     pub leader_commit: LogIndex,
+    /// The leader's heartbeat round (reads, thesis §6.4), echoed in the reply so an ack counts
+    /// for the round it answers and no other. Not part of Figure 2.
+    pub read_round: u64,
 }
 
 /// AppendEntries results, plus an index the paper leaves implicit.
@@ -54,12 +57,14 @@ pub struct AppendEntriesReply {
     /// reply names what it acknowledges even when replies are reordered or duplicated. On failure, a
     /// hint: the follower's last log index (§5.3's "optimization" of the back-off).
     pub match_index: LogIndex,
+    /// The `read_round` of the request answered.
+    pub read_round: u64,
 }
 
 /// A client command passed on to the node believed to be the leader.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientForward {
-    pub op: Op,
+    pub op: ClientOp,
     /// How many times the command has been forwarded, counting this one. Bounded by the cluster size.
     pub hops: u32,
 }
@@ -86,8 +91,8 @@ impl Message for Msg {
     }
 
     /// `term` is the sender's term; `index` is `last_log_index` (RequestVote), `prev_log_index`
-    /// (AppendEntries) or `match_index` (AppendEntriesReply). A forwarded command shows its key and,
-    /// like a `client` row, the value of a put or the id of a get in `index`.
+    /// (AppendEntries) or `match_index` (AppendEntriesReply). A forwarded command shows, like a
+    /// `client` row, its key, the value it writes and its op id in `index`.
     fn describe(&self, row: &mut Record) {
         match self {
             Msg::RequestVote(m) => {
@@ -103,16 +108,11 @@ impl Message for Msg {
                 row.term = Some(m.term);
                 row.index = Some(m.match_index);
             }
-            Msg::ClientForward(m) => match m.op {
-                Op::Put { key, value } => {
-                    row.key = Some(key);
-                    row.value = Value::Id(value);
-                }
-                Op::Get { key, id } => {
-                    row.key = Some(key);
-                    row.index = Some(id);
-                }
-            },
+            Msg::ClientForward(m) => {
+                row.key = Some(m.op.key);
+                row.value = m.op.written().map_or(Value::None, Value::Id);
+                row.index = Some(m.op.id);
+            }
         }
     }
 }
@@ -146,12 +146,18 @@ mod tests {
             prev_log_term: 2,
             entries: Vec::new(),
             leader_commit: 8,
+            read_round: 0,
         });
         assert_eq!(described(&ae), ("append_entries", Some(5), Some(9)));
-        let aer = Msg::AppendEntriesReply(AppendEntriesReply { term: 5, success: false, match_index: 6 });
+        let aer = Msg::AppendEntriesReply(AppendEntriesReply {
+            term: 5,
+            success: false,
+            match_index: 6,
+            read_round: 0,
+        });
         assert_eq!(described(&aer), ("append_entries_reply", Some(5), Some(6)));
-        let fwd = Msg::ClientForward(ClientForward { op: Op::Put { key: 2, value: 17 }, hops: 1 });
-        assert_eq!(described(&fwd), ("client_forward", None, None));
+        let fwd = Msg::ClientForward(ClientForward { op: ClientOp::write(0, 17, 2), hops: 1 });
+        assert_eq!(described(&fwd), ("client_forward", None, Some(17)));
         let mut row = Record::new(Event::Send);
         fwd.describe(&mut row);
         assert_eq!((row.key, row.value), (Some(2), Value::Id(17)));

@@ -15,8 +15,9 @@ pub mod config;
 pub mod log;
 pub mod messages;
 pub mod node;
+pub mod sessions;
 
-pub use config::{Bug, RaftConfig};
-pub use log::{Entry, LogIndex, RaftLog, Term};
+pub use config::{Bug, RaftConfig, ReadMode};
+pub use log::{Command, Entry, LogIndex, RaftLog, Term};
 pub use messages::{AppendEntries, AppendEntriesReply, ClientForward, Msg, RequestVote, RequestVoteReply};
 pub use node::{RaftNode, RaftTimer, Role};

@@ -11,24 +11,28 @@
 //! a candidate's vote for itself), `append` (a leader adds a client entry), `store` (a follower
 //! writes an entry it did not have), `truncate` (index = first removed, detail `to <last kept>`),
 //! `commit` (index = new `commit_index`), `apply` (and `read` for a get), and `note` for refused
-//! client commands.
+//! client commands. A new leader's no-op entry shows as msg `noop` with no key or value; an
+//! `apply` of a command its session had already applied has detail `duplicate` (and changes
+//! nothing). The leader answers a client when it applies the client's op (`Ctx::reply`).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rustc_hash::FxHashSet;
 
+use crate::client::{ClientOp, Func};
 use crate::protocol::{Ctx, Protocol, Timer};
-use crate::sim::{NodeId, SimDuration, SimTime};
+use crate::sim::{NodeId, SimDuration};
 use crate::trace::{Event, Record, Value};
-use crate::workload::Op;
 
 use super::config::{Bug, RaftConfig};
-use super::log::{Entry, LogIndex, RaftLog, Term};
+use super::log::{Command, Entry, LogIndex, RaftLog, Term};
 use super::messages::Msg;
+use super::sessions::Sessions;
 
 mod client;
 mod election;
+mod reads;
 mod replication;
 
 /// A server's role (§5.1).
@@ -59,8 +63,8 @@ pub enum RaftTimer {
     Heartbeat,
     /// A node holding client commands with no known leader tries again.
     ClientRetry,
-    /// Resend client commands not yet applied (client sessions, §8).
-    ClientTimeout,
+    /// Lease reads: a new leader's wait for its predecessor's possible lease is over.
+    LeaseWait,
 }
 
 impl Timer for RaftTimer {
@@ -69,7 +73,7 @@ impl Timer for RaftTimer {
             RaftTimer::Election => "election",
             RaftTimer::Heartbeat => "heartbeat",
             RaftTimer::ClientRetry => "client_retry",
-            RaftTimer::ClientTimeout => "client_timeout",
+            RaftTimer::LeaseWait => "lease_wait",
         }
     }
 }
@@ -94,8 +98,10 @@ pub struct RaftNode {
     commit_index: LogIndex,
     /// Highest index applied to `state_machine`. Invariant: `last_applied <= commit_index`.
     last_applied: LogIndex,
-    /// key → value id of the last applied put.
+    /// key → value id of the last applied write (or successful cas).
     state_machine: BTreeMap<u64, u64>,
+    /// Client sessions (§8): part of the state machine, rebuilt with it.
+    sessions: Sessions,
     /// The leader of `current_term`, once heard from (itself when leading).
     leader_id: Option<NodeId>,
 
@@ -108,18 +114,15 @@ pub struct RaftNode {
     /// Highest index known replicated on each server; the leader's own slot is its last index.
     match_index: Vec<LogIndex>,
 
-    /// Client commands held while no leader is known. Invariant: `len() <= pending_max`.
-    pending: VecDeque<Op>,
+    /// Client commands held while no leader is known. Invariant: `len() <= pending_max`, no op
+    /// twice (`pending_ids` holds their ids).
+    pending: VecDeque<ClientOp>,
+    /// Ids of the ops in `pending`; probed only, never iterated.
+    pending_ids: FxHashSet<u64>,
     /// Whether the ClientRetry timer is armed.
     retry_armed: bool,
-    /// Client sessions: commands this node received from clients and has not yet seen applied,
-    /// by id, with when to resend them. Invariant: `len() <= pending_max`; the ClientTimeout timer
-    /// is armed exactly while it is non-empty.
-    awaiting: BTreeMap<u64, (Op, SimTime)>,
-    /// Ids of the commands applied to the state machine, so a resent command applies once.
-    /// Volatile, like the state machine: rebuilt by re-applying the log after a restart. A hash
-    /// set for speed: only ever probed, never iterated.
-    applied_ids: FxHashSet<u64>,
+    /// Leaders: heartbeat rounds and reads waiting on them (thesis §6.4).
+    reads: reads::Reads,
 
     // Scratch for the input being handled.
     outbox: Vec<(NodeId, Msg)>,
@@ -144,14 +147,15 @@ impl RaftNode {
             commit_index: 0,
             last_applied: 0,
             state_machine: BTreeMap::new(),
+            sessions: Sessions::new(config.sessions_max),
             leader_id: None,
             votes_granted: BTreeSet::new(),
             next_index: vec![1; n],
             match_index: vec![0; n],
             pending: VecDeque::new(),
+            pending_ids: FxHashSet::default(),
             retry_armed: false,
-            awaiting: BTreeMap::new(),
-            applied_ids: FxHashSet::default(),
+            reads: reads::Reads::default(),
             outbox: Vec::new(),
             persisted_changed: false,
             matched: Vec::with_capacity(n),
@@ -211,6 +215,11 @@ impl RaftNode {
         self.pending.len()
     }
 
+    /// Client sessions the state machine holds.
+    pub fn sessions_len(&self) -> usize {
+        self.sessions.len()
+    }
+
     fn majority(&self) -> usize {
         self.nodes as usize / 2 + 1
     }
@@ -236,6 +245,7 @@ impl RaftNode {
 
     fn on_heartbeat(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.role == Role::Leader {
+            self.start_read_round(ctx.now());
             self.broadcast_append_entries();
             ctx.set_timer(RaftTimer::Heartbeat, SimDuration::from_ms(self.config.heartbeat_ms));
         }
@@ -244,8 +254,9 @@ impl RaftNode {
     fn on_client_retry(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.retry_armed = false;
         let held = std::mem::take(&mut self.pending);
+        self.pending_ids.clear();
         for op in held {
-            self.handle_client_command(ctx, op, 0);
+            self.handle_client_command(ctx, op, 0, false);
         }
     }
 
@@ -273,28 +284,32 @@ fn peers(me: NodeId, nodes: u32) -> impl Iterator<Item = NodeId> {
     (0..nodes).map(NodeId).filter(move |p| *p != me)
 }
 
-/// The `append` / `store` / `apply` row for `entry` at `index`.
+/// The `append` / `store` / `apply` row for `entry` at `index`: a put shows key and value, a get
+/// msg `get` and detail `get#<id>`, a cas msg `cas`, key, the new value and detail
+/// `cas#<id> expect=<v|nil>`, the no-op msg `noop` alone.
 fn entry_record(event: Event, index: LogIndex, entry: &Entry) -> Record {
     let row = Record::new(event).term(entry.term).index(index);
-    match entry.command {
-        Op::Put { key, value } => row.key(key).value(Value::Id(value)),
-        Op::Get { key, id } => row.msg("get").key(key).detail(format!("get#{id}")),
+    let Command::Op(op) = entry.command else { return row.msg("noop") };
+    match op.f {
+        Func::Write { value } => row.key(op.key).value(Value::Id(value)),
+        Func::Read => row.msg("get").key(op.key).detail(format!("get#{}", op.id)),
+        Func::Cas { expected, new } => {
+            let expect = expected.map_or("nil".to_owned(), |v| format!("v{v}"));
+            row.msg("cas").key(op.key).value(Value::Id(new)).detail(format!("cas#{} expect={expect}", op.id))
+        }
     }
 }
 
 /// A `note` row for a client command this node will not handle.
-fn refuse(ctx: &mut Ctx<'_, RaftNode>, op: &Op, why: String) {
-    let row = match *op {
-        Op::Put { key, value } => Record::new(Event::Note).msg("put").key(key).value(Value::Id(value)),
-        Op::Get { key, id } => Record::new(Event::Note).msg("get").key(key).index(id),
-    };
+fn refuse(ctx: &mut Ctx<'_, RaftNode>, op: &ClientOp, why: String) {
+    let row = Record::new(Event::Note).msg(op.command_name()).key(op.key).index(op.id);
+    let row = row.value(op.written().map_or(Value::None, Value::Id));
     ctx.note(row.detail(format!("refused: {why}")));
 }
 
 impl Protocol for RaftNode {
     type Msg = Msg;
     type Timer = RaftTimer;
-    type Client = Op;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.boot(ctx);
@@ -309,14 +324,15 @@ impl Protocol for RaftNode {
         self.commit_index = 0;
         self.last_applied = 0;
         self.state_machine.clear();
+        self.sessions.clear();
         self.leader_id = None;
         self.votes_granted.clear();
         self.next_index = vec![1; n];
         self.match_index = vec![0; n];
         self.pending.clear();
+        self.pending_ids.clear();
         self.retry_armed = false;
-        self.awaiting.clear();
-        self.applied_ids.clear();
+        self.reads = reads::Reads::default();
         self.outbox.clear();
         self.persisted_changed = false;
         if self.config.bug == Bug::ForgetVotedFor {
@@ -345,13 +361,18 @@ impl Protocol for RaftNode {
             RaftTimer::Election => self.on_election_timeout(ctx),
             RaftTimer::Heartbeat => self.on_heartbeat(ctx),
             RaftTimer::ClientRetry => self.on_client_retry(ctx),
-            RaftTimer::ClientTimeout => self.on_client_timeout(ctx),
+            RaftTimer::LeaseWait => {
+                if self.role == Role::Leader {
+                    self.advance_commit_index(ctx);
+                    self.serve_reads(ctx);
+                }
+            }
         }
         self.flush_outbox(ctx);
     }
 
-    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, request: Op) {
-        self.accept_client_command(ctx, request);
+    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp, _attempt: u32) {
+        self.accept_client_command(ctx, op);
         self.flush_outbox(ctx);
     }
 

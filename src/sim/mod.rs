@@ -2,6 +2,7 @@
 //! the run loop. Nothing in here knows Raft or vector clocks; protocols plug in through
 //! [`crate::protocol::Protocol`].
 
+pub mod clients;
 pub mod faults;
 pub mod network;
 pub mod node_config;

@@ -27,6 +27,8 @@ pub enum Purpose {
     Chaos,
     /// Each node's clock drift ρ (`[clocks]`), one draw per node.
     Drift,
+    /// The kernel's client layer: closed-loop op choices, think times, client-link delays.
+    Clients,
     /// A node's timer draws (election timeouts and the like) and nothing else.
     NodeTimers(NodeId),
     /// A node's other random choices (peer selection and the like).
@@ -41,6 +43,7 @@ impl Purpose {
             Purpose::Workload => 3,
             Purpose::Chaos => 4,
             Purpose::Drift => 5,
+            Purpose::Clients => 6,
             Purpose::NodeTimers(n) => (1 << 32) | u64::from(n.0),
             Purpose::Node(n) => (2 << 32) | u64::from(n.0),
         }
@@ -105,6 +108,7 @@ mod tests {
             Purpose::Workload,
             Purpose::Chaos,
             Purpose::Drift,
+            Purpose::Clients,
             Purpose::NodeTimers(NodeId(0)),
             Purpose::NodeTimers(NodeId(1)),
             Purpose::Node(NodeId(0)),

@@ -5,9 +5,11 @@
 //! run is bounded three ways — simulated time, event count and queue size — and ends early when the
 //! queue is empty. Everything it computes comes from the seed's streams; nothing reads a clock.
 
-use crate::protocol::{ClientRequest, Ctx, Effect, Message, Protocol, Timer, Workload};
 use std::collections::BTreeMap;
 
+use crate::client::Kind;
+use crate::protocol::{Ctx, Effect, Message, Protocol, Timer, Workload};
+use crate::sim::clients::{ClientEv, ClientStats, Clients, ClientsConfig};
 use crate::sim::faults::{self, ChaosConfig, FaultAction, FaultSpec, HealTarget, Target};
 use crate::sim::network::{DropReason, Network, NetworkConfig, Route};
 use crate::sim::node_config::{self, ClockConfig, NodeConfig};
@@ -44,6 +46,8 @@ pub struct KernelConfig {
     /// `[node.nX]`: per-node latency and clock drift (the kernel ignores `persist_delay_us`).
     pub node: BTreeMap<String, NodeConfig>,
     pub clocks: ClockConfig,
+    /// The client layer (closed-loop processes, timeouts, resends, client links).
+    pub clients: ClientsConfig,
 }
 
 /// Why a run ended.
@@ -82,7 +86,10 @@ pub struct RunStats {
     pub messages_dropped: u64,
     pub messages_duplicated: u64,
     pub timeouts: u64,
+    /// Client requests that reached an up node (`client` rows).
     pub client_requests: u64,
+    /// Client ops and their outcomes (`invoke`, `ok`, `fail`, `info` rows).
+    pub clients: ClientStats,
     pub crashes: u64,
     pub restarts: u64,
     pub queue_len_max: u64,
@@ -108,10 +115,13 @@ enum Ev<P: Protocol> {
         node: NodeId,
         timer: P::Timer,
     },
-    Client {
+    /// The open-loop workload's next request is invoked.
+    Open {
         node: NodeId,
-        request: P::Client,
+        key: u64,
+        kind: Kind,
     },
+    Client(ClientEv),
     Fault(FaultAction),
     /// The chaos generator's next crash / partition.
     ChaosCrash,
@@ -119,7 +129,7 @@ enum Ev<P: Protocol> {
 }
 
 /// One simulation: nodes, network, workload, queue and clock.
-pub struct Runner<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> {
+pub struct Runner<P: Protocol, W: Workload, S: RowSink> {
     config: KernelConfig,
     now: SimTime,
     queue: EventQueue<(NodeId, P::Timer), Ev<P>>,
@@ -134,6 +144,7 @@ pub struct Runner<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> {
     chaos_rng: SimRng,
     network: Network,
     workload: W,
+    clients: Clients,
     sink: S,
     effects: Vec<Effect<P>>,
     stats: RunStats,
@@ -146,7 +157,7 @@ pub struct Runner<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> {
     chaos_partitions: u64,
 }
 
-impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> {
+impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
     /// `nodes[i]` is node `n{i}`; the faults must have been validated against `config.nodes`.
     pub fn new(config: KernelConfig, nodes: Vec<P>, workload: W, sink: S) -> Self {
         assert_eq!(nodes.len(), config.nodes as usize, "one protocol instance per node");
@@ -178,6 +189,12 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
             chaos_rng: streams.stream(Purpose::Chaos),
             network,
             workload,
+            clients: Clients::new(
+                &config.clients,
+                config.nodes,
+                config.end,
+                streams.stream(Purpose::Clients),
+            ),
             sink,
             effects: Vec::new(),
             stats: RunStats::default(),
@@ -224,6 +241,8 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
             self.invoke(NodeId(i as u32), |node, ctx| node.on_start(ctx));
         }
         self.schedule_next_client();
+        self.clients.start();
+        self.flush_clients();
         let stop = self.run_loop();
         if stop == StopReason::TimeLimit {
             self.now = self.config.end;
@@ -233,6 +252,7 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
         }
         self.stats.end_time = self.now;
         self.stats.stop = Some(stop);
+        self.stats.clients = self.clients.stats.clone();
         self.stats.clone()
     }
 
@@ -267,9 +287,9 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
 
     fn dispatch(&mut self, ev: Ev<P>) {
         let held = match &ev {
-            Ev::Deliver { to: node, .. } | Ev::Client { node, .. } | Ev::Depart { from: node, .. } => {
-                Some(*node)
-            }
+            Ev::Deliver { to: node, .. }
+            | Ev::Client(ClientEv::Arrive { node, .. })
+            | Ev::Depart { from: node, .. } => Some(*node),
             Ev::Timer { node, timer } => {
                 if self.paused(*node) {
                     // A paused node's timer fires when it wakes (unless a crash disarms it).
@@ -303,7 +323,12 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
                 self.emit(&mut Record::new(Event::Timeout).node(node).msg(timer.name()));
                 self.invoke(node, |n, ctx| n.on_timer(ctx, timer));
             }
-            Ev::Client { node, request } => self.client(node, request),
+            Ev::Open { node, key, kind } => {
+                self.clients.invoke_open(self.now, node, key, kind, &self.up);
+                self.flush_clients();
+                self.schedule_next_client();
+            }
+            Ev::Client(ev) => self.client_event(ev),
             Ev::Fault(action) => self.fault(action),
             Ev::ChaosCrash => self.chaos_crash(),
             Ev::ChaosPartition => self.chaos_partition(),
@@ -333,28 +358,46 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
         self.invoke(to, |n, ctx| n.on_message(ctx, from, msg));
     }
 
-    fn client(&mut self, chosen: NodeId, request: P::Client) {
-        self.stats.client_requests += 1;
-        let n = self.nodes.len() as u32;
-        let target = (0..n).map(|k| NodeId((chosen.0 + k) % n)).find(|t| self.up[t.index()]);
-        let mut row = Record::new(Event::Client).node(target.unwrap_or(chosen));
-        request.describe(&mut row);
-        match target {
-            Some(t) if t != chosen => row.detail = format!("failover from {chosen}").into(),
-            Some(_) => {}
-            None => row.detail = "unavailable: every node is down".into(),
+    fn client_event(&mut self, ev: ClientEv) {
+        match ev {
+            ClientEv::Invoke { slot } => self.clients.invoke_slot(self.now, slot, &self.up),
+            ClientEv::Arrive { node, op, attempt } => {
+                if !self.up[node.index()] {
+                    let row = Record::new(Event::Note).node(node).msg(op.command_name()).index(op.id);
+                    self.emit(&mut row.detail("client request lost: node down"));
+                    return;
+                }
+                self.stats.client_requests += 1;
+                let mut row = Record::new(Event::Client).node(node);
+                op.describe_arrival(&mut row, attempt);
+                self.emit(&mut row);
+                self.invoke(node, |n, ctx| n.on_client(ctx, op, attempt));
+            }
+            ClientEv::Tick { op } => self.clients.tick(self.now, op, &self.up),
+            ClientEv::Reply { op, node, reply } => self.clients.reply_arrived(self.now, op, node, reply),
         }
-        self.emit(&mut row);
-        if let Some(t) = target {
-            self.invoke(t, |node, ctx| node.on_client(ctx, request));
+        self.flush_clients();
+    }
+
+    /// Queues what the client layer asked for and emits its rows.
+    fn flush_clients(&mut self) {
+        let mut rows = std::mem::take(&mut self.clients.rows);
+        for row in rows.iter_mut() {
+            self.emit(row);
         }
-        self.schedule_next_client();
+        rows.clear();
+        self.clients.rows = rows;
+        let mut out = std::mem::take(&mut self.clients.out);
+        for (at, ev) in out.drain(..) {
+            self.queue.schedule(at.max(self.now), Ev::Client(ev));
+        }
+        self.clients.out = out;
     }
 
     fn schedule_next_client(&mut self) {
-        if let Some((at, node, request)) = self.workload.next(self.now, &mut self.workload_rng) {
+        if let Some((at, node, key, kind)) = self.workload.next(self.now, &mut self.workload_rng) {
             assert!(node.0 < self.config.nodes, "workload chose {node} of {} nodes", self.config.nodes);
-            self.queue.schedule(at.max(self.now), Ev::Client { node, request });
+            self.queue.schedule(at.max(self.now), Ev::Open { node, key, kind });
         }
     }
 
@@ -584,6 +627,10 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
             Effect::Note(ref mut row) => {
                 row.node = row.node.or(Some(node));
                 self.emit(row);
+            }
+            Effect::Reply { op, reply } => {
+                self.clients.reply_sent(self.now, op, node, reply);
+                self.flush_clients();
             }
         }
     }

@@ -38,7 +38,8 @@ pub enum Event {
     Read,
     Conflict,
     Final,
-    // Client-history events (Jepsen's :invoke / :ok / :fail / :info; docs/trace.md).
+    // Client-history events written by the kernel's client layer (Jepsen's :invoke / :ok / :fail /
+    // :info; docs/trace.md).
     Invoke,
     Ok,
     Fail,

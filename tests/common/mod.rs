@@ -1,10 +1,10 @@
 //! A toy gossip protocol shared by the integration tests of the kernel and the sweep engine. It
 //! knows nothing of Raft, which is the point: the kernel and the sweeps must work for any protocol.
 
+use dsim::client::ClientOp;
 use dsim::protocol::{Ctx, Message, Protocol, Timer};
 use dsim::sim::{NodeId, SimDuration};
 use dsim::trace::{Event, Record};
-use dsim::workload::Op;
 use rand::Rng;
 
 /// A ping carrying how many pings its sender had seen (shown in the `index` column).
@@ -39,7 +39,6 @@ pub struct Gossip {
 impl Protocol for Gossip {
     type Msg = Ping;
     type Timer = Tick;
-    type Client = Op;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         ctx.set_timer_range(Tick, SimDuration::from_ms(10), SimDuration::from_ms(20));
@@ -60,7 +59,7 @@ impl Protocol for Gossip {
         ctx.send(to, Ping(self.seen));
         ctx.set_timer_range(Tick, SimDuration::from_ms(10), SimDuration::from_ms(20));
     }
-    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, _request: Op) {
+    fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, _op: ClientOp, _attempt: u32) {
         ctx.send_after(SimDuration::from_us(300), ctx.id(), Ping(u64::MAX));
     }
 }

@@ -1,33 +1,46 @@
 //! Client commands (§8): a leader appends them, a follower forwards them to the leader it knows,
-//! a node that knows no leader holds them; the contacted node resends until it sees them applied.
+//! a node that knows no leader holds them. Clients resend on their own (the kernel's client layer);
+//! exactly-once comes from the state machine's sessions (thesis §6.3): a leader never appends an
+//! op it already holds or has applied, and an op applied before is answered from its session.
+//! The leader answers when it applies.
 
+use crate::client::{ClientOp, ClientReply, Func};
 use crate::protocol::Ctx;
 use crate::sim::SimDuration;
-use crate::workload::Op;
+use crate::trace::{Event, Record, Value};
 
 use super::{entry_record, peers, refuse, RaftNode, RaftTimer, Role};
-use crate::raft::log::{Entry, LogIndex};
+use crate::raft::log::{Command, Entry, LogIndex};
 use crate::raft::messages::{ClientForward, Msg};
-use crate::trace::Event;
+use crate::raft::sessions::Check;
+use crate::raft::{Bug, ReadMode};
 
 impl RaftNode {
     // ---- Client commands (§8) -----------------------------------------------------------------
 
+    /// A client's op arrives here.
+    pub(super) fn accept_client_command(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp) {
+        if op.is_read() && self.config.bug == Bug::StaleLocalRead {
+            // The bug: answer from whatever this node has applied, leader or not.
+            let value = self.state_machine.get(&op.key).map_or(Value::None, |v| Value::Id(*v));
+            ctx.reply(op.id, ClientReply::Ok(value));
+            return;
+        }
+        self.handle_client_command(ctx, op, 0, true);
+    }
+
     /// A command from a client (`hops` 0) or forwarded by a follower: the leader appends it, a
-    /// follower forwards it to the leader it knows, a node knowing no leader holds it.
-    pub(super) fn handle_client_command(&mut self, ctx: &mut Ctx<'_, Self>, op: Op, hops: u32) {
+    /// follower forwards it to the leader it knows, a node knowing no leader holds it. `direct`:
+    /// this very delivery came from the client, so refusing it leaves no copy anywhere.
+    pub(super) fn handle_client_command(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        op: ClientOp,
+        hops: u32,
+        direct: bool,
+    ) {
         if self.role == Role::Leader {
-            if self.has_command(op.id()) {
-                return;
-            }
-            let index = self.leader_append(ctx, op);
-            for peer in peers(self.id, self.nodes) {
-                // Followers that are behind get the entry with the catch-up already under way.
-                if self.next_index[peer.index()] == index {
-                    self.send_append_entries(peer);
-                }
-            }
-            self.advance_commit_index(ctx);
+            self.leader_accept(ctx, op);
             return;
         }
         match self.leader_id.filter(|l| *l != self.id) {
@@ -38,57 +51,64 @@ impl RaftNode {
             Some(_) => {
                 refuse(ctx, &op, format!("forwarded {hops} times, the limit for {} nodes", self.nodes))
             }
-            None => self.hold(ctx, op),
+            None => self.hold(ctx, op, direct),
         }
     }
 
-    /// Whether a command is already applied or waiting in the unapplied part of the log (a leader
-    /// does not append a resent command twice when it can tell).
-    pub(super) fn has_command(&self, id: u64) -> bool {
-        self.applied_ids.contains(&id)
-            || (self.last_applied + 1..=self.log.last_index())
-                .any(|i| self.log.get(i).is_some_and(|e| e.command.id() == id))
+    /// The leader takes a client op: answered from its session if applied already, left alone if
+    /// the log holds it (it is answered when applied), appended otherwise. O(1): the log indexes
+    /// its ops by id and the sessions by process.
+    pub(super) fn leader_accept(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp) {
+        if op.is_read() && self.config.read_mode != ReadMode::Log {
+            self.leader_read(ctx, op);
+            return;
+        }
+        if let Some(index) = self.leader_append_new(ctx, op) {
+            self.replicate_new_entry(ctx, index);
+        }
     }
 
-    /// A client's command arrives here: remember it for resending until it is applied.
-    pub(super) fn accept_client_command(&mut self, ctx: &mut Ctx<'_, Self>, op: Op) {
-        let timeout = self.config.client_timeout_ms;
-        if timeout > 0 && (self.awaiting.len() as u64) < self.config.pending_max {
-            if self.awaiting.is_empty() {
-                ctx.set_timer(RaftTimer::ClientTimeout, SimDuration::from_ms(timeout));
+    /// Appends `op` unless it is applied already (answered from its session) or in the log.
+    /// Returns the index it was appended at.
+    pub(super) fn leader_append_new(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp) -> Option<LogIndex> {
+        if self.config.bug != Bug::NoSessionDedupe {
+            match self.sessions.check(&op) {
+                Check::Duplicate(response) => {
+                    ctx.reply(op.id, response);
+                    return None;
+                }
+                Check::Stale => return None,
+                Check::Expired => {
+                    ctx.reply(op.id, ClientReply::Unknown("session_expired"));
+                    return None;
+                }
+                Check::New => {}
             }
-            self.awaiting.insert(op.id(), (op.clone(), ctx.now() + SimDuration::from_ms(timeout)));
+            if self.log.find(op.id).is_some() {
+                return None;
+            }
         }
-        self.handle_client_command(ctx, op, 0);
+        Some(self.leader_append(ctx, Command::Op(op)))
     }
 
-    /// Resends the commands whose time is up, as a client whose request timed out would.
-    pub(super) fn on_client_timeout(&mut self, ctx: &mut Ctx<'_, Self>) {
-        let timeout = SimDuration::from_ms(self.config.client_timeout_ms);
-        let now = ctx.now();
-        let due: Vec<Op> = self
-            .awaiting
-            .values_mut()
-            .filter(|(_, at)| *at <= now)
-            .map(|(op, at)| {
-                *at = now + timeout;
-                op.clone()
-            })
-            .collect();
-        for op in due {
-            self.handle_client_command(ctx, op, 0);
+    /// Sends a freshly appended entry to the followers that are caught up, and commits it at once
+    /// in a cluster of one.
+    pub(super) fn replicate_new_entry(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex) {
+        for peer in peers(self.id, self.nodes) {
+            // Followers that are behind get the entry with the catch-up already under way.
+            if self.next_index[peer.index()] == index {
+                self.send_append_entries(peer);
+            }
         }
-        if !self.awaiting.is_empty() {
-            ctx.set_timer(RaftTimer::ClientTimeout, timeout);
-        }
+        self.advance_commit_index(ctx);
     }
 
     pub(super) fn handle_client_forward(&mut self, ctx: &mut Ctx<'_, Self>, forward: ClientForward) {
-        self.handle_client_command(ctx, forward.op, forward.hops);
+        self.handle_client_command(ctx, forward.op, forward.hops, false);
     }
 
-    pub(super) fn leader_append(&mut self, ctx: &mut Ctx<'_, Self>, op: Op) -> LogIndex {
-        let entry = Entry { term: self.current_term, command: op };
+    pub(super) fn leader_append(&mut self, ctx: &mut Ctx<'_, Self>, command: Command) -> LogIndex {
+        let entry = Entry { term: self.current_term, command };
         let index = self.log.last_index() + 1;
         ctx.note(entry_record(Event::Append, index, &entry));
         self.log.append(entry);
@@ -97,12 +117,21 @@ impl RaftNode {
         index
     }
 
-    pub(super) fn hold(&mut self, ctx: &mut Ctx<'_, Self>, op: Op) {
+    /// Holds `op` until a leader is known. A full buffer refuses it; when this delivery came
+    /// straight from the client the client may learn it certainly did not happen.
+    pub(super) fn hold(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp, direct: bool) {
+        if self.pending_ids.contains(&op.id) {
+            return;
+        }
         if self.pending.len() as u64 >= self.config.pending_max {
             let why = format!("no known leader and pending buffer full ({})", self.config.pending_max);
             refuse(ctx, &op, why);
+            if direct {
+                ctx.reply(op.id, ClientReply::Refused("no_leader"));
+            }
             return;
         }
+        self.pending_ids.insert(op.id);
         self.pending.push_back(op);
         if !self.retry_armed {
             self.retry_armed = true;
@@ -110,17 +139,76 @@ impl RaftNode {
         }
     }
 
+    /// The held commands, emptied out (the leader appends them, a follower forwards them).
+    pub(super) fn take_pending(&mut self, ctx: &mut Ctx<'_, Self>) -> Vec<ClientOp> {
+        if self.retry_armed {
+            ctx.cancel_timer(RaftTimer::ClientRetry);
+            self.retry_armed = false;
+        }
+        self.pending_ids.clear();
+        std::mem::take(&mut self.pending).into()
+    }
+
     /// A node that has just learned the leader hands it the commands it was holding.
     pub(super) fn forward_pending(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.pending.is_empty() {
             return;
         }
-        if self.retry_armed {
-            ctx.cancel_timer(RaftTimer::ClientRetry);
-            self.retry_armed = false;
+        for op in self.take_pending(ctx) {
+            self.handle_client_command(ctx, op, 0, false);
         }
-        for op in std::mem::take(&mut self.pending) {
-            self.handle_client_command(ctx, op, 0);
+    }
+
+    // ---- Applying client ops (§8, thesis §6.3) ------------------------------------------------
+
+    /// Applies the client op of the entry at `index`, exactly once per op id: a duplicate (or a
+    /// late copy) changes nothing and shows as an `apply` row with detail `duplicate`; an op whose
+    /// session may have been evicted shows detail `expired`. The leader answers the client.
+    pub(super) fn apply_op(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex, entry: &Entry, op: ClientOp) {
+        let mut row = entry_record(Event::Apply, index, entry);
+        let check =
+            if self.config.bug == Bug::NoSessionDedupe { Check::New } else { self.sessions.check(&op) };
+        let (why, response) = match check {
+            Check::New => (None, None),
+            Check::Duplicate(response) => (Some("duplicate"), Some(response)),
+            Check::Stale => (Some("duplicate"), None),
+            Check::Expired => (Some("expired"), Some(ClientReply::Unknown("session_expired"))),
+        };
+        if let Some(why) = why {
+            row.detail =
+                if row.detail.is_empty() { why.into() } else { format!("{} {why}", row.detail).into() };
+            ctx.note(row);
+            if let Some(response) = response {
+                self.reply_if_leader(ctx, op.id, response);
+            }
+            return;
+        }
+        ctx.note(row);
+        let current = self.state_machine.get(&op.key).copied();
+        let response = match op.f {
+            Func::Write { value } => {
+                self.state_machine.insert(op.key, value);
+                ClientReply::Ok(Value::None)
+            }
+            Func::Cas { expected, new } if expected == current => {
+                self.state_machine.insert(op.key, new);
+                ClientReply::Ok(Value::None)
+            }
+            Func::Cas { .. } => ClientReply::Fail("cas_mismatch"),
+            Func::Read => {
+                let value = current.map_or(Value::None, Value::Id);
+                let read = Record::new(Event::Read).key(op.key).index(index).value(value.clone());
+                ctx.note(read.detail(format!("get#{}", op.id)));
+                ClientReply::Ok(value)
+            }
+        };
+        self.sessions.record(&op, response.clone());
+        self.reply_if_leader(ctx, op.id, response);
+    }
+
+    fn reply_if_leader(&mut self, ctx: &mut Ctx<'_, Self>, id: u64, response: ClientReply) {
+        if self.role == Role::Leader {
+            ctx.reply(id, response);
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::sim::{NodeId, SimDuration};
 use crate::trace::{Event, Record};
 
 use super::{peers, RaftNode, RaftTimer, Role};
-use crate::raft::log::Term;
+use crate::raft::log::{Command, Term};
 use crate::raft::messages::{Msg, RequestVote, RequestVoteReply};
 use crate::raft::Bug;
 
@@ -69,8 +69,9 @@ impl RaftNode {
         }
     }
 
-    /// Leaders: reinitialise `next_index` / `match_index`, heartbeat at once and periodically, and
-    /// take over the client commands this node was holding.
+    /// Leaders: reinitialise `next_index` / `match_index`, append the no-op (§8, `raft.noop`),
+    /// take over the client commands this node was holding (never appending one it holds), and
+    /// heartbeat at once and periodically.
     pub(super) fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.role = Role::Leader;
         self.leader_id = Some(self.id);
@@ -80,12 +81,19 @@ impl RaftNode {
         self.next_index.iter_mut().for_each(|n| *n = last + 1);
         self.match_index.iter_mut().for_each(|m| *m = 0);
         self.match_index[self.id.index()] = last;
-        if self.retry_armed {
-            ctx.cancel_timer(RaftTimer::ClientRetry);
-            self.retry_armed = false;
+        self.reset_reads(ctx.now());
+        self.start_read_round(ctx.now());
+        if self.config.noop {
+            // §8: an entry of the new term, so that earlier entries commit with it.
+            self.leader_append(ctx, Command::Noop);
         }
-        for op in std::mem::take(&mut self.pending) {
-            self.leader_append(ctx, op);
+        for op in self.take_pending(ctx) {
+            // Deduplicated like any client op: the log may hold it already.
+            if op.is_read() && self.config.read_mode != crate::raft::ReadMode::Log {
+                self.leader_read(ctx, op);
+            } else {
+                self.leader_append_new(ctx, op);
+            }
         }
         self.broadcast_append_entries();
         ctx.set_timer(RaftTimer::Heartbeat, SimDuration::from_ms(self.config.heartbeat_ms));

@@ -3,11 +3,10 @@
 
 use crate::protocol::Ctx;
 use crate::sim::NodeId;
-use crate::trace::{Event, Record, Value};
-use crate::workload::Op;
+use crate::trace::{Event, Record};
 
 use super::{entry_record, peers, RaftNode, Role};
-use crate::raft::log::{Entry, LogIndex};
+use crate::raft::log::{Command, Entry, LogIndex};
 use crate::raft::messages::{AppendEntries, AppendEntriesReply, Msg};
 use crate::raft::Bug;
 
@@ -22,7 +21,7 @@ impl RaftNode {
     ) {
         self.observe_term(ctx, req.term);
         if req.term < self.current_term {
-            self.reply_append_entries(from, false, self.log.last_index());
+            self.reply_append_entries(from, false, self.log.last_index(), req.read_round);
             return;
         }
         // The leader of the current term: a candidate (or, only under a vote bug, a second leader)
@@ -32,18 +31,24 @@ impl RaftNode {
         self.reset_election_timer(ctx);
         self.forward_pending(ctx);
         if self.log.term_at(req.prev_log_index) != Some(req.prev_log_term) {
-            self.reply_append_entries(from, false, self.log.last_index());
+            self.reply_append_entries(from, false, self.log.last_index(), req.read_round);
             return;
         }
         let last_new = self.merge_entries(ctx, req.prev_log_index, req.entries);
         if req.leader_commit > self.commit_index {
             self.set_commit_index(ctx, req.leader_commit.min(last_new));
         }
-        self.reply_append_entries(from, true, last_new);
+        self.reply_append_entries(from, true, last_new, req.read_round);
     }
 
-    pub(super) fn reply_append_entries(&mut self, to: NodeId, success: bool, match_index: LogIndex) {
-        let reply = AppendEntriesReply { term: self.current_term, success, match_index };
+    pub(super) fn reply_append_entries(
+        &mut self,
+        to: NodeId,
+        success: bool,
+        match_index: LogIndex,
+        read_round: u64,
+    ) {
+        let reply = AppendEntriesReply { term: self.current_term, success, match_index, read_round };
         self.outbox.push((to, Msg::AppendEntriesReply(reply)));
     }
 
@@ -87,6 +92,8 @@ impl RaftNode {
         if self.role != Role::Leader || reply.term != self.current_term {
             return;
         }
+        // Any reply of this term confirms this node still leads, for the round it answers (§6.4).
+        self.read_round_acked(ctx, from, reply.read_round);
         let p = from.index();
         let last = self.log.last_index();
         if reply.success {
@@ -129,6 +136,7 @@ impl RaftNode {
             prev_log_term,
             entries,
             leader_commit: self.commit_index,
+            read_round: self.reads.round,
         };
         self.outbox.push((to, Msg::AppendEntries(request)));
     }
@@ -156,6 +164,9 @@ impl RaftNode {
             return;
         }
         let current = self.log.term_at(n) == Some(self.current_term);
+        if self.lease_wait(ctx) {
+            return;
+        }
         if current || self.config.bug == Bug::Figure8Commit {
             self.set_commit_index(ctx, n);
         }
@@ -180,22 +191,11 @@ impl RaftNode {
             let Some(entry) = self.log.get(index).cloned() else {
                 unreachable!("index {index} <= last index {}", self.log.last_index());
             };
-            ctx.note(entry_record(Event::Apply, index, &entry));
-            self.awaiting.remove(&entry.command.id());
-            if !self.applied_ids.insert(entry.command.id()) {
-                // A resent command that reached the log twice: applied once (at-most-once).
-                continue;
-            }
             match entry.command {
-                Op::Put { key, value } => {
-                    self.state_machine.insert(key, value);
-                }
-                Op::Get { key, id } => {
-                    let value = self.state_machine.get(&key).map_or(Value::None, |v| Value::Id(*v));
-                    let read = Record::new(Event::Read).key(key).index(index).value(value);
-                    ctx.note(read.detail(format!("get#{id}")));
-                }
+                Command::Noop => ctx.note(entry_record(Event::Apply, index, &entry)),
+                Command::Op(op) => self.apply_op(ctx, index, &entry, op),
             }
         }
+        self.serve_reads(ctx);
     }
 }
