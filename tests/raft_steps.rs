@@ -95,12 +95,25 @@ impl Node {
         node
     }
 
+    /// One input, then (like a disk that syncs before the next input) the completion of the
+    /// persist it started, if any: its effects follow the input's, without the Persist timer.
     fn step(&mut self, input: impl FnOnce(&mut RaftNode, &mut Ctx<'_, RaftNode>)) -> Vec<Fx> {
         let mut effects = Vec::new();
         let mut ctx =
             Ctx::new(self.now, self.id, self.nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
         input(&mut self.raft, &mut ctx);
-        effects.into_iter().map(Fx::from).collect()
+        let persisting = effects.iter().any(|e| matches!(e, Effect::SetTimer { timer: RaftTimer::Persist, .. }));
+        if persisting {
+            let done = self.now + dsim::sim::SimDuration::from_us(PERSIST_US);
+            let mut ctx =
+                Ctx::new(done, self.id, self.nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
+            self.raft.on_timer(&mut ctx, RaftTimer::Persist);
+        }
+        effects
+            .into_iter()
+            .filter(|e| !matches!(e, Effect::SetTimer { timer: RaftTimer::Persist, .. }))
+            .map(Fx::from)
+            .collect()
     }
 
     fn start(&mut self) -> Vec<Fx> {

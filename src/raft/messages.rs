@@ -64,6 +64,15 @@ pub struct ClientForward {
     pub hops: u32,
 }
 
+/// `detail` of a RequestVoteReply row that grants the vote.
+pub const GRANTED: &str = "granted";
+/// `detail` of a RequestVoteReply row that refuses it.
+pub const DENIED: &str = "denied";
+/// `detail` of an AppendEntriesReply row that acknowledges the request.
+pub const SUCCESS: &str = "success";
+/// `detail` of an AppendEntriesReply row that rejects it.
+pub const FAILURE: &str = "failure";
+
 /// Every message of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Msg {
@@ -86,22 +95,38 @@ impl Message for Msg {
     }
 
     /// `term` is the sender's term; `index` is `last_log_index` (RequestVote), `prev_log_index`
-    /// (AppendEntries) or `match_index` (AppendEntriesReply). A forwarded command shows its key and,
-    /// like a `client` row, the value of a put or the id of a get in `index`.
+    /// (AppendEntries) or `match_index` (AppendEntriesReply). `detail` carries the rest of what a
+    /// third party sees on the wire, so checkers can use the messages as evidence independent of
+    /// the nodes' own rows: `last_term=T` (RequestVote), `granted` / `denied` (RequestVoteReply),
+    /// `prev_term=T entries=N commit=C` (AppendEntries), `success` / `failure`
+    /// (AppendEntriesReply). A forwarded command shows its key and, like a `client` row, the value
+    /// of a put or the id of a get in `index`.
     fn describe(&self, row: &mut Record) {
         match self {
             Msg::RequestVote(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.last_log_index);
+                row.detail = format!("last_term={}", m.last_log_term).into();
             }
-            Msg::RequestVoteReply(m) => row.term = Some(m.term),
+            Msg::RequestVoteReply(m) => {
+                row.term = Some(m.term);
+                row.detail = if m.vote_granted { GRANTED } else { DENIED }.into();
+            }
             Msg::AppendEntries(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.prev_log_index);
+                row.detail = format!(
+                    "prev_term={} entries={} commit={}",
+                    m.prev_log_term,
+                    m.entries.len(),
+                    m.leader_commit
+                )
+                .into();
             }
             Msg::AppendEntriesReply(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.match_index);
+                row.detail = if m.success { SUCCESS } else { FAILURE }.into();
             }
             Msg::ClientForward(m) => match m.op {
                 Op::Put { key, value } => {
@@ -128,6 +153,12 @@ mod tests {
         (msg.name(), row.term, row.index)
     }
 
+    fn detail(msg: &Msg) -> String {
+        let mut row = Record::new(Event::Send);
+        msg.describe(&mut row);
+        row.detail.into_owned()
+    }
+
     #[test]
     fn names_and_described_columns() {
         let rv = Msg::RequestVote(RequestVote {
@@ -150,6 +181,14 @@ mod tests {
         assert_eq!(described(&ae), ("append_entries", Some(5), Some(9)));
         let aer = Msg::AppendEntriesReply(AppendEntriesReply { term: 5, success: false, match_index: 6 });
         assert_eq!(described(&aer), ("append_entries_reply", Some(5), Some(6)));
+        assert_eq!(detail(&rv), "last_term=3");
+        assert_eq!(detail(&rvr), "granted");
+        let denied = Msg::RequestVoteReply(RequestVoteReply { term: 4, vote_granted: false });
+        assert_eq!(detail(&denied), "denied");
+        assert_eq!(detail(&ae), "prev_term=2 entries=0 commit=8");
+        assert_eq!(detail(&aer), "failure");
+        let ok = Msg::AppendEntriesReply(AppendEntriesReply { term: 5, success: true, match_index: 6 });
+        assert_eq!(detail(&ok), "success");
         let fwd = Msg::ClientForward(ClientForward { op: Op::Put { key: 2, value: 17 }, hops: 1 });
         assert_eq!(described(&fwd), ("client_forward", None, None));
         let mut row = Record::new(Event::Send);

@@ -29,7 +29,10 @@ use super::messages::Msg;
 
 mod client;
 mod election;
+mod persist;
 mod replication;
+
+pub use persist::FSYNC_LOST;
 
 /// A server's role (§5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +64,8 @@ pub enum RaftTimer {
     ClientRetry,
     /// Resend client commands not yet applied (client sessions, §8).
     ClientTimeout,
+    /// The oldest persist in flight completes (the fsync model, `node/persist.rs`).
+    Persist,
 }
 
 impl Timer for RaftTimer {
@@ -70,6 +75,7 @@ impl Timer for RaftTimer {
             RaftTimer::Heartbeat => "heartbeat",
             RaftTimer::ClientRetry => "client_retry",
             RaftTimer::ClientTimeout => "client_timeout",
+            RaftTimer::Persist => "persist",
         }
     }
 }
@@ -121,9 +127,21 @@ pub struct RaftNode {
     /// set for speed: only ever probed, never iterated.
     applied_ids: FxHashSet<u64>,
 
+    // The fsync model (node/persist.rs); untouched when `persist_delay_us` is 0.
+    /// Persistent state as of the last completed persist: what a restart comes back with.
+    durable: persist::Durable,
+    /// Persists in flight, oldest first; each completes `persist_delay_us` after it started.
+    persists: persist::Persists,
+    /// What the last crash took back, written as rows at the restart.
+    crash_loss: Option<persist::CrashLoss>,
+
     // Scratch for the input being handled.
     outbox: Vec<(NodeId, Msg)>,
     persisted_changed: bool,
+    /// The lowest log index the handler truncated (`LogIndex::MAX` for none).
+    dirty_from: LogIndex,
+    /// The log's length when the last handler ended: later appends start past it.
+    flushed_len: LogIndex,
     /// Scratch for `advance_commit_index` (a sorted copy of `match_index`), kept to avoid an
     /// allocation per AppendEntries reply.
     matched: Vec<LogIndex>,
@@ -152,8 +170,13 @@ impl RaftNode {
             retry_armed: false,
             awaiting: BTreeMap::new(),
             applied_ids: FxHashSet::default(),
+            durable: persist::Durable::default(),
+            persists: persist::Persists::new(),
+            crash_loss: None,
             outbox: Vec::new(),
             persisted_changed: false,
+            dirty_from: LogIndex::MAX,
+            flushed_len: 0,
             matched: Vec::with_capacity(n),
         }
     }
@@ -215,10 +238,6 @@ impl RaftNode {
         self.nodes as usize / 2 + 1
     }
 
-    fn persist_delay(&self) -> SimDuration {
-        SimDuration::from_us(self.config.persist_delay_us)
-    }
-
     // ---- Inputs -------------------------------------------------------------------------------
 
     /// Start or restart: a follower that knows no leader, waiting one election timeout.
@@ -249,15 +268,15 @@ impl RaftNode {
         }
     }
 
-    /// Releases the handler's messages, after the fsync time when persistent state changed.
+    /// Releases the handler's messages once every persist started so far (this handler's
+    /// included) has completed: at once when none is in flight.
     fn flush_outbox(&mut self, ctx: &mut Ctx<'_, Self>) {
-        let persisted = std::mem::take(&mut self.persisted_changed);
-        let delay = self.persist_delay();
+        let delay = self.start_persist(ctx);
         for (to, msg) in self.outbox.drain(..) {
-            if persisted {
-                ctx.send_after(delay, to, msg);
-            } else {
+            if delay == SimDuration::ZERO {
                 ctx.send(to, msg);
+            } else {
+                ctx.send_after(delay, to, msg);
             }
         }
     }
@@ -301,9 +320,11 @@ impl Protocol for RaftNode {
         self.flush_outbox(ctx);
     }
 
-    /// Keeps `current_term`, `voted_for` and the log; everything else is volatile. The state
-    /// machine is rebuilt by re-applying from index 1 once `commit_index` is learned again.
+    /// Keeps the durable `current_term`, `voted_for` and log (what completed persists wrote);
+    /// everything else is volatile. The state machine is rebuilt by re-applying from index 1 once
+    /// `commit_index` is learned again.
     fn on_crash(&mut self) {
+        self.revert_to_durable();
         let n = self.nodes as usize;
         self.role = Role::Follower;
         self.commit_index = 0;
@@ -319,12 +340,14 @@ impl Protocol for RaftNode {
         self.applied_ids.clear();
         self.outbox.clear();
         self.persisted_changed = false;
+        self.dirty_from = LogIndex::MAX;
         if self.config.bug == Bug::ForgetVotedFor {
             self.voted_for = None;
         }
     }
 
     fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.note_crash_loss(ctx);
         self.boot(ctx);
         self.flush_outbox(ctx);
     }
@@ -346,6 +369,7 @@ impl Protocol for RaftNode {
             RaftTimer::Heartbeat => self.on_heartbeat(ctx),
             RaftTimer::ClientRetry => self.on_client_retry(ctx),
             RaftTimer::ClientTimeout => self.on_client_timeout(ctx),
+            RaftTimer::Persist => self.on_persist_done(ctx),
         }
         self.flush_outbox(ctx);
     }

@@ -255,8 +255,9 @@ impl<P: Protocol, W: Workload<Request = P::Client>, S: RowSink> Runner<P, W, S> 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
         if !self.up[to.index()] {
             self.stats.messages_dropped += 1;
-            let mut row = Record::new(Event::Drop).node(from).peer(to).msg(msg.name()).detail("node_down");
+            let mut row = Record::new(Event::Drop).node(from).peer(to).msg(msg.name());
             msg.describe(&mut row);
+            row.detail = "node_down".into();
             self.emit(&mut row);
             return;
         }
