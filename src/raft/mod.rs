@@ -19,4 +19,4 @@ pub mod node;
 pub use config::{Bug, RaftConfig};
 pub use log::{Entry, LogIndex, RaftLog, Term};
 pub use messages::{AppendEntries, AppendEntriesReply, ClientForward, Msg, RequestVote, RequestVoteReply};
-pub use node::{RaftNode, RaftTimer, Role};
+pub use node::{RaftNode, RaftTimer, Role, FSYNC_LOST};
