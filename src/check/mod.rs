@@ -12,6 +12,7 @@ pub mod convergence;
 pub mod election_safety;
 pub mod eventual_history;
 pub mod eventual_set;
+pub mod final_state;
 #[cfg(test)]
 pub(crate) mod eventual_test_rows;
 pub mod leader_append_only;
@@ -33,6 +34,7 @@ pub use acks_match::AcksMatch;
 pub use commit_apply::CommitApply;
 pub use committed_kept::CommittedKept;
 pub use election_safety::ElectionSafety;
+pub use final_state::FinalState;
 pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
 pub use log_matching::LogMatching;
@@ -99,6 +101,7 @@ pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
         Box::new(CommittedKept::new()),
         Box::new(AcksMatch::new()),
         Box::new(TermAdoption::new()),
+        Box::new(FinalState::new()),
     ]
 }
 
@@ -235,7 +238,8 @@ mod tests {
                 "vote_once",
                 "committed_kept",
                 "acks_match",
-                "term_adoption"
+                "term_adoption",
+                "final_state"
             ]
         );
     }

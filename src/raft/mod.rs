@@ -17,6 +17,6 @@ pub mod messages;
 pub mod node;
 
 pub use config::{Bug, RaftConfig};
-pub use log::{Entry, LogIndex, RaftLog, Term};
+pub use log::{entry_digest, Entry, LogIndex, RaftLog, Term, DIGEST_EMPTY};
 pub use messages::{AppendEntries, AppendEntriesReply, ClientForward, Msg, RequestVote, RequestVoteReply};
 pub use node::{RaftNode, RaftTimer, Role, FSYNC_LOST};

@@ -379,6 +379,16 @@ impl Protocol for RaftNode {
         self.flush_outbox(ctx);
     }
 
+    /// The node's real state, for `final_state` to hold against what its rows implied: a
+    /// `final` row with term = `current_term`, index = last log index and detail
+    /// `commit=<commit_index> digest=<16 hex digits>` (`RaftLog::digest`). A node down at the end
+    /// first writes what its crash lost (as a restart would).
+    fn on_finish(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.note_crash_loss(ctx);
+        let detail = format!("commit={} digest={:016x}", self.commit_index, self.log.digest());
+        ctx.note(Record::new(Event::Final).term(self.current_term).index(self.log.last_index()).detail(detail));
+    }
+
     fn is_leader(&self) -> bool {
         self.role == Role::Leader
     }
