@@ -71,7 +71,13 @@ const CASES: &[Case] = &[
         checkers: &["committed_kept", "acks_match"],
         budget: 20,
     },
-    Case { bug: Bug::IgnoreHigherTermReply, file: HUNT, overrides: &[], checkers: &["term_adoption"], budget: 40 },
+    Case {
+        bug: Bug::IgnoreHigherTermReply,
+        file: HUNT,
+        overrides: &[],
+        checkers: &["term_adoption"],
+        budget: 40,
+    },
     Case { bug: Bug::AckBeforeFsync, file: HUNT, overrides: &[], checkers: &["committed_kept"], budget: 40 },
     Case { bug: Bug::VoteIgnoringVotedFor, file: HUNT, overrides: &[], checkers: &["vote_once"], budget: 40 },
 ];
@@ -101,7 +107,9 @@ fn sweep(case: &Case, bug: Bug, seeds: std::ops::RangeInclusive<u64>) -> Vec<(u6
     let seeds: Vec<u64> = seeds.collect();
     let (a, b) = seeds.split_at(seeds.len() / 2);
     let work = |part: &[u64]| -> Vec<(u64, Vec<&'static str>)> {
-        part.iter().map(|seed| (*seed, properties(&run(&scenario(case.file, case.overrides, *seed, bug))))).collect()
+        part.iter()
+            .map(|seed| (*seed, properties(&run(&scenario(case.file, case.overrides, *seed, bug)))))
+            .collect()
     };
     std::thread::scope(|scope| {
         let left = scope.spawn(|| work(a));
@@ -136,7 +144,12 @@ fn each_bug_is_caught_by_a_named_checker() {
             Some((seed, props)) => {
                 println!("{:<26} -> {:<60} -> first failing seed {seed}", case.bug.as_str(), props.join(", "))
             }
-            None => missed.push(format!("{} not caught by {:?} in seeds 1..={}", case.bug.as_str(), case.checkers, case.budget)),
+            None => missed.push(format!(
+                "{} not caught by {:?} in seeds 1..={}",
+                case.bug.as_str(),
+                case.checkers,
+                case.budget
+            )),
         }
     }
     assert!(missed.is_empty(), "{missed:#?}");
@@ -147,7 +160,10 @@ fn each_bug_is_caught_by_a_named_checker() {
 fn correct_raft_is_clean_on_200_hunt_seeds() {
     let hunt = &CASES[1];
     for (seed, props) in sweep(hunt, Bug::None, 1..=200) {
-        assert!(props.is_empty(), "seed {seed}: {props:?}\nreplay: dsim run sims/raft_hunt.toml --seed {seed}");
+        assert!(
+            props.is_empty(),
+            "seed {seed}: {props:?}\nreplay: dsim run sims/raft_hunt.toml --seed {seed}"
+        );
     }
     let fast = CASES.iter().find(|c| c.bug == Bug::CountStaleReplies).expect("case");
     for (seed, props) in sweep(fast, Bug::None, 1..=100) {
@@ -161,7 +177,9 @@ fn correct_raft_is_clean_on_200_hunt_seeds() {
 #[ignore = "a report, not a check: about a minute in release mode"]
 fn mutation_table() {
     let seeds: u64 = std::env::var("DSIM_TABLE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
-    println!("| bug | scenario | checkers that caught it | first failing seed | caught in seeds 1..={seeds} |");
+    println!(
+        "| bug | scenario | checkers that caught it | first failing seed | caught in seeds 1..={seeds} |"
+    );
     println!("|---|---|---|---|---|");
     for case in CASES {
         let results = sweep(case, case.bug, 1..=seeds);
@@ -175,7 +193,11 @@ fn mutation_table() {
             .collect();
         counted.sort();
         let first = caught.first().map_or("-".to_owned(), |(s, _)| s.to_string());
-        let scenario = if case.overrides.is_empty() { case.file.0.to_owned() } else { format!("{} {}", case.file.0, case.overrides.join(" ")) };
+        let scenario = if case.overrides.is_empty() {
+            case.file.0.to_owned()
+        } else {
+            format!("{} {}", case.file.0, case.overrides.join(" "))
+        };
         println!(
             "| {} | {} | {} | {} | {}/{} ({:.1}%) |",
             case.bug.as_str(),

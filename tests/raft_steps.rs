@@ -102,7 +102,8 @@ impl Node {
         let mut ctx =
             Ctx::new(self.now, self.id, self.nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
         input(&mut self.raft, &mut ctx);
-        let persisting = effects.iter().any(|e| matches!(e, Effect::SetTimer { timer: RaftTimer::Persist, .. }));
+        let persisting =
+            effects.iter().any(|e| matches!(e, Effect::SetTimer { timer: RaftTimer::Persist, .. }));
         if persisting {
             let done = self.now + dsim::sim::SimDuration::from_us(PERSIST_US);
             let mut ctx =
@@ -730,7 +731,7 @@ fn restart_keeps_term_vote_and_log_and_clears_volatile_state() {
 fn a_crash_before_the_persist_completes_loses_the_unsynced_state() {
     let mut node = Node::started(1, 3, &config());
     node.deliver(0, ae(1, 0, 0, 0, vec![e(1, 1)], 0)); // durable: term 1, entry 1
-    // Entry 2 and term 2's vote are written but their persist is still in flight at the crash.
+                                                       // Entry 2 and term 2's vote are written but their persist is still in flight at the crash.
     let mut effects = Vec::new();
     let mut ctx = Ctx::new(node.now, node.id, 3, &mut node.timer_rng, &mut node.rng, &mut effects);
     node.raft.on_message(&mut ctx, NodeId(0), ae(1, 0, 1, 1, vec![e(1, 2)], 0));

@@ -69,7 +69,15 @@ impl Checker for AcksMatch {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Send, Event::Deliver, Event::Role, Event::Append, Event::Store, Event::Truncate, Event::Crash])
+        Some(&[
+            Event::Send,
+            Event::Deliver,
+            Event::Role,
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::Crash,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

@@ -49,7 +49,8 @@ impl CommittedKept {
     }
 
     fn observe_ack(&mut self, row: &Record) {
-        let (Some(leader), Some(follower), Some(term), Some(matched)) = (row.node, row.peer, row.term, row.index)
+        let (Some(leader), Some(follower), Some(term), Some(matched)) =
+            (row.node, row.peer, row.term, row.index)
         else {
             return;
         };
@@ -103,7 +104,10 @@ impl CommittedKept {
             out.push(Violation::at(
                 Self::NAME,
                 row,
-                format!("{node} truncated ({},{index}) at or below its commit index {commit}", term_at(index)),
+                format!(
+                    "{node} truncated ({},{index}) at or below its commit index {commit}",
+                    term_at(index)
+                ),
             ));
             return;
         }
@@ -205,7 +209,8 @@ mod tests {
     /// without the entry, so Leader Completeness sees nothing.
     #[test]
     fn truncating_below_the_own_commit_index_is_caught() {
-        let rows = vec![store(1, 1, 1, 1), store(1, 1, 2, 2), commit(1, 2, 1), truncate(1, 2), store(1, 1, 2, 2)];
+        let rows =
+            vec![store(1, 1, 1, 1), store(1, 1, 2, 2), commit(1, 2, 1), truncate(1, 2), store(1, 1, 2, 2)];
         let v = run(&mut CommittedKept::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].message, "n1 truncated (1,2) at or below its commit index 2");
@@ -239,8 +244,14 @@ mod tests {
     #[test]
     fn losing_an_acknowledged_entry_on_a_crash_is_caught() {
         let lost = truncate(1, 2).detail("lost to 1");
-        let rows =
-            vec![store(1, 1, 1, 1), store(1, 1, 2, 2), ack(Event::Send, 1, 0, 1, 2), crash(1), restart(1), lost];
+        let rows = vec![
+            store(1, 1, 1, 1),
+            store(1, 1, 2, 2),
+            ack(Event::Send, 1, 0, 1, 2),
+            crash(1),
+            restart(1),
+            lost,
+        ];
         let v = run(&mut CommittedKept::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].message, "n1 lost (1,2) on a crash after acknowledging its log up to 2 as stored");

@@ -98,7 +98,8 @@ impl ElectionSafety {
         if row.msg == wire::REQUEST_VOTE_REPLY {
             self.wire_seen = true;
         }
-        let (true, Some(candidate), Some(voter), Some(term)) = (wire::is_grant(row), row.node, row.peer, row.term)
+        let (true, Some(candidate), Some(voter), Some(term)) =
+            (wire::is_grant(row), row.node, row.peer, row.term)
         else {
             return;
         };
@@ -167,7 +168,10 @@ mod tests {
         let v = run(&mut ElectionSafety::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].seq, 5);
-        assert_eq!(v[0].message, "n2 received a majority of granted votes in term 2, which n0 already won on the wire");
+        assert_eq!(
+            v[0].message,
+            "n2 received a majority of granted votes in term 2, which n0 already won on the wire"
+        );
     }
 
     /// A leader counting a stale grant (of term 1) in term 2 has no majority of term 2 on the wire.
@@ -185,7 +189,11 @@ mod tests {
         let v = run(&mut ElectionSafety::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].seq, 6);
-        assert!(v[0].message.starts_with("n0 became leader of term 2 with 1 of 3 votes granted"), "{}", v[0].message);
+        assert!(
+            v[0].message.starts_with("n0 became leader of term 2 with 1 of 3 votes granted"),
+            "{}",
+            v[0].message
+        );
     }
 
     #[test]

@@ -42,7 +42,8 @@ impl FinalState {
 
     fn check(&self, row: &Record, node: NodeId, out: &mut Vec<Violation>) {
         let implied = self.nodes.get(&node).cloned().unwrap_or_default();
-        let digest = implied.log.iter().zip(1..).fold(DIGEST_EMPTY, |h, ((t, id), i)| entry_digest(h, i, *t, *id));
+        let digest =
+            implied.log.iter().zip(1..).fold(DIGEST_EMPTY, |h, ((t, id), i)| entry_digest(h, i, *t, *id));
         let field = |name: &str| {
             row.detail.split(' ').find_map(|tok| tok.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
         };
@@ -56,7 +57,11 @@ impl FinalState {
             wrong.push(format!("log digest {}, rows imply {digest:016x}", field("digest").unwrap_or("?")));
         }
         if real_commit != Some(implied.commit) {
-            wrong.push(format!("commit index {}, rows imply {}", field("commit").unwrap_or("?"), implied.commit));
+            wrong.push(format!(
+                "commit index {}, rows imply {}",
+                field("commit").unwrap_or("?"),
+                implied.commit
+            ));
         }
         if row.term != Some(implied.term) {
             wrong.push(format!("current term {:?}, rows imply {}", row.term, implied.term));
@@ -145,7 +150,8 @@ mod tests {
     use crate::check::testkit::*;
 
     fn final_row(node: u32, term: u64, last: u64, commit: u64, entries: &[(u64, u64)]) -> Record {
-        let digest = entries.iter().zip(1..).fold(DIGEST_EMPTY, |h, ((t, id), i)| entry_digest(h, i, *t, *id));
+        let digest =
+            entries.iter().zip(1..).fold(DIGEST_EMPTY, |h, ((t, id), i)| entry_digest(h, i, *t, *id));
         Record::new(Event::Final)
             .node(NodeId(node))
             .term(term)
@@ -172,7 +178,11 @@ mod tests {
         let rows = vec![role(1, 1, "follower"), store(1, 1, 1, 7), final_row(1, 2, 2, 0, &[(1, 7), (2, 9)])];
         let v = run(&mut FinalState::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].message.starts_with("n1 ended with last index Some(2), rows imply 1; log digest"), "{}", v[0].message);
+        assert!(
+            v[0].message.starts_with("n1 ended with last index Some(2), rows imply 1; log digest"),
+            "{}",
+            v[0].message
+        );
         assert!(v[0].message.ends_with("current term Some(2), rows imply 1"), "{}", v[0].message);
     }
 }

@@ -62,9 +62,17 @@ impl LeaderCompleteness {
     }
 
     /// A commit learned late: leaders of higher terms elected before it must hold the entry too.
-    fn check_earlier_leaders(&self, row: &Record, index: u64, entry_term: u64, term: u64, out: &mut Vec<Violation>) {
+    fn check_earlier_leaders(
+        &self,
+        row: &Record,
+        index: u64,
+        entry_term: u64,
+        term: u64,
+        out: &mut Vec<Violation>,
+    ) {
         let slot = (index - 1) as usize;
-        let missing = self.leaders.iter().find(|(lt, _, log)| *lt > term && log.get(slot) != Some(&entry_term));
+        let missing =
+            self.leaders.iter().find(|(lt, _, log)| *lt > term && log.get(slot) != Some(&entry_term));
         if let Some((lt, leader, log)) = missing {
             let has = match log.get(slot).filter(|t| **t != 0) {
                 Some(t) => format!("an entry of term {t}"),

@@ -12,9 +12,9 @@ pub mod convergence;
 pub mod election_safety;
 pub mod eventual_history;
 pub mod eventual_set;
-pub mod final_state;
 #[cfg(test)]
 pub(crate) mod eventual_test_rows;
+pub mod final_state;
 pub mod leader_append_only;
 pub mod leader_completeness;
 pub mod log_matching;

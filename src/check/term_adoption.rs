@@ -103,7 +103,10 @@ mod tests {
         let rows = vec![role(0, 1, "leader"), reply(0, 1, 3), append(0, 1, 1, 1)];
         let v = run(&mut TermAdoption::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
-        assert_eq!(v[0].message, "n0 wrote a append row in term 1 after a append_entries_reply of term 3 was delivered to it");
+        assert_eq!(
+            v[0].message,
+            "n0 wrote a append row in term 1 after a append_entries_reply of term 3 was delivered to it"
+        );
         // A crash (the adopted term may be lost) resets the mark.
         let rows = vec![reply(0, 1, 3), crash(0), restart(0), role(0, 1, "follower")];
         assert_eq!(run(&mut TermAdoption::new(), rows), vec![]);

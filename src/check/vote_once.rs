@@ -49,7 +49,8 @@ impl Checker for VoteOnce {
         match row.event {
             Event::Note if row.msg == crate::raft::FSYNC_LOST => {
                 // Votes of terms above the durable one were never acknowledged: forget them.
-                let lost: Vec<_> = self.votes.range((voter, term + 1)..=(voter, u64::MAX)).map(|(k, _)| *k).collect();
+                let lost: Vec<_> =
+                    self.votes.range((voter, term + 1)..=(voter, u64::MAX)).map(|(k, _)| *k).collect();
                 for key in lost {
                     self.votes.remove(&key);
                 }

@@ -104,7 +104,10 @@ impl RaftLog {
 
     /// [`entry_digest`] folded over every entry, from [`DIGEST_EMPTY`].
     pub fn digest(&self) -> u64 {
-        self.entries.iter().zip(1..).fold(DIGEST_EMPTY, |h, (e, i)| entry_digest(h, i, e.term, e.command.id()))
+        self.entries
+            .iter()
+            .zip(1..)
+            .fold(DIGEST_EMPTY, |h, (e, i)| entry_digest(h, i, e.term, e.command.id()))
     }
 
     /// Up to `max` entries starting at index `start` (from 1); empty when `start` is past the end.

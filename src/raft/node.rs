@@ -386,7 +386,9 @@ impl Protocol for RaftNode {
     fn on_finish(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.note_crash_loss(ctx);
         let detail = format!("commit={} digest={:016x}", self.commit_index, self.log.digest());
-        ctx.note(Record::new(Event::Final).term(self.current_term).index(self.log.last_index()).detail(detail));
+        ctx.note(
+            Record::new(Event::Final).term(self.current_term).index(self.log.last_index()).detail(detail),
+        );
     }
 
     fn is_leader(&self) -> bool {
