@@ -39,7 +39,7 @@ const CASES: &[Case] = &[
         file: FIGURE8,
         overrides: &[],
         checkers: &["leader_completeness", "state_machine_safety"],
-        budget: 60,
+        budget: 150,
     },
     Case {
         bug: Bug::VoteWithoutLogCheck,

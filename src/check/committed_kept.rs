@@ -31,6 +31,10 @@ pub struct CommittedKept {
     commit_index: NodeMap<u64>,
     /// Node -> the highest match index it acknowledged and still promises to hold.
     acked: NodeMap<u64>,
+    /// Node -> the highest term delivered to it or shown in its `role` rows since it last started.
+    /// A reply of an older term leaving now was decided before the node moved on (it waited for
+    /// a persist) and may name entries a newer leader has since, legitimately, replaced.
+    term: NodeMap<u64>,
     /// Term -> its leader (the first `leader` row of the term).
     leaders: BTreeMap<u64, NodeId>,
     /// Term -> follower -> highest match index acknowledged to the leader of that term.
@@ -151,15 +155,30 @@ impl Checker for CommittedKept {
         let Some(node) = row.node else { return };
         match row.event {
             Event::Send if wire::is_ack(row) => {
-                if let Some(m) = row.index {
-                    let a = self.acked.entry_or_default(node);
-                    *a = (*a).max(m);
+                let current = self.term.get(&node).copied().unwrap_or(0);
+                if let (Some(m), Some(t)) = (row.index, row.term) {
+                    if t >= current {
+                        let a = self.acked.entry_or_default(node);
+                        *a = (*a).max(m);
+                    }
                 }
             }
-            Event::Deliver if wire::is_ack(row) => self.observe_ack(row),
-            Event::Role if is_leader_row(row) => {
+            Event::Deliver => {
+                if let (true, Some(t)) = (wire::is_rpc(row), row.term) {
+                    let current = self.term.entry_or_default(node);
+                    *current = (*current).max(t);
+                }
+                if wire::is_ack(row) {
+                    self.observe_ack(row);
+                }
+            }
+            Event::Role => {
                 if let Some(term) = row.term {
-                    self.leaders.entry(term).or_insert(node);
+                    let current = self.term.entry_or_default(node);
+                    *current = (*current).max(term);
+                    if is_leader_row(row) {
+                        self.leaders.entry(term).or_insert(node);
+                    }
                 }
             }
             Event::Append | Event::Store => self.logs.observe(row),
@@ -177,6 +196,7 @@ impl Checker for CommittedKept {
             }
             Event::Crash => {
                 self.commit_index.insert(node, 0);
+                self.term.insert(node, 0);
             }
             _ => {}
         }
@@ -197,6 +217,25 @@ mod tests {
             .index(matched)
             .msg("append_entries_reply")
             .detail("success")
+    }
+
+    /// A reply of term 1 that waited for a persist leaves after a leader of term 2 replaced the
+    /// entries it names: it promises nothing about them. (Found by seed 9865 of the hunt.)
+    #[test]
+    fn a_stale_term_ack_leaving_after_a_truncation_promises_nothing() {
+        let lost = truncate(1, 2).detail("lost to 1");
+        let rows = vec![
+            store(1, 1, 1, 1),
+            store(1, 1, 2, 2),
+            role(1, 2, "follower"),
+            truncate(1, 2),
+            store(1, 2, 2, 5),
+            ack(Event::Send, 1, 0, 1, 2),
+            crash(1),
+            restart(1),
+            lost,
+        ];
+        assert_eq!(run(&mut CommittedKept::new(), rows), vec![]);
     }
 
     #[test]
