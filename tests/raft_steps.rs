@@ -118,12 +118,26 @@ impl Node {
         node
     }
 
+    /// One input, then (like a disk that syncs before the next input) the completion of the
+    /// persist it started, if any: its effects follow the input's, without the Persist timer.
     fn step(&mut self, input: impl FnOnce(&mut RaftNode, &mut Ctx<'_, RaftNode>)) -> Vec<Fx> {
         let mut effects = Vec::new();
         let mut ctx =
             Ctx::new(self.now, self.id, self.nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
         input(&mut self.raft, &mut ctx);
-        effects.into_iter().map(Fx::from).collect()
+        let persisting =
+            effects.iter().any(|e| matches!(e, Effect::SetTimer { timer: RaftTimer::Persist, .. }));
+        if persisting {
+            let done = self.now + dsim::sim::SimDuration::from_us(PERSIST_US);
+            let mut ctx =
+                Ctx::new(done, self.id, self.nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
+            self.raft.on_timer(&mut ctx, RaftTimer::Persist);
+        }
+        effects
+            .into_iter()
+            .filter(|e| !matches!(e, Effect::SetTimer { timer: RaftTimer::Persist, .. }))
+            .map(Fx::from)
+            .collect()
     }
 
     fn start(&mut self) -> Vec<Fx> {
@@ -739,6 +753,37 @@ fn restart_keeps_term_vote_and_log_and_clears_volatile_state() {
             entry_row(Event::Apply, 2, &e(1, 2)),
             send(0, aer(1, true, 2)),
         ]
+    );
+}
+
+/// Reference: Raft Figure 2 ("updated on stable storage before responding") — the fsync model. A
+/// crash before a persist completes loses what it would have written: the term and vote revert,
+/// the log is cut back to its durable length, the restart writes what was lost, and the reply that
+/// waited for the persist never leaves (the runner drops it with the node's old incarnation).
+#[test]
+fn a_crash_before_the_persist_completes_loses_the_unsynced_state() {
+    let mut node = Node::started(1, 3, &config());
+    node.deliver(0, ae(1, 0, 0, 0, vec![e(1, 1)], 0)); // durable: term 1, entry 1
+                                                       // Entry 2 and term 2's vote are written but their persist is still in flight at the crash.
+    let mut effects = Vec::new();
+    let mut ctx = Ctx::new(node.now, node.id, 3, &mut node.timer_rng, &mut node.rng, &mut effects);
+    node.raft.on_message(&mut ctx, NodeId(0), ae(1, 0, 1, 1, vec![e(1, 2)], 0));
+    node.raft.on_message(&mut ctx, NodeId(2), rv(2, 2, 2, 1));
+    assert!(effects.iter().any(|f| matches!(f, Effect::Send { delay, .. } if delay.as_us() == PERSIST_US)));
+    assert_eq!((node.raft.current_term(), node.raft.log().last_index()), (2, 2));
+    let rows = node.restart();
+    let r = &node.raft;
+    assert_eq!((r.current_term(), r.voted_for(), r.log().last_index()), (1, None, 1));
+    let notes: Vec<(Event, Option<u64>, Option<u64>)> = rows
+        .iter()
+        .filter_map(|f| match f {
+            Fx::Note(row) => Some((row.event, row.term, row.index)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [(Event::Note, Some(1), None), (Event::Truncate, None, Some(2)), (Event::Role, Some(1), None)]
     );
 }
 

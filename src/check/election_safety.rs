@@ -3,11 +3,20 @@
 //! Each server votes for at most one candidate per term and a candidate needs a majority, so two
 //! leaders in one term mean a server voted twice — for instance one that forgot `voted_for`
 //! across a restart (Figure 2 makes it persistent state for exactly this reason).
+//!
+//! Two kinds of evidence: the nodes' `role` rows with value `leader`, and the wire. A candidate
+//! is elected on the wire once `deliver` rows of granted `request_vote_reply`s of its term from
+//! distinct voters, plus its own vote, make a majority; two candidates elected on the wire in one
+//! term is a violation whatever rows they wrote. And once the trace shows RequestVote replies at
+//! all, a `leader` row must be backed by such a majority (a node counting stale or imaginary
+//! votes is caught). The cluster size is read from the trace (`ClusterSize`).
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
-use crate::check::raft_log::is_leader_row;
+use std::collections::BTreeSet;
+
+use crate::check::raft_log::{is_leader_row, wire, ClusterSize};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
 use crate::trace::{Event, Record};
@@ -18,6 +27,13 @@ use crate::trace::{Event, Record};
 pub struct ElectionSafety {
     /// Term -> the node that first became leader in it.
     leaders: BTreeMap<u64, NodeId>,
+    /// (term, candidate) -> the distinct voters whose granted replies were delivered to it.
+    grants: BTreeMap<(u64, NodeId), BTreeSet<NodeId>>,
+    /// Term -> the first candidate elected on the wire.
+    wire_elected: BTreeMap<u64, NodeId>,
+    /// Whether any RequestVote reply was seen (the trace carries wire evidence).
+    wire_seen: bool,
+    size: ClusterSize,
 }
 
 impl ElectionSafety {
@@ -34,16 +50,33 @@ impl Checker for ElectionSafety {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Role])
+        Some(&[Event::Role, Event::Deliver])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
+        self.size.observe(row);
+        if row.event == Event::Deliver {
+            self.observe_grant(row, out);
+            return;
+        }
         if !is_leader_row(row) {
             return;
         }
         let (Some(node), Some(term)) = (row.node, row.term) else {
             return;
         };
+        let votes = self.grants.get(&(term, node)).map_or(0, |g| g.len()) + 1;
+        if self.wire_seen && votes < self.size.majority() {
+            out.push(Violation::at(
+                Self::NAME,
+                row,
+                format!(
+                    "{node} became leader of term {term} with {votes} of {} votes granted on the \
+                     wire (its own included), short of a majority",
+                    self.size.nodes()
+                ),
+            ));
+        }
         match self.leaders.entry(term) {
             Entry::Vacant(slot) => {
                 slot.insert(node);
@@ -55,6 +88,37 @@ impl Checker for ElectionSafety {
                 row,
                 format!("{node} became leader of term {term}, which {} already leads", first.get()),
             )),
+        }
+    }
+}
+
+impl ElectionSafety {
+    /// A granted RequestVoteReply delivered to its candidate.
+    fn observe_grant(&mut self, row: &Record, out: &mut Vec<Violation>) {
+        if row.msg == wire::REQUEST_VOTE_REPLY {
+            self.wire_seen = true;
+        }
+        let (true, Some(candidate), Some(voter), Some(term)) =
+            (wire::is_grant(row), row.node, row.peer, row.term)
+        else {
+            return;
+        };
+        let voters = self.grants.entry((term, candidate)).or_default();
+        voters.insert(voter);
+        voters.remove(&candidate);
+        if voters.len() + 1 < self.size.majority() {
+            return;
+        }
+        let first = *self.wire_elected.entry(term).or_insert(candidate);
+        if first != candidate && voters.len() + 1 == self.size.majority() {
+            out.push(Violation::at(
+                Self::NAME,
+                row,
+                format!(
+                    "{candidate} received a majority of granted votes in term {term}, which {first} \
+                     already won on the wire"
+                ),
+            ));
         }
     }
 }
@@ -78,6 +142,58 @@ mod tests {
         assert_eq!(v[0].property, "election_safety");
         assert_eq!(v[0].seq, 8);
         assert_eq!(v[0].message, "n1 became leader of term 1, which n0 already leads");
+    }
+
+    fn granted(candidate: u32, voter: u32, term: u64) -> Record {
+        Record::new(Event::Deliver)
+            .node(NodeId(candidate))
+            .peer(NodeId(voter))
+            .term(term)
+            .msg("request_vote_reply")
+            .detail("granted")
+    }
+
+    /// Blind spot of the role rows: two candidates win term 2 on the wire (n1 granted both), but
+    /// only n0 ever writes a leader row.
+    #[test]
+    fn two_candidates_elected_on_the_wire_are_caught() {
+        let rows = vec![
+            role(0, 0, "follower"),
+            role(1, 0, "follower"),
+            role(2, 0, "follower"),
+            granted(0, 1, 2),
+            role(0, 2, "leader"),
+            granted(2, 1, 2),
+        ];
+        let v = run(&mut ElectionSafety::new(), rows);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].seq, 5);
+        assert_eq!(
+            v[0].message,
+            "n2 received a majority of granted votes in term 2, which n0 already won on the wire"
+        );
+    }
+
+    /// A leader counting a stale grant (of term 1) in term 2 has no majority of term 2 on the wire.
+    #[test]
+    fn a_leader_without_a_majority_on_the_wire_is_caught() {
+        let rows = vec![
+            role(0, 0, "follower"),
+            role(1, 0, "follower"),
+            role(2, 0, "follower"),
+            granted(0, 1, 1),
+            role(0, 1, "leader"),
+            granted(0, 1, 1),
+            role(0, 2, "leader"),
+        ];
+        let v = run(&mut ElectionSafety::new(), rows);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].seq, 6);
+        assert!(
+            v[0].message.starts_with("n0 became leader of term 2 with 1 of 3 votes granted"),
+            "{}",
+            v[0].message
+        );
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! The election restriction of §5.4.1 (vote only for a candidate whose log is at least as
 //! up-to-date) is what guarantees it; a vote without that check breaks it.
 //!
+//! A commit row can arrive after a leader of a higher term was elected (a node in an old term
+//! learns of a commit late): each leader's log at its election is kept, and entries a commit row
+//! records for the first time are checked against the leaders already elected in higher terms.
+//!
 //! Cost: a commit row records only the indexes of n's log it has not recorded before (per node, a
 //! high-water mark kept across restarts and lowered when the log changes below it), so recording
 //! costs O(log entries) over the whole run plus O(log) per row. A leader row scans every committed
@@ -33,6 +37,8 @@ pub struct LeaderCompleteness {
     /// Node -> the prefix of its log already recorded in `committed` and unchanged since.
     /// Invariant: at most the node's last index.
     recorded_upto: NodeMap<u64>,
+    /// Every leader row seen: (term, node, its log's terms at that row).
+    leaders: Vec<(u64, NodeId, Vec<u64>)>,
 }
 
 impl LeaderCompleteness {
@@ -42,16 +48,42 @@ impl LeaderCompleteness {
         LeaderCompleteness::default()
     }
 
-    fn record_commit(&mut self, at: At) {
+    fn record_commit(&mut self, row: &Record, at: At, out: &mut Vec<Violation>) {
         let upto = self.recorded_upto.get(&at.node).copied().unwrap_or(0);
         let end = at.index.min(self.logs.last_index(at.node));
         for index in upto + 1..=end {
             // A gap (no entry) commits nothing that a leader could be asked to hold.
             if let Some(entry_term) = self.logs.term_at(at.node, index) {
                 self.record(index, entry_term, at.term);
+                self.check_earlier_leaders(row, index, entry_term, at.term, out);
             }
         }
         self.recorded_upto.insert(at.node, upto.max(end));
+    }
+
+    /// A commit learned late: leaders of higher terms elected before it must hold the entry too.
+    fn check_earlier_leaders(
+        &self,
+        row: &Record,
+        index: u64,
+        entry_term: u64,
+        term: u64,
+        out: &mut Vec<Violation>,
+    ) {
+        let slot = (index - 1) as usize;
+        let missing =
+            self.leaders.iter().find(|(lt, _, log)| *lt > term && log.get(slot) != Some(&entry_term));
+        if let Some((lt, leader, log)) = missing {
+            let has = match log.get(slot).filter(|t| **t != 0) {
+                Some(t) => format!("an entry of term {t}"),
+                None => "no entry".to_owned(),
+            };
+            let message = format!(
+                "({entry_term},{index}) committed in term {term} is missing from {leader}, elected leader of \
+                 term {lt} earlier: it had {has} at index {index}"
+            );
+            out.push(Violation::at(Self::NAME, row, message));
+        }
     }
 
     /// Entry `(index, entry_term)` is committed in `term` (or earlier, if already recorded so).
@@ -120,12 +152,13 @@ impl Checker for LeaderCompleteness {
             }
             Event::Commit => {
                 if let Some(at) = At::of(row) {
-                    self.record_commit(at);
+                    self.record_commit(row, at, out);
                 }
             }
             Event::Role if is_leader_row(row) => {
                 if let Some(term) = row.term {
                     self.check_leader(row, node, term, out);
+                    self.leaders.push((term, node, self.logs.terms(node).to_vec()));
                 }
             }
             _ => {}
@@ -175,6 +208,29 @@ mod tests {
         let v = run(&mut LeaderCompleteness::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].seq, 3);
+    }
+
+    /// Blind spot of checking only at elections: n2 commits (1,2) while still in term 1, after n1
+    /// was elected leader of term 2 without it. The commit row arrives after the election.
+    #[test]
+    fn a_late_commit_is_checked_against_leaders_already_elected() {
+        let rows = vec![
+            append(0, 1, 1, 1),
+            store(1, 1, 1, 1),
+            store(2, 1, 1, 1),
+            commit(0, 1, 1),
+            append(0, 1, 2, 2),
+            store(2, 1, 2, 2),
+            role(1, 2, "leader"),
+            commit(2, 2, 1),
+        ];
+        let v = run(&mut LeaderCompleteness::new(), rows);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].seq, 7);
+        assert_eq!(
+            v[0].message,
+            "(1,2) committed in term 1 is missing from n1, elected leader of term 2 earlier: it had no entry at index 2"
+        );
     }
 
     /// A commit recorded once stays committed after the committing node truncates (a bug

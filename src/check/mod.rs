@@ -5,13 +5,16 @@
 //! recorded one. Each file cites the source of its property. A checker is only trusted once a
 //! deliberately broken model has been caught by it (see `tests/`).
 
+pub mod acks_match;
 pub mod commit_apply;
+pub mod committed_kept;
 pub mod convergence;
 pub mod election_safety;
 pub mod eventual_history;
 pub mod eventual_set;
 #[cfg(test)]
 pub(crate) mod eventual_test_rows;
+pub mod final_state;
 pub mod leader_append_only;
 pub mod leader_completeness;
 pub mod linearizable;
@@ -22,18 +25,23 @@ pub mod progress;
 pub mod raft_log;
 pub mod siblings_antichain;
 pub mod state_machine_safety;
+pub mod term_adoption;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod vote_once;
 pub mod writes_survive;
 
+pub use acks_match::AcksMatch;
 pub use commit_apply::CommitApply;
+pub use committed_kept::CommittedKept;
 pub use election_safety::ElectionSafety;
+pub use final_state::FinalState;
 pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
 pub use linearizable::Linearizable;
 pub use log_matching::LogMatching;
 pub use state_machine_safety::StateMachineSafety;
+pub use term_adoption::TermAdoption;
 pub use vote_once::VoteOnce;
 
 use crate::trace::{Event, Record};
@@ -92,6 +100,10 @@ pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
         Box::new(StateMachineSafety::new()),
         Box::new(CommitApply::new()),
         Box::new(VoteOnce::new()),
+        Box::new(CommittedKept::new()),
+        Box::new(AcksMatch::new()),
+        Box::new(TermAdoption::new()),
+        Box::new(FinalState::new()),
     ]
 }
 
@@ -225,7 +237,11 @@ mod tests {
                 "leader_completeness",
                 "state_machine_safety",
                 "commit_apply",
-                "vote_once"
+                "vote_once",
+                "committed_kept",
+                "acks_match",
+                "term_adoption",
+                "final_state"
             ]
         );
     }

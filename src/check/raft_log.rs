@@ -70,6 +70,59 @@ pub fn is_leader_row(row: &Record) -> bool {
     row.event == Event::Role && matches!(&row.value, Value::Text(t) if t == "leader")
 }
 
+/// What a RequestVote / AppendEntries row shows on the wire (`Msg::describe`): the message name in
+/// `msg`, and `granted` / `success` in `detail` for a positive reply.
+pub mod wire {
+    use crate::trace::Record;
+
+    pub const REQUEST_VOTE: &str = "request_vote";
+    pub const REQUEST_VOTE_REPLY: &str = "request_vote_reply";
+    pub const APPEND_ENTRIES: &str = "append_entries";
+    pub const APPEND_ENTRIES_REPLY: &str = "append_entries_reply";
+
+    /// A RequestVoteReply that grants the vote.
+    pub fn is_grant(row: &Record) -> bool {
+        row.msg == REQUEST_VOTE_REPLY && row.detail == "granted"
+    }
+
+    /// An AppendEntriesReply that acknowledges (`success`); its `index` is the match index.
+    pub fn is_ack(row: &Record) -> bool {
+        row.msg == APPEND_ENTRIES_REPLY && row.detail == "success"
+    }
+
+    /// Any of the four Raft RPC messages, whose `term` column is the sender's current term.
+    pub fn is_rpc(row: &Record) -> bool {
+        [REQUEST_VOTE, REQUEST_VOTE_REPLY, APPEND_ENTRIES, APPEND_ENTRIES_REPLY].contains(&&*row.msg)
+    }
+}
+
+/// The cluster's size as the trace shows it: one more than the highest node id named in a `node`
+/// or `peer` column. Every node writes a `role` row when it starts, so in a simulated trace it is
+/// exact from the first rows on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClusterSize {
+    nodes: u32,
+}
+
+impl ClusterSize {
+    pub fn observe(&mut self, row: &Record) {
+        for id in [row.node, row.peer].into_iter().flatten() {
+            if id.0 < NodeMap::<()>::DENSE_MAX {
+                self.nodes = self.nodes.max(id.0 + 1);
+            }
+        }
+    }
+
+    pub fn nodes(&self) -> u32 {
+        self.nodes
+    }
+
+    /// A strict majority of the nodes seen.
+    pub fn majority(&self) -> usize {
+        self.nodes as usize / 2 + 1
+    }
+}
+
 /// Every node's log, terms only, rebuilt from the trace.
 ///
 /// Writing an entry at `index` (an `append` or `store` row) also drops whatever followed it: a
@@ -128,6 +181,11 @@ impl LogTerms {
     /// The index of `node`'s last entry (0 for an empty log).
     pub fn last_index(&self, node: NodeId) -> u64 {
         self.logs.get(&node).map_or(0, |log| log.len() as u64)
+    }
+
+    /// `node`'s log, terms only (`[i - 1]` is index `i`; 0 marks a gap).
+    pub fn terms(&self, node: NodeId) -> &[u64] {
+        self.logs.get(&node).map_or(&[], |log| log.as_slice())
     }
 
     /// The term of `node`'s entry at `index`, or `None` if it has none there (beyond its log, a gap,

@@ -17,6 +17,25 @@ pub enum Bug {
     VoteWithoutLogCheck,
     /// Forget `voted_for` on restart, so a node can vote twice in one term (Figure 2: it must persist).
     ForgetVotedFor,
+    /// A follower sets `commit_index = min(leader_commit, its last log index)` instead of the index
+    /// of the last new entry (Figure 2), committing a stale suffix that does not match the leader.
+    CommitMinLastLog,
+    /// A follower acknowledges success with its last log index as the match, not the last index
+    /// the request covered, so the leader counts entries the follower may not hold.
+    MatchLastLog,
+    /// Count AppendEntries and RequestVote replies from older terms (§5.1: stale replies must be
+    /// ignored).
+    CountStaleReplies,
+    /// Truncate the log after `prev_log_index` on every AppendEntries, even when the entries match
+    /// (Figure 2 step 3 deletes only on a conflict), so a stale request shortens the log.
+    TruncateEveryAppend,
+    /// Do not step down when a reply carries a higher term (§5.1).
+    IgnoreHigherTermReply,
+    /// Send replies before the persist they depend on completes, while a crash still loses the
+    /// unsynced suffix (Figure 2: "updated on stable storage before responding to RPCs").
+    AckBeforeFsync,
+    /// Grant votes whatever `voted_for` says (§5.2: one vote per term).
+    VoteIgnoringVotedFor,
     /// No exactly-once sessions (§8): a leader appends every resend and the state machine applies
     /// a resent command again.
     NoSessionDedupe,
@@ -29,7 +48,47 @@ pub enum Bug {
 
 impl Bug {
     pub const NAMES: &'static str = "none, figure8_commit, vote_without_log_check, forget_voted_for, \
-                                     no_session_dedupe, stale_local_read, lease_no_wait";
+                                     commit_min_last_log, match_last_log, count_stale_replies, \
+                                     truncate_every_append, ignore_higher_term_reply, ack_before_fsync, \
+                                     vote_ignoring_voted_for, no_session_dedupe, stale_local_read, \
+                                     lease_no_wait";
+
+    /// Every broken variant (not `None`), in declaration order.
+    pub const ALL_BUGS: [Bug; 13] = [
+        Bug::Figure8Commit,
+        Bug::VoteWithoutLogCheck,
+        Bug::ForgetVotedFor,
+        Bug::CommitMinLastLog,
+        Bug::MatchLastLog,
+        Bug::CountStaleReplies,
+        Bug::TruncateEveryAppend,
+        Bug::IgnoreHigherTermReply,
+        Bug::AckBeforeFsync,
+        Bug::VoteIgnoringVotedFor,
+        Bug::NoSessionDedupe,
+        Bug::StaleLocalRead,
+        Bug::LeaseNoWait,
+    ];
+
+    /// The spelling in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bug::None => "none",
+            Bug::Figure8Commit => "figure8_commit",
+            Bug::VoteWithoutLogCheck => "vote_without_log_check",
+            Bug::ForgetVotedFor => "forget_voted_for",
+            Bug::CommitMinLastLog => "commit_min_last_log",
+            Bug::MatchLastLog => "match_last_log",
+            Bug::CountStaleReplies => "count_stale_replies",
+            Bug::TruncateEveryAppend => "truncate_every_append",
+            Bug::IgnoreHigherTermReply => "ignore_higher_term_reply",
+            Bug::AckBeforeFsync => "ack_before_fsync",
+            Bug::VoteIgnoringVotedFor => "vote_ignoring_voted_for",
+            Bug::NoSessionDedupe => "no_session_dedupe",
+            Bug::StaleLocalRead => "stale_local_read",
+            Bug::LeaseNoWait => "lease_no_wait",
+        }
+    }
 }
 
 /// How a leader serves reads (thesis §6.4).

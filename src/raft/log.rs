@@ -29,6 +29,11 @@ pub enum Command {
 }
 
 impl Command {
+    /// The identity folded into a log digest: the op id, 0 for the no-op.
+    pub fn id(&self) -> u64 {
+        self.op().map_or(0, |op| op.id)
+    }
+
     pub fn op(&self) -> Option<&ClientOp> {
         match self {
             Command::Noop => None,
@@ -43,6 +48,23 @@ pub struct Entry {
     pub term: Term,
     pub command: Command,
 }
+
+/// Folds one entry into a log digest: FNV-1a over the little-endian bytes of `(index, term,
+/// command id)`. The node's final row and the `final_state` checker (which rebuilds the log from
+/// trace rows) both use it, so a log changed without rows shows as a different digest.
+pub fn entry_digest(acc: u64, index: LogIndex, term: Term, command_id: u64) -> u64 {
+    let mut h = acc;
+    for word in [index, term, command_id] {
+        for byte in word.to_le_bytes() {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The digest of an empty log (FNV-1a's offset basis).
+pub const DIGEST_EMPTY: u64 = 0xcbf2_9ce4_8422_2325;
 
 impl Entry {
     /// An entry carrying client op `op`.
@@ -138,6 +160,14 @@ impl RaftLog {
             }
         }
         self.entries.truncate(keep);
+    }
+
+    /// [`entry_digest`] folded over every entry, from [`DIGEST_EMPTY`].
+    pub fn digest(&self) -> u64 {
+        self.entries
+            .iter()
+            .zip(1..)
+            .fold(DIGEST_EMPTY, |h, (e, i)| entry_digest(h, i, e.term, e.command.id()))
     }
 
     /// Up to `max` entries starting at index `start` (from 1); empty when `start` is past the end.

@@ -69,6 +69,15 @@ pub struct ClientForward {
     pub hops: u32,
 }
 
+/// `detail` of a RequestVoteReply row that grants the vote.
+pub const GRANTED: &str = "granted";
+/// `detail` of a RequestVoteReply row that refuses it.
+pub const DENIED: &str = "denied";
+/// `detail` of an AppendEntriesReply row that acknowledges the request.
+pub const SUCCESS: &str = "success";
+/// `detail` of an AppendEntriesReply row that rejects it.
+pub const FAILURE: &str = "failure";
+
 /// Every message of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Msg {
@@ -91,22 +100,38 @@ impl Message for Msg {
     }
 
     /// `term` is the sender's term; `index` is `last_log_index` (RequestVote), `prev_log_index`
-    /// (AppendEntries) or `match_index` (AppendEntriesReply). A forwarded command shows, like a
+    /// (AppendEntries) or `match_index` (AppendEntriesReply). `detail` carries the rest of what a
+    /// third party sees on the wire, so checkers can use the messages as evidence independent of
+    /// the nodes' own rows: `last_term=T` (RequestVote), `granted` / `denied` (RequestVoteReply),
+    /// `prev_term=T entries=N commit=C` (AppendEntries), `success` / `failure`
+    /// (AppendEntriesReply). A forwarded command shows, like a
     /// `client` row, its key, the value it writes and its op id in `index`.
     fn describe(&self, row: &mut Record) {
         match self {
             Msg::RequestVote(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.last_log_index);
+                row.detail = format!("last_term={}", m.last_log_term).into();
             }
-            Msg::RequestVoteReply(m) => row.term = Some(m.term),
+            Msg::RequestVoteReply(m) => {
+                row.term = Some(m.term);
+                row.detail = if m.vote_granted { GRANTED } else { DENIED }.into();
+            }
             Msg::AppendEntries(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.prev_log_index);
+                row.detail = format!(
+                    "prev_term={} entries={} commit={}",
+                    m.prev_log_term,
+                    m.entries.len(),
+                    m.leader_commit
+                )
+                .into();
             }
             Msg::AppendEntriesReply(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.match_index);
+                row.detail = if m.success { SUCCESS } else { FAILURE }.into();
             }
             Msg::ClientForward(m) => {
                 row.key = Some(m.op.key);
@@ -126,6 +151,12 @@ mod tests {
         let mut row = Record::new(Event::Send);
         msg.describe(&mut row);
         (msg.name(), row.term, row.index)
+    }
+
+    fn detail(msg: &Msg) -> String {
+        let mut row = Record::new(Event::Send);
+        msg.describe(&mut row);
+        row.detail.into_owned()
     }
 
     #[test]
@@ -158,7 +189,15 @@ mod tests {
         assert_eq!(described(&aer), ("append_entries_reply", Some(5), Some(6)));
         let fwd = Msg::ClientForward(ClientForward { op: ClientOp::write(0, 17, 2), hops: 1 });
         assert_eq!(described(&fwd), ("client_forward", None, Some(17)));
-        let mut row = Record::new(Event::Send);
+        assert_eq!(detail(&rv), "last_term=3");
+        assert_eq!(detail(&rvr), "granted");
+        let denied = Msg::RequestVoteReply(RequestVoteReply { term: 4, vote_granted: false });
+        assert_eq!(detail(&denied), "denied");
+        assert_eq!(detail(&ae), "prev_term=2 entries=0 commit=8");
+        assert_eq!(detail(&aer), "failure");
+        let ok = Msg::AppendEntriesReply(AppendEntriesReply { term: 5, success: true, match_index: 6, read_round: 0 });
+        assert_eq!(detail(&ok), "success");
+                let mut row = Record::new(Event::Send);
         fwd.describe(&mut row);
         assert_eq!((row.key, row.value), (Some(2), Value::Id(17)));
     }

@@ -18,6 +18,6 @@ pub mod node;
 pub mod sessions;
 
 pub use config::{Bug, RaftConfig, ReadMode};
-pub use log::{Command, Entry, LogIndex, RaftLog, Term};
+pub use log::{entry_digest, Command, Entry, LogIndex, RaftLog, Term, DIGEST_EMPTY};
 pub use messages::{AppendEntries, AppendEntriesReply, ClientForward, Msg, RequestVote, RequestVoteReply};
-pub use node::{RaftNode, RaftTimer, Role};
+pub use node::{RaftNode, RaftTimer, Role, FSYNC_LOST};

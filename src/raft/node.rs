@@ -32,8 +32,11 @@ use super::sessions::Sessions;
 
 mod client;
 mod election;
+mod persist;
 mod reads;
 mod replication;
+
+pub use persist::FSYNC_LOST;
 
 /// A server's role (§5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +68,8 @@ pub enum RaftTimer {
     ClientRetry,
     /// Lease reads: a new leader's wait for its predecessor's possible lease is over.
     LeaseWait,
+    /// The oldest persist in flight completes (the fsync model, `node/persist.rs`).
+    Persist,
 }
 
 impl Timer for RaftTimer {
@@ -74,6 +79,7 @@ impl Timer for RaftTimer {
             RaftTimer::Heartbeat => "heartbeat",
             RaftTimer::ClientRetry => "client_retry",
             RaftTimer::LeaseWait => "lease_wait",
+            RaftTimer::Persist => "persist",
         }
     }
 }
@@ -124,9 +130,21 @@ pub struct RaftNode {
     /// Leaders: heartbeat rounds and reads waiting on them (thesis §6.4).
     reads: reads::Reads,
 
+    // The fsync model (node/persist.rs); untouched when `persist_delay_us` is 0.
+    /// Persistent state as of the last completed persist: what a restart comes back with.
+    durable: persist::Durable,
+    /// Persists in flight, oldest first; each completes `persist_delay_us` after it started.
+    persists: persist::Persists,
+    /// What the last crash took back, written as rows at the restart.
+    crash_loss: Option<persist::CrashLoss>,
+
     // Scratch for the input being handled.
     outbox: Vec<(NodeId, Msg)>,
     persisted_changed: bool,
+    /// The lowest log index the handler truncated (`LogIndex::MAX` for none).
+    dirty_from: LogIndex,
+    /// The log's length when the last handler ended: later appends start past it.
+    flushed_len: LogIndex,
     /// Scratch for `advance_commit_index` (a sorted copy of `match_index`), kept to avoid an
     /// allocation per AppendEntries reply.
     matched: Vec<LogIndex>,
@@ -156,8 +174,13 @@ impl RaftNode {
             pending_ids: FxHashSet::default(),
             retry_armed: false,
             reads: reads::Reads::default(),
+            durable: persist::Durable::default(),
+            persists: persist::Persists::new(),
+            crash_loss: None,
             outbox: Vec::new(),
             persisted_changed: false,
+            dirty_from: LogIndex::MAX,
+            flushed_len: 0,
             matched: Vec::with_capacity(n),
         }
     }
@@ -224,10 +247,6 @@ impl RaftNode {
         self.nodes as usize / 2 + 1
     }
 
-    fn persist_delay(&self) -> SimDuration {
-        SimDuration::from_us(self.config.persist_delay_us)
-    }
-
     // ---- Inputs -------------------------------------------------------------------------------
 
     /// Start or restart: a follower that knows no leader, waiting one election timeout.
@@ -260,15 +279,15 @@ impl RaftNode {
         }
     }
 
-    /// Releases the handler's messages, after the fsync time when persistent state changed.
+    /// Releases the handler's messages once every persist started so far (this handler's
+    /// included) has completed: at once when none is in flight.
     fn flush_outbox(&mut self, ctx: &mut Ctx<'_, Self>) {
-        let persisted = std::mem::take(&mut self.persisted_changed);
-        let delay = self.persist_delay();
+        let delay = self.start_persist(ctx);
         for (to, msg) in self.outbox.drain(..) {
-            if persisted {
-                ctx.send_after(delay, to, msg);
-            } else {
+            if delay == SimDuration::ZERO {
                 ctx.send(to, msg);
+            } else {
+                ctx.send_after(delay, to, msg);
             }
         }
     }
@@ -316,9 +335,11 @@ impl Protocol for RaftNode {
         self.flush_outbox(ctx);
     }
 
-    /// Keeps `current_term`, `voted_for` and the log; everything else is volatile. The state
-    /// machine is rebuilt by re-applying from index 1 once `commit_index` is learned again.
+    /// Keeps the durable `current_term`, `voted_for` and log (what completed persists wrote);
+    /// everything else is volatile. The state machine is rebuilt by re-applying from index 1 once
+    /// `commit_index` is learned again.
     fn on_crash(&mut self) {
+        self.revert_to_durable();
         let n = self.nodes as usize;
         self.role = Role::Follower;
         self.commit_index = 0;
@@ -335,12 +356,14 @@ impl Protocol for RaftNode {
         self.reads = reads::Reads::default();
         self.outbox.clear();
         self.persisted_changed = false;
+        self.dirty_from = LogIndex::MAX;
         if self.config.bug == Bug::ForgetVotedFor {
             self.voted_for = None;
         }
     }
 
     fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.note_crash_loss(ctx);
         self.boot(ctx);
         self.flush_outbox(ctx);
     }
@@ -367,6 +390,7 @@ impl Protocol for RaftNode {
                     self.serve_reads(ctx);
                 }
             }
+            RaftTimer::Persist => self.on_persist_done(ctx),
         }
         self.flush_outbox(ctx);
     }
@@ -374,6 +398,18 @@ impl Protocol for RaftNode {
     fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp, _attempt: u32) {
         self.accept_client_command(ctx, op);
         self.flush_outbox(ctx);
+    }
+
+    /// The node's real state, for `final_state` to hold against what its rows implied: a
+    /// `final` row with term = `current_term`, index = last log index and detail
+    /// `commit=<commit_index> digest=<16 hex digits>` (`RaftLog::digest`). A node down at the end
+    /// first writes what its crash lost (as a restart would).
+    fn on_finish(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.note_crash_loss(ctx);
+        let detail = format!("commit={} digest={:016x}", self.commit_index, self.log.digest());
+        ctx.note(
+            Record::new(Event::Final).term(self.current_term).index(self.log.last_index()).detail(detail),
+        );
     }
 
     fn is_leader(&self) -> bool {

@@ -345,9 +345,9 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
         };
         if let Some(reason) = lost {
             self.stats.messages_dropped += 1;
-            let mut row =
-                Record::new(Event::Drop).node(from).peer(to).msg(msg.name()).detail(reason.as_str());
+            let mut row = Record::new(Event::Drop).node(from).peer(to).msg(msg.name());
             msg.describe(&mut row);
+            row.detail = reason.as_str().into();
             self.emit(&mut row);
             return;
         }

@@ -80,7 +80,7 @@ impl RaftNode {
         let last = self.log.last_index();
         self.next_index.iter_mut().for_each(|n| *n = last + 1);
         self.match_index.iter_mut().for_each(|m| *m = 0);
-        self.match_index[self.id.index()] = last;
+        self.match_index[self.id.index()] = self.durable_prefix();
         self.reset_reads(ctx.now());
         self.start_read_round(ctx.now());
         if self.config.noop {
@@ -114,7 +114,9 @@ impl RaftNode {
         let up_to_date =
             (req.last_log_term, req.last_log_index) >= (self.log.last_term(), self.log.last_index());
         let log_ok = up_to_date || self.config.bug == Bug::VoteWithoutLogCheck;
-        let free = self.voted_for.is_none() || self.voted_for == Some(req.candidate_id);
+        let free = self.voted_for.is_none()
+            || self.voted_for == Some(req.candidate_id)
+            || self.config.bug == Bug::VoteIgnoringVotedFor;
         let vote_granted = req.term == self.current_term && free && log_ok;
         if vote_granted {
             if self.voted_for.is_none() {
@@ -134,10 +136,12 @@ impl RaftNode {
         from: NodeId,
         reply: RequestVoteReply,
     ) {
-        if self.observe_term(ctx, reply.term) {
+        if self.config.bug != Bug::IgnoreHigherTermReply && self.observe_term(ctx, reply.term) {
             return;
         }
-        if self.role != Role::Candidate || reply.term != self.current_term || !reply.vote_granted {
+        let this_term = reply.term == self.current_term
+            || (self.config.bug == Bug::CountStaleReplies && reply.term < self.current_term);
+        if self.role != Role::Candidate || !this_term || !reply.vote_granted {
             return;
         }
         // A set: a duplicated reply is one vote.

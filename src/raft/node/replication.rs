@@ -34,11 +34,24 @@ impl RaftNode {
             self.reply_append_entries(from, false, self.log.last_index(), req.read_round);
             return;
         }
-        let last_new = self.merge_entries(ctx, req.prev_log_index, req.entries);
-        if req.leader_commit > self.commit_index {
-            self.set_commit_index(ctx, req.leader_commit.min(last_new));
+        if self.config.bug == Bug::TruncateEveryAppend && req.prev_log_index < self.log.last_index() {
+            self.truncate_log(ctx, req.prev_log_index + 1);
         }
-        self.reply_append_entries(from, true, last_new, req.read_round);
+        let last_new = self.merge_entries(ctx, req.prev_log_index, req.entries);
+        // Figure 2: min(leaderCommit, index of last new entry) — never past what this request
+        // showed to match the leader.
+        let commit_upto = match self.config.bug {
+            Bug::CommitMinLastLog => self.log.last_index(),
+            _ => last_new,
+        };
+        if req.leader_commit > self.commit_index {
+            self.set_commit_index(ctx, req.leader_commit.min(commit_upto));
+        }
+        let matched = match self.config.bug {
+            Bug::MatchLastLog => self.log.last_index(),
+            _ => last_new,
+        };
+        self.reply_append_entries(from, true, matched, req.read_round);
     }
 
     pub(super) fn reply_append_entries(
@@ -67,10 +80,7 @@ impl RaftNode {
             index += 1;
             match self.log.term_at(index) {
                 Some(term) if term == entry.term => continue,
-                Some(_) => {
-                    ctx.note(Record::new(Event::Truncate).index(index).detail(format!("to {}", index - 1)));
-                    self.log.truncate_from(index);
-                }
+                Some(_) => self.truncate_log(ctx, index),
                 None => {}
             }
             ctx.note(entry_record(Event::Store, index, &entry));
@@ -80,16 +90,25 @@ impl RaftNode {
         index
     }
 
+    /// Deletes the entries from `index` on, with a `truncate` row (detail `to <last kept>`).
+    pub(super) fn truncate_log(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex) {
+        ctx.note(Record::new(Event::Truncate).index(index).detail(format!("to {}", index - 1)));
+        self.log.truncate_from(index);
+        self.log_dirty_from(index);
+    }
+
     pub(super) fn handle_append_entries_reply(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         from: NodeId,
         reply: AppendEntriesReply,
     ) {
-        if self.observe_term(ctx, reply.term) {
+        if self.config.bug != Bug::IgnoreHigherTermReply && self.observe_term(ctx, reply.term) {
             return;
         }
-        if self.role != Role::Leader || reply.term != self.current_term {
+        let this_term = reply.term == self.current_term
+            || (self.config.bug == Bug::CountStaleReplies && reply.term < self.current_term);
+        if self.role != Role::Leader || !this_term {
             return;
         }
         // Any reply of this term confirms this node still leads, for the round it answers (§6.4).
@@ -153,7 +172,8 @@ impl RaftNode {
     /// (the Figure8Commit bug drops that condition). Terms never decrease along the log, so if the
     /// majority-replicated N fails the term test, every smaller candidate fails it too.
     pub(super) fn advance_commit_index(&mut self, ctx: &mut Ctx<'_, Self>) {
-        self.match_index[self.id.index()] = self.log.last_index();
+        // The leader's own copy counts once durable (node/persist.rs).
+        self.match_index[self.id.index()] = self.durable_prefix();
         let mut matched = std::mem::take(&mut self.matched);
         matched.clear();
         matched.extend_from_slice(&self.match_index);

@@ -1,0 +1,195 @@
+//! Every change to a node's state shows in the trace: at the end of a run each Raft node writes a
+//! `final` row with its real state (term = `current_term`, index = last log index, detail
+//! `commit=<commit_index> digest=<hex>` over its log's `(index, term, command id)`), and this
+//! checker compares it with what the node's rows implied:
+//!
+//! - the log rebuilt from `append` / `store` / `truncate` rows (the digest `raft::entry_digest`,
+//!   the command id being a put's value id or a get's `get#<id>`);
+//! - `commit_index`: the highest `commit` row since the node last crashed (0 after a crash);
+//! - `current_term`: the highest term the node showed or was shown since it last crashed — its
+//!   `role`, `vote`, `append` and `commit` rows, the RPCs delivered to it (a higher term is adopted
+//!   on receipt, Figure 2), and the durable term its restart reports.
+//!
+//! A node that changes its log or term without writing rows (or writes rows it did not act on)
+//! is caught here, even if no other property notices.
+
+use crate::check::node_map::NodeMap;
+use crate::check::raft_log::wire;
+use crate::check::{Checker, Violation};
+use crate::raft::{entry_digest, DIGEST_EMPTY};
+use crate::sim::NodeId;
+use crate::trace::{Event, Record, Value};
+
+#[derive(Clone, Debug, Default)]
+struct Implied {
+    /// `(term, command id)` of the entry at index `i + 1`.
+    log: Vec<(u64, u64)>,
+    commit: u64,
+    term: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct FinalState {
+    nodes: NodeMap<Implied>,
+}
+
+impl FinalState {
+    pub const NAME: &'static str = "final_state";
+
+    pub fn new() -> FinalState {
+        FinalState::default()
+    }
+
+    fn check(&self, row: &Record, node: NodeId, out: &mut Vec<Violation>) {
+        let implied = self.nodes.get(&node).cloned().unwrap_or_default();
+        let digest =
+            implied.log.iter().zip(1..).fold(DIGEST_EMPTY, |h, ((t, id), i)| entry_digest(h, i, *t, *id));
+        let field = |name: &str| {
+            row.detail.split(' ').find_map(|tok| tok.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+        };
+        let real_commit = field("commit").and_then(|v| v.parse::<u64>().ok());
+        let real_digest = field("digest").and_then(|v| u64::from_str_radix(v, 16).ok());
+        let mut wrong = Vec::new();
+        if row.index != Some(implied.log.len() as u64) {
+            wrong.push(format!("last index {:?}, rows imply {}", row.index, implied.log.len()));
+        }
+        if real_digest != Some(digest) {
+            wrong.push(format!("log digest {}, rows imply {digest:016x}", field("digest").unwrap_or("?")));
+        }
+        if real_commit != Some(implied.commit) {
+            wrong.push(format!(
+                "commit index {}, rows imply {}",
+                field("commit").unwrap_or("?"),
+                implied.commit
+            ));
+        }
+        if row.term != Some(implied.term) {
+            wrong.push(format!("current term {:?}, rows imply {}", row.term, implied.term));
+        }
+        if !wrong.is_empty() {
+            out.push(Violation::at(Self::NAME, row, format!("{node} ended with {}", wrong.join("; "))));
+        }
+    }
+}
+
+/// The command id an entry row shows: a put's value id, or the id in a get's `get#<id>` detail.
+/// The command identity an `append` / `store` row shows, as `raft::Command::id` defines it: a
+/// read's or cas's op id from `detail` (`get#<id>`, `cas#<id> …`), a write's value id (its op id),
+/// 0 for the §8 no-op.
+fn command_id(row: &Record) -> u64 {
+    let first = row.detail.split(' ').next().unwrap_or("");
+    if let Some(id) = first.strip_prefix("get#").or_else(|| first.strip_prefix("cas#")) {
+        return id.parse().unwrap_or(0);
+    }
+    match row.value {
+        Value::Id(v) => v,
+        _ => 0,
+    }
+}
+
+impl Checker for FinalState {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[
+            Event::Deliver,
+            Event::Crash,
+            Event::Role,
+            Event::Vote,
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::Commit,
+            Event::Final,
+        ])
+    }
+
+    fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
+        let Some(node) = row.node else { return };
+        if row.event == Event::Final {
+            self.check(row, node, out);
+            return;
+        }
+        if row.event == Event::Deliver && !wire::is_rpc(row) {
+            return;
+        }
+        let implied = self.nodes.entry_or_default(node);
+        match row.event {
+            Event::Crash => {
+                implied.commit = 0;
+                implied.term = 0;
+                return;
+            }
+            Event::Append | Event::Store => {
+                if let (Some(index), Some(term)) = (row.index, row.term) {
+                    let len = implied.log.len() as u64;
+                    if index >= 1 && index <= len + 1 {
+                        implied.log.truncate((index - 1) as usize);
+                        implied.log.push((term, command_id(row)));
+                    }
+                }
+                if row.event == Event::Store {
+                    return; // a stored entry's term is its leader's, not the node's
+                }
+            }
+            Event::Truncate => {
+                if let Some(index) = row.index {
+                    implied.log.truncate(index.saturating_sub(1).min(implied.log.len() as u64) as usize);
+                }
+                return;
+            }
+            Event::Commit => {
+                implied.commit = implied.commit.max(row.index.unwrap_or(0));
+            }
+            _ => {}
+        }
+        if let Some(term) = row.term {
+            implied.term = implied.term.max(term);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    fn final_row(node: u32, term: u64, last: u64, commit: u64, entries: &[(u64, u64)]) -> Record {
+        let digest =
+            entries.iter().zip(1..).fold(DIGEST_EMPTY, |h, ((t, id), i)| entry_digest(h, i, *t, *id));
+        Record::new(Event::Final)
+            .node(NodeId(node))
+            .term(term)
+            .index(last)
+            .detail(format!("commit={commit} digest={digest:016x}"))
+    }
+
+    #[test]
+    fn a_final_state_matching_the_rows_passes() {
+        let rows = vec![
+            role(0, 1, "leader"),
+            append(0, 1, 1, 7),
+            append_get(0, 1, 2, 1).detail("get#8"),
+            commit(0, 2, 1),
+            final_row(0, 1, 2, 2, &[(1, 7), (1, 8)]),
+        ];
+        assert_eq!(run(&mut FinalState::new(), rows), vec![]);
+    }
+
+    /// Blind spot: n1 ends holding an entry it never wrote a row for (and its term moved on
+    /// silently). Every other checker only sees rows, so nothing else can notice.
+    #[test]
+    fn a_log_changed_without_rows_is_caught() {
+        let rows = vec![role(1, 1, "follower"), store(1, 1, 1, 7), final_row(1, 2, 2, 0, &[(1, 7), (2, 9)])];
+        let v = run(&mut FinalState::new(), rows);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].message.starts_with("n1 ended with last index Some(2), rows imply 1; log digest"),
+            "{}",
+            v[0].message
+        );
+        assert!(v[0].message.ends_with("current term Some(2), rows imply 1"), "{}", v[0].message);
+    }
+}
