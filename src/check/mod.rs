@@ -21,6 +21,7 @@ pub mod progress;
 pub mod raft_log;
 pub mod siblings_antichain;
 pub mod state_machine_safety;
+pub mod strict_quorum_reads;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod vote_once;
