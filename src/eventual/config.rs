@@ -35,7 +35,8 @@ pub enum Bug {
     /// The correct model.
     #[default]
     None,
-    /// Anti-entropy replaces the held versions with the pushed ones instead of merging them.
+    /// Anti-entropy exchanges digests and versions but skips the merge of what it receives, so a
+    /// replica that missed a replicate message never catches up.
     AeSkipMerge,
     /// Read repair stores (and answers with) the OLDEST reply instead of the merge of all replies.
     ReadRepairOlder,

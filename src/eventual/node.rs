@@ -170,7 +170,8 @@ impl EventualNode {
         }
     }
 
-    /// `write` row: key, value = the written id, clock = the new version's clock.
+    /// `write` row: key, value = the written id, clock = the new version's clock; then, in dynamo
+    /// mode, an `apply` row (detail `put`) with the resulting set if it is not just the new version.
     fn handle_put(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, value: u64, context: Option<&Clock>) {
         let clock = if self.seed() {
             self.seed_clock.increment(self.id);
@@ -184,12 +185,23 @@ impl EventualNode {
             clock
         };
         let version = Version::write(value, clock.clone(), self.id);
+        ctx.note(Record::new(Event::Write).key(key).value(Value::Id(value)).clock(clock.to_trace()));
         if self.seed() {
             self.store.put_local(key, version);
         } else {
-            self.store.put(key, version);
+            self.store.put(key, version.clone());
+            let set = self.store.get(key);
+            if set != [version] {
+                // The write sits beside versions its context did not cover (or lost under LWW):
+                // the resulting set, so row readers track the coordinator's state.
+                let row = Record::new(Event::Apply)
+                    .key(key)
+                    .value(value_of(set))
+                    .clock(join_clock(set).to_trace())
+                    .detail("put");
+                ctx.note(row);
+            }
         }
-        ctx.note(Record::new(Event::Write).key(key).value(Value::Id(value)).clock(clock.to_trace()));
         // The client's op id is the written value id.
         let w = if self.config.bug == Bug::AckBeforeQuorum { 1 } else { self.write_quorum() };
         let req = if w > 1 { Some(self.take_req()) } else { None };
@@ -422,9 +434,7 @@ impl EventualNode {
 
     fn apply_pushed(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, push: &[KeyVersions]) {
         for kv in push {
-            if self.config.bug == Bug::AeSkipMerge {
-                self.store.overwrite(kv.key, kv.versions.clone());
-            } else {
+            if self.config.bug != Bug::AeSkipMerge {
                 self.apply_received(ctx, Some(from), kv.key, &kv.versions, "anti_entropy");
             }
         }
