@@ -30,7 +30,8 @@ fn metric(o: &Outcome, name: &str) -> MetricValue {
 
 /// The first seed in `1..=BUDGET` where `checker` reports a violation.
 fn first_caught(text: &str, sets: &[&str], checker: &str) -> Option<u64> {
-    (1..=BUDGET).find(|seed| run(&scenario(text, *seed, sets)).violations.iter().any(|v| v.property == checker))
+    (1..=BUDGET)
+        .find(|seed| run(&scenario(text, *seed, sets)).violations.iter().any(|v| v.property == checker))
 }
 
 /// Seeds for the correct model: `DSIM_EC_SEEDS` (a by-hand sweep) or a small budget.
@@ -104,7 +105,10 @@ fn session_guarantees_are_measured_and_strict_quorums_restore_them() {
         mr += metric(&o, "monotonic_reads_violation_fraction").as_f64().expect("repeated reads");
         let strict = run(&scenario(QUORUM, seed, &[]));
         assert_eq!(metric(&strict, "ryw_violation_fraction"), MetricValue::Float(0.0), "seed {seed}");
-        eprintln!("seed {seed}: strict monotonic_reads {:?}", metric(&strict, "monotonic_reads_violation_fraction"));
+        eprintln!(
+            "seed {seed}: strict monotonic_reads {:?}",
+            metric(&strict, "monotonic_reads_violation_fraction")
+        );
     }
     assert!(ryw > 0.0 && mr > 0.0, "roaming W = R = 1 clients must see session violations: {ryw} {mr}");
 }

@@ -51,7 +51,14 @@ impl StrictQuorumReads {
         }
     }
 
-    fn judge_clock(&mut self, row: &Record, key: u64, begin_us: u64, read: &VClock, out: &mut Vec<Violation>) {
+    fn judge_clock(
+        &mut self,
+        row: &Record,
+        key: u64,
+        begin_us: u64,
+        read: &VClock,
+        out: &mut Vec<Violation>,
+    ) {
         let Some(writes) = self.acked.get(&key) else { return };
         let before = writes.partition_point(|w| w.time_us < begin_us);
         if before == 0 || read.descends(&writes[before - 1].frontier) || self.reported >= REPORTED_MAX {
@@ -111,7 +118,14 @@ mod tests {
     use crate::sim::NodeId;
     use crate::trace::{Clock, Value};
 
-    fn row(event: Event, msg: &'static str, time_us: u64, id: u64, value: Value, clock: &[(u32, u64)]) -> Record {
+    fn row(
+        event: Event,
+        msg: &'static str,
+        time_us: u64,
+        id: u64,
+        value: Value,
+        clock: &[(u32, u64)],
+    ) -> Record {
         let mut r = Record::new(event).msg(msg).key(0).index(id).value(value).detail("p1");
         r.time_us = time_us;
         if !clock.is_empty() {

@@ -337,7 +337,10 @@ impl Clients {
         if let (Some(node), Some(link)) = (target, link) {
             p.node = node;
             p.attempt += 1;
-            self.out.push((now + link, ClientEv::Arrive { node, op: p.op, attempt: p.attempt, context: p.context.clone() }));
+            self.out.push((
+                now + link,
+                ClientEv::Arrive { node, op: p.op, attempt: p.attempt, context: p.context.clone() },
+            ));
         }
         self.schedule_tick(now, id, deadline);
     }
