@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::trace::{Record, Value};
+use crate::trace::{Clock, Record, Value};
 
 /// What an operation does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,6 +131,10 @@ impl ClientOp {
 pub enum ClientReply {
     /// It took effect; a read carries the value read (`Value::None` = nil, `Ids` = siblings).
     Ok(Value),
+    /// Like `Ok`, plus an opaque causal context (a clock, Dynamo §4.4) the client layer writes in
+    /// the `ok` row's `clock` column and hands back with the process's next write on the key
+    /// ([`crate::protocol::Ctx::client_context`]). The kernel never reads it.
+    OkWithContext(Value, Clock),
     /// It certainly did not take effect (`why`: a token without spaces, e.g. `cas_mismatch`).
     Fail(&'static str),
     /// It may or may not have taken effect (`why`: e.g. `session_expired`).

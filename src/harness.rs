@@ -166,7 +166,11 @@ impl Model for EventualModel {
     }
 
     fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
-        check::eventual_set::eventual_checkers(scenario.eventual.policy)
+        let mut checkers = check::eventual_set::eventual_checkers(scenario.eventual.policy);
+        if check::eventual_set::strict_quorum_applies(scenario) {
+            checkers.push(Box::new(check::strict_quorum_reads::StrictQuorumReads::new()));
+        }
+        checkers
     }
 
     fn metrics(scenario: &Scenario) -> Box<dyn Metrics> {

@@ -15,7 +15,7 @@ use rand::Rng;
 use crate::client::{ClientOp, ClientReply, Kind};
 use crate::sim::rng::SimRng;
 use crate::sim::{NodeId, SimDuration, SimTime};
-use crate::trace::Record;
+use crate::trace::{Clock, Record};
 
 /// A message between nodes. `Clone` because the network may duplicate it.
 pub trait Message: Clone + Debug {
@@ -91,6 +91,7 @@ pub struct Ctx<'a, P: Protocol> {
     rng: &'a mut SimRng,
     effects: &'a mut Vec<Effect<P>>,
     timer_draws: Option<&'a mut Vec<u64>>,
+    client_context: Option<Clock>,
 }
 
 impl<'a, P: Protocol> Ctx<'a, P> {
@@ -103,7 +104,20 @@ impl<'a, P: Protocol> Ctx<'a, P> {
         rng: &'a mut SimRng,
         effects: &'a mut Vec<Effect<P>>,
     ) -> Self {
-        Ctx { now, id, nodes, timer_rng, rng, effects, timer_draws: None }
+        Ctx { now, id, nodes, timer_rng, rng, effects, timer_draws: None, client_context: None }
+    }
+
+    /// The opaque context the client sent with the op being handled (see
+    /// [`ClientReply::OkWithContext`]); set by the runner for `on_client` only.
+    pub fn with_client_context(mut self, context: Option<Clock>) -> Self {
+        self.client_context = context;
+        self
+    }
+
+    /// The context of the client op being handled: `None` outside `on_client`, for a blind write,
+    /// or for a protocol that hands out no contexts.
+    pub fn client_context(&self) -> Option<&Clock> {
+        self.client_context.as_ref()
     }
 
     /// Record every timer draw into `log` (the paired-sweep test uses this).

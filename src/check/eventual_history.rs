@@ -67,6 +67,9 @@ pub fn value_ids(value: &Value) -> Vec<u64> {
 pub struct EventualHistory {
     /// Value id → its write.
     pub writes: BTreeMap<u64, WriteInfo>,
+    /// Value id -> the clock of every `write` row of it. Usually one; a client's resend of a put
+    /// to another coordinator writes the same value again, under another clock.
+    pub copies: BTreeMap<u64, Vec<VClock>>,
     /// Values clients asked to write.
     pub client_puts: BTreeSet<u64>,
     /// Nodes that wrote any `final` row.
@@ -88,6 +91,7 @@ impl EventualHistory {
             Event::Write => {
                 if let (Value::Id(v), Some(key)) = (&row.value, row.key) {
                     let clock = row.clock.as_ref().map(VClock::from_trace).unwrap_or_default();
+                    self.copies.entry(*v).or_default().push(clock.clone());
                     let info = WriteInfo { key, clock, node: row.node, time_us: row.time_us, seq: row.seq };
                     self.writes.insert(*v, info);
                 }

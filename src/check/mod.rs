@@ -25,6 +25,7 @@ pub mod progress;
 pub mod raft_log;
 pub mod siblings_antichain;
 pub mod state_machine_safety;
+pub mod strict_quorum_reads;
 pub mod term_adoption;
 #[cfg(test)]
 pub(crate) mod testkit;

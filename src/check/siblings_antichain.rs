@@ -43,7 +43,19 @@ impl Checker for SiblingsAntichain {
                 for a in &held.values {
                     for b in &held.values {
                         let (Some(ca), Some(cb)) = (h.write_clock(*a), h.write_clock(*b)) else { continue };
-                        if ca.compare(cb) != Ordering4::Before || reported >= REPORTED_MAX {
+                        // A value written twice (a put resent to another coordinator) is judged by
+                        // any of its copies: only a pair no copies of which are concurrent counts.
+                        let dominated = |x: &Vec<_>, y: &Vec<_>| {
+                            x.iter().all(|cx: &crate::eventual::VClock| {
+                                y.iter().any(|cy| cx.compare(cy) == Ordering4::Before)
+                            })
+                        };
+                        let copies = (h.copies.get(a), h.copies.get(b));
+                        let all_before = match copies {
+                            (Some(xa), Some(xb)) => dominated(xa, xb),
+                            _ => ca.compare(cb) == Ordering4::Before,
+                        };
+                        if !all_before || reported >= REPORTED_MAX {
                             continue;
                         }
                         reported += 1;

@@ -35,7 +35,10 @@ impl WritesSurvive {
         states.values().any(|held| match self.policy {
             Policy::Lww => held.clock.descends(clock),
             Policy::Siblings => {
-                held.values.iter().any(|v| h.write_clock(*v).is_some_and(|c| c.descends(clock)))
+                // Any copy of a held value (a resent put is written once per coordinator).
+                held.values
+                    .iter()
+                    .any(|v| h.copies.get(v).is_some_and(|cs| cs.iter().any(|c| c.descends(clock))))
             }
         })
     }
@@ -58,7 +61,7 @@ impl Checker for WritesSurvive {
             .history
             .writes
             .iter()
-            .filter(|(_, w)| !self.survives(w.key, &w.clock))
+            .filter(|(v, w)| self.history.copies[*v].iter().any(|c| !self.survives(w.key, c)))
             .map(|(v, w)| (*v, w.key, &w.clock))
             .collect();
         for (value, key, clock) in lost.iter().take(REPORTED_MAX) {

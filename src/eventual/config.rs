@@ -28,6 +28,25 @@ pub enum Mode {
     Seed,
 }
 
+/// A deliberately broken model, so the checkers can show they catch it (`eventual.bug`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bug {
+    /// The correct model.
+    #[default]
+    None,
+    /// Anti-entropy exchanges digests and versions but skips the merge of what it receives, so a
+    /// replica that missed a replicate message never catches up.
+    AeSkipMerge,
+    /// Read repair stores (and answers with) the OLDEST reply instead of the merge of all replies.
+    ReadRepairOlder,
+    /// The seed's "any entry greater" comparison inside dynamo mode: a version is dropped as soon
+    /// as another held version has any larger entry, so concurrent siblings drop each other.
+    AnyEntryGreater,
+    /// The coordinator acknowledges a put after its local write, whatever W says (a sloppy ack).
+    AckBeforeQuorum,
+}
+
 /// The eventually consistent KV's knobs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -48,6 +67,15 @@ pub struct EventualConfig {
     pub read_repair: bool,
     /// A coordinator gives up on a quorum it has not reached after this long (ms).
     pub request_timeout_ms: u64,
+    /// A deliberately broken model (mutation testing of the checkers); `none` in real runs.
+    #[serde(skip_serializing_if = "Bug::is_none")]
+    pub bug: Bug,
+}
+
+impl Bug {
+    pub fn is_none(&self) -> bool {
+        *self == Bug::None
+    }
 }
 
 impl Default for EventualConfig {
@@ -61,6 +89,7 @@ impl Default for EventualConfig {
             read_quorum: 1,
             read_repair: false,
             request_timeout_ms: 1_000,
+            bug: Bug::None,
         }
     }
 }
@@ -97,6 +126,9 @@ impl EventualConfig {
         }
         if !(1..=3_600_000).contains(&self.request_timeout_ms) {
             return bad("request_timeout_ms", &self.request_timeout_ms, "an integer in [1, 3600000]".into());
+        }
+        if self.bug != Bug::None && self.mode == Mode::Seed {
+            return bad("bug", &format!("{:?}", self.bug), "\"none\" with mode = \"seed\"".into());
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ pub mod node;
 pub mod store;
 pub mod vclock;
 
-pub use config::{EventualConfig, Mode, Policy};
+pub use config::{Bug, EventualConfig, Mode, Policy};
 pub use messages::EventualMsg;
 pub use node::{EventualNode, EventualTimer};
 pub use vclock::{Ordering4, VClock};

@@ -1,9 +1,14 @@
 //! One replica of the eventually consistent KV, which also coordinates the client requests it gets.
 //!
 //! Every node replicates every key (N = cluster size). `mode = "dynamo"`:
-//! - Put (Dynamo §4.4, §4.5): the new clock is the join of the clocks of the versions held for the
-//!   key, plus one in the coordinator's entry, so the write supersedes everything the coordinator
-//!   has seen. It is stored locally and sent to every other replica; with W > 1 the coordinator
+//! - Put (Dynamo §4.4, §4.5): the put carries the context (clock) the client got with its last
+//!   get or put on the key (none = a blind write). The new clock is the context joined with the
+//!   coordinator's own entry as held for the key, plus one in that entry: it descends from what the
+//!   client saw and is concurrent with what it did not see, so merging it into the held set keeps
+//!   those as siblings. (Vector clocks with one entry per coordinator cannot tell a blind write
+//!   apart from a write that saw the coordinator's earlier writes: those it still supersedes; dotted
+//!   version vectors would fix that.) Every `ok` carries the resulting clock as the client's next
+//!   context (`ClientReply::OkWithContext`). It is stored locally and sent to every other replica; with W > 1 the coordinator
 //!   acknowledges once W − 1 distinct replicas acked (`note` `put_ack`), or gives up after
 //!   `request_timeout_ms` (`note` `put_timeout`). With W = 1 the `put_ack` row follows the `write`
 //!   row at once, so "acknowledged" is always the `put_ack` row.
@@ -29,13 +34,13 @@ use std::collections::BTreeMap;
 use rand::Rng;
 
 use crate::client::{ClientOp, ClientReply, Func};
-use crate::eventual::config::{EventualConfig, Mode, Policy};
+use crate::eventual::config::{Bug, EventualConfig, Mode, Policy};
 use crate::eventual::messages::{EventualMsg, KeyVersions};
 use crate::eventual::store::{self, join_clock, value_of, Rule, Store, Version};
 use crate::eventual::vclock::{Ordering4, VClock};
 use crate::protocol::{Ctx, Protocol, Timer};
 use crate::sim::{NodeId, SimDuration};
-use crate::trace::{Event, Record, Value};
+use crate::trace::{Clock, Event, Record, Value};
 
 /// At most this many client requests in flight at one coordinator; more are refused (`note`
 /// `overloaded`), so a stuck quorum cannot grow memory without bound.
@@ -101,6 +106,7 @@ impl EventualNode {
         assert!(id.0 < nodes, "node {id} outside a cluster of {nodes}");
         let rule = match (config.mode, config.policy) {
             (Mode::Seed, _) => Rule::Seed,
+            (Mode::Dynamo, Policy::Siblings) if config.bug == Bug::AnyEntryGreater => Rule::AnyEntryGreater,
             (Mode::Dynamo, Policy::Siblings) => Rule::Siblings,
             (Mode::Dynamo, Policy::Lww) => Rule::Lww,
         };
@@ -155,21 +161,49 @@ impl EventualNode {
 
     // ----- client requests -----
 
-    /// `write` row: key, value = the written id, clock = the new version's clock.
-    fn handle_put(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, value: u64) {
+    /// An `ok` for the client: with the clock as its next context in dynamo mode (the seed has none).
+    fn ok(&self, value: Value, clock: &VClock) -> ClientReply {
+        if self.seed() {
+            ClientReply::Ok(value)
+        } else {
+            ClientReply::OkWithContext(value, clock.to_trace())
+        }
+    }
+
+    /// `write` row: key, value = the written id, clock = the new version's clock; then, in dynamo
+    /// mode, an `apply` row (detail `put`) with the resulting set if it is not just the new version.
+    fn handle_put(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, value: u64, context: Option<&Clock>) {
         let clock = if self.seed() {
             self.seed_clock.increment(self.id);
             self.seed_clock.clone()
         } else {
-            let mut clock = join_clock(self.store.get(key));
+            let mut own = vec![0; self.id.index() + 1];
+            own[self.id.index()] = join_clock(self.store.get(key)).get(self.id);
+            let mut clock = context.map(VClock::from_trace).unwrap_or_default();
+            clock.merge(&VClock::from_counters(&own));
             clock.increment(self.id);
             clock
         };
         let version = Version::write(value, clock.clone(), self.id);
-        self.store.put_local(key, version);
         ctx.note(Record::new(Event::Write).key(key).value(Value::Id(value)).clock(clock.to_trace()));
+        if self.seed() {
+            self.store.put_local(key, version);
+        } else {
+            self.store.put(key, version.clone());
+            let set = self.store.get(key);
+            if set != [version] {
+                // The write sits beside versions its context did not cover (or lost under LWW):
+                // the resulting set, so row readers track the coordinator's state.
+                let row = Record::new(Event::Apply)
+                    .key(key)
+                    .value(value_of(set))
+                    .clock(join_clock(set).to_trace())
+                    .detail("put");
+                ctx.note(row);
+            }
+        }
         // The client's op id is the written value id.
-        let w = self.write_quorum();
+        let w = if self.config.bug == Bug::AckBeforeQuorum { 1 } else { self.write_quorum() };
         let req = if w > 1 { Some(self.take_req()) } else { None };
         let versions = self.store.get(key).to_vec();
         let peers: Vec<NodeId> = ctx.peers().collect();
@@ -179,7 +213,7 @@ impl EventualNode {
         match req {
             None => {
                 note_put(ctx, "put_ack", key, value, &clock, 1, 1);
-                ctx.reply(value, ClientReply::Ok(Value::None));
+                ctx.reply(value, self.ok(Value::None, &clock));
             }
             Some(req) => {
                 let pending = PendingWrite { key, value, clock, acked: Vec::new() };
@@ -193,7 +227,7 @@ impl EventualNode {
         if self.read_quorum() <= 1 {
             let local = self.store.get(key).to_vec();
             note_read(ctx, key, id, &local, 1);
-            ctx.reply(id, ClientReply::Ok(value_of(&local)));
+            ctx.reply(id, self.ok(value_of(&local), &join_clock(&local)));
             return;
         }
         let req = self.take_req();
@@ -272,7 +306,7 @@ impl EventualNode {
             let done = self.pending_writes.remove(&req).expect("pending write just seen");
             ctx.cancel_timer(EventualTimer::WriteTimeout(req));
             note_put(ctx, "put_ack", done.key, done.value, &done.clock, acks, w);
-            ctx.reply(done.value, ClientReply::Ok(Value::None));
+            ctx.reply(done.value, self.ok(Value::None, &done.clock));
         }
     }
 
@@ -306,12 +340,15 @@ impl EventualNode {
     /// `replies=<R>`. Then read repair, if on.
     fn complete_read(&mut self, ctx: &mut Ctx<'_, Self>, done: PendingRead) {
         let rule = self.store.rule();
+        if self.config.read_repair && self.config.bug == Bug::ReadRepairOlder {
+            return self.complete_read_older(ctx, done);
+        }
         let mut merged = self.store.get(done.key).to_vec();
         for (_, versions) in &done.replies {
             merged = store::merge(rule, &merged, versions);
         }
         note_read(ctx, done.key, done.id, &merged, done.replies.len() + 1);
-        ctx.reply(done.id, ClientReply::Ok(value_of(&merged)));
+        ctx.reply(done.id, self.ok(value_of(&merged), &join_clock(&merged)));
         if !self.config.read_repair {
             return;
         }
@@ -321,6 +358,19 @@ impl EventualNode {
             }
         }
         self.apply_received(ctx, None, done.key, &merged, "read_repair");
+    }
+
+    /// The `read_repair_older` bug: answers with, and stores, the answer with the smallest clock.
+    fn complete_read_older(&mut self, ctx: &mut Ctx<'_, Self>, done: PendingRead) {
+        let mut oldest = self.store.get(done.key).to_vec();
+        for (_, versions) in &done.replies {
+            if join_clock(versions).sum() < join_clock(&oldest).sum() {
+                oldest = versions.clone();
+            }
+        }
+        note_read(ctx, done.key, done.id, &oldest, done.replies.len() + 1);
+        ctx.reply(done.id, self.ok(value_of(&oldest), &join_clock(&oldest)));
+        self.store.overwrite(done.key, oldest);
     }
 
     // ----- anti-entropy -----
@@ -384,7 +434,9 @@ impl EventualNode {
 
     fn apply_pushed(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, push: &[KeyVersions]) {
         for kv in push {
-            self.apply_received(ctx, Some(from), kv.key, &kv.versions, "anti_entropy");
+            if self.config.bug != Bug::AeSkipMerge {
+                self.apply_received(ctx, Some(from), kv.key, &kv.versions, "anti_entropy");
+            }
         }
     }
 }
@@ -498,7 +550,10 @@ impl Protocol for EventualNode {
             return;
         }
         match op.f {
-            Func::Write { value } => self.handle_put(ctx, op.key, value),
+            Func::Write { value } => {
+                let context = ctx.client_context().cloned();
+                self.handle_put(ctx, op.key, value, context.as_ref())
+            }
             Func::Read => self.handle_get(ctx, op.key, op.id),
             Func::Cas { .. } => ctx.reply(op.id, ClientReply::Refused("cas_unsupported")),
         }

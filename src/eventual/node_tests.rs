@@ -64,6 +64,16 @@ impl Step {
         self.run(|n, ctx| n.on_client(ctx, op.client_op(), 0))
     }
 
+    /// A put carrying the context `context` (Dynamo §4.4), as the runner hands it over.
+    fn put_with(&mut self, key: u64, value: u64, context: &[u64]) -> Vec<Effect<EventualNode>> {
+        let mut effects = Vec::new();
+        let (id, nodes) = (self.node.id, self.node.nodes);
+        let ctx = Ctx::new(self.now, id, nodes, &mut self.timer_rng, &mut self.rng, &mut effects);
+        let mut ctx = ctx.with_client_context(Some(vc(context).to_trace()));
+        self.node.on_client(&mut ctx, ClientOp::write(0, value, key), 0);
+        effects
+    }
+
     fn deliver(&mut self, from: u32, msg: EventualMsg) -> Vec<Effect<EventualNode>> {
         self.run(|n, ctx| n.on_message(ctx, NodeId(from), msg))
     }
@@ -125,14 +135,35 @@ fn put_bumps_clock_over_held_versions_and_replicates_to_every_peer() {
     );
     assert_eq!(rows(&e), vec!["write  k1 v10 n0:1 ", "note put_ack k1 v10 n0:1 acks=1/1"]);
     assert_eq!(e.len(), 5, "no timer with W = 1: {e:?}");
-    assert!(matches!(e[4], Effect::Reply { op: 10, reply: ClientReply::Ok(Value::None) }), "acked at once");
+    let context = vc(&[1]).to_trace();
+    assert!(
+        matches!(&e[4], Effect::Reply { op: 10, reply: ClientReply::OkWithContext(Value::None, c) } if *c == context),
+        "acked at once, with the write's clock as the next context"
+    );
 
-    // n0 now holds two siblings (its own v10 and n1's concurrent v11); the next write descends from both.
+    // n0 now holds two siblings (its own v10 and n1's concurrent v11). A blind write (no context)
+    // supersedes only the coordinator's own entry and stays a sibling of v11, which it never saw.
     s.deliver(1, EventualMsg::Replicate { key: 1, versions: vec![ver(11, &[0, 1], 1)], req: None });
     assert_eq!(s.node.store().get(1).len(), 2);
     let e = s.client(Op::Put { key: 1, value: 12 });
-    assert_eq!(rows(&e)[0], "write  k1 v12 n0:2;n1:1 ");
-    assert_eq!(s.node.store().get(1), &[ver(12, &[2, 1], 0)]);
+    assert_eq!(rows(&e)[0], "write  k1 v12 n0:2 ");
+    assert_eq!(s.node.store().get(1), &[ver(11, &[0, 1], 1), ver(12, &[2], 0)]);
+    // A put whose context saw both descends from both.
+    let e = s.put_with(1, 13, &[2, 1]);
+    assert_eq!(rows(&e)[0], "write  k1 v13 n0:3;n1:1 ");
+    assert_eq!(s.node.store().get(1), &[ver(13, &[3, 1], 0)]);
+}
+
+/// Dynamo §4.4: a put from a context that missed a version held elsewhere becomes its sibling
+/// at the replica that holds it, instead of overwriting it.
+#[test]
+fn a_put_from_an_old_context_is_a_sibling_of_what_it_missed() {
+    let mut s = Step::new(1, 3, dynamo(Policy::Siblings));
+    s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(1, &[1], 0)], req: None });
+    s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(2, &[2], 0)], req: None });
+    let e = s.put_with(1, 3, &[1]);
+    assert_eq!(rows(&e)[0], "write  k1 v3 n0:1;n1:1 ");
+    assert_eq!(s.node.store().get(1), &[ver(2, &[2], 0), ver(3, &[1, 1], 1)]);
 }
 
 /// Dynamo §4.4: concurrent versions are both kept (siblings) and the meeting is reported.
@@ -333,7 +364,7 @@ fn anti_entropy_does_not_pull_older_versions() {
     let mut b = Step::new(1, 2, config);
     a.client(Op::Put { key: 1, value: 1 });
     b.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(1, &[1], 0)], req: None });
-    b.client(Op::Put { key: 1, value: 2 });
+    b.put_with(1, 2, &[1]);
     let e = b.deliver(0, sends(&a.timer(EventualTimer::AntiEntropy))[0].1.clone());
     assert_eq!(
         sends(&e),

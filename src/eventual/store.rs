@@ -57,6 +57,9 @@ impl Version {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rule {
     Siblings,
+    /// A deliberate bug (`eventual.bug = "any_entry_greater"`): `Siblings` with the seed's
+    /// comparison, so a version is dropped when another has ANY larger entry.
+    AnyEntryGreater,
     Lww,
     Seed,
 }
@@ -129,6 +132,28 @@ impl Store {
         self.keys.insert(key, vec![version]);
     }
 
+    /// The coordinator's own write under a context (Dynamo §4.4): merged with what is held, so it
+    /// replaces the versions its clock descends from and sits beside the concurrent ones. Not for
+    /// `Seed` (see [`Store::put_local`]).
+    pub fn put(&mut self, key: u64, version: Version) {
+        assert!(self.rule != Rule::Seed, "seed writes replace (put_local)");
+        let next = merge(self.rule, self.get(key), &[version]);
+        self.set(key, next);
+    }
+
+    /// Replaces the versions of `key` outright (only the deliberate bugs do this).
+    pub fn overwrite(&mut self, key: u64, versions: Vec<Version>) {
+        self.set(key, versions);
+    }
+
+    fn set(&mut self, key: u64, versions: Vec<Version>) {
+        if versions.is_empty() {
+            self.keys.remove(&key);
+        } else {
+            self.keys.insert(key, versions);
+        }
+    }
+
     /// Merges received versions of `key` under the store's rule.
     pub fn apply(&mut self, key: u64, received: &[Version]) -> Applied {
         let held = self.get(key).to_vec();
@@ -163,13 +188,14 @@ pub fn merge(rule: Rule, a: &[Version], b: &[Version]) -> Vec<Version> {
 /// with the joined clock. `Seed` sets are left as they are (one version, replaced wholesale).
 pub fn canonical(rule: Rule, mut all: Vec<Version>) -> Vec<Version> {
     match rule {
-        Rule::Siblings => {
+        Rule::Siblings | Rule::AnyEntryGreater => {
             all.sort_by(|x, y| x.value.cmp(&y.value).then_with(|| x.clock.canonical_cmp(&y.clock)));
             all.dedup();
-            let keep: Vec<bool> = all
-                .iter()
-                .map(|v| !all.iter().any(|w| w.clock.compare(&v.clock) == Ordering4::After))
-                .collect();
+            let newer = |w: &Version, v: &Version| match rule {
+                Rule::AnyEntryGreater => seed_is_newer(&w.clock, &v.clock),
+                _ => w.clock.compare(&v.clock) == Ordering4::After,
+            };
+            let keep: Vec<bool> = all.iter().map(|v| !all.iter().any(|w| newer(w, v))).collect();
             all.into_iter().zip(keep).filter(|(_, k)| *k).map(|(v, _)| v).collect()
         }
         Rule::Lww => {

@@ -15,6 +15,8 @@
 //! | `lww_writes_lost` | writes that no other write of their key descends from (so nothing superseded them) and that no replica holds at the end: concurrent writes discarded (by LWW, or lost by the textbook model) |
 //! | `writes_not_everywhere` | writes that some replica's end state does not include or descend from |
 //! | `messages_per_write` | `send` rows / `writes`; Missing if no writes |
+//! | `ryw_violation_fraction` | read-your-writes, from client rows only: among `ok` reads by a process of a key it had an acknowledged write on, the share whose returned clock does not descend from its writes' (see `metrics::sessions`); Missing if none |
+//! | `monotonic_reads_violation_fraction` | among `ok` reads by a process of a key it had read before, the share whose clock does not descend from its earlier reads'; Missing if none |
 //!
 //! Definitions. A write *finishes* at its coordinator's `note` `put_ack` row (emitted right after
 //! the `write` row when W = 1, after W − 1 replica acks otherwise; a write that timed out never
@@ -29,6 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::check::eventual_history::value_ids;
 use crate::eventual::{Ordering4, VClock};
+use crate::metrics::sessions::Sessions;
 use crate::metrics::{MetricValue, Metrics};
 use crate::trace::{Event, Record, Value};
 
@@ -36,7 +39,7 @@ use crate::trace::{Event, Record, Value};
 const TVIS_BOUNDS_US: [u64; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 /// The metric names, in output order.
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 17] = [
     "writes",
     "reads",
     "convergence_us",
@@ -52,6 +55,8 @@ pub const NAMES: [&str; 15] = [
     "lww_writes_lost",
     "writes_not_everywhere",
     "messages_per_write",
+    "ryw_violation_fraction",
+    "monotonic_reads_violation_fraction",
 ];
 
 /// A replica's state for one key: sorted version ids and their joined clock.
@@ -91,6 +96,7 @@ pub struct EventualMetrics {
     stale: u64,
     /// Per bucket: (consistent, total).
     tvis: [(u64, u64); 4],
+    sessions: Sessions,
 }
 
 impl EventualMetrics {
@@ -112,6 +118,7 @@ impl EventualMetrics {
             judged: 0,
             stale: 0,
             tvis: [(0, 0); 4],
+            sessions: Sessions::default(),
         }
     }
 
@@ -251,6 +258,7 @@ impl Metrics for EventualMetrics {
                 self.reads += 1;
                 self.judge_read(row);
             }
+            Event::Ok => self.sessions.observe(row),
             _ => {}
         }
     }
@@ -287,6 +295,8 @@ impl Metrics for EventualMetrics {
             MetricValue::Int(self.writes_lost()),
             MetricValue::Int(self.writes_not_everywhere()),
             fraction(self.sends, self.writes),
+            fraction(self.sessions.read_your_writes().0, self.sessions.read_your_writes().1),
+            fraction(self.sessions.monotonic_reads().0, self.sessions.monotonic_reads().1),
         ];
         NAMES.iter().copied().zip(values).collect()
     }

@@ -3,6 +3,7 @@
 
 pub mod eventual;
 pub mod raft;
+pub mod sessions;
 
 pub use raft::RaftMetrics;
 

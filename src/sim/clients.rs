@@ -10,7 +10,16 @@
 //! fresh process id takes its slot (a process whose op is indeterminate never issues again).
 //! Requests and replies cross a client link whose delay is drawn from `link_latency_us`; client
 //! links are not subject to partitions, loss or duplication. A reply for an op nobody waits on is
-//! ignored. Open-loop requests (`[workload]`) go through the same path, each as an op of a fresh
+//! ignored. With `roaming = true` a process sends each op to a node drawn uniformly instead of
+//! `p mod N` (sticky), which is what session guarantees are measured against.
+//!
+//! Contexts: when a node answers with [`ClientReply::OkWithContext`], the process remembers that
+//! opaque clock for the key and sends it with its next write on the key (`ClientEv::Arrive`'s
+//! `context`, which the node reads with `Ctx::client_context`; Dynamo §4.4). The `invoke` and
+//! `client` rows of a write show the context it carries in the `clock` column; the `ok` row shows in the `clock` column. The kernel never reads it. A fresh
+//! process (after an `info`) starts without contexts; open-loop requests never carry one.
+//!
+//! Open-loop requests (`[workload]`) go through the same path, each as an op of a fresh
 //! process, at O(1) cost per request.
 //!
 //! Every draw here comes from the `Clients` stream, so turning clients on shifts no other stream.
@@ -24,7 +33,7 @@ use crate::client::{ClientOp, ClientReply, Kind};
 use crate::error::{Error, Result};
 use crate::sim::rng::SimRng;
 use crate::sim::{NodeId, SimDuration, SimTime};
-use crate::trace::{Event, Record, Value};
+use crate::trace::{Clock, Event, Record, Value};
 
 /// `[clients]` in a scenario file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,6 +62,10 @@ pub struct ClientsConfig {
     /// No closed-loop op is invoked at or after this time (ms); defaults to the run's duration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_ms: Option<u64>,
+    /// false (sticky): process `p` always talks to node `p mod N`. true (roaming): each op goes to
+    /// a node drawn uniformly from the `Clients` stream.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub roaming: bool,
 }
 
 impl Default for ClientsConfig {
@@ -68,6 +81,7 @@ impl Default for ClientsConfig {
             link_latency_us: [100, 1_000],
             start_ms: 0,
             stop_ms: None,
+            roaming: false,
         }
     }
 }
@@ -127,8 +141,8 @@ impl ClientsConfig {
 pub enum ClientEv {
     /// Closed-loop slot `slot` issues its next op.
     Invoke { slot: u32 },
-    /// A request reaches `node`.
-    Arrive { node: NodeId, op: ClientOp, attempt: u32 },
+    /// A request reaches `node`, with the process's context for the key if it is a write.
+    Arrive { node: NodeId, op: ClientOp, attempt: u32, context: Option<Clock> },
     /// Time to resend op `op`, or to give up on it.
     Tick { op: u64 },
     /// `node`'s reply to op `op` reaches the client.
@@ -154,6 +168,8 @@ struct Pending {
     deadline: SimTime,
     /// The closed-loop slot that issued it; `None` for an open-loop request.
     slot: Option<u32>,
+    /// The context a write carries (see the module doc).
+    context: Option<Clock>,
 }
 
 /// The client layer's state. Memory: one entry per op in flight and one per closed-loop slot.
@@ -168,6 +184,8 @@ pub struct Clients {
     pending: FxHashMap<u64, Pending>,
     /// The process currently running in each closed-loop slot.
     slots: Vec<u64>,
+    /// Per slot: key -> the context of the process's last `OkWithContext` on it. Looked up only.
+    contexts: Vec<FxHashMap<u64, Clock>>,
     /// Key -> the last value invoked as written on it (cas ops expect it). Looked up only.
     last_write: FxHashMap<u64, u64>,
     pub stats: ClientStats,
@@ -182,6 +200,7 @@ impl Clients {
         let stop = config.stop_ms.map(SimTime::from_ms).unwrap_or(end).min(end);
         Clients {
             slots: (0..u64::from(config.count)).collect(),
+            contexts: vec![FxHashMap::default(); config.count as usize],
             next_process: u64::from(config.count),
             config: config.clone(),
             nodes,
@@ -240,7 +259,11 @@ impl Clients {
             Kind::Write
         };
         let process = self.slots[slot as usize];
-        let node = NodeId((process % u64::from(self.nodes)) as u32);
+        let node = if self.config.roaming {
+            NodeId(self.rng.gen_range(0..self.nodes))
+        } else {
+            NodeId((process % u64::from(self.nodes)) as u32)
+        };
         self.invoke(now, process, Some(slot), node, key, kind, up);
     }
 
@@ -269,6 +292,10 @@ impl Clients {
             Kind::Write => ClientOp::write(process, id, key),
             Kind::Cas => ClientOp::cas(process, id, key, self.last_write.get(&key).copied()),
         };
+        let context = match slot {
+            Some(slot) if op.written().is_some() => self.contexts[slot as usize].get(&key).cloned(),
+            _ => None,
+        };
         if op.written().is_some() {
             self.last_write.insert(key, id);
         }
@@ -277,12 +304,13 @@ impl Clients {
         let node = target.unwrap_or(chosen);
         let mut row = Record::new(Event::Invoke).node(node);
         op.describe(&mut row);
+        row.clock = context.clone();
         self.rows.push(row);
         let deadline = now + SimDuration::from_ms(self.config.timeout_ms);
-        self.pending.insert(id, Pending { op, node, attempt: 0, deadline, slot });
+        self.pending.insert(id, Pending { op, node, attempt: 0, deadline, slot, context: context.clone() });
         if target.is_some() {
             let at = now + self.link();
-            self.out.push((at, ClientEv::Arrive { node, op, attempt: 0 }));
+            self.out.push((at, ClientEv::Arrive { node, op, attempt: 0, context }));
         }
         self.schedule_tick(now, id, deadline);
     }
@@ -309,7 +337,10 @@ impl Clients {
         if let (Some(node), Some(link)) = (target, link) {
             p.node = node;
             p.attempt += 1;
-            self.out.push((now + link, ClientEv::Arrive { node, op: p.op, attempt: p.attempt }));
+            self.out.push((
+                now + link,
+                ClientEv::Arrive { node, op: p.op, attempt: p.attempt, context: p.context.clone() },
+            ));
         }
         self.schedule_tick(now, id, deadline);
     }
@@ -325,9 +356,18 @@ impl Clients {
     /// A reply reaches its client: the op's outcome, unless it already has one.
     pub fn reply_arrived(&mut self, now: SimTime, id: u64, node: NodeId, reply: ClientReply) {
         let Some(p) = self.pending.get(&id) else { return };
+        let mut context = None;
         let (event, value, why, node) = match reply {
             ClientReply::Ok(read) => {
                 let value = if p.op.is_read() { read } else { p.op.written().map_or(Value::None, Value::Id) };
+                (Event::Ok, value, None, Some(node))
+            }
+            ClientReply::OkWithContext(read, clock) => {
+                let value = if p.op.is_read() { read } else { p.op.written().map_or(Value::None, Value::Id) };
+                if let Some(slot) = p.slot {
+                    self.contexts[slot as usize].insert(p.op.key, clock.clone());
+                }
+                context = Some(clock);
                 (Event::Ok, value, None, Some(node))
             }
             ClientReply::Fail(why) => (Event::Fail, Value::None, Some(why), Some(node)),
@@ -336,6 +376,9 @@ impl Clients {
             ClientReply::Refused(_) => return,
         };
         self.complete(now, id, node, event, value, why);
+        if let Some(clock) = context {
+            self.rows.last_mut().expect("complete wrote the ok row").clock = Some(clock);
+        }
     }
 
     /// Writes the outcome row of op `id`, forgets it, and lets its slot go on (a fresh process
@@ -353,6 +396,7 @@ impl Clients {
         let mut row = Record::new(event);
         p.op.describe(&mut row);
         row.node = node;
+        row.clock = None; // An `ok` shows the context the node returned, if any (reply_arrived).
         if event == Event::Ok {
             row.value = value;
         }
@@ -367,6 +411,7 @@ impl Clients {
         }
         if let Some(slot) = p.slot {
             if event == Event::Info {
+                self.contexts[slot as usize].clear();
                 self.slots[slot as usize] = self.next_process;
                 self.next_process += 1;
             }
@@ -423,7 +468,7 @@ mod tests {
         c.out.clear();
         c.tick(SimTime::from_ms(300), id, &[true, false, true]);
         match &c.out[0].1 {
-            ClientEv::Arrive { node, op, attempt } => {
+            ClientEv::Arrive { node, op, attempt, .. } => {
                 assert_eq!((*node, op.id, *attempt), (NodeId(2), id, 1));
             }
             other => panic!("{other:?}"),

@@ -17,7 +17,7 @@ use crate::sim::partition::Cut;
 use crate::sim::queue::{EventQueue, Key};
 use crate::sim::rng::{Purpose, SimRng, Streams};
 use crate::sim::{NodeId, SimDuration, SimTime};
-use crate::trace::{Event, Record};
+use crate::trace::{Clock, Event, Record};
 
 /// Receives every trace row, in order.
 pub trait RowSink {
@@ -155,6 +155,8 @@ pub struct Runner<P: Protocol, W: Workload, S: RowSink> {
     paused_until: Vec<SimTime>,
     /// Chaos partitions started so far (their names: `chaos1`, `chaos2`, …).
     chaos_partitions: u64,
+    /// The context of the client op about to be handed to `on_client` (taken by `invoke`).
+    client_context: Option<Clock>,
 }
 
 impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
@@ -202,6 +204,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             drift,
             paused_until: vec![SimTime::ZERO; n],
             chaos_partitions: 0,
+            client_context: None,
             nodes,
             config,
         };
@@ -361,7 +364,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
     fn client_event(&mut self, ev: ClientEv) {
         match ev {
             ClientEv::Invoke { slot } => self.clients.invoke_slot(self.now, slot, &self.up),
-            ClientEv::Arrive { node, op, attempt } => {
+            ClientEv::Arrive { node, op, attempt, context } => {
                 if !self.up[node.index()] {
                     let row = Record::new(Event::Note).node(node).msg(op.command_name()).index(op.id);
                     self.emit(&mut row.detail("client request lost: node down"));
@@ -370,7 +373,9 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 self.stats.client_requests += 1;
                 let mut row = Record::new(Event::Client).node(node);
                 op.describe_arrival(&mut row, attempt);
+                row.clock = context.clone();
                 self.emit(&mut row);
+                self.client_context = context;
                 self.invoke(node, |n, ctx| n.on_client(ctx, op, attempt));
             }
             ClientEv::Tick { op } => self.clients.tick(self.now, op, &self.up),
@@ -592,6 +597,9 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             );
             if let Some(draws) = self.timer_draws.as_mut() {
                 ctx = ctx.with_timer_draw_log(&mut draws[i]);
+            }
+            if let Some(context) = self.client_context.take() {
+                ctx = ctx.with_client_context(Some(context));
             }
             handler(&mut self.nodes[i], &mut ctx);
         }
