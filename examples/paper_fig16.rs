@@ -174,7 +174,9 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 }
 
 fn trials_csv(curves: &[Curve]) -> String {
-    let mut s = String::from("curve,seed,leader_at_crash,logs_at_crash,crash_us,elected_us,downtime_us,new_leader,term\n");
+    let mut s = String::from(
+        "curve,seed,leader_at_crash,logs_at_crash,crash_us,elected_us,downtime_us,new_leader,term\n",
+    );
     for c in curves {
         for (seed, t) in c.trials.iter().enumerate() {
             let logs: Vec<String> = t.logs_at_crash.iter().map(u64::to_string).collect();

@@ -40,11 +40,21 @@ fn raft_fig16_randomness_and_scale() {
     let seeds = 40;
     let narrow = fig16_downtimes_ms("150-155", seeds);
     let wide = fig16_downtimes_ms("150-300", seeds);
-    assert!(p(&wide, 90.0) < p(&narrow, 90.0), "p90 150-300 {} vs 150-155 {}", p(&wide, 90.0), p(&narrow, 90.0));
+    assert!(
+        p(&wide, 90.0) < p(&narrow, 90.0),
+        "p90 150-300 {} vs 150-155 {}",
+        p(&wide, 90.0),
+        p(&narrow, 90.0)
+    );
     assert!(wide[0] >= 75.0, "150-300: downtime {} ms below half the minimum timeout", wide[0]);
     let median = p(&wide, 50.0);
     assert!((100.0..300.0).contains(&median), "150-300 median {median} ms");
     let small = fig16_downtimes_ms("12-24", seeds);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    assert!(small[0] >= 6.0 && mean(&small) < mean(&wide) / 2.0, "12-24 mean {} vs {}", mean(&small), mean(&wide));
+    assert!(
+        small[0] >= 6.0 && mean(&small) < mean(&wide) / 2.0,
+        "12-24 mean {} vs {}",
+        mean(&small),
+        mean(&wide)
+    );
 }
