@@ -1,8 +1,8 @@
 #!/bin/sh
-# Usage: gen.sh MIN MAX HEARTBEAT_MS [LAT_MIN_US LAT_MAX_US] > scenario.toml
+# Usage: gen.sh MIN MAX HEARTBEAT_MS [LAT_MIN_US LAT_MAX_US [PERSIST_US]] > scenario.toml
 # One Figure 16 trial (Raft paper §9.3): 5 servers, broadcast time ~15 ms, n0 leads, n3 and n4
 # have shorter logs than n1 and n2, n0 crashes uniformly within one heartbeat interval.
-MIN=$1; MAX=$2; HB=$3; LAT_MIN=${4:-6000}; LAT_MAX=${5:-9000}
+MIN=$1; MAX=$2; HB=$3; LAT_MIN=${4:-6000}; LAT_MAX=${5:-9000}; PERSIST=${6:-0}
 # n0's clock runs 20 % fast (clock_drift 0.2) so that it wins the first election; its heartbeat
 # timer fires every HEARTBEAT_MS / 1.2 of real time: HEARTBEAT_MS is chosen so that this is half
 # the minimum election timeout (90 -> 75 ms for 150 ms). The crash window is that real interval.
@@ -11,7 +11,7 @@ WIN=$(( (HB * 10 + 6) / 12 ))
 case "$MIN-$MAX" in 150-150|150-151) TAIL=60000 ;; *) TAIL=20000 ;; esac
 CRASH=4000
 cat <<TOML
-name = "raft-fig16-$MIN-$MAX-lat$LAT_MIN-$LAT_MAX"
+name = "raft-fig16-$MIN-$MAX-lat$LAT_MIN-$LAT_MAX-persist$PERSIST"
 protocol = "raft"
 nodes = 5
 duration_ms = $((CRASH + WIN + TAIL))
@@ -27,6 +27,8 @@ heartbeat_ms = $HB
 # One entry per AppendEntries: a follower whose replies never reach the leader is offered the
 # same entry on every heartbeat and never gets further (below).
 max_entries_per_append = 1
+# fsync time before replies that depend on persisted state (term, vote, log); 0 unless given.
+persist_delay_us = $PERSIST
 
 [node.n0]
 clock_drift = 0.2
