@@ -1,8 +1,8 @@
 #!/bin/sh
-# Regenerates results/epidemic from the repository root: dsim runs and the idealised model.
+# Regenerates results/papers/epidemic from the repository root: dsim runs and the idealised model.
 set -e
 cd "$(dirname "$0")"
-DSIM=${DSIM:-../../target/release/dsim}
+DSIM=${DSIM:-../../../target/release/dsim}
 : > dsim.txt; : > ideal.txt
 for n in 8 16 32 64 128 256; do
   ./gen.sh $n > epidemic-$n.toml
