@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::check::{self, CheckSet, Checker, Violation};
 use crate::error::{Error, Result};
 use crate::eventual::EventualNode;
+use crate::lin::history::{HistoryBuilder, Source};
 use crate::metrics::eventual::EventualMetrics;
 use crate::metrics::raft::RaftMetrics;
 use crate::metrics::{MetricValue, Metrics};
@@ -19,7 +20,7 @@ use crate::sim::runner::{RowSink, RunStats, Runner};
 use crate::sim::NodeId;
 use crate::trace::manifest::{manifest_path, Manifest, FORMAT};
 use crate::trace::writer::RowEncoder;
-use crate::trace::{Record, TraceInfo, TraceWriter};
+use crate::trace::{Event, Record, TraceInfo, TraceWriter};
 use crate::workload::OpenLoop;
 
 /// A protocol family as the harness needs it.
@@ -37,6 +38,9 @@ pub struct Options<'a> {
     pub trace: Option<&'a Path>,
     /// Hash the trace bytes even when no file is written (sweeps record the hash for replays).
     pub hash: bool,
+    /// Write the run's client history here as Jepsen EDN (one op map per line), so Knossos,
+    /// Porcupine or `dsim lincheck` can check it.
+    pub history: Option<&'a Path>,
 }
 
 /// Everything a run produced.
@@ -71,6 +75,8 @@ struct HarnessSink {
     metrics: Box<dyn Metrics>,
     /// Publish each row's time to [`progress`] (only `dsim run` on a terminal asks).
     progress: bool,
+    /// The client history being collected for `Options::history`.
+    history: Option<HistoryBuilder>,
 }
 
 /// A run's progress as a display reads it from another thread: the simulated time and rows so far.
@@ -117,6 +123,13 @@ impl RowSink for HarnessSink {
         }
         self.checks.observe(row);
         self.metrics.observe(row);
+        if let Some(history) = self.history.as_mut() {
+            if matches!(row.event, Event::Invoke | Event::Ok | Event::Fail | Event::Info) {
+                // A malformed completion is reported by the `linearizable` checker; the history
+                // keeps the rows that make sense.
+                let _ = history.push_row(row);
+            }
+        }
         if self.progress {
             progress::publish(row.time_us);
         }
@@ -141,6 +154,8 @@ impl Model for RaftModel {
 
     fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
         let mut checkers = check::raft_checkers();
+        // What the clients saw, checked against a register per key: independent of every node row.
+        checkers.push(Box::new(check::linearizable::Linearizable::new(scenario.check.lin_states_max)));
         if let Some(after_ms) = scenario.liveness.after_ms {
             let (after, within) = (after_ms * 1_000, scenario.liveness.within_ms * 1_000);
             checkers.push(Box::new(check::progress::Progress::new(after, within)));
@@ -209,6 +224,7 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         checks: CheckSet::new(M::checkers(scenario)),
         metrics: M::metrics(scenario),
         progress: progress::enabled(),
+        history: options.history.map(|_| HistoryBuilder::new(Source::Trace)),
     };
     let workload = OpenLoop::new(&scenario.workload, scenario.nodes, scenario.end());
     let mut runner = Runner::new(scenario.kernel(), M::nodes(scenario), workload, sink);
@@ -220,6 +236,9 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         return Err(e);
     }
     let metrics = sink.metrics.finish(end_us);
+    if let (Some(path), Some(history)) = (options.history, sink.history.take()) {
+        write_history(path, &history.finish())?;
+    }
     let (trace, trace_sha256) = match sink.output {
         Output::None => (None, None),
         Output::Hash(h) => {
@@ -243,6 +262,14 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         trace,
         trace_sha256,
     })
+}
+
+/// Writes `history` as Jepsen EDN at `path`, atomically.
+fn write_history(path: &Path, history: &crate::lin::History) -> Result<()> {
+    let mut file = crate::output::AtomicFile::create(path)?;
+    crate::lin::write_edn(history, &mut std::io::BufWriter::new(&mut file))
+        .map_err(|e| Error::io(path, e))?;
+    file.commit()
 }
 
 fn write_manifest(scenario: &Scenario, stats: &RunStats, info: &TraceInfo) -> Result<()> {

@@ -103,6 +103,9 @@ pub struct Scenario {
     pub chaos: ChaosConfig,
     #[serde(default)]
     pub liveness: LivenessConfig,
+    /// `[check]`: budgets of the checkers that search (the linearizability checker).
+    #[serde(default)]
+    pub check: CheckConfig,
     /// `[node.n3]`: per-node latency, persist delay and clock drift.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node: BTreeMap<String, NodeConfig>,
@@ -121,6 +124,24 @@ pub struct LivenessConfig {
     /// How long recovery may take after `after_ms` (ms).
     pub within_ms: u64,
 }
+
+/// `[check]`: how much work the searching checkers may do per run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckConfig {
+    /// The `linearizable` checker (Raft runs) explores at most this many search configurations per
+    /// key; past it the run reports `undecided` — a violation, never a pass (docs/lincheck.md).
+    pub lin_states_max: u64,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig { lin_states_max: 1_000_000 }
+    }
+}
+
+/// At most this many linearizability search configurations per key (memory: ~64 B each).
+pub const LIN_STATES_MAX: u64 = 100_000_000;
 
 fn default_events_max() -> u64 {
     100_000_000
@@ -201,6 +222,14 @@ impl Scenario {
         self.eventual.validate(origin, self.nodes)?;
         faults::validate_all(&self.faults, origin, self.nodes)?;
         self.chaos.validate(origin, self.nodes)?;
+        if !(1..=LIN_STATES_MAX).contains(&self.check.lin_states_max) {
+            return Err(Error::invalid(
+                origin,
+                "check.lin_states_max",
+                self.check.lin_states_max,
+                format!("an integer in [1, {LIN_STATES_MAX}]"),
+            ));
+        }
         if let Some(after) = self.liveness.after_ms {
             if after >= self.duration_ms {
                 return Err(Error::invalid(

@@ -25,7 +25,7 @@ fn run_rows(scenario: &Scenario, name: &str) -> (Outcome, Vec<Record>) {
     let dir = std::env::temp_dir().join(format!("dsim-clients-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("trace.csv");
-    let outcome = harness::run(scenario, Options { trace: Some(&path), hash: false }).expect("runs");
+    let outcome = harness::run(scenario, Options { trace: Some(&path), hash: false, history: None }).expect("runs");
     let rows: Vec<Record> = TraceReader::open(&path).expect("trace opens").map(|r| r.expect("row")).collect();
     std::fs::remove_dir_all(&dir).ok();
     (outcome, rows)
@@ -130,7 +130,7 @@ fn without_session_dedupe_chaos_seeds_reapply_commands() {
 fn closed_loop_history_is_well_formed_and_deterministic() {
     let s = load(CLIENTS, 3, &[]);
     let (a, rows) = run_rows(&s, "det-a");
-    let b = harness::run(&s, Options { trace: None, hash: true }).expect("runs");
+    let b = harness::run(&s, Options { trace: None, hash: true, history: None }).expect("runs");
     assert_eq!(a.trace_sha256, b.trace_sha256, "same seed, same trace");
     assert!(a.ok(), "{:?}", a.violations.first());
     assert_history_well_formed(&rows);

@@ -74,7 +74,7 @@ fn both_policies_converge_after_partitions_and_crashes_on_600_seeds() {
 fn final_state(s: &Scenario) -> BTreeMap<(String, u64), String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.csv");
-    let o = harness::run(s, Options { trace: Some(&path), hash: false }).unwrap();
+    let o = harness::run(s, Options { trace: Some(&path), hash: false, history: None }).unwrap();
     assert!(o.ok(), "{:?}", o.violations);
     TraceReader::open(&path)
         .unwrap()

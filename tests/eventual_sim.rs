@@ -111,7 +111,7 @@ fn seed_model_diverges_and_loses_writes() {
 fn same_seed_same_trace() {
     let s = scenario(PARTITION, 7, &[]);
     let hash =
-        |s: &Scenario| harness::run(s, Options { trace: None, hash: true }).unwrap().trace_sha256.unwrap();
+        |s: &Scenario| harness::run(s, Options { trace: None, hash: true, history: None }).unwrap().trace_sha256.unwrap();
     assert_eq!(hash(&s), hash(&s));
     assert_ne!(hash(&s), hash(&scenario(PARTITION, 8, &[])));
 }
@@ -124,7 +124,7 @@ fn write_and_apply_rows_replay_to_the_final_rows() {
     for (text, sets) in [(PARTITION, &[][..]), (DEFAULT, &["eventual.policy=lww"][..]), (SEED, &[][..])] {
         let path = dir.path().join("t.csv");
         let s = scenario(text, 3, sets);
-        harness::run(&s, Options { trace: Some(&path), hash: false }).unwrap();
+        harness::run(&s, Options { trace: Some(&path), hash: false, history: None }).unwrap();
         let rows: Vec<Record> = TraceReader::open(&path).unwrap().map(|r| r.unwrap()).collect();
         let mut replay: BTreeMap<(NodeId, u64), (Value, Option<String>)> = BTreeMap::new();
         let mut finals = BTreeMap::new();

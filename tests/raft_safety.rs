@@ -113,7 +113,7 @@ fn forget_voted_for_is_caught() {
 /// The same seed twice gives the same trace bytes; another seed gives other bytes.
 #[test]
 fn same_seed_same_trace_bytes() {
-    let options = Options { trace: None, hash: true };
+    let options = Options { trace: None, hash: true, history: None };
     let s = scenario(CHAOS, 9, Bug::None);
     let a = harness::run(&s, options).unwrap().trace_sha256;
     let b = harness::run(&s, options).unwrap().trace_sha256;

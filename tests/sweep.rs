@@ -89,7 +89,7 @@ impl Model for Toy {
 }
 
 fn toy_run(s: &Scenario) -> dsim::Result<RunRecord> {
-    let outcome = harness::run_model::<Toy>(s, Options { trace: None, hash: true })?;
+    let outcome = harness::run_model::<Toy>(s, Options { trace: None, hash: true, history: None })?;
     Ok(RunRecord::from_outcome(&outcome))
 }
 

@@ -130,7 +130,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         "raft_trace_on",
         "Raft 5 nodes, checkers + metrics, CSV trace to disk",
         reps,
-        || Ok(harness::run(&raft, Options { trace: Some(&trace_path), hash: false })?.stats.events),
+        || {
+            Ok(harness::run(&raft, Options { trace: Some(&trace_path), hash: false, history: None })?
+                .stats
+                .events)
+        },
     )?);
     figures.push(measure(
         "eventual_trace_off",

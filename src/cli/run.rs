@@ -21,6 +21,10 @@ pub struct RunArgs {
     /// `.manifest.json` beside it; `-` streams the CSV to stdout (no manifest; summary on stderr).
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Write the run's client history here as Jepsen EDN (one op map per line, `:key` per op), for
+    /// `dsim lincheck`, Knossos or Porcupine.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -43,10 +47,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             output::check_target(&manifest_path(trace), &inputs, false)?;
         }
     }
+    if let Some(history) = &args.history {
+        let mut inputs: Vec<&std::path::Path> = args.scenario.scenario.iter().map(|p| p.as_path()).collect();
+        inputs.extend(args.trace.as_deref());
+        output::check_target(history, &inputs, false)?;
+    }
     // Wall time is measured here, at the edge, and never reaches anything the simulation computes.
     let started = Instant::now();
     let display = ProgressLine::start(&scenario);
-    let outcome = harness::run(&scenario, Options { trace: args.trace.as_deref(), hash: false });
+    let outcome = harness::run(
+        &scenario,
+        Options { trace: args.trace.as_deref(), hash: false, history: args.history.as_deref() },
+    );
     drop(display);
     let outcome = outcome?;
     let wall_s = started.elapsed().as_secs_f64();

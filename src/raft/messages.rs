@@ -195,9 +195,14 @@ mod tests {
         assert_eq!(detail(&denied), "denied");
         assert_eq!(detail(&ae), "prev_term=2 entries=0 commit=8");
         assert_eq!(detail(&aer), "failure");
-        let ok = Msg::AppendEntriesReply(AppendEntriesReply { term: 5, success: true, match_index: 6, read_round: 0 });
+        let ok = Msg::AppendEntriesReply(AppendEntriesReply {
+            term: 5,
+            success: true,
+            match_index: 6,
+            read_round: 0,
+        });
         assert_eq!(detail(&ok), "success");
-                let mut row = Record::new(Event::Send);
+        let mut row = Record::new(Event::Send);
         fwd.describe(&mut row);
         assert_eq!((row.key, row.value), (Some(2), Value::Id(17)));
     }

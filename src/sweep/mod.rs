@@ -47,7 +47,7 @@ pub type RunFn<'a> = dyn Fn(&Scenario) -> Result<RunRecord> + Sync + 'a;
 
 /// The real run: the harness with the trace hashed (so each row can be verified by a replay).
 pub fn harness_run(scenario: &Scenario) -> Result<RunRecord> {
-    let outcome = harness::run(scenario, Options { trace: None, hash: true })?;
+    let outcome = harness::run(scenario, Options { trace: None, hash: true, history: None })?;
     Ok(RunRecord::from_outcome(&outcome))
 }
 
