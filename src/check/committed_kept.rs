@@ -7,7 +7,9 @@
 //! - the wire: an entry is committed once the leader of its term has received `success`
 //!   AppendEntries replies (`deliver` rows) from a majority (itself included) whose match indexes
 //!   cover an index holding an entry of that term (§5.4.2); from then on no node holding one of
-//!   those entries may truncate it;
+//!   those entries may truncate it while in that term or a later one (Leader Completeness: every
+//!   leader from that term on holds it). A node still in an older term may: a stale leader of
+//!   that older term can legitimately overwrite a follower that never heard of the newer one;
 //! - the node's acknowledgements: a `success` reply that left a node (`send` row, match index m)
 //!   says its log up to m is on stable storage (Figure 2). A crash that loses any of it (a
 //!   `truncate` with detail `lost …`, written at the restart) breaks the promise. A conflict
@@ -39,8 +41,9 @@ pub struct CommittedKept {
     leaders: BTreeMap<u64, NodeId>,
     /// Term -> follower -> highest match index acknowledged to the leader of that term.
     acks: BTreeMap<u64, BTreeMap<NodeId, u64>>,
-    /// Index -> term of the entry committed there, by the wire evidence.
-    committed: BTreeMap<u64, u64>,
+    /// Index -> (term of the entry committed there, term whose leader's acks committed it), by the
+    /// wire evidence; the first committing term is kept.
+    committed: BTreeMap<u64, (u64, u64)>,
     /// Term -> the highest index recorded as committed by that term's acks.
     committed_upto: BTreeMap<u64, u64>,
 }
@@ -77,7 +80,7 @@ impl CommittedKept {
         }
         for index in done + 1..=n {
             if let Some(t) = self.logs.term_at(leader, index) {
-                self.committed.entry(index).or_insert(t);
+                self.committed.entry(index).or_insert((t, term));
             }
         }
         self.committed_upto.insert(term, n);
@@ -115,14 +118,18 @@ impl CommittedKept {
             ));
             return;
         }
-        let hit = self.committed.range(index..=last).find(|(i, t)| self.logs.term_at(node, **i) == Some(**t));
-        if let Some((i, t)) = hit {
+        let node_term = self.term.get(&node).copied().unwrap_or(0);
+        let hit = self
+            .committed
+            .range(index..=last)
+            .find(|(i, (t, by))| node_term >= *by && self.logs.term_at(node, **i) == Some(*t));
+        if let Some((i, (t, by))) = hit {
             out.push(Violation::at(
                 Self::NAME,
                 row,
                 format!(
                     "{node} truncated from index {index} the entry ({t},{i}), committed by a majority of \
-                     acknowledgements to the leader of term {t}"
+                     acknowledgements to the leader of term {by}, while in term {node_term}"
                 ),
             ));
         }
@@ -181,7 +188,15 @@ impl Checker for CommittedKept {
                     }
                 }
             }
-            Event::Append | Event::Store => self.logs.observe(row),
+            Event::Append | Event::Store => {
+                // An entry of term t reaches a node only from a leader of term >= t, so the node's
+                // term is at least t: a lower bound even when no `deliver` row shows it.
+                if let Some(t) = row.term {
+                    let current = self.term.entry_or_default(node);
+                    *current = (*current).max(t);
+                }
+                self.logs.observe(row)
+            }
             Event::Truncate => {
                 if let Some(index) = row.index {
                     self.check_truncate(row, node, index, out);
@@ -274,8 +289,34 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(
             v[0].message,
-            "n2 truncated from index 1 the entry (1,1), committed by a majority of acknowledgements to the leader of term 1"
+            "n2 truncated from index 1 the entry (1,1), committed by a majority of acknowledgements to the leader of term 1, while in term 1"
         );
+    }
+
+    /// A follower still in term 2 has (1,3) overwritten by the stale leader of term 2, after the
+    /// leader of term 3 committed (1,3) with a majority that does not include it: legal Raft (only
+    /// leaders of term 3 on must hold the entry). Found by seed 54 of sims/raft_figure8.toml.
+    #[test]
+    fn a_follower_in_an_older_term_may_lose_an_entry_committed_later() {
+        let rows = |follower_term: u64| {
+            vec![
+                role(0, 1, "leader"),
+                append(0, 1, 1, 1),
+                store(1, 1, 1, 1),
+                store(2, 1, 1, 1),
+                role(1, follower_term, "follower"),
+                role(2, 3, "leader"),
+                append(2, 3, 2, 2),
+                store(0, 3, 2, 2),
+                ack(Event::Deliver, 0, 2, 3, 2),
+                truncate(1, 1),
+            ]
+        };
+        assert_eq!(run(&mut CommittedKept::new(), rows(2)), vec![]);
+        // The same truncation by a node that has seen term 3 breaks Leader Completeness.
+        let v = run(&mut CommittedKept::new(), rows(3));
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].message.ends_with("leader of term 3, while in term 3"), "{}", v[0].message);
     }
 
     /// Blind spot: a follower acknowledges (1,1) and (1,2) before they are durable, crashes and
