@@ -195,7 +195,9 @@ impl RaftConfig {
         if !(1..=10_000_000).contains(&self.sessions_max) {
             return bad("sessions_max", &self.sessions_max, "an integer in [1, 10000000]".into());
         }
-        if self.lease_drift_margin_ms >= min {
+        // Only a lease uses the margin: with reads through the log or ReadIndex, a scenario with
+        // short elections (e.g. [20, 40] ms) must not be refused over a field it does not use.
+        if self.read_mode == ReadMode::Lease && self.lease_drift_margin_ms >= min {
             return bad(
                 "lease_drift_margin_ms",
                 &self.lease_drift_margin_ms,
@@ -227,5 +229,17 @@ mod tests {
         assert!(e.starts_with("sims/raft.toml: raft.election_timeout_ms = [300, 150]: "), "{e}");
         let c = RaftConfig { heartbeat_ms: 200, ..Default::default() };
         assert!(c.validate("f").unwrap_err().to_string().contains("raft.heartbeat_ms = 200"));
+    }
+
+    /// Regression: short elections with the default margin are refused only in lease mode
+    /// (tests/papers.rs' 12–24 ms Figure 16 scenario and the mutation suite's fast elections
+    /// failed to load in log mode).
+    #[test]
+    fn the_lease_margin_binds_only_in_lease_mode() {
+        let short = RaftConfig { election_timeout_ms: [12, 24], heartbeat_ms: 4, ..Default::default() };
+        short.validate("f").unwrap();
+        let lease = RaftConfig { read_mode: ReadMode::Lease, ..short };
+        let e = lease.validate("f").unwrap_err().to_string();
+        assert!(e.contains("raft.lease_drift_margin_ms = 20"), "{e}");
     }
 }
