@@ -195,13 +195,20 @@ impl RaftConfig {
         if !(1..=10_000_000).contains(&self.sessions_max) {
             return bad("sessions_max", &self.sessions_max, "an integer in [1, 10000000]".into());
         }
-        // Only a lease uses the margin: with reads through the log or ReadIndex, a scenario with
-        // short elections (e.g. [20, 40] ms) must not be refused over a field it does not use.
+        // The margin only matters to lease reads; a scenario with short timeouts and another read
+        // mode must not trip over its default.
         if self.read_mode == ReadMode::Lease && self.lease_drift_margin_ms >= min {
             return bad(
                 "lease_drift_margin_ms",
                 &self.lease_drift_margin_ms,
                 format!("an integer in [0, {}] (below election_timeout_ms min)", min - 1),
+            );
+        }
+        if self.lease_drift_margin_ms > 3_600_000 {
+            return bad(
+                "lease_drift_margin_ms",
+                &self.lease_drift_margin_ms,
+                "an integer in [0, 3600000]".into(),
             );
         }
         if !(1..=1_000_000).contains(&self.pending_max) {
@@ -227,6 +234,11 @@ mod tests {
         let c = RaftConfig { election_timeout_ms: [300, 150], ..Default::default() };
         let e = c.validate("sims/raft.toml").unwrap_err().to_string();
         assert!(e.starts_with("sims/raft.toml: raft.election_timeout_ms = [300, 150]: "), "{e}");
+        let short = RaftConfig { election_timeout_ms: [12, 24], heartbeat_ms: 6, ..Default::default() };
+        short.validate("f").expect("the lease margin is checked only for lease reads");
+        let lease = RaftConfig { read_mode: ReadMode::Lease, ..short };
+        let e = lease.validate("f").unwrap_err().to_string();
+        assert!(e.contains("raft.lease_drift_margin_ms = 20"), "{e}");
         let c = RaftConfig { heartbeat_ms: 200, ..Default::default() };
         assert!(c.validate("f").unwrap_err().to_string().contains("raft.heartbeat_ms = 200"));
     }
