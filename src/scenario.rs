@@ -28,7 +28,7 @@ pub const DEFAULT_EVENTUAL: (&str, &str) = ("sims/eventual.toml", include_str!("
 
 /// Every scenario in `sims/`, compiled in, so `dsim run sims/raft_chaos.toml` (and every replay
 /// command a sweep prints) works from any directory.
-pub const EMBEDDED: [(&str, &str); 10] = [
+pub const EMBEDDED: [(&str, &str); 11] = [
     DEFAULT_RAFT,
     DEFAULT_EVENTUAL,
     ("sims/raft_faults.toml", include_str!("../sims/raft_faults.toml")),
@@ -36,6 +36,7 @@ pub const EMBEDDED: [(&str, &str); 10] = [
     ("sims/raft_figure8.toml", include_str!("../sims/raft_figure8.toml")),
     ("sims/raft_clients.toml", include_str!("../sims/raft_clients.toml")),
     ("sims/raft_hunt.toml", include_str!("../sims/raft_hunt.toml")),
+    ("sims/raft_lease.toml", include_str!("../sims/raft_lease.toml")),
     ("sims/eventual_seed.toml", include_str!("../sims/eventual_seed.toml")),
     ("sims/eventual_partition.toml", include_str!("../sims/eventual_partition.toml")),
     ("sims/eventual_quorum.toml", include_str!("../sims/eventual_quorum.toml")),

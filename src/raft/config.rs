@@ -242,4 +242,16 @@ mod tests {
         let c = RaftConfig { heartbeat_ms: 200, ..Default::default() };
         assert!(c.validate("f").unwrap_err().to_string().contains("raft.heartbeat_ms = 200"));
     }
+
+    /// Regression: short elections with the default margin are refused only in lease mode
+    /// (tests/papers.rs' 12–24 ms Figure 16 scenario and the mutation suite's fast elections
+    /// failed to load in log mode).
+    #[test]
+    fn the_lease_margin_binds_only_in_lease_mode() {
+        let short = RaftConfig { election_timeout_ms: [12, 24], heartbeat_ms: 4, ..Default::default() };
+        short.validate("f").unwrap();
+        let lease = RaftConfig { read_mode: ReadMode::Lease, ..short };
+        let e = lease.validate("f").unwrap_err().to_string();
+        assert!(e.contains("raft.lease_drift_margin_ms = 20"), "{e}");
+    }
 }
