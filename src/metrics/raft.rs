@@ -36,8 +36,10 @@
 //! A get applied without that detail cannot be matched to its client row and is not counted.
 //!
 //! A leader of term T *serves* from its `leader` role row until it crashes, changes role, or a
-//! `role` row of a higher term appears at any node (a higher-term candidate will depose it); a
-//! leader row whose term is below one already seen never serves. Time before the first leader
+//! `leader` row of a higher term appears at any node (it has been replaced); a leader row whose
+//! term is below a leader's already seen never serves. A candidate of a higher term does not end
+//! it: cut off in a minority, such a candidate deposes nobody, and a leader that does hear it
+//! steps down with a `role` row of its own. Time before the first leader
 //! counts as unavailable.
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -62,7 +64,7 @@ pub struct RaftMetrics {
     latencies_us: Vec<u64>,
     /// Per node: the term it serves as leader in, if it is a serving leader.
     serving: Vec<Option<u64>>,
-    /// Highest term of any role row so far.
+    /// The highest term of any `leader` row so far.
     role_term_max: u64,
     /// When the current stretch without a serving leader began; `None` while one serves.
     unavailable_since: Option<u64>,
@@ -265,7 +267,7 @@ impl RaftMetrics {
             self.leader_elections += 1;
             self.first_leader_us.get_or_insert(row.time_us);
         }
-        if term > self.role_term_max {
+        if leader && term > self.role_term_max {
             self.role_term_max = term;
             for slot in &mut self.serving {
                 *slot = None;
@@ -514,17 +516,19 @@ mod tests {
             (3_500, role(1, 2, "leader")),
             (4_000, restart(0)),
             (4_000, role(0, 1, "follower")),
+            // A candidate of a higher term does not end n1's service (cut off in a minority it
+            // deposes nobody); the leader of term 3 does.
             (6_000, role(2, 3, "candidate")),
-            // A stale leader of term 2 elected after term 3 appeared does not serve.
-            (6_500, role(0, 2, "leader")),
             (7_000, role(2, 3, "leader")),
+            // A stale leader of term 2 elected after term 3's leader appeared does not serve.
+            (7_500, role(0, 2, "leader")),
             (8_000, role(2, 4, "follower")),
         ];
         let f = figures(3, rows, 10_000);
         assert_eq!(f["first_leader_us"], MetricValue::Int(1_000));
         assert_eq!(f["leader_elections"], MetricValue::Int(4));
         assert_eq!(f["terms_max"], MetricValue::Int(4));
-        assert_eq!(f["unavailable_us"], MetricValue::Int(1_000 + 500 + 1_000 + 2_000));
+        assert_eq!(f["unavailable_us"], MetricValue::Int(1_000 + 500 + 2_000));
     }
 
     #[test]

@@ -35,14 +35,21 @@ struct Waiting {
     round: u64,
 }
 
+/// At most this many unconfirmed heartbeat rounds' start times are kept.
+const ROUNDS_KEPT: usize = 64;
+
 /// A leader's read state: heartbeat rounds and the reads waiting on them. Volatile.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Reads {
     /// The current heartbeat round (sent in every AppendEntries).
     pub(super) round: u64,
     round_start: SimTime,
-    /// Distinct peers that acked `round`.
-    acks: Vec<NodeId>,
+    /// Per node id: the highest round that peer has acked in this term. Peers may ack different
+    /// rounds: a round trip longer than the heartbeat interval must not keep every round short of
+    /// a majority (found by `dsim hunt`, seeds 1721 and 9797: reads waited forever).
+    peer_round: Vec<u64>,
+    /// Start times of the rounds after `acked_round`, oldest first (at most `ROUNDS_KEPT`).
+    starts: VecDeque<(u64, SimTime)>,
     /// The latest round acked by a majority, and when it started.
     acked_round: u64,
     acked_start: Option<SimTime>,
@@ -62,26 +69,47 @@ impl RaftNode {
         let r = &mut self.reads;
         r.round += 1;
         r.round_start = now;
-        r.acks.clear();
+        if r.starts.len() == ROUNDS_KEPT {
+            r.starts.pop_front();
+        }
+        r.starts.push_back((r.round, now));
         if self.majority() == 1 {
             self.reads.acked_round = self.reads.round;
             self.reads.acked_start = Some(now);
         }
     }
 
-    /// A reply of the current term answered round `round`.
+    /// A reply of the current term answered round `round`. The highest round that a majority
+    /// (this leader included) has acked at or after is confirmed.
     pub(super) fn read_round_acked(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, round: u64) {
+        let (nodes, majority) = (self.nodes as usize, self.majority());
         let r = &mut self.reads;
-        if round != r.round || round <= r.acked_round || r.acks.contains(&from) {
+        if round > r.round || round <= r.acked_round {
             return;
         }
-        r.acks.push(from);
-        if r.acks.len() + 1 >= self.majority() {
-            let r = &mut self.reads;
-            r.acked_round = r.round;
-            r.acked_start = Some(r.round_start);
-            self.serve_reads(ctx);
+        r.peer_round.resize(nodes, 0);
+        let slot = &mut r.peer_round[from.index()];
+        if round <= *slot {
+            return;
         }
+        *slot = round;
+        let mut rounds: Vec<u64> =
+            r.peer_round.iter().enumerate().filter(|(i, _)| *i != self.id.index()).map(|(_, x)| *x).collect();
+        rounds.sort_unstable_by(|a, b| b.cmp(a));
+        let confirmed = rounds.get(majority.saturating_sub(2)).copied().unwrap_or(0);
+        if confirmed <= r.acked_round {
+            return;
+        }
+        while r.starts.front().is_some_and(|(n, _)| *n < confirmed) {
+            r.starts.pop_front();
+        }
+        // A lease runs from the confirmed round's start. If that start was dropped (more than
+        // ROUNDS_KEPT rounds open), keep the older lease start: a later one would be unsafe.
+        if let Some((_, at)) = r.starts.front().filter(|(n, _)| *n == confirmed) {
+            r.acked_start = Some(*at);
+        }
+        r.acked_round = confirmed;
+        self.serve_reads(ctx);
     }
 
     fn election_timeout_min(&self) -> SimDuration {
