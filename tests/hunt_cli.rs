@@ -92,7 +92,14 @@ fn shards_resume_and_jobs_give_the_same_failures() {
         whole["failures"].as_array().unwrap().iter().map(|f| f["seed"].as_u64().unwrap()).collect();
     assert_eq!(seeds, expected);
     let merged = root.path().join("merged");
-    dsim().arg("merge").arg(root.path().join("shard1")).arg(root.path().join("shard2")).arg("--out").arg(&merged).assert().success();
+    dsim()
+        .arg("merge")
+        .arg(root.path().join("shard1"))
+        .arg(root.path().join("shard2"))
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .success();
     let read = |d: &Path| std::fs::read(d.join("runs.csv")).unwrap();
     assert_eq!(read(&merged), read(&root.path().join("whole")));
 }
@@ -130,4 +137,15 @@ fn bad_flags_exit_2_and_write_nothing() {
         assert!(stderr.contains(needle), "{args:?}: expected {needle:?} in {stderr}");
         assert!(!out.exists(), "{args:?}: nothing may be written");
     }
+}
+
+#[test]
+fn time_bounds_the_hunt_and_records_the_range_covered() {
+    let root = tempfile::tempdir().unwrap();
+    let s = hunt(&["--time", "1s", "--jobs", "1"], &root.path().join("h"), 0);
+    let runs = s["runs"].as_u64().unwrap();
+    assert!(runs >= 16, "at least one round: {s}");
+    assert_eq!(s["seed_first"].as_u64().unwrap(), 1);
+    assert_eq!(s["seed_last"].as_u64().unwrap(), runs, "every seed in the range ran: {s}");
+    assert_eq!(s["failing_runs"], 0);
 }

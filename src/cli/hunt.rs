@@ -67,7 +67,8 @@ pub struct HuntArgs {
 
 /// Parses `90`, `90s`, `10m`, `2h` into a duration.
 fn parse_time(text: &str) -> Result<Duration> {
-    let bad = || flag_error("--time", text, format!("a duration such as 90s, 10m or 2h, at most {TIME_MAX_S}s"));
+    let bad =
+        || flag_error("--time", text, format!("a duration such as 90s, 10m or 2h, at most {TIME_MAX_S}s"));
     let t = text.trim();
     let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => t.split_at(i),
@@ -105,7 +106,9 @@ fn base_text(base: Option<&Path>) -> Result<(String, bool, String)> {
 pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
     let threads = args.jobs.unwrap_or(0);
     if args.jobs == Some(0) || threads > JOBS_MAX {
-        return Err(flag_error("--jobs", threads.to_string(), format!("an integer in [1, {JOBS_MAX}]")).into());
+        return Err(
+            flag_error("--jobs", threads.to_string(), format!("an integer in [1, {JOBS_MAX}]")).into()
+        );
     }
     let time = args.time.as_deref().map(parse_time).transpose()?;
     if time.is_none() && args.seeds.is_none() {
@@ -117,13 +120,24 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
     let seeds = args.seeds.unwrap_or(SEEDS_MAX);
     let shard = parse_shard(args.shard.as_deref(), args.shard_count)?;
     let (origin, is_embedded, text) = base_text(args.base.as_deref())?;
-    let spec = SweepSpec::new(&origin, is_embedded, &text, args.set.clone(), Vec::new(), seeds, args.seed_start, shard)?;
+    let spec = SweepSpec::new(
+        &origin,
+        is_embedded,
+        &text,
+        args.set.clone(),
+        Vec::new(),
+        seeds,
+        args.seed_start,
+        shard,
+    )?;
     for w in spec.scenario.warnings() {
         crate::output::eprint_line(format_args!("dsim: warning: {origin}: {w}"));
     }
     let rounds = time.is_some() || args.stop_after.is_some();
     if rounds && args.resume {
-        return Err(flag_error("--resume", "", "only for a --seeds hunt without --time or --stop-after").into());
+        return Err(
+            flag_error("--resume", "", "only for a --seeds hunt without --time or --stop-after").into()
+        );
     }
     let summary = if rounds {
         output::refuse_strays(&args.out, &[])?;
@@ -136,7 +150,14 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
     Ok(if summary.failing_runs > 0 { EXIT_VIOLATION } else { 0 })
 }
 
-fn summary(spec: &SweepSpec, args: &HuntArgs, runs: u64, last: u64, wall_s: f64, failures: Vec<hunt::Failure>) -> Summary {
+fn summary(
+    spec: &SweepSpec,
+    args: &HuntArgs,
+    runs: u64,
+    last: u64,
+    wall_s: f64,
+    failures: Vec<hunt::Failure>,
+) -> Summary {
     Summary {
         format: hunt::FORMAT.to_owned(),
         dsim_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -172,7 +193,8 @@ fn hunt_sweep(spec: &SweepSpec, args: &HuntArgs, threads: usize) -> Result<Summa
 /// `--time` / `--stop-after`: rounds of seeds on the sweep's executor until a budget is spent.
 fn hunt_rounds(spec: &SweepSpec, args: &HuntArgs, threads: usize, time: Option<Duration>) -> Result<Summary> {
     let started = Instant::now();
-    let workers = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+    let workers =
+        if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
     let round = ROUND_PER_THREAD * workers as u64;
     let holds = |n: u64| spec.shard.map_or(true, |s: Shard| s.holds(n));
     let total = (0..spec.seeds).filter(|&n| holds(n)).count() as u64;
@@ -181,7 +203,8 @@ fn hunt_rounds(spec: &SweepSpec, args: &HuntArgs, threads: usize, time: Option<D
     let (mut runs, mut next) = (0u64, 0u64);
     while next < spec.seeds {
         let end = next.saturating_add(round).min(spec.seeds);
-        let jobs: Vec<Job> = (next..end).filter(|&n| holds(n)).map(|n| Job { point: 0, seed_number: n }).collect();
+        let jobs: Vec<Job> =
+            (next..end).filter(|&n| holds(n)).map(|n| Job { point: 0, seed_number: n }).collect();
         let records = runner::run_parallel(&jobs, threads, |job| {
             let mut base = spec.scenario.clone();
             base.seed = spec.seed(job.seed_number);

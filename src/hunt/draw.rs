@@ -80,7 +80,11 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Features) {
     let min_us = rng.gen_range(200..=1_000u64);
     s.network.latency = if f.heavy_tail {
         if on(&mut rng) {
-            Latency::LogNormal { min_us, median_us: rng.gen_range(500..=3_000), sigma: rng.gen_range(0.3..=1.2) }
+            Latency::LogNormal {
+                min_us,
+                median_us: rng.gen_range(500..=3_000),
+                sigma: rng.gen_range(0.3..=1.2),
+            }
         } else {
             Latency::Exponential { min_us, mean_us: rng.gen_range(500..=5_000) }
         }
@@ -130,7 +134,8 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Features) {
         for _ in 0..rng.gen_range(1..=3) {
             let heal_ms = rng.gen_range(100..=1_000);
             let from = rng.gen_range(0..s.nodes);
-            let to: Vec<String> = (0..s.nodes).filter(|&n| n != from && on(&mut rng)).map(|n| format!("n{n}")).collect();
+            let to: Vec<String> =
+                (0..s.nodes).filter(|&n| n != from && on(&mut rng)).map(|n| format!("n{n}")).collect();
             let to = if to.is_empty() { vec![format!("n{}", (from + 1) % s.nodes)] } else { to };
             faults.push(FaultSpec {
                 at_ms: at(&mut rng, heal_ms),
@@ -278,8 +283,7 @@ mod tests {
         for mode in [ReadMode::Log, ReadMode::ReadIndex, ReadMode::Lease] {
             assert!(draws.iter().any(|(s, _)| s.raft.read_mode == mode), "no draw with {mode:?}");
         }
-        let sets: std::collections::BTreeSet<String> =
-            draws.iter().map(|(_, f)| format!("{f:?}")).collect();
+        let sets: std::collections::BTreeSet<String> = draws.iter().map(|(_, f)| format!("{f:?}")).collect();
         assert!(sets.len() > 100, "only {} distinct feature sets in 200 draws", sets.len());
     }
 }
