@@ -26,18 +26,11 @@ fn raft(c: &mut Criterion) {
         b.iter(|| black_box(harness::run(&scenario, Options::default()).expect("run")))
     });
     group.bench_function("trace_hash_only", |b| {
-        b.iter(|| {
-            black_box(
-                harness::run(&scenario, Options { trace: None, hash: true, history: None }).expect("run"),
-            )
-        })
+        b.iter(|| black_box(harness::run(&scenario, Options { trace: None, hash: true, history: None }).expect("run")))
     });
     group.bench_function("trace_csv_on", |b| {
         b.iter(|| {
-            black_box(
-                harness::run(&scenario, Options { trace: Some(&path), hash: false, history: None })
-                    .expect("run"),
-            )
+            black_box(harness::run(&scenario, Options { trace: Some(&path), hash: false, history: None }).expect("run"))
         })
     });
     group.finish();

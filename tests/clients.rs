@@ -25,8 +25,7 @@ fn run_rows(scenario: &Scenario, name: &str) -> (Outcome, Vec<Record>) {
     let dir = std::env::temp_dir().join(format!("dsim-clients-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("trace.csv");
-    let outcome =
-        harness::run(scenario, Options { trace: Some(&path), hash: false, history: None }).expect("runs");
+    let outcome = harness::run(scenario, Options { trace: Some(&path), hash: false, history: None }).expect("runs");
     let rows: Vec<Record> = TraceReader::open(&path).expect("trace opens").map(|r| r.expect("row")).collect();
     std::fs::remove_dir_all(&dir).ok();
     (outcome, rows)

@@ -110,9 +110,8 @@ fn seed_model_diverges_and_loses_writes() {
 #[test]
 fn same_seed_same_trace() {
     let s = scenario(PARTITION, 7, &[]);
-    let hash = |s: &Scenario| {
-        harness::run(s, Options { trace: None, hash: true, history: None }).unwrap().trace_sha256.unwrap()
-    };
+    let hash =
+        |s: &Scenario| harness::run(s, Options { trace: None, hash: true, history: None }).unwrap().trace_sha256.unwrap();
     assert_eq!(hash(&s), hash(&s));
     assert_ne!(hash(&s), hash(&scenario(PARTITION, 8, &[])));
 }

@@ -64,8 +64,7 @@ fn eventual_run(dir: &Path) -> PathBuf {
     let sets = ["duration_ms=800", "workload.stop_ms=500", "seed=7"].map(String::from);
     let scenario = Scenario::from_str("eventual.toml", &text, &sets).unwrap();
     let path = dir.join("kv.csv");
-    harness::run_model::<Eventual>(&scenario, Options { trace: Some(&path), hash: false, history: None })
-        .unwrap();
+    harness::run_model::<Eventual>(&scenario, Options { trace: Some(&path), hash: false, history: None }).unwrap();
     path
 }
 
@@ -76,8 +75,7 @@ fn raft_trace(dir: &Path, name: &str, sets: &[&str]) -> PathBuf {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let scenario = Scenario::from_str("export-test", base, &sets).unwrap();
     let path = dir.join(name);
-    harness::run_model::<Raft>(&scenario, Options { trace: Some(&path), hash: false, history: None })
-        .unwrap();
+    harness::run_model::<Raft>(&scenario, Options { trace: Some(&path), hash: false, history: None }).unwrap();
     path
 }
 

@@ -73,9 +73,7 @@ fn golden_traces_replay_byte_for_byte() {
             "{name}: the golden scenario changed; regenerate with DSIM_UPDATE_GOLDEN=1 cargo test --test golden"
         );
         let fresh = temp.path().join(format!("{name}.csv"));
-        let outcome =
-            harness::run(&manifest.scenario, Options { trace: Some(&fresh), hash: false, history: None })
-                .unwrap();
+        let outcome = harness::run(&manifest.scenario, Options { trace: Some(&fresh), hash: false, history: None }).unwrap();
         if let Some(d) = first_difference(&recorded, &fresh).unwrap() {
             panic!(
                 "{name}: behaviour changed at line {} (seq {:?})\n  golden  {}\n  now     {}\n\

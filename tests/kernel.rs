@@ -49,10 +49,7 @@ fn scenario(extra: &[&str]) -> Scenario {
 }
 
 fn hash(s: &Scenario) -> String {
-    harness::run_model::<GossipModel>(s, Options { trace: None, hash: true, history: None })
-        .unwrap()
-        .trace_sha256
-        .unwrap()
+    harness::run_model::<GossipModel>(s, Options { trace: None, hash: true, history: None }).unwrap().trace_sha256.unwrap()
 }
 
 #[test]
@@ -67,9 +64,7 @@ fn file_trace_matches_in_memory_hash_and_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("toy.csv");
     let s = scenario(&["seed=3"]);
-    let out =
-        harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false, history: None })
-            .unwrap();
+    let out = harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false, history: None }).unwrap();
     let info = out.trace.unwrap();
     assert_eq!(info.sha256, hash(&s));
     let manifest = dsim::trace::manifest::Manifest::read(&dir.path().join("toy.manifest.json")).unwrap();
@@ -112,8 +107,7 @@ fn crash_disarms_timers_and_drops_messages_until_restart() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.csv");
-    harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false, history: None })
-        .unwrap();
+    harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false, history: None }).unwrap();
     let rows: Vec<Record> = TraceReader::open(&path).unwrap().map(|r| r.unwrap()).collect();
     let n1 = Some(NodeId(1));
     let down = |r: &Record| (500_000..900_000).contains(&r.time_us);
@@ -145,10 +139,7 @@ fn unwritable_trace_leaves_nothing_behind() {
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "").unwrap();
     let path = blocker.join("t.csv");
-    let err = harness::run_model::<GossipModel>(
-        &scenario(&[]),
-        Options { trace: Some(&path), hash: false, history: None },
-    );
+    let err = harness::run_model::<GossipModel>(&scenario(&[]), Options { trace: Some(&path), hash: false, history: None });
     assert!(err.is_err());
     assert!(!path.exists());
 }
@@ -161,8 +152,7 @@ fn partitions_cut_and_heal() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.csv");
-    harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false, history: None })
-        .unwrap();
+    harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false, history: None }).unwrap();
     let rows: Vec<Record> = TraceReader::open(&path).unwrap().map(|r| r.unwrap()).collect();
     let part = rows.iter().find(|r| r.event == Event::Partition).unwrap();
     assert_eq!((part.time_us, part.detail.as_ref()), (100_000, "n0|n1,n2,n3"));
@@ -193,8 +183,7 @@ fn chaos_respects_max_down_and_stop_time() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chaos.csv");
-    harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false, history: None })
-        .unwrap();
+    harness::run_model::<GossipModel>(&s, Options { trace: Some(&path), hash: false, history: None }).unwrap();
     let rows: Vec<Record> = TraceReader::open(&path).unwrap().map(|r| r.unwrap()).collect();
     let mut down = 0i32;
     let (mut crashes, mut partitions) = (0, 0);
