@@ -14,6 +14,7 @@ pub mod error;
 pub mod eventual;
 pub mod export;
 pub mod harness;
+pub mod hunt;
 pub mod lin;
 pub mod metrics;
 pub mod output;

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod check;
 pub mod export;
+pub mod hunt;
 pub mod lincheck;
 pub mod merge;
 pub mod replay;
@@ -35,6 +36,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Run a grid of scenario overrides × seeds in parallel; write runs.csv, summary.csv, plots.
     Sweep(sweep::SweepArgs),
+    /// Swarm testing: each seed draws its own scenario (faults, sizes, timing, workload) from a
+    /// base; failing seeds are written as scenario files with the command that reproduces them.
+    Hunt(hunt::HuntArgs),
     /// Join the shard directories of one sweep into the files an unsharded sweep writes.
     Merge(merge::MergeArgs),
     /// Re-run a recorded trace from its manifest and compare it byte for byte.
@@ -53,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Hunt(args) => hunt::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Export(args) => export::run(args),

@@ -16,7 +16,7 @@ use crate::sweep::runner::{self, ExecOptions, ProgressMode, SweepResult};
 use crate::sweep::{harness_run, SweepSpec, DEFAULT_PARAM, DEFAULT_SEEDS, DEFAULT_SEED_START};
 
 /// At most this many worker threads.
-const JOBS_MAX: usize = 1024;
+pub const JOBS_MAX: usize = 1024;
 /// Violations listed per sweep (the rest are in runs.csv).
 const VIOLATIONS_SHOWN: usize = 20;
 
@@ -61,21 +61,26 @@ pub struct SweepArgs {
 }
 
 fn shard_of(args: &SweepArgs) -> Result<Option<Shard>> {
-    match args.shard.as_deref() {
+    parse_shard(args.shard.as_deref(), args.shard_count)
+}
+
+/// `--shard K/N|auto` with `--shard-count` (shared by `dsim sweep` and `dsim hunt`).
+pub fn parse_shard(shard: Option<&str>, shard_count: Option<u64>) -> Result<Option<Shard>> {
+    match shard {
         None => {
-            if args.shard_count.is_some() {
+            if shard_count.is_some() {
                 return Err(flag_error(
                     "--shard-count",
-                    args.shard_count.unwrap_or(0).to_string(),
+                    shard_count.unwrap_or(0).to_string(),
                     "only with --shard auto",
                 ));
             }
             Ok(None)
         }
-        Some("auto") => ShardEnv::from_process(args.shard_count).shard().map(Some),
-        Some(text) if args.shard_count.is_some() => Err(flag_error(
+        Some("auto") => ShardEnv::from_process(shard_count).shard().map(Some),
+        Some(text) if shard_count.is_some() => Err(flag_error(
             "--shard-count",
-            args.shard_count.unwrap_or(0).to_string(),
+            shard_count.unwrap_or(0).to_string(),
             format!("only with --shard auto (--shard {text} already gives the count)"),
         )),
         Some(text) => Shard::parse(text).map(Some),

@@ -94,8 +94,10 @@ pub fn read_timing(dir: &Path) -> Option<Timing> {
     serde_json::from_str(&text).ok()
 }
 
-/// What a sweep directory may hold.
-pub const SWEEP_ENTRIES: [&str; 6] = [MANIFEST, RUNS, SUMMARY, PLOTS, PARTIAL, TIMING];
+/// What a sweep directory may hold (a `dsim hunt` directory is a sweep's plus its failing
+/// scenarios and summary).
+pub const SWEEP_ENTRIES: [&str; 8] =
+    [MANIFEST, RUNS, SUMMARY, PLOTS, PARTIAL, TIMING, crate::hunt::FAILURES, crate::hunt::SUMMARY];
 
 /// Entries of `dir` not in `known` (sorted), e.g. a user's own files.
 fn strays(dir: &Path, known: &[&str]) -> Vec<String> {
