@@ -92,10 +92,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     }
     if args.scaling {
         if !(1_000..=100_000_000).contains(&args.scale_events) {
-            return Err(flag_error("--scale-events", args.scale_events.to_string(), "1000 to 100000000").into());
+            return Err(
+                flag_error("--scale-events", args.scale_events.to_string(), "1000 to 100000000").into()
+            );
         }
         if !(100_000..=1_000_000_000).contains(&args.length_max) {
-            return Err(flag_error("--length-max", args.length_max.to_string(), "100000 to 1000000000").into());
+            return Err(
+                flag_error("--length-max", args.length_max.to_string(), "100000 to 1000000000").into()
+            );
         }
         return scaling(&args);
     }
@@ -269,7 +273,8 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
     let mut point = |axis: &'static str, x: u64, events: u64, overrides: Vec<String>| -> anyhow::Result<()> {
         let scenario = bench::raft_scaled(events, &overrides)?;
         let nodes = scenario.nodes;
-        let figure = measure(axis, "", reps, || Ok(harness::run(&scenario, Options::default())?.stats.events))?;
+        let figure =
+            measure(axis, "", reps, || Ok(harness::run(&scenario, Options::default())?.stats.events))?;
         points.push(Point { axis, x, nodes, figure });
         Ok(())
     };
@@ -315,17 +320,33 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
     } else {
         crate::outln!(
             "{:<11} {:>10} {:>6} {:>10} {:>12} {:>9} {:>10} {:>8}",
-            "axis", "x", "nodes", "events", "events/s", "ns/event", "ns/ev/node", "vs_heap"
+            "axis",
+            "x",
+            "nodes",
+            "events",
+            "events/s",
+            "ns/event",
+            "ns/ev/node",
+            "vs_heap"
         )?;
         for p in &points {
             let (rate, ns, ns_node, ratio) = row(p);
             crate::outln!(
                 "{:<11} {:>10} {:>6} {:>10} {:>12.0} {:>9.0} {:>10.1} {:>8.4}",
-                p.axis, p.x, p.nodes, p.figure.events, rate, ns, ns_node, ratio
+                p.axis,
+                p.x,
+                p.nodes,
+                p.figure.events,
+                rate,
+                ns,
+                ns_node,
+                ratio
             )?;
         }
         crate::outln!("bare heap (hold N=1000): {bare:.0} events/s (mean of the medians before and after)")?;
-        crate::outln!("(default Raft scenario, every checker and metric, trace off; median of {reps} repetitions)")?;
+        crate::outln!(
+            "(default Raft scenario, every checker and metric, trace off; median of {reps} repetitions)"
+        )?;
     }
     Ok(0)
 }
