@@ -217,6 +217,15 @@ pub fn raft_steady(duration_ms: u64) -> Result<Scenario> {
     Scenario::from_str(DEFAULT_RAFT.0, DEFAULT_RAFT.1, &[format!("duration_ms={duration_ms}")])
 }
 
+/// The default Raft scenario with `overrides` (`rate_per_s=…`, `nodes=…`), stopped after exactly
+/// `events` events (simulated time is long enough never to end it first at ≥ 50 commands/s): one
+/// point of the scaling benchmarks, so every point handles the same work and events/s compare.
+pub fn raft_scaled(events: u64, overrides: &[String]) -> Result<Scenario> {
+    let mut all = vec!["duration_ms=1000000000".to_owned(), format!("events_max={events}")];
+    all.extend_from_slice(overrides);
+    Scenario::from_str(DEFAULT_RAFT.0, DEFAULT_RAFT.1, &all)
+}
+
 /// The default eventual KV scenario (`sims/eventual.toml`: 3 nodes, Dynamo-style, 10 % loss)
 /// with writes for the whole `duration_ms`.
 pub fn eventual_steady(duration_ms: u64) -> Result<Scenario> {
@@ -306,6 +315,13 @@ mod tests {
         assert_eq!(kernel, full.stats, "the sink does not change the run");
         let eventual = eventual_steady(2_000).unwrap();
         assert_eq!((eventual.nodes, eventual.workload.stop_ms), (3, Some(2_000)));
+    }
+
+    #[test]
+    fn scaled_scenarios_stop_at_their_event_budget() {
+        let s = raft_scaled(20_000, &["workload.rate_per_s=1000".to_owned(), "nodes=9".to_owned()]).unwrap();
+        assert_eq!((s.nodes, s.events_max), (9, 20_000));
+        assert_eq!(raft_kernel_only(&s).events, 20_000);
     }
 
     #[test]

@@ -26,6 +26,7 @@ impl<V> NodeMap<V> {
     /// Ids below this are stored densely.
     pub const DENSE_MAX: u32 = 1 << 12;
 
+    #[inline]
     pub fn get(&self, node: &NodeId) -> Option<&V> {
         if node.0 < Self::DENSE_MAX {
             self.dense.get(node.index()).and_then(Option::as_ref)
@@ -34,6 +35,7 @@ impl<V> NodeMap<V> {
         }
     }
 
+    #[inline]
     pub fn get_mut(&mut self, node: &NodeId) -> Option<&mut V> {
         if node.0 < Self::DENSE_MAX {
             self.dense.get_mut(node.index()).and_then(Option::as_mut)
@@ -43,6 +45,7 @@ impl<V> NodeMap<V> {
     }
 
     /// The dense slot of `node` (which must be below `DENSE_MAX`), created empty if needed.
+    #[inline]
     fn slot(&mut self, node: NodeId) -> &mut Option<V> {
         let i = node.index();
         if i >= self.dense.len() {
@@ -68,6 +71,7 @@ impl<V> NodeMap<V> {
     }
 
     /// `node`'s value, inserting `V::default()` first if it has none.
+    #[inline]
     pub fn entry_or_default(&mut self, node: NodeId) -> &mut V
     where
         V: Default,

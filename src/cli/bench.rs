@@ -32,6 +32,17 @@ pub struct BenchArgs {
     /// 10 processes, 16 keys with 20; 1 % info ops).
     #[arg(long)]
     pub lin: bool,
+    /// Instead: the scaling benchmarks of the default Raft scenario with every checker and metric
+    /// (trace off): events/s against offered load (1k..100k commands/s), cluster size (3..201
+    /// nodes) and run length (10^5 events up to --length-max), each beside the bare heap.
+    #[arg(long)]
+    pub scaling: bool,
+    /// With --scaling: events handled at each load and cluster-size point.
+    #[arg(long, default_value_t = 200_000)]
+    pub scale_events: u64,
+    /// With --scaling: the longest run-length point, in events (powers of ten from 10^5).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub length_max: u64,
 }
 
 /// One measured line: what, how many events per repetition, and the seconds of each repetition.
@@ -78,6 +89,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     }
     if args.lin {
         return lin(args.reps, args.json);
+    }
+    if args.scaling {
+        if !(1_000..=100_000_000).contains(&args.scale_events) {
+            return Err(
+                flag_error("--scale-events", args.scale_events.to_string(), "1000 to 100000000").into()
+            );
+        }
+        if !(100_000..=1_000_000_000).contains(&args.length_max) {
+            return Err(
+                flag_error("--length-max", args.length_max.to_string(), "100000 to 1000000000").into()
+            );
+        }
+        return scaling(&args);
     }
     let (reps, steps) = (args.reps, args.hold_steps);
     const PENDING: usize = 1_000;
@@ -215,5 +239,114 @@ fn lin(reps: u32, json_out: bool) -> anyhow::Result<u8> {
     println!(
         "(generated linearizable histories, 1 % info ops, seed 1; median of {reps} repetitions, wall clock)"
     );
+    Ok(0)
+}
+
+/// The offered loads (commands/s), cluster sizes and the run-length axis of `--scaling`.
+const LOADS_PER_S: [u64; 6] = [1_000, 5_000, 10_000, 20_000, 50_000, 100_000];
+const CLUSTER_SIZES: [u32; 5] = [3, 5, 9, 51, 201];
+/// The offered load of the cluster-size points.
+const SIZE_LOAD_PER_S: u64 = 1_000;
+
+/// One point of a scaling axis.
+struct Point {
+    axis: &'static str,
+    x: u64,
+    nodes: u32,
+    figure: Figure,
+}
+
+/// `dsim bench --scaling`: each point is the default Raft scenario, every checker and metric,
+/// trace off, stopped after a fixed number of events; the bare-heap hold loop is timed in the same
+/// process, before and after, for the ratio.
+fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
+    let reps = args.reps;
+    let bare_rate = |steps: u64| -> anyhow::Result<f64> {
+        Ok(measure("hold_bare_heap", "", reps, || {
+            std::hint::black_box(bench::hold_bare_heap(1_000, steps, 1));
+            Ok(steps)
+        })?
+        .events_per_s())
+    };
+    let bare_before = bare_rate(args.hold_steps)?;
+    let mut points = Vec::new();
+    let mut point = |axis: &'static str, x: u64, events: u64, overrides: Vec<String>| -> anyhow::Result<()> {
+        let scenario = bench::raft_scaled(events, &overrides)?;
+        let nodes = scenario.nodes;
+        let figure =
+            measure(axis, "", reps, || Ok(harness::run(&scenario, Options::default())?.stats.events))?;
+        points.push(Point { axis, x, nodes, figure });
+        Ok(())
+    };
+    for load in LOADS_PER_S {
+        point("load_per_s", load, args.scale_events, vec![format!("workload.rate_per_s={load}")])?;
+    }
+    for nodes in CLUSTER_SIZES {
+        let overrides = vec![format!("workload.rate_per_s={SIZE_LOAD_PER_S}"), format!("nodes={nodes}")];
+        point("nodes", u64::from(nodes), args.scale_events, overrides)?;
+    }
+    let mut length = 100_000;
+    while length <= args.length_max {
+        point("events", length, length, Vec::new())?;
+        length *= 10;
+    }
+    let bare_after = bare_rate(args.hold_steps)?;
+    let bare = (bare_before + bare_after) / 2.0;
+
+    let row = |p: &Point| {
+        let rate = p.figure.events_per_s();
+        let ns = 1e9 / rate;
+        (rate, ns, ns / f64::from(p.nodes), rate / bare)
+    };
+    if args.json {
+        let list: Vec<Value> = points
+            .iter()
+            .map(|p| {
+                let (rate, ns, ns_node, ratio) = row(p);
+                json!({
+                    "axis": p.axis, "x": p.x, "nodes": p.nodes, "events": p.figure.events,
+                    "events_per_s": rate, "ns_per_event": ns, "ns_per_event_per_node": ns_node,
+                    "vs_bare_heap": ratio, "seconds": p.figure.seconds,
+                })
+            })
+            .collect();
+        let out = json!({
+            "bare_heap_events_per_s": bare,
+            "bare_heap_before_after": [bare_before, bare_after],
+            "reps": reps,
+            "points": list,
+        });
+        crate::outln!("{out}")?;
+    } else {
+        crate::outln!(
+            "{:<11} {:>10} {:>6} {:>10} {:>12} {:>9} {:>10} {:>8}",
+            "axis",
+            "x",
+            "nodes",
+            "events",
+            "events/s",
+            "ns/event",
+            "ns/ev/node",
+            "vs_heap"
+        )?;
+        for p in &points {
+            let (rate, ns, ns_node, ratio) = row(p);
+            crate::outln!(
+                "{:<11} {:>10} {:>6} {:>10} {:>12.0} {:>9.0} {:>10.1} {:>8.4}",
+                p.axis,
+                p.x,
+                p.nodes,
+                p.figure.events,
+                rate,
+                ns,
+                ns_node,
+                ratio
+            )?;
+        }
+        crate::outln!("bare heap (hold N=1000): {bare:.0} events/s (mean of the medians before and after)")?;
+        crate::outln!(
+            "(default Raft scenario, every checker and metric, trace off; median of {reps} repetitions)"
+        )?;
+    }
     Ok(0)
 }

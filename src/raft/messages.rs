@@ -111,7 +111,7 @@ impl Message for Msg {
             Msg::RequestVote(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.last_log_index);
-                row.detail = format!("last_term={}", m.last_log_term).into();
+                row.detail = wire_detail(&[("last_term=", m.last_log_term)]).into();
             }
             Msg::RequestVoteReply(m) => {
                 row.term = Some(m.term);
@@ -120,12 +120,11 @@ impl Message for Msg {
             Msg::AppendEntries(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.prev_log_index);
-                row.detail = format!(
-                    "prev_term={} entries={} commit={}",
-                    m.prev_log_term,
-                    m.entries.len(),
-                    m.leader_commit
-                )
+                row.detail = wire_detail(&[
+                    ("prev_term=", m.prev_log_term),
+                    (" entries=", m.entries.len() as u64),
+                    (" commit=", m.leader_commit),
+                ])
                 .into();
             }
             Msg::AppendEntriesReply(m) => {
@@ -140,6 +139,21 @@ impl Message for Msg {
             }
         }
     }
+}
+
+/// A `detail` cell of `label=number` pairs (labels carry their separators), formatted with `itoa`
+/// into one allocation: every RPC's send and deliver row carries one, and
+/// `format!` cost ~13 % of a `dsim run` of sims/raft.toml (callgrind). Same bytes as `format!`.
+fn wire_detail(pairs: &[(&str, u64)]) -> String {
+    let mut digits = itoa::Buffer::new();
+    // A u64 has at most 20 digits.
+    let len: usize = pairs.iter().map(|(label, _)| label.len() + 20).sum();
+    let mut out = String::with_capacity(len);
+    for (label, n) in pairs {
+        out.push_str(label);
+        out.push_str(digits.format(*n));
+    }
+    out
 }
 
 #[cfg(test)]
