@@ -19,8 +19,9 @@ pub struct AcksMatch {
     logs: LogTerms,
     /// Term -> its leader (first `leader` row of the term).
     leaders: BTreeMap<u64, NodeId>,
-    /// Node -> the term of its latest `role` row.
-    role_term: NodeMap<u64>,
+    /// Node -> the term it leads in if its latest `role` row is `leader` (0 otherwise: a restart's
+    /// `follower` row of the same term must end it — seed 1338 of `dsim hunt`, a false alarm).
+    leading: NodeMap<u64>,
     /// Node -> the highest term delivered to it or shown in its rows since it last started.
     term: NodeMap<u64>,
 }
@@ -40,7 +41,7 @@ impl AcksMatch {
     fn check_ack(&self, row: &Record, out: &mut Vec<Violation>) {
         let (Some(follower), Some(term), Some(m)) = (row.node, row.term, row.index) else { return };
         let Some(&leader) = self.leaders.get(&term) else { return };
-        if m == 0 || leader == follower || self.role_term.get(&leader) != Some(&term) {
+        if m == 0 || leader == follower || self.leading.get(&leader) != Some(&term) {
             return;
         }
         if self.term.get(&follower).is_some_and(|t| *t > term) {
@@ -91,16 +92,17 @@ impl Checker for AcksMatch {
             }
             Event::Role => {
                 if let Some(t) = row.term {
-                    self.role_term.insert(node, t);
+                    let leader = is_leader_row(row);
+                    self.leading.insert(node, if leader { t } else { 0 });
                     self.raise(node, t);
-                    if is_leader_row(row) {
+                    if leader {
                         self.leaders.entry(t).or_insert(node);
                     }
                 }
             }
             Event::Crash => {
                 self.term.insert(node, 0);
-                self.role_term.insert(node, 0);
+                self.leading.insert(node, 0);
             }
             Event::Append | Event::Store | Event::Truncate => self.logs.observe(row),
             _ => {}
@@ -121,6 +123,30 @@ mod tests {
             .index(matched)
             .msg("append_entries_reply")
             .detail("success")
+    }
+
+    /// n0 led term 1, crashed and came back a follower of term 1 (same term: no newer role row),
+    /// then took (2,2) from a newer leader; n1, paused, acknowledges an old term-1 request for
+    /// index 2, where n1 holds (1,2). The reply answers n0 as it was, so it proves nothing now.
+    #[test]
+    fn a_late_ack_to_a_leader_that_has_since_restarted_is_not_judged() {
+        let rows = vec![
+            role(0, 1, "leader"),
+            append(0, 1, 1, 1),
+            append(0, 1, 2, 2),
+            store(1, 1, 1, 1),
+            store(1, 1, 2, 2),
+            Record::new(Event::Crash).node(NodeId(0)),
+            role(0, 1, "follower"),
+            truncate(0, 2),
+            store(0, 2, 2, 3),
+            ack(1, 0, 1, 2),
+        ];
+        assert_eq!(run(&mut AcksMatch::new(), rows.clone()), vec![]);
+        // Without the crash and restart, n0 still leads term 1 and the same ack is judged.
+        let mut led = rows;
+        led.drain(5..7);
+        assert_eq!(run(&mut AcksMatch::new(), led).len(), 1);
     }
 
     /// Blind spot: n1 holds a stale (1,2) and acknowledges index 2 to n0, leader of term 2,
