@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cli::sweep::{parse_shard, JOBS_MAX};
+use crate::cli::sweep::{parse_jobs, parse_shard};
 use crate::cli::{flag_error, EXIT_VIOLATION};
 use crate::error::Result;
 use crate::hunt::{self, hunt_run, Summary};
@@ -104,12 +104,7 @@ fn base_text(base: Option<&Path>) -> Result<(String, bool, String)> {
 }
 
 pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
-    let threads = args.jobs.unwrap_or(0);
-    if args.jobs == Some(0) || threads > JOBS_MAX {
-        return Err(
-            flag_error("--jobs", threads.to_string(), format!("an integer in [1, {JOBS_MAX}]")).into()
-        );
-    }
+    let threads = parse_jobs(args.jobs)?;
     let time = args.time.as_deref().map(parse_time).transpose()?;
     if time.is_none() && args.seeds.is_none() {
         return Err(flag_error("--seeds", "", "--seeds N or --time DURATION (or both)").into());

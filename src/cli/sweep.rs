@@ -65,6 +65,15 @@ fn shard_of(args: &SweepArgs) -> Result<Option<Shard>> {
 }
 
 /// `--shard K/N|auto` with `--shard-count` (shared by `dsim sweep` and `dsim hunt`).
+/// `--jobs`: worker threads in [1, JOBS_MAX]; 0 (the default when absent) means one per core.
+pub fn parse_jobs(jobs: Option<usize>) -> Result<usize> {
+    let threads = jobs.unwrap_or(0);
+    if jobs == Some(0) || threads > JOBS_MAX {
+        return Err(flag_error("--jobs", threads.to_string(), format!("an integer in [1, {JOBS_MAX}]")));
+    }
+    Ok(threads)
+}
+
 pub fn parse_shard(shard: Option<&str>, shard_count: Option<u64>) -> Result<Option<Shard>> {
     match shard {
         None => {
@@ -115,12 +124,7 @@ fn plan(args: &SweepArgs) -> Result<Vec<(SweepSpec, PathBuf)>> {
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<u8> {
-    let threads = args.jobs.unwrap_or(0);
-    if args.jobs == Some(0) || threads > JOBS_MAX {
-        return Err(
-            flag_error("--jobs", threads.to_string(), format!("an integer in [1, {JOBS_MAX}]")).into()
-        );
-    }
+    let threads = parse_jobs(args.jobs)?;
     let plans = plan(&args)?;
     if plans.len() > 1 && args.out.join(MANIFEST).exists() {
         return Err(flag_error(
