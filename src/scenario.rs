@@ -286,6 +286,16 @@ impl Scenario {
                 out.push(format!("liveness.after_ms = {after}: the liveness check applies to raft only"));
             }
         }
+        let majority = self.nodes / 2 + 1;
+        if self.protocol == ProtocolKind::Raft
+            && self.chaos.crash_every_ms.is_some()
+            && self.chaos.max_down >= majority
+        {
+            out.push(format!(
+                "chaos.max_down = {}: a majority of the {} nodes ({majority}) may be down at once, and then Raft cannot elect or commit",
+                self.chaos.max_down, self.nodes
+            ));
+        }
         out
     }
 

@@ -315,3 +315,28 @@ fn violations_print_an_exact_replay_command_and_check_exits_1() {
         .success()
         .stdout(predicate::str::contains("replay with:"));
 }
+
+#[test]
+fn a_scenario_sweep_without_out_goes_to_runs_not_the_committed_default() {
+    let root = tempfile::tempdir().unwrap();
+    dsim()
+        .current_dir(root.path())
+        .args(["sweep", "sims/raft_chaos.toml", "--seeds", "1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("runs/sweep-raft_chaos"));
+    assert!(root.path().join("runs/sweep-raft_chaos/summary.csv").is_file());
+    assert!(!root.path().join("results").exists(), "the default sweep's directory is untouched");
+}
+
+#[test]
+fn chaos_that_can_take_down_a_majority_is_warned_about() {
+    let root = tempfile::tempdir().unwrap();
+    dsim()
+        .current_dir(root.path())
+        .args(["sweep", "sims/raft_chaos.toml", "--seeds", "1"])
+        .args(["--set", "chaos.max_down=3", "--out", "o"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("chaos.max_down = 3: a majority of the 5 nodes (3)"));
+}

@@ -38,9 +38,11 @@ pub struct SweepArgs {
     /// The first seed; run seeds are seed-start, seed-start+1, … at every grid point.
     #[arg(long, default_value_t = DEFAULT_SEED_START)]
     pub seed_start: u64,
-    /// Output directory (refused if it holds another sweep's files).
-    #[arg(long, default_value = "results/sweep")]
-    pub out: PathBuf,
+    /// Output directory (refused if it holds another sweep's files). Default: results/sweep for
+    /// the default sweep; runs/sweep-NAME (NAME: the scenario file's stem, or `raft`) otherwise,
+    /// so sweeping another scenario never collides with the committed default sweep.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -96,8 +98,26 @@ pub fn parse_shard(shard: Option<&str>, shard_count: Option<u64>) -> Result<Opti
     }
 }
 
+/// Where the sweep goes without `--out`: the committed default sweep's directory only for the
+/// default sweep itself.
+fn default_out(args: &SweepArgs) -> PathBuf {
+    match &args.scenario {
+        None if args.param.is_empty() => PathBuf::from("results/sweep"),
+        None => PathBuf::from("runs/sweep-raft"),
+        Some(path) => {
+            let stem = path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy());
+            PathBuf::from(format!("runs/sweep-{stem}"))
+        }
+    }
+}
+
+fn out_dir(args: &SweepArgs) -> PathBuf {
+    args.out.clone().unwrap_or_else(|| default_out(args))
+}
+
 /// The sweeps this invocation runs, each with its output directory.
 fn plan(args: &SweepArgs) -> Result<Vec<(SweepSpec, PathBuf)>> {
+    let out = out_dir(args);
     let params = args.param.iter().map(|p| Param::parse(p)).collect::<Result<Vec<_>>>()?;
     let shard = shard_of(args)?;
     let spec = |origin: &str, embedded: bool, text: &str, params: Vec<Param>| {
@@ -107,18 +127,18 @@ fn plan(args: &SweepArgs) -> Result<Vec<(SweepSpec, PathBuf)>> {
         // Like `dsim run`: the scenarios of sims/ are compiled in and answer to their repository
         // paths from any directory (a file on disk by that name wins).
         if let Some((origin, text)) = embedded(&path.to_string_lossy()).filter(|_| !path.exists()) {
-            return Ok(vec![(spec(origin, true, text, params)?, args.out.clone())]);
+            return Ok(vec![(spec(origin, true, text, params)?, out.clone())]);
         }
         let text = std::fs::read_to_string(path).map_err(|e| crate::error::Error::io(path, e))?;
-        return Ok(vec![(spec(&path.display().to_string(), false, &text, params)?, args.out.clone())]);
+        return Ok(vec![(spec(&path.display().to_string(), false, &text, params)?, out.clone())]);
     }
     if !params.is_empty() {
-        return Ok(vec![(spec(DEFAULT_RAFT.0, true, DEFAULT_RAFT.1, params)?, args.out.clone())]);
+        return Ok(vec![(spec(DEFAULT_RAFT.0, true, DEFAULT_RAFT.1, params)?, out.clone())]);
     }
     let default = Param::parse(DEFAULT_PARAM)?;
     let mut plans = Vec::new();
     for (name, (origin, text)) in [("raft", DEFAULT_RAFT), ("eventual", DEFAULT_EVENTUAL)] {
-        plans.push((spec(origin, true, text, vec![default.clone()])?, args.out.join(name)));
+        plans.push((spec(origin, true, text, vec![default.clone()])?, out.join(name)));
     }
     Ok(plans)
 }
@@ -126,10 +146,11 @@ fn plan(args: &SweepArgs) -> Result<Vec<(SweepSpec, PathBuf)>> {
 pub fn run(args: SweepArgs) -> anyhow::Result<u8> {
     let threads = parse_jobs(args.jobs)?;
     let plans = plan(&args)?;
-    if plans.len() > 1 && args.out.join(MANIFEST).exists() {
+    let out = out_dir(&args);
+    if plans.len() > 1 && out.join(MANIFEST).exists() {
         return Err(flag_error(
             "--out",
-            args.out.display().to_string(),
+            out.display().to_string(),
             "it holds a single sweep, not the default sweep's raft/ and eventual/; choose another directory",
         )
         .into());
@@ -140,7 +161,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<u8> {
         }
     }
     if plans.len() > 1 {
-        output::refuse_strays(&args.out, &["raft", "eventual"])?;
+        output::refuse_strays(&out, &["raft", "eventual"])?;
     }
     for (spec, dir) in &plans {
         output::inspect(dir, &spec.identity(), spec.shard, args.resume)?;
