@@ -226,12 +226,14 @@ pub fn summary_text(scenario: &Scenario, outcome: &Outcome, wall_s: f64) -> Stri
     if s.crashes + s.restarts > 0 {
         let _ = writeln!(out, "  faults      crashes {}, restarts {}", s.crashes, s.restarts);
     }
+    // One column for every name, however long the longest metric's name is.
+    let width = outcome.metrics.iter().map(|(name, _)| name.len() + 2).max().unwrap_or(0).max(28);
     for (name, value) in &outcome.metrics {
         let shown = match value {
             MetricValue::Missing => "-".to_owned(),
             v => v.to_string(),
         };
-        let _ = writeln!(out, "  {name:<28}{shown}");
+        let _ = writeln!(out, "  {name:<width$}{shown}");
     }
     if outcome.violations_total == 0 {
         let _ = writeln!(out, "  violations  none");
