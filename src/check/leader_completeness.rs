@@ -20,7 +20,7 @@
 //! entry once: O(committed entries) per election, which is rare next to the other rows.
 
 use crate::check::node_map::NodeMap;
-use crate::check::raft_log::{is_leader_row, At, LogTerms};
+use crate::check::raft_log::{is_leader_row, At, LogTerms, TermRuns};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
 use crate::trace::{Event, Record};
@@ -38,7 +38,7 @@ pub struct LeaderCompleteness {
     /// Invariant: at most the node's last index.
     recorded_upto: NodeMap<u64>,
     /// Every leader row seen: (term, node, its log's terms at that row).
-    leaders: Vec<(u64, NodeId, Vec<u64>)>,
+    leaders: Vec<(u64, NodeId, TermRuns)>,
 }
 
 impl LeaderCompleteness {
@@ -70,11 +70,10 @@ impl LeaderCompleteness {
         term: u64,
         out: &mut Vec<Violation>,
     ) {
-        let slot = (index - 1) as usize;
         let missing =
-            self.leaders.iter().find(|(lt, _, log)| *lt > term && log.get(slot) != Some(&entry_term));
+            self.leaders.iter().find(|(lt, _, log)| *lt > term && log.term_at(index) != Some(entry_term));
         if let Some((lt, leader, log)) = missing {
-            let has = match log.get(slot).filter(|t| **t != 0) {
+            let has = match log.term_at(index) {
                 Some(t) => format!("an entry of term {t}"),
                 None => "no entry".to_owned(),
             };
@@ -158,7 +157,7 @@ impl Checker for LeaderCompleteness {
             Event::Role if is_leader_row(row) => {
                 if let Some(term) = row.term {
                     self.check_leader(row, node, term, out);
-                    self.leaders.push((term, node, self.logs.terms(node).to_vec()));
+                    self.leaders.push((term, node, self.logs.log(node)));
                 }
             }
             _ => {}

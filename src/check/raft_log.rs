@@ -123,6 +123,71 @@ impl ClusterSize {
     }
 }
 
+/// One log's terms as runs of equal terms: what the checkers need of a log, in memory that grows
+/// with the number of terms rather than the number of entries (a log of a million entries written
+/// in a dozen terms is a dozen runs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TermRuns {
+    /// `(first index, term)` per run, first indexes increasing, neighbours of different terms;
+    /// term 0 marks a gap (no entry).
+    runs: Vec<(u64, u64)>,
+    /// The last index (0: empty).
+    len: u64,
+}
+
+impl TermRuns {
+    /// The last index (0 for an empty log).
+    pub fn last_index(&self) -> u64 {
+        self.len
+    }
+
+    /// The term at `index`, or `None` for index 0, a gap or beyond the end.
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        if index == 0 || index > self.len {
+            return None;
+        }
+        // Most lookups are near the end: try the last run before searching.
+        let term = match self.runs.last() {
+            Some(&(first, term)) if first <= index => term,
+            _ => {
+                let k = self.runs.partition_point(|&(first, _)| first <= index);
+                self.runs[k - 1].1
+            }
+        };
+        (term != 0).then_some(term)
+    }
+
+    /// Keeps indexes `1..=keep`.
+    pub fn truncate(&mut self, keep: u64) {
+        if keep >= self.len {
+            return;
+        }
+        self.len = keep;
+        let runs = self.runs.partition_point(|&(first, _)| first <= keep);
+        self.runs.truncate(runs);
+    }
+
+    /// Writes `term` at `index`, dropping what followed; the indexes between the end and `index`
+    /// become a gap. Index 0 holds no entry and is ignored.
+    pub fn write(&mut self, index: u64, term: u64) {
+        if index == 0 {
+            return;
+        }
+        self.truncate(index - 1);
+        if index - 1 > self.len {
+            self.extend(index - 1 - self.len, 0);
+        }
+        self.extend(1, term);
+    }
+
+    fn extend(&mut self, count: u64, term: u64) {
+        if self.runs.last().map(|&(_, t)| t) != Some(term) {
+            self.runs.push((self.len + 1, term));
+        }
+        self.len += count;
+    }
+}
+
 /// Every node's log, terms only, rebuilt from the trace.
 ///
 /// Writing an entry at `index` (an `append` or `store` row) also drops whatever followed it: a
@@ -131,8 +196,7 @@ impl ClusterSize {
 /// (term 0: no entry), at most [`LogTerms::GAP_MAX`] long; a wilder index is ignored.
 #[derive(Clone, Debug, Default)]
 pub struct LogTerms {
-    /// `logs[node][i - 1]` is the term of the entry at index `i`; 0 marks a gap.
-    logs: NodeMap<Vec<u64>>,
+    logs: NodeMap<TermRuns>,
 }
 
 impl LogTerms {
@@ -161,39 +225,33 @@ impl LogTerms {
 
     fn write(&mut self, at: At) {
         let log = self.logs.entry_or_default(at.node);
-        let len = log.len() as u64;
-        if at.index > len.saturating_add(1).saturating_add(Self::GAP_MAX) {
+        if at.index > log.len.saturating_add(1).saturating_add(Self::GAP_MAX) {
             return;
         }
-        // Both conversions are in range: index <= len + 1 + GAP_MAX, a length already in memory.
-        log.resize((at.index - 1) as usize, 0);
-        log.push(at.term);
+        log.write(at.index, at.term);
     }
 
     /// Removes the entries at `index` and above.
     pub fn truncate(&mut self, node: NodeId, index: u64) {
         if let Some(log) = self.logs.get_mut(&node) {
-            let keep = index.saturating_sub(1).min(log.len() as u64);
-            log.truncate(keep as usize);
+            log.truncate(index.saturating_sub(1));
         }
     }
 
     /// The index of `node`'s last entry (0 for an empty log).
     pub fn last_index(&self, node: NodeId) -> u64 {
-        self.logs.get(&node).map_or(0, |log| log.len() as u64)
+        self.logs.get(&node).map_or(0, TermRuns::last_index)
     }
 
-    /// `node`'s log, terms only (`[i - 1]` is index `i`; 0 marks a gap).
-    pub fn terms(&self, node: NodeId) -> &[u64] {
-        self.logs.get(&node).map_or(&[], |log| log.as_slice())
+    /// `node`'s log, terms only.
+    pub fn log(&self, node: NodeId) -> TermRuns {
+        self.logs.get(&node).cloned().unwrap_or_default()
     }
 
     /// The term of `node`'s entry at `index`, or `None` if it has none there (beyond its log, a gap,
     /// or index 0).
     pub fn term_at(&self, node: NodeId, index: u64) -> Option<u64> {
-        let log = self.logs.get(&node)?;
-        let slot = usize::try_from(index.checked_sub(1)?).ok()?;
-        log.get(slot).copied().filter(|t| *t != 0)
+        self.logs.get(&node)?.term_at(index)
     }
 }
 
@@ -229,6 +287,34 @@ mod tests {
         assert_eq!(logs.last_index(NodeId(1)), 4);
         logs.observe(&truncate(1, 0));
         assert_eq!(logs.last_index(NodeId(1)), 0);
+    }
+
+    #[test]
+    fn runs_agree_with_a_plain_vector() {
+        // Every write / truncate sequence of a small model gives the same terms as a Vec would.
+        let mut runs = TermRuns::default();
+        let mut plain: Vec<u64> = Vec::new();
+        let steps: [(u64, u64); 12] =
+            [(1, 1), (2, 1), (3, 2), (6, 2), (4, 3), (0, 2), (3, 3), (3, 3), (9, 0), (1, 4), (2, 4), (0, 0)];
+        for (k, &(index, term)) in steps.iter().enumerate() {
+            if index == 0 {
+                runs.truncate(term);
+                plain.truncate(term as usize);
+            } else if term == 0 {
+                runs.truncate(index - 1);
+                plain.truncate(index as usize - 1);
+            } else {
+                runs.write(index, term);
+                plain.resize(index as usize - 1, 0);
+                plain.push(term);
+            }
+            assert_eq!(runs.last_index(), plain.len() as u64, "step {k}");
+            for i in 0..=plain.len() as u64 + 1 {
+                let want = i.checked_sub(1).and_then(|s| plain.get(s as usize)).copied().filter(|t| *t != 0);
+                assert_eq!(runs.term_at(i), want, "step {k} index {i}");
+            }
+        }
+        assert!(runs.runs.len() <= 2, "{:?}", runs.runs);
     }
 
     #[test]
