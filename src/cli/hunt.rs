@@ -88,6 +88,22 @@ fn parse_time(text: &str) -> Result<Duration> {
 
 /// The base scenario's origin and text, like `dsim run`.
 fn base_text(base: Option<&Path>) -> Result<(String, bool, String)> {
+    let (origin, is_embedded, text) = base_file(base)?;
+    Ok((origin, is_embedded, without_drawn_sections(&text)))
+}
+
+/// The base without the sections every draw replaces (`[[faults]]`, `[node.*]`, `[chaos]`), so that
+/// a `--set nodes=3` is not refused for a base fault that names `n4` and no seed would run.
+/// Text that does not parse is returned as it is, for the scenario parser to report with its line.
+fn without_drawn_sections(text: &str) -> String {
+    let Ok(mut tree) = toml::from_str::<toml::Table>(text) else { return text.to_owned() };
+    for section in ["faults", "node", "chaos"] {
+        tree.remove(section);
+    }
+    toml::to_string(&tree).unwrap_or_else(|_| text.to_owned())
+}
+
+fn base_file(base: Option<&Path>) -> Result<(String, bool, String)> {
     match base {
         Some(path) => match embedded(&path.to_string_lossy()).filter(|_| !path.exists()) {
             Some((origin, text)) => Ok((origin.to_owned(), true, text.to_owned())),
@@ -177,10 +193,10 @@ fn hunt_sweep(spec: &SweepSpec, args: &HuntArgs, threads: usize) -> Result<Summa
         "the finished runs are kept: rerun the same command with --resume to continue the hunt",
     );
     let options = ExecOptions { threads, resume: args.resume, progress: ProgressMode::Auto };
-    let result = runner::execute(spec, &args.out, options, &hunt_run)?;
+    let result = runner::execute(spec, &args.out, options, &|base: &Scenario| hunt_run(base, &args.set))?;
     let failing: Vec<(u64, String, u64)> =
         result.violations().into_iter().map(|(_, seed, count, first)| (seed, first, count)).collect();
-    let failures = hunt::write_failures(&args.out, &spec.scenario, &failing)?;
+    let failures = hunt::write_failures(&args.out, &spec.scenario, &args.set, &failing)?;
     let last = spec.seed(spec.seeds - 1);
     Ok(summary(spec, args, result.manifest.runs, last, result.manifest.wall_s, failures))
 }
@@ -203,7 +219,7 @@ fn hunt_rounds(spec: &SweepSpec, args: &HuntArgs, threads: usize, time: Option<D
         let records = runner::run_parallel(&jobs, threads, |job| {
             let mut base = spec.scenario.clone();
             base.seed = spec.seed(job.seed_number);
-            let record = hunt_run(&base)?;
+            let record = hunt_run(&base, &args.set)?;
             progress.tick();
             Ok((base.seed, record))
         })?;
@@ -221,7 +237,7 @@ fn hunt_rounds(spec: &SweepSpec, args: &HuntArgs, threads: usize, time: Option<D
     progress.finish();
     failing.sort();
     std::fs::create_dir_all(&args.out).map_err(|e| crate::error::Error::io(&args.out, e))?;
-    let failures = hunt::write_failures(&args.out, &spec.scenario, &failing)?;
+    let failures = hunt::write_failures(&args.out, &spec.scenario, &args.set, &failing)?;
     let last = spec.seed(next.max(1) - 1);
     Ok(summary(spec, args, runs, last, started.elapsed().as_secs_f64(), failures))
 }
@@ -258,5 +274,5 @@ fn report(s: &Summary, path: &Path) -> Result<()> {
 /// The scenario a hunt seed runs (for tests and tools): base + sets, drawn for `seed`.
 pub fn drawn(base: Option<&Path>, sets: &[String], seed: u64) -> Result<Scenario> {
     let (origin, _, text) = base_text(base)?;
-    Ok(hunt::draw_scenario(&Scenario::from_str(&origin, &text, sets)?, seed))
+    hunt::draw_scenario(&Scenario::from_str(&origin, &text, sets)?, sets, seed)
 }

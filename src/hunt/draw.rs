@@ -9,12 +9,20 @@
 //! election timeout, and every fault is over by `FAULTS_END_PERCENT` of the run so the liveness
 //! checker can demand a commit afterwards. Fields not drawn (`raft.bug`, `duration_ms`, `[check]`,
 //! `[clocks]`, …) keep the base's values, which is how `--set raft.bug=…` reaches every draw.
+//!
+//! A `--set` of a drawn field *pins* it: the draw runs as usual, then the `--set`s are applied
+//! again on top. A pinned field still consumes its draw, so a pin that no later range depends on
+//! (`raft.read_mode`, loss, …) leaves every other field as the unpinned seed drew it; pinning
+//! `nodes` or the election timeout changes the ranges drawn after them, and so those draws. `nodes` and
+//! `raft.election_timeout_ms` are pinned before what depends on them is drawn (node names in
+//! faults, the heartbeat and client timing), so pinning them gives a consistent scenario.
 
 use std::collections::BTreeMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::error::{Error, Result};
 use crate::raft::config::ReadMode;
 use crate::scenario::Scenario;
 use crate::sim::faults::{ChaosConfig, FaultKind, FaultSpec, MsOrRange};
@@ -42,15 +50,38 @@ pub struct Features {
     pub leader_crashes: bool,
     pub slow_nodes: bool,
     pub pauses: bool,
+    /// Back-to-back partitions, each cutting off a different minority (Figure 8's schedule of
+    /// leaders coming and going).
+    pub rolling: bool,
 }
 
-/// The scenario that hunt seed `seed` runs: `base` with the drawn fields replaced and `seed` set.
-pub fn draw_scenario(base: &Scenario, seed: u64) -> Scenario {
-    draw(base, seed).0
+/// The scenario that hunt seed `seed` runs: `base` with the drawn fields replaced, `seed` set,
+/// and the `--set`s in `sets` (already applied to `base`) applied again so they pin drawn fields.
+/// Fails only when a pin contradicts the rest of the draw (e.g. a heartbeat above the drawn
+/// election timeout), naming the seed and the `--set`.
+pub fn draw_scenario(base: &Scenario, sets: &[String], seed: u64) -> Result<Scenario> {
+    let drawn = draw(base, sets, seed).0;
+    if sets.is_empty() {
+        return Ok(drawn);
+    }
+    Scenario::from_str(&format!("hunt seed {seed}"), &drawn.to_toml(), sets).map_err(|e| match e {
+        Error::Invalid { origin, field, value, allowed } => Error::Invalid {
+            origin: format!("hunt seed {seed}: {origin}"),
+            field,
+            value,
+            allowed: format!("{allowed}; the seed drew a value the --set contradicts: pin both or neither"),
+        },
+        other => other,
+    })
 }
 
-/// [`draw_scenario`] and the features it turned on.
-pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Features) {
+/// Whether a `--set` in `sets` names `key` (the pinned fields of the draw).
+fn pinned(sets: &[String], key: &str) -> bool {
+    sets.iter().any(|set| set.split_once('=').is_some_and(|(k, _)| k.trim() == key))
+}
+
+/// The drawn scenario before the pins are re-applied, and the features it turned on.
+pub fn draw(base: &Scenario, sets: &[String], seed: u64) -> (Scenario, Features) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ DRAW_KEY_SALT);
     rng.set_stream(DRAW_STREAM);
     let mut s = base.clone();
@@ -61,10 +92,17 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Features) {
     let mut f = Features::default();
     let on = |rng: &mut ChaCha8Rng| rng.gen_bool(0.5);
     // Cluster size and Raft timing (the timing rule: heartbeat below the election minimum).
-    s.nodes = [3, 5, 7][rng.gen_range(0..3)];
+    // Pinned fields still consume their draws, so no other field's draw moves.
+    let nodes = [3, 5, 7][rng.gen_range(0..3)];
+    s.nodes = if pinned(sets, "nodes") { base.nodes } else { nodes };
     let minority = (s.nodes - 1) / 2;
     let election_min_ms = rng.gen_range(100..=300u64);
     let election_max_ms = election_min_ms + rng.gen_range(election_min_ms / 2..=election_min_ms * 2);
+    let [election_min_ms, election_max_ms] = if pinned(sets, "raft.election_timeout_ms") {
+        base.raft.election_timeout_ms
+    } else {
+        [election_min_ms, election_max_ms]
+    };
     s.raft.election_timeout_ms = [election_min_ms, election_max_ms];
     s.raft.heartbeat_ms = rng.gen_range(election_min_ms / 10..=election_min_ms / 3);
     s.raft.max_entries_per_append = [2, 8, 64][rng.gen_range(0..3)];
@@ -206,7 +244,48 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Features) {
         s.liveness.after_ms = Some(end_ms);
         s.liveness.within_ms = base.duration_ms - end_ms;
     }
+    // Drawn last, so that adding it moved no earlier draw.
+    f.rolling = on(&mut rng);
+    if f.rolling {
+        s.faults.extend(rolling_partitions(&mut rng, s.nodes, election_max_ms, end_ms));
+        s.faults.sort_by_key(|f| match f.at_ms {
+            MsOrRange::Fixed(ms) | MsOrRange::Range([ms, _]) => ms,
+        });
+    }
     (s, f)
+}
+
+/// Partitions back to back from `FAULTS_START_MS` to `end_ms`, each isolating a random minority
+/// for one to three maximum election timeouts: leaders are elected, cut off and replaced in turn,
+/// each having replicated its entries to a different subset (the schedule of the paper's Figure 8
+/// and of sims/raft_figure8.toml).
+fn rolling_partitions(rng: &mut ChaCha8Rng, nodes: u32, election_max_ms: u64, end_ms: u64) -> Vec<FaultSpec> {
+    let minority = (nodes - 1) / 2;
+    let hold_ms = rng.gen_range(election_max_ms..=election_max_ms * 3);
+    let count = end_ms.saturating_sub(FAULTS_START_MS) / hold_ms;
+    if minority == 0 {
+        return Vec::new();
+    }
+    let start_ms = FAULTS_START_MS;
+    (0..count)
+        .map(|i| {
+            let mut ids: Vec<u32> = (0..nodes).collect();
+            let cut = rng.gen_range(1..=minority) as usize;
+            for k in 0..cut {
+                let j = rng.gen_range(k..ids.len());
+                ids.swap(k, j);
+            }
+            let name = |ids: &[u32]| ids.iter().map(|n| format!("n{n}")).collect::<Vec<_>>();
+            let (small, rest) = ids.split_at(cut);
+            FaultSpec {
+                at_ms: MsOrRange::Fixed(start_ms + i * hold_ms),
+                groups: Some(vec![name(small), name(rest)]),
+                // One ms short of the next, so each heals before the next begins.
+                heal_after_ms: Some(MsOrRange::Fixed(hold_ms - 1)),
+                ..fault(FaultKind::Partition)
+            }
+        })
+        .collect()
 }
 
 fn fault(action: FaultKind) -> FaultSpec {
@@ -238,7 +317,7 @@ mod tests {
     fn every_draw_validates() {
         let base = base();
         for seed in 0..2_000 {
-            let s = draw_scenario(&base, seed);
+            let s = draw_scenario(&base, &[], seed).unwrap();
             s.validate(&format!("seed {seed}")).unwrap_or_else(|e| panic!("{e}\n{}", s.to_toml()));
             assert_eq!(s.seed, seed);
             // The resolved file loads back to the same scenario.
@@ -252,17 +331,17 @@ mod tests {
         let mut base = base();
         base.raft.bug = crate::raft::config::Bug::VoteWithoutLogCheck;
         for seed in [0, 1, 7, u64::MAX] {
-            assert_eq!(draw(&base, seed), draw(&base, seed));
-            assert_eq!(draw_scenario(&base, seed).raft.bug, base.raft.bug);
-            assert_eq!(draw_scenario(&base, seed).duration_ms, base.duration_ms);
+            assert_eq!(draw(&base, &[], seed), draw(&base, &[], seed));
+            assert_eq!(draw_scenario(&base, &[], seed).unwrap().raft.bug, base.raft.bug);
+            assert_eq!(draw_scenario(&base, &[], seed).unwrap().duration_ms, base.duration_ms);
         }
-        assert_ne!(draw_scenario(&base, 1), draw_scenario(&base, 2));
+        assert_ne!(draw_scenario(&base, &[], 1).unwrap(), draw_scenario(&base, &[], 2).unwrap());
     }
 
     #[test]
     fn features_vary_across_seeds() {
         let base = base();
-        let draws: Vec<(Scenario, Features)> = (0..200).map(|seed| draw(&base, seed)).collect();
+        let draws: Vec<(Scenario, Features)> = (0..200).map(|seed| draw(&base, &[], seed)).collect();
         let count = |pick: fn(&Features) -> bool| draws.iter().filter(|(_, f)| pick(f)).count();
         for (name, n) in [
             ("loss", count(|f| f.loss)),
@@ -274,6 +353,7 @@ mod tests {
             ("leader_crashes", count(|f| f.leader_crashes)),
             ("slow_nodes", count(|f| f.slow_nodes)),
             ("pauses", count(|f| f.pauses)),
+            ("rolling", count(|f| f.rolling)),
         ] {
             assert!((60..=140).contains(&n), "{name} on in {n} of 200 draws");
         }
@@ -285,5 +365,50 @@ mod tests {
         }
         let sets: std::collections::BTreeSet<String> = draws.iter().map(|(_, f)| format!("{f:?}")).collect();
         assert!(sets.len() > 100, "only {} distinct feature sets in 200 draws", sets.len());
+    }
+
+    #[test]
+    fn a_set_pins_a_drawn_field_and_moves_no_other_draw() {
+        let (origin, text) = embedded("sims/raft_clients.toml").unwrap();
+        let sets = vec!["raft.read_mode=\"lease\"".to_owned(), "raft.noop=false".to_owned()];
+        let pinned_base = Scenario::from_str(origin, text, &sets).unwrap();
+        let free_base = base();
+        for seed in 0..300 {
+            let mut s = draw_scenario(&pinned_base, &sets, seed).unwrap();
+            assert_eq!(s.raft.read_mode, ReadMode::Lease);
+            assert!(!s.raft.noop);
+            // Everything else is what the unpinned seed drew.
+            let free = draw_scenario(&free_base, &[], seed).unwrap();
+            (s.raft.read_mode, s.raft.noop) = (free.raft.read_mode, free.raft.noop);
+            assert_eq!(s, free, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn pinned_nodes_and_timeouts_shape_what_depends_on_them() {
+        let (origin, text) = embedded("sims/raft_clients.toml").unwrap();
+        let sets = vec!["nodes=3".to_owned(), "raft.election_timeout_ms=[150,300]".to_owned()];
+        // `dsim hunt` drops the base's faults (the draw replaces them); they name n3 and n4.
+        let base = Scenario::from_str(origin, text, &["faults=[]".to_owned()]).unwrap();
+        let base = Scenario::from_str(origin, &base.to_toml(), &sets).unwrap();
+        for seed in 0..300 {
+            let s = draw_scenario(&base, &sets, seed).unwrap();
+            assert_eq!((s.nodes, s.raft.election_timeout_ms), (3, [150, 300]));
+            assert!(s.raft.heartbeat_ms <= 50, "seed {seed}: the heartbeat follows the pinned timeout");
+            assert!(s.node.keys().all(|n| ["n0", "n1", "n2"].contains(&n.as_str())), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_pin_that_contradicts_the_draw_names_the_seed_and_the_set() {
+        let (origin, text) = embedded("sims/raft_clients.toml").unwrap();
+        let sets = vec!["raft.heartbeat_ms=250".to_owned()];
+        let base = Scenario::from_str(origin, text, &[]).unwrap();
+        // Election minimums are drawn from 100–300 ms: some are below the pinned heartbeat.
+        let err = (0..200)
+            .find_map(|seed| draw_scenario(&base, &sets, seed).err().map(|e| (seed, e.to_string())))
+            .expect("a draw with an election minimum below the pinned heartbeat");
+        assert!(err.1.contains("raft.heartbeat_ms=250"), "{}", err.1);
+        assert!(err.1.starts_with(&format!("hunt seed {}: ", err.0)), "{}", err.1);
     }
 }

@@ -30,9 +30,10 @@ pub const FAILURES: &str = "failures";
 /// The summary's format tag.
 pub const FORMAT: &str = "dsim-hunt-summary/1";
 
-/// One run of a hunt seed: draw, then run with the harness (trace hashed).
-pub fn hunt_run(base: &Scenario) -> Result<RunRecord> {
-    crate::sweep::harness_run(&draw_scenario(base, base.seed))
+/// One run of a hunt seed: draw (with the `--set`s pinning what they name), then run with the
+/// harness (trace hashed).
+pub fn hunt_run(base: &Scenario, sets: &[String]) -> Result<RunRecord> {
+    crate::sweep::harness_run(&draw_scenario(base, sets, base.seed)?)
 }
 
 /// One failing seed.
@@ -90,14 +91,19 @@ pub fn command(dir: &Path, seed: u64) -> String {
 
 /// Writes `DIR/failures/seed-N.toml` for every failing `(seed, checker, violations)` and returns
 /// the failures in seed order.
-pub fn write_failures(dir: &Path, base: &Scenario, failing: &[(u64, String, u64)]) -> Result<Vec<Failure>> {
+pub fn write_failures(
+    dir: &Path,
+    base: &Scenario,
+    sets: &[String],
+    failing: &[(u64, String, u64)],
+) -> Result<Vec<Failure>> {
     let mut out = Vec::new();
     if !failing.is_empty() {
         let failures = dir.join(FAILURES);
         std::fs::create_dir_all(&failures).map_err(|e| Error::io(&failures, e))?;
     }
     for (seed, checker, violations) in failing {
-        let scenario = draw_scenario(base, *seed);
+        let scenario = draw_scenario(base, sets, *seed)?;
         let file = failure_file(*seed);
         let header = format!(
             "# dsim hunt: seed {seed} of base {:?}, drawn and fully resolved; {checker} failed.\n\
