@@ -296,6 +296,44 @@ fn quorum_read_merges_replies_and_repairs() {
     assert!(s.deliver(1, EventualMsg::ReadReply { req: 1, key: 5, versions: vec![] }).is_empty());
 }
 
+/// PBS (Bailis et al., VLDB 2012, WARS): with the coordinator outside the replicas a W = 1 put
+/// stores nothing at once, goes to all N replicas (itself through the network) and is acknowledged
+/// by the first ack; its own store's ack counts like any other. Two puts in a row get distinct
+/// clocks although the store has not seen the first.
+#[test]
+fn outside_coordinator_put_crosses_the_network_to_every_replica() {
+    let config = EventualConfig { coordinator: Coordinator::Outside, ..dynamo(Policy::Siblings) };
+    let mut s = Step::new(0, 3, config);
+    let e = s.client(Op::Put { key: 1, value: 10 });
+    let v = vec![ver(10, &[1], 0)];
+    let to_all: Vec<_> = (0..3)
+        .map(|n| (NodeId(n), EventualMsg::Replicate { key: 1, versions: v.clone(), req: Some(1) }))
+        .collect();
+    assert_eq!(sends(&e), to_all);
+    assert_eq!(rows(&e), vec!["write  k1 v10 n0:1 "], "no put_ack, no local apply yet");
+    assert!(s.node.store().get(1).is_empty(), "the coordinator stored nothing itself");
+    let e = s.deliver(0, EventualMsg::ReplicateAck { req: 1 });
+    assert_eq!(rows(&e), vec!["note put_ack k1 v10 n0:1 acks=1/1"]);
+    let e = s.client(Op::Put { key: 1, value: 11 });
+    assert_eq!(rows(&e), vec!["write  k1 v11 n0:2 "], "a fresh clock entry, not n0:1 again");
+}
+
+/// PBS (WARS): an outside coordinator's R = 1 read asks all N replicas and answers with the first
+/// reply, whatever its own store holds.
+#[test]
+fn outside_coordinator_read_takes_the_first_reply() {
+    let config = EventualConfig { coordinator: Coordinator::Outside, ..dynamo(Policy::Siblings) };
+    let mut s = Step::new(0, 3, config);
+    s.deliver(1, EventualMsg::Replicate { key: 5, versions: vec![ver(1, &[0, 1], 1)], req: None });
+    let e = s.client(Op::Get { key: 5, id: 9 });
+    let to_all: Vec<_> = (0..3).map(|n| (NodeId(n), EventualMsg::ReadRequest { req: 1, key: 5 })).collect();
+    assert_eq!(sends(&e), to_all);
+    assert!(notes(&e).is_empty(), "no local answer");
+    let e = s.deliver(2, EventualMsg::ReadReply { req: 1, key: 5, versions: vec![] });
+    assert_eq!(rows(&e), vec!["read  k5   replies=1"], "the first reply (empty) wins over the own store");
+    assert!(s.deliver(0, EventualMsg::ReadReply { req: 1, key: 5, versions: vec![] }).is_empty());
+}
+
 #[test]
 fn local_read_and_read_timeout() {
     let mut s = Step::new(0, 3, dynamo(Policy::Siblings));
