@@ -28,6 +28,26 @@ pub enum Mode {
     Seed,
 }
 
+/// Which way an anti-entropy exchange moves versions, seen from the node that starts it
+/// (`eventual.anti_entropy_mode`; Demers et al., PODC 1987, §1.3 `ResolveDifference`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AntiEntropyMode {
+    /// Both ways: the starter gets what it lacks and sends what its partner lacks.
+    #[default]
+    PushPull,
+    /// The starter only sends what its partner lacks.
+    Push,
+    /// The starter only gets what it lacks.
+    Pull,
+}
+
+impl AntiEntropyMode {
+    pub fn is_push_pull(&self) -> bool {
+        *self == AntiEntropyMode::PushPull
+    }
+}
+
 /// Where a request's coordinator sits relative to the replicas (`eventual.coordinator`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,6 +98,9 @@ pub struct EventualConfig {
     /// peers every period). 0 turns anti-entropy off.
     pub anti_entropy_ms: u64,
     pub anti_entropy_fanout: u32,
+    /// Which way an exchange moves versions (default both).
+    #[serde(skip_serializing_if = "AntiEntropyMode::is_push_pull")]
+    pub anti_entropy_mode: AntiEntropyMode,
     /// Write quorum W: the coordinator acknowledges a write once W replicas (itself included)
     /// stored it. 1 = acknowledge after the local write.
     pub write_quorum: u32,
@@ -109,6 +132,7 @@ impl Default for EventualConfig {
             policy: Policy::Siblings,
             anti_entropy_ms: 200,
             anti_entropy_fanout: 1,
+            anti_entropy_mode: AntiEntropyMode::PushPull,
             write_quorum: 1,
             read_quorum: 1,
             read_repair: false,

@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use rand::Rng;
 
 use crate::client::{ClientOp, ClientReply, Func};
-use crate::eventual::config::{Bug, Coordinator, EventualConfig, Mode, Policy};
+use crate::eventual::config::{AntiEntropyMode, Bug, Coordinator, EventualConfig, Mode, Policy};
 use crate::eventual::messages::{EventualMsg, KeyVersions};
 use crate::eventual::store::{self, join_clock, value_of, Rule, Store, Version};
 use crate::eventual::vclock::{Ordering4, VClock};
@@ -424,7 +424,8 @@ impl EventualNode {
     }
 
     /// Push what the digest's sender lacks or holds strictly older; want what this node lacks or
-    /// holds strictly older. Keys whose hashes match are in sync.
+    /// holds strictly older. Keys whose hashes match are in sync. `anti_entropy_mode = "push"`
+    /// (the sender only sends) pushes nothing; `"pull"` (the sender only gets) wants nothing.
     fn handle_ae_digest(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, entries: &[store::DigestEntry]) {
         let theirs: BTreeMap<u64, &store::DigestEntry> = entries.iter().map(|e| (e.key, e)).collect();
         let mine = self.store.digest();
@@ -447,6 +448,11 @@ impl EventualNode {
             if need {
                 want.push(t.key);
             }
+        }
+        match self.config.anti_entropy_mode {
+            AntiEntropyMode::PushPull => {}
+            AntiEntropyMode::Push => push.clear(),
+            AntiEntropyMode::Pull => want.clear(),
         }
         if !push.is_empty() || !want.is_empty() {
             ctx.send(from, EventualMsg::AeReply { push, want });

@@ -346,6 +346,26 @@ fn local_read_and_read_timeout() {
     assert_eq!(rows(&e), vec!["note get_timeout k5   replies=2/3"]);
 }
 
+/// Demers et al. (PODC 1987) §1.3: push moves versions only from the exchange's starter to its
+/// partner, pull only from the partner to the starter. n0 (the starter) holds k1, n1 holds k2.
+#[test]
+fn anti_entropy_push_only_sends_and_pull_only_gets() {
+    for (mode, push, want) in [
+        (AntiEntropyMode::Push, vec![], vec![1]),
+        (AntiEntropyMode::Pull, vec![KeyVersions { key: 2, versions: vec![ver(2, &[0, 1], 1)] }], vec![]),
+    ] {
+        let config =
+            EventualConfig { anti_entropy_ms: 100, anti_entropy_mode: mode, ..dynamo(Policy::Siblings) };
+        let mut a = Step::new(0, 2, config.clone());
+        let mut b = Step::new(1, 2, config);
+        a.client(Op::Put { key: 1, value: 1 });
+        b.client(Op::Put { key: 2, value: 2 });
+        let digest = sends(&a.timer(EventualTimer::AntiEntropy));
+        let reply = sends(&b.deliver(0, digest[0].1.clone()));
+        assert_eq!(reply, vec![(NodeId(0), EventualMsg::AeReply { push, want })], "{mode:?}");
+    }
+}
+
 /// Dynamo §4.7 (anti-entropy), push-pull: n0 holds k1 only, n1 holds k2 only; one exchange leaves
 /// both with both keys.
 #[test]
