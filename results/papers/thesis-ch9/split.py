@@ -64,7 +64,7 @@ for kind, n, f, s, c, r, lat, l, runs, splits, rate, model, mc, se in rows:
     print(f"{kind},{n},{f},{s},{c},{r},{lat},{l:.3f},{runs},{splits},{rate:.4f},{model:.4f},{mc_txt},{rate - model:+.4f},{se:.4f}")
 
 # A hand-written SVG: one panel per cluster size; closed-form curves, dsim's points.
-W, H, PW, PH, L, T = 900, 300, 190, 200, 50, 40
+W, H, PW, PH, L, T = 920, 300, 190, 200, 50, 40
 COL = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e"]
 out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
        f'<rect width="{W}" height="{H}" fill="white"/>',
