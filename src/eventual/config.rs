@@ -28,6 +28,47 @@ pub enum Mode {
     Seed,
 }
 
+/// Which way an anti-entropy exchange moves versions, seen from the node that starts it
+/// (`eventual.anti_entropy_mode`; Demers et al., PODC 1987, §1.3 `ResolveDifference`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AntiEntropyMode {
+    /// Both ways: the starter gets what it lacks and sends what its partner lacks.
+    #[default]
+    PushPull,
+    /// The starter only sends what its partner lacks.
+    Push,
+    /// The starter only gets what it lacks.
+    Pull,
+}
+
+impl AntiEntropyMode {
+    pub fn is_push_pull(&self) -> bool {
+        *self == AntiEntropyMode::PushPull
+    }
+}
+
+/// Where a request's coordinator sits relative to the replicas (`eventual.coordinator`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coordinator {
+    /// The node a client contacts is one of the replicas: it stores a write at once and counts
+    /// itself towards W and R (a read with R = 1 is local).
+    #[default]
+    Replica,
+    /// The coordinator stands outside the replicas, as the PBS model (Bailis et al., VLDB 2012,
+    /// WARS) assumes: it sends a write to all N replicas (itself included, through the network)
+    /// and waits for W acks; a read asks all N and answers with the first R replies. Every leg of
+    /// every request crosses the network.
+    Outside,
+}
+
+impl Coordinator {
+    pub fn is_replica(&self) -> bool {
+        *self == Coordinator::Replica
+    }
+}
+
 /// A deliberately broken model, so the checkers can show they catch it (`eventual.bug`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,6 +98,9 @@ pub struct EventualConfig {
     /// peers every period). 0 turns anti-entropy off.
     pub anti_entropy_ms: u64,
     pub anti_entropy_fanout: u32,
+    /// Which way an exchange moves versions (default both).
+    #[serde(skip_serializing_if = "AntiEntropyMode::is_push_pull")]
+    pub anti_entropy_mode: AntiEntropyMode,
     /// Write quorum W: the coordinator acknowledges a write once W replicas (itself included)
     /// stored it. 1 = acknowledge after the local write.
     pub write_quorum: u32,
@@ -67,6 +111,9 @@ pub struct EventualConfig {
     pub read_repair: bool,
     /// A coordinator gives up on a quorum it has not reached after this long (ms).
     pub request_timeout_ms: u64,
+    /// Whether the coordinator counts as a replica (default) or stands outside them.
+    #[serde(skip_serializing_if = "Coordinator::is_replica")]
+    pub coordinator: Coordinator,
     /// A deliberately broken model (mutation testing of the checkers); `none` in real runs.
     #[serde(skip_serializing_if = "Bug::is_none")]
     pub bug: Bug,
@@ -85,10 +132,12 @@ impl Default for EventualConfig {
             policy: Policy::Siblings,
             anti_entropy_ms: 200,
             anti_entropy_fanout: 1,
+            anti_entropy_mode: AntiEntropyMode::PushPull,
             write_quorum: 1,
             read_quorum: 1,
             read_repair: false,
             request_timeout_ms: 1_000,
+            coordinator: Coordinator::Replica,
             bug: Bug::None,
         }
     }
@@ -130,6 +179,12 @@ impl EventualConfig {
         if self.bug != Bug::None && self.mode == Mode::Seed {
             return bad("bug", &format!("{:?}", self.bug), "\"none\" with mode = \"seed\"".into());
         }
+        if self.coordinator == Coordinator::Outside && self.mode == Mode::Seed {
+            return bad("coordinator", &"\"outside\"", "\"replica\" with mode = \"seed\"".into());
+        }
+        if self.coordinator == Coordinator::Outside && self.bug != Bug::None {
+            return bad("coordinator", &"\"outside\"", "\"replica\" with a bug variant".into());
+        }
         Ok(())
     }
 }
@@ -148,5 +203,18 @@ mod tests {
         );
         let c = EventualConfig { read_quorum: 0, ..Default::default() };
         assert!(c.validate("f", 3).is_err());
+    }
+
+    #[test]
+    fn outside_coordinator_only_in_dynamo_mode_without_bugs() {
+        let c = EventualConfig { coordinator: Coordinator::Outside, ..Default::default() };
+        c.validate("f", 3).unwrap();
+        let seed = EventualConfig { mode: Mode::Seed, ..c.clone() };
+        assert_eq!(
+            seed.validate("f", 3).unwrap_err().to_string(),
+            "f: eventual.coordinator = \"outside\": \"replica\" with mode = \"seed\""
+        );
+        let bug = EventualConfig { bug: Bug::AckBeforeQuorum, ..c };
+        assert!(bug.validate("f", 3).is_err());
     }
 }

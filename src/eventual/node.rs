@@ -16,6 +16,12 @@
 //!   replies merged with its own versions (Dynamo §4.5 asks the N reachable nodes and waits for R);
 //!   with `read_repair` it sends the merged result to responders that answered with less and
 //!   stores it itself.
+//! - `coordinator = "outside"` (the PBS model's set-up, Bailis et al. VLDB 2012): the contacted
+//!   node coordinates without counting as a replica. A put stores nothing at once; it sends the new
+//!   version to all N replicas, itself included through the network, and acknowledges after W
+//!   acks; a get asks all N the same way and answers with the first R replies merged (its own
+//!   store only as one of those replies). Its own clock entry comes from `coordinator_counter`,
+//!   since its store may not yet hold its previous write.
 //! - Anti-entropy (§4.7, with a flat per-key digest in place of Merkle trees): every
 //!   `anti_entropy_ms` a node sends its digest to `anti_entropy_fanout` peers drawn from its own
 //!   stream (`ctx.rng()`); the peer pushes what the sender lacks and asks for what it lacks itself.
@@ -34,7 +40,7 @@ use std::collections::BTreeMap;
 use rand::Rng;
 
 use crate::client::{ClientOp, ClientReply, Func};
-use crate::eventual::config::{Bug, EventualConfig, Mode, Policy};
+use crate::eventual::config::{AntiEntropyMode, Bug, Coordinator, EventualConfig, Mode, Policy};
 use crate::eventual::messages::{EventualMsg, KeyVersions};
 use crate::eventual::store::{self, join_clock, value_of, Rule, Store, Version};
 use crate::eventual::vclock::{Ordering4, VClock};
@@ -96,6 +102,9 @@ pub struct EventualNode {
     seed_clock: VClock,
     /// Next coordination id. Kept across crashes so a late ack never matches a newer request.
     next_req: u64,
+    /// `coordinator = "outside"`: the highest own clock entry this node gave a write (any key),
+    /// kept across crashes, so two of its writes never share a clock.
+    coordinator_counter: u64,
     // Volatile.
     pending_writes: BTreeMap<u64, PendingWrite>,
     pending_reads: BTreeMap<u64, PendingRead>,
@@ -117,6 +126,7 @@ impl EventualNode {
             store: Store::new(rule),
             seed_clock: VClock::new(),
             next_req: 1,
+            coordinator_counter: 0,
             pending_writes: BTreeMap::new(),
             pending_reads: BTreeMap::new(),
         }
@@ -129,6 +139,24 @@ impl EventualNode {
 
     fn seed(&self) -> bool {
         self.config.mode == Mode::Seed
+    }
+
+    fn outside(&self) -> bool {
+        self.config.coordinator == Coordinator::Outside
+    }
+
+    /// What the coordinator itself counts towards W and R: 1 as a replica, 0 outside.
+    fn self_counts(&self) -> usize {
+        usize::from(!self.outside())
+    }
+
+    /// Where a coordinator sends a write or a read: the other replicas, or all N from outside.
+    fn targets(&self, ctx: &Ctx<'_, Self>) -> Vec<NodeId> {
+        if self.outside() {
+            (0..self.nodes).map(NodeId).collect()
+        } else {
+            ctx.peers().collect()
+        }
     }
 
     fn write_quorum(&self) -> u32 {
@@ -179,19 +207,23 @@ impl EventualNode {
         } else {
             let mut own = vec![0; self.id.index() + 1];
             own[self.id.index()] = join_clock(self.store.get(key)).get(self.id);
+            if self.outside() {
+                own[self.id.index()] = own[self.id.index()].max(self.coordinator_counter);
+            }
             let mut clock = context.map(VClock::from_trace).unwrap_or_default();
             clock.merge(&VClock::from_counters(&own));
             clock.increment(self.id);
+            self.coordinator_counter = clock.get(self.id);
             clock
         };
         let version = Version::write(value, clock.clone(), self.id);
         ctx.note(Record::new(Event::Write).key(key).value(Value::Id(value)).clock(clock.to_trace()));
         if self.seed() {
-            self.store.put_local(key, version);
-        } else {
+            self.store.put_local(key, version.clone());
+        } else if !self.outside() {
             self.store.put(key, version.clone());
             let set = self.store.get(key);
-            if set != [version] {
+            if set != std::slice::from_ref(&version) {
                 // The write sits beside versions its context did not cover (or lost under LWW):
                 // the resulting set, so row readers track the coordinator's state.
                 let row = Record::new(Event::Apply)
@@ -204,10 +236,9 @@ impl EventualNode {
         }
         // The client's op id is the written value id.
         let w = if self.config.bug == Bug::AckBeforeQuorum { 1 } else { self.write_quorum() };
-        let req = if w > 1 { Some(self.take_req()) } else { None };
-        let versions = self.store.get(key).to_vec();
-        let peers: Vec<NodeId> = ctx.peers().collect();
-        for peer in peers {
+        let req = if w > 1 || self.outside() { Some(self.take_req()) } else { None };
+        let versions = if self.outside() { vec![version] } else { self.store.get(key).to_vec() };
+        for peer in self.targets(ctx) {
             ctx.send(peer, EventualMsg::Replicate { key, versions: versions.clone(), req });
         }
         match req {
@@ -224,7 +255,7 @@ impl EventualNode {
     }
 
     fn handle_get(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, id: u64) {
-        if self.read_quorum() <= 1 {
+        if self.read_quorum() <= 1 && !self.outside() {
             let local = self.store.get(key).to_vec();
             note_read(ctx, key, id, &local, 1);
             ctx.reply(id, self.ok(value_of(&local), &join_clock(&local)));
@@ -232,8 +263,7 @@ impl EventualNode {
         }
         let req = self.take_req();
         self.pending_reads.insert(req, PendingRead { key, id, replies: Vec::new() });
-        let peers: Vec<NodeId> = ctx.peers().collect();
-        for peer in peers {
+        for peer in self.targets(ctx) {
             ctx.send(peer, EventualMsg::ReadRequest { req, key });
         }
         ctx.set_timer(EventualTimer::ReadTimeout(req), self.request_timeout());
@@ -301,7 +331,7 @@ impl EventualNode {
         if !pending.acked.contains(&from) {
             pending.acked.push(from);
         }
-        let acks = pending.acked.len() as u32 + 1;
+        let acks = (pending.acked.len() + self.self_counts()) as u32;
         if acks >= w {
             let done = self.pending_writes.remove(&req).expect("pending write just seen");
             ctx.cancel_timer(EventualTimer::WriteTimeout(req));
@@ -329,7 +359,7 @@ impl EventualNode {
             return; // A duplicated reply.
         }
         pending.replies.push((from, versions));
-        if pending.replies.len() as u32 + 1 >= r {
+        if (pending.replies.len() + self.self_counts()) as u32 >= r {
             let done = self.pending_reads.remove(&req).expect("pending read just seen");
             ctx.cancel_timer(EventualTimer::ReadTimeout(req));
             self.complete_read(ctx, done);
@@ -343,11 +373,11 @@ impl EventualNode {
         if self.config.read_repair && self.config.bug == Bug::ReadRepairOlder {
             return self.complete_read_older(ctx, done);
         }
-        let mut merged = self.store.get(done.key).to_vec();
+        let mut merged = if self.outside() { Vec::new() } else { self.store.get(done.key).to_vec() };
         for (_, versions) in &done.replies {
             merged = store::merge(rule, &merged, versions);
         }
-        note_read(ctx, done.key, done.id, &merged, done.replies.len() + 1);
+        note_read(ctx, done.key, done.id, &merged, done.replies.len() + self.self_counts());
         ctx.reply(done.id, self.ok(value_of(&merged), &join_clock(&merged)));
         if !self.config.read_repair {
             return;
@@ -357,7 +387,10 @@ impl EventualNode {
                 ctx.send(*peer, EventualMsg::ReadRepair { key: done.key, versions: merged.clone() });
             }
         }
-        self.apply_received(ctx, None, done.key, &merged, "read_repair");
+        if !self.outside() {
+            // Outside the replicas, this node's store was repaired above if it answered stale.
+            self.apply_received(ctx, None, done.key, &merged, "read_repair");
+        }
     }
 
     /// The `read_repair_older` bug: answers with, and stores, the answer with the smallest clock.
@@ -391,7 +424,8 @@ impl EventualNode {
     }
 
     /// Push what the digest's sender lacks or holds strictly older; want what this node lacks or
-    /// holds strictly older. Keys whose hashes match are in sync.
+    /// holds strictly older. Keys whose hashes match are in sync. `anti_entropy_mode = "push"`
+    /// (the sender only sends) pushes nothing; `"pull"` (the sender only gets) wants nothing.
     fn handle_ae_digest(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, entries: &[store::DigestEntry]) {
         let theirs: BTreeMap<u64, &store::DigestEntry> = entries.iter().map(|e| (e.key, e)).collect();
         let mine = self.store.digest();
@@ -414,6 +448,11 @@ impl EventualNode {
             if need {
                 want.push(t.key);
             }
+        }
+        match self.config.anti_entropy_mode {
+            AntiEntropyMode::PushPull => {}
+            AntiEntropyMode::Push => push.clear(),
+            AntiEntropyMode::Pull => want.clear(),
         }
         if !push.is_empty() || !want.is_empty() {
             ctx.send(from, EventualMsg::AeReply { push, want });

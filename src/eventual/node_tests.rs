@@ -296,6 +296,44 @@ fn quorum_read_merges_replies_and_repairs() {
     assert!(s.deliver(1, EventualMsg::ReadReply { req: 1, key: 5, versions: vec![] }).is_empty());
 }
 
+/// PBS (Bailis et al., VLDB 2012, WARS): with the coordinator outside the replicas a W = 1 put
+/// stores nothing at once, goes to all N replicas (itself through the network) and is acknowledged
+/// by the first ack; its own store's ack counts like any other. Two puts in a row get distinct
+/// clocks although the store has not seen the first.
+#[test]
+fn outside_coordinator_put_crosses_the_network_to_every_replica() {
+    let config = EventualConfig { coordinator: Coordinator::Outside, ..dynamo(Policy::Siblings) };
+    let mut s = Step::new(0, 3, config);
+    let e = s.client(Op::Put { key: 1, value: 10 });
+    let v = vec![ver(10, &[1], 0)];
+    let to_all: Vec<_> = (0..3)
+        .map(|n| (NodeId(n), EventualMsg::Replicate { key: 1, versions: v.clone(), req: Some(1) }))
+        .collect();
+    assert_eq!(sends(&e), to_all);
+    assert_eq!(rows(&e), vec!["write  k1 v10 n0:1 "], "no put_ack, no local apply yet");
+    assert!(s.node.store().get(1).is_empty(), "the coordinator stored nothing itself");
+    let e = s.deliver(0, EventualMsg::ReplicateAck { req: 1 });
+    assert_eq!(rows(&e), vec!["note put_ack k1 v10 n0:1 acks=1/1"]);
+    let e = s.client(Op::Put { key: 1, value: 11 });
+    assert_eq!(rows(&e), vec!["write  k1 v11 n0:2 "], "a fresh clock entry, not n0:1 again");
+}
+
+/// PBS (WARS): an outside coordinator's R = 1 read asks all N replicas and answers with the first
+/// reply, whatever its own store holds.
+#[test]
+fn outside_coordinator_read_takes_the_first_reply() {
+    let config = EventualConfig { coordinator: Coordinator::Outside, ..dynamo(Policy::Siblings) };
+    let mut s = Step::new(0, 3, config);
+    s.deliver(1, EventualMsg::Replicate { key: 5, versions: vec![ver(1, &[0, 1], 1)], req: None });
+    let e = s.client(Op::Get { key: 5, id: 9 });
+    let to_all: Vec<_> = (0..3).map(|n| (NodeId(n), EventualMsg::ReadRequest { req: 1, key: 5 })).collect();
+    assert_eq!(sends(&e), to_all);
+    assert!(notes(&e).is_empty(), "no local answer");
+    let e = s.deliver(2, EventualMsg::ReadReply { req: 1, key: 5, versions: vec![] });
+    assert_eq!(rows(&e), vec!["read  k5   replies=1"], "the first reply (empty) wins over the own store");
+    assert!(s.deliver(0, EventualMsg::ReadReply { req: 1, key: 5, versions: vec![] }).is_empty());
+}
+
 #[test]
 fn local_read_and_read_timeout() {
     let mut s = Step::new(0, 3, dynamo(Policy::Siblings));
@@ -306,6 +344,26 @@ fn local_read_and_read_timeout() {
     s.deliver(1, EventualMsg::ReadReply { req: 1, key: 5, versions: vec![] });
     let e = s.timer(EventualTimer::ReadTimeout(1));
     assert_eq!(rows(&e), vec!["note get_timeout k5   replies=2/3"]);
+}
+
+/// Demers et al. (PODC 1987) §1.3: push moves versions only from the exchange's starter to its
+/// partner, pull only from the partner to the starter. n0 (the starter) holds k1, n1 holds k2.
+#[test]
+fn anti_entropy_push_only_sends_and_pull_only_gets() {
+    for (mode, push, want) in [
+        (AntiEntropyMode::Push, vec![], vec![1]),
+        (AntiEntropyMode::Pull, vec![KeyVersions { key: 2, versions: vec![ver(2, &[0, 1], 1)] }], vec![]),
+    ] {
+        let config =
+            EventualConfig { anti_entropy_ms: 100, anti_entropy_mode: mode, ..dynamo(Policy::Siblings) };
+        let mut a = Step::new(0, 2, config.clone());
+        let mut b = Step::new(1, 2, config);
+        a.client(Op::Put { key: 1, value: 1 });
+        b.client(Op::Put { key: 2, value: 2 });
+        let digest = sends(&a.timer(EventualTimer::AntiEntropy));
+        let reply = sends(&b.deliver(0, digest[0].1.clone()));
+        assert_eq!(reply, vec![(NodeId(0), EventualMsg::AeReply { push, want })], "{mode:?}");
+    }
 }
 
 /// Dynamo §4.7 (anti-entropy), push-pull: n0 holds k1 only, n1 holds k2 only; one exchange leaves
