@@ -190,7 +190,15 @@ fn ae(term: u64, leader: u32, prev: u64, prev_term: u64, entries: Vec<Entry>, co
 }
 
 fn aer(term: u64, success: bool, match_index: u64) -> Msg {
-    Msg::AppendEntriesReply(AppendEntriesReply { term, success, match_index, read_round: 0 })
+    Msg::AppendEntriesReply(AppendEntriesReply {
+        term,
+        success,
+        match_index,
+        read_round: 0,
+        rejected_prev: None,
+        conflict_term: None,
+        conflict_index: None,
+    })
 }
 
 fn send(to: u32, msg: Msg) -> Fx {
