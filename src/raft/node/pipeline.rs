@@ -134,15 +134,13 @@ impl RaftNode {
     }
 
     /// Pipelined, a success: `match_index` moves forward only (the bug lets a stale reply move it
-    /// back and resend from there). Returns whether `match_index` advanced.
+    /// back). Returns whether `match_index` advanced.
     pub(super) fn pipelined_ack(&mut self, from: NodeId, matched: LogIndex) -> bool {
         let p = from.index();
         if matched <= self.match_index[p] {
             if self.config.bug == Bug::PipelineMatchRegress && matched < self.match_index[p] {
+                // Heartbeats at `match_index` and back-offs (never below it) now start from there.
                 self.match_index[p] = matched;
-                self.next_index[p] = matched + 1;
-                self.flows[p].probe();
-                self.send_append_entries(from);
             }
             return false;
         }
