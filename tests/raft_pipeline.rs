@@ -42,6 +42,16 @@ fn pipelining_commits_five_times_more_than_stop_and_wait_at_10ms() {
     assert!(fast >= 5 * slow, "window 8 committed {fast}, stop-and-wait {slow}: less than 5x");
 }
 
+/// `dsim bench --replication`'s measurement, short: the same headline through the bench's code.
+#[test]
+fn the_replication_bench_shows_the_window_at_work() {
+    let slow = dsim::bench::replication(1, 10_000, 2_000, 2_000).expect("runs");
+    let fast = dsim::bench::replication(8, 10_000, 2_000, 2_000).expect("runs");
+    assert_eq!((slow.violations, fast.violations), (0, 0));
+    assert!(fast.committed >= 5 * slow.committed, "{fast:?} vs {slow:?}");
+    assert_eq!(fast.committed_per_s, fast.committed as f64 / 2.0);
+}
+
 /// At 1 ms one-way latency stop-and-wait's ceiling (~500 entries/s) is still below the 1000/s
 /// offered, so the window wins there too, by less.
 #[test]
