@@ -974,7 +974,10 @@ fn pipelined_leader_fills_a_window_and_match_index_never_moves_back() {
     for bug in [Bug::None, Bug::PipelineMatchRegress] {
         let mut node = leader(3, &RaftConfig { bug, ..pipelined(3) });
         // Probing: the first entry goes out, the second waits for the reply.
-        assert_eq!(sends(node.client(put(1, 101))), vec![send(1, ae(1, 0, 0, 0, vec![e(1, 1)], 0)), send(2, ae(1, 0, 0, 0, vec![e(1, 1)], 0))]);
+        assert_eq!(
+            sends(node.client(put(1, 101))),
+            vec![send(1, ae(1, 0, 0, 0, vec![e(1, 1)], 0)), send(2, ae(1, 0, 0, 0, vec![e(1, 1)], 0))]
+        );
         assert_eq!(sends(node.client(put(2, 102))), vec![]);
         assert_eq!(sends(node.deliver(1, aer(1, true, 1))), vec![send(1, ae(1, 0, 1, 1, vec![e(1, 2)], 1))]);
         // Replicating: new entries go out at once, three in flight at most.
@@ -1025,7 +1028,10 @@ fn fast_backtracking_follower_names_the_conflicting_term_and_its_first_index() {
     let cfg = RaftConfig { fast_backtrack: true, persist_delay_us: 0, ..config() };
     let mut node = follower(1, 3, &cfg, 2, vec![e(1, 1), e(1, 2), e(2, 3), e(2, 4), e(2, 5)]);
     let rejected = |node: &mut Node, prev: u64| -> Vec<Fx> {
-        node.deliver(0, ae(3, 0, prev, 3, vec![], 0)).into_iter().filter(|f| matches!(f, Fx::Send { .. })).collect()
+        node.deliver(0, ae(3, 0, prev, 3, vec![], 0))
+            .into_iter()
+            .filter(|f| matches!(f, Fx::Send { .. }))
+            .collect()
     };
     assert_eq!(rejected(&mut node, 5), vec![send(0, named(3, 5, 5, Some((Some(2), 3))))]);
     assert_eq!(rejected(&mut node, 2), vec![send(0, named(3, 5, 2, Some((Some(1), 1))))]);

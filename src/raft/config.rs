@@ -284,7 +284,9 @@ mod tests {
             let e = c.validate("f.toml").unwrap_err().to_string();
             assert_eq!(
                 e,
-                format!("f.toml: raft.max_inflight_appends = {bad}: an integer in [1, 1024] (1 = stop-and-wait)")
+                format!(
+                    "f.toml: raft.max_inflight_appends = {bad}: an integer in [1, 1024] (1 = stop-and-wait)"
+                )
             );
         }
         let c = RaftConfig { max_inflight_appends: RaftConfig::INFLIGHT_MAX, ..Default::default() };

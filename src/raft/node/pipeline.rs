@@ -173,7 +173,12 @@ impl RaftNode {
     /// Fast backtracking, the leader's side: past the last entry it holds of the follower's
     /// conflicting term when it has one (the logs may agree up to there), else to the first index
     /// the follower holds of that term (or its log's end).
-    fn backtrack_to(&self, rejected: LogIndex, conflict_term: Option<Term>, conflict_index: LogIndex) -> LogIndex {
+    fn backtrack_to(
+        &self,
+        rejected: LogIndex,
+        conflict_term: Option<Term>,
+        conflict_index: LogIndex,
+    ) -> LogIndex {
         let Some(term) = conflict_term else { return conflict_index };
         // Terms never decrease along the log: scan down from the rejected index while they are
         // above the follower's term.
