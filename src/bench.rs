@@ -267,7 +267,7 @@ pub fn replication(window: u64, latency_us: u64, rate_per_s: u64, duration_ms: u
     let scenario = Scenario::from_str(THROUGHPUT_RAFT.0, THROUGHPUT_RAFT.1, &sets)?;
     let outcome = crate::harness::run(&scenario, crate::harness::Options::default())?;
     let metric = |name: &str| match outcome.metrics.iter().find(|(n, _)| *n == name) {
-        Some((_, crate::metrics::MetricValue::Int(v))) => Some(*v as u64),
+        Some((_, crate::metrics::MetricValue::Int(v))) => Some(*v),
         _ => None,
     };
     let committed = metric("commands_committed").unwrap_or(0);

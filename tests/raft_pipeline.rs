@@ -17,7 +17,7 @@ fn run(file: (&str, &str), sets: &[String], seed: u64) -> Outcome {
 
 fn committed(outcome: &Outcome) -> u64 {
     match outcome.metrics.iter().find(|(name, _)| *name == "commands_committed") {
-        Some((_, MetricValue::Int(n))) => *n as u64,
+        Some((_, MetricValue::Int(n))) => *n,
         other => panic!("commands_committed: {other:?}"),
     }
 }
@@ -82,7 +82,7 @@ fn pipelining_misses_the_chaos_liveness_window_less_often() {
         misses
     };
     let one = "raft.max_entries_per_append=1".to_owned();
-    let slow = misses(&[one.clone()]);
+    let slow = misses(std::slice::from_ref(&one));
     let fast = misses(&[one, "raft.max_inflight_appends=8".into(), "raft.fast_backtrack=true".into()]);
     println!("chaos liveness misses in seeds 1..=40: stop-and-wait {slow}, pipelined {fast}");
     assert!(fast < slow, "pipelined missed {fast}, stop-and-wait {slow}");
