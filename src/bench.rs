@@ -240,6 +240,46 @@ pub fn raft_kernel_only(scenario: &Scenario) -> RunStats {
     Runner::new(scenario.kernel(), RaftModel::nodes(scenario), workload, ()).run()
 }
 
+/// sims/raft_throughput.toml: a 3-node cluster on a clean in-order network, one entry per
+/// AppendEntries (results/raft/throughput/).
+pub const THROUGHPUT_RAFT: (&str, &str) =
+    ("sims/raft_throughput.toml", include_str!("../sims/raft_throughput.toml"));
+
+/// What one replication run achieved (simulated time; no wall clock).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replication {
+    pub window: u64,
+    pub committed: u64,
+    pub committed_per_s: f64,
+    pub commit_latency_p50_us: Option<u64>,
+    pub violations: u64,
+}
+
+/// Runs sims/raft_throughput.toml with every checker at `latency_us` one way, `rate_per_s`
+/// offered writes and `raft.max_inflight_appends = window` for `duration_ms`.
+pub fn replication(window: u64, latency_us: u64, rate_per_s: u64, duration_ms: u64) -> Result<Replication> {
+    let sets = [
+        format!("network.latency={{dist=\"constant\",us={latency_us}}}"),
+        format!("workload.rate_per_s={rate_per_s}"),
+        format!("raft.max_inflight_appends={window}"),
+        format!("duration_ms={duration_ms}"),
+    ];
+    let scenario = Scenario::from_str(THROUGHPUT_RAFT.0, THROUGHPUT_RAFT.1, &sets)?;
+    let outcome = crate::harness::run(&scenario, crate::harness::Options::default())?;
+    let metric = |name: &str| match outcome.metrics.iter().find(|(n, _)| *n == name) {
+        Some((_, crate::metrics::MetricValue::Int(v))) => Some(*v),
+        _ => None,
+    };
+    let committed = metric("commands_committed").unwrap_or(0);
+    Ok(Replication {
+        window,
+        committed,
+        committed_per_s: committed as f64 * 1_000.0 / duration_ms as f64,
+        commit_latency_p50_us: metric("commit_latency_p50_us"),
+        violations: outcome.violations_total,
+    })
+}
+
 /// A generated linearizable history (`crate::lin::generate`): `ops` ops over `keys` keys by
 /// `processes` concurrent clients, 1 % of them ending `info`.
 pub fn lin_history(ops: usize, keys: u32, processes: u32, seed: u64) -> crate::lin::History {

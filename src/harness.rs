@@ -154,6 +154,9 @@ impl Model for RaftModel {
 
     fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
         let mut checkers = check::raft_checkers();
+        // A message may wait for its node's persist before leaving: the slowest disk bounds it.
+        let slack_us = (0..scenario.nodes).map(|i| scenario.persist_delay_us(i)).max().unwrap_or(0);
+        checkers.push(Box::new(check::match_monotone::MatchMonotone::new(slack_us)));
         // What the clients saw, checked against a register per key: independent of every node row.
         checkers.push(Box::new(check::linearizable::Linearizable::new(scenario.check.lin_states_max)));
         if let Some(after_ms) = scenario.liveness.after_ms {

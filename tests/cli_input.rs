@@ -38,6 +38,12 @@ fn out_of_range_overrides_name_the_set_the_field_and_the_range() {
         &["raft.election_timeout_ms = [300, 150]"],
     );
     refused(&["run", "--set", "raft.heartbeat_ms=0"], &["raft.heartbeat_ms = 0"]);
+    for bad in ["0", "1025"] {
+        let set = format!("raft.max_inflight_appends={bad}");
+        let field = format!("raft.max_inflight_appends = {bad}");
+        refused(&["run", "--set", &set], &[&field, "[1, 1024]"]);
+    }
+    refused(&["run", "--set", "raft.fast_backtrack=3"], &["fast_backtrack"]);
 }
 
 #[test]

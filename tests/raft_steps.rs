@@ -190,7 +190,15 @@ fn ae(term: u64, leader: u32, prev: u64, prev_term: u64, entries: Vec<Entry>, co
 }
 
 fn aer(term: u64, success: bool, match_index: u64) -> Msg {
-    Msg::AppendEntriesReply(AppendEntriesReply { term, success, match_index, read_round: 0 })
+    Msg::AppendEntriesReply(AppendEntriesReply {
+        term,
+        success,
+        match_index,
+        read_round: 0,
+        rejected_prev: None,
+        conflict_term: None,
+        conflict_index: None,
+    })
 }
 
 fn send(to: u32, msg: Msg) -> Fx {
@@ -929,4 +937,127 @@ fn new_leader_appends_a_noop_that_commits_earlier_entries() {
         vec![commit(2, 2), entry_row(Event::Apply, 1, &e(1, 1)), ok(101), entry_row(Event::Apply, 2, &noop)]
     );
     assert_eq!(node.raft.value(1), Some(101));
+}
+
+// ---- Pipelining and fast backtracking (raft.max_inflight_appends, raft.fast_backtrack) ----------
+
+/// Pipelined replication without a disk delay, one entry per request.
+fn pipelined(window: u64) -> RaftConfig {
+    RaftConfig { max_inflight_appends: window, max_entries_per_append: 1, persist_delay_us: 0, ..config() }
+}
+
+/// The messages among `effects`, in order.
+fn sends(effects: Vec<Fx>) -> Vec<Fx> {
+    effects.into_iter().filter(|f| matches!(f, Fx::Send { .. })).collect()
+}
+
+/// A rejection that names its request (`rejected`), with fast backtracking's conflict.
+fn named(term: u64, last: u64, rejected: u64, conflict: Option<(Option<u64>, u64)>) -> Msg {
+    Msg::AppendEntriesReply(AppendEntriesReply {
+        term,
+        success: false,
+        match_index: last,
+        read_round: 0,
+        rejected_prev: Some(rejected),
+        conflict_term: conflict.and_then(|c| c.0),
+        conflict_index: conflict.map(|c| c.1),
+    })
+}
+
+/// Pipelining (etcd's Probe / Replicate): a new leader probes (one request, stop-and-wait) until
+/// a follower acknowledges; then every request advances `next_index` at once, up to the window of
+/// 3 in flight. A reordered acknowledgement frees the slots it covers; an older one arriving after
+/// it changes nothing: Figure 2, matchIndex "increases monotonically". The bug
+/// `pipeline_match_regress` moves it back.
+#[test]
+fn pipelined_leader_fills_a_window_and_match_index_never_moves_back() {
+    for bug in [Bug::None, Bug::PipelineMatchRegress] {
+        let mut node = leader(3, &RaftConfig { bug, ..pipelined(3) });
+        // Probing: the first entry goes out, the second waits for the reply.
+        assert_eq!(
+            sends(node.client(put(1, 101))),
+            vec![send(1, ae(1, 0, 0, 0, vec![e(1, 1)], 0)), send(2, ae(1, 0, 0, 0, vec![e(1, 1)], 0))]
+        );
+        assert_eq!(sends(node.client(put(2, 102))), vec![]);
+        assert_eq!(sends(node.deliver(1, aer(1, true, 1))), vec![send(1, ae(1, 0, 1, 1, vec![e(1, 2)], 1))]);
+        // Replicating: new entries go out at once, three in flight at most.
+        assert_eq!(sends(node.client(put(3, 103))), vec![send(1, ae(1, 0, 2, 1, vec![e(1, 3)], 1))]);
+        assert_eq!(sends(node.client(put(4, 104))), vec![send(1, ae(1, 0, 3, 1, vec![e(1, 4)], 1))]);
+        assert_eq!(sends(node.client(put(5, 105))), vec![]);
+        assert_eq!(node.raft.progress(NodeId(1)), (5, 1));
+        // The ack of 3 overtook that of 2: it frees two slots, and entry 5 follows.
+        assert_eq!(sends(node.deliver(1, aer(1, true, 3))), vec![send(1, ae(1, 0, 4, 1, vec![e(1, 5)], 3))]);
+        assert_eq!(node.raft.progress(NodeId(1)), (6, 3));
+        assert_eq!(sends(node.deliver(1, aer(1, true, 2))), vec![]);
+        let matched = if bug == Bug::None { 3 } else { 2 };
+        assert_eq!(node.raft.progress(NodeId(1)), (6, matched), "{bug:?}");
+        assert_eq!(node.raft.commit_index(), 3, "commit_index never moves back either way");
+    }
+}
+
+/// A rejection names its request by `prev_log_index`: the first backs `next_index` off to the
+/// follower's hint and the flow probes again; its duplicate (and a rejection of a request sent
+/// later, from the abandoned window) changes nothing — the paper's Raft would back off again.
+#[test]
+fn a_named_rejection_backs_next_index_off_once() {
+    let mut node = leader(3, &pipelined(4));
+    for i in 1..=4 {
+        node.client(put(i, 100 + i));
+    }
+    node.deliver(1, aer(1, true, 1));
+    assert_eq!(node.raft.progress(NodeId(1)), (5, 1));
+    // Four in flight (2, 3, 4, 5); 6 waits for a slot.
+    for i in 5..=6 {
+        node.client(put(i, 100 + i));
+    }
+    assert_eq!(node.raft.progress(NodeId(1)), (6, 1));
+    // The request at prev 3 found n1's log ending at 2: back to 3, one request.
+    assert_eq!(sends(node.deliver(1, named(1, 2, 3, None))), vec![send(1, ae(1, 0, 2, 1, vec![e(1, 3)], 1))]);
+    assert_eq!(node.raft.progress(NodeId(1)), (3, 1));
+    assert_eq!(sends(node.deliver(1, named(1, 2, 3, None))), vec![]);
+    assert_eq!(sends(node.deliver(1, named(1, 2, 5, None))), vec![]);
+    assert_eq!(node.raft.progress(NodeId(1)), (3, 1));
+}
+
+/// Reference: Raft §5.3 (end) — "the follower can include the term of the conflicting entry and
+/// the first index it stores for that term. With this information, the leader can decrement
+/// nextIndex to bypass all of the conflicting entries in that term". The follower's side: its
+/// entry at the rejected index has term 2, first held at 3; a log that ends early says where.
+#[test]
+fn fast_backtracking_follower_names_the_conflicting_term_and_its_first_index() {
+    let cfg = RaftConfig { fast_backtrack: true, persist_delay_us: 0, ..config() };
+    let mut node = follower(1, 3, &cfg, 2, vec![e(1, 1), e(1, 2), e(2, 3), e(2, 4), e(2, 5)]);
+    let rejected = |node: &mut Node, prev: u64| -> Vec<Fx> {
+        node.deliver(0, ae(3, 0, prev, 3, vec![], 0))
+            .into_iter()
+            .filter(|f| matches!(f, Fx::Send { .. }))
+            .collect()
+    };
+    assert_eq!(rejected(&mut node, 5), vec![send(0, named(3, 5, 5, Some((Some(2), 3))))]);
+    assert_eq!(rejected(&mut node, 2), vec![send(0, named(3, 5, 2, Some((Some(1), 1))))]);
+    assert_eq!(rejected(&mut node, 9), vec![send(0, named(3, 5, 9, Some((None, 6))))]);
+}
+
+/// The leader's side: with no entry of the follower's conflicting term it skips to the first
+/// index the follower holds of it (one round trip for the whole term, not one per entry); with
+/// entries of that term it resumes just past its last one.
+#[test]
+fn fast_backtracking_leader_skips_the_conflicting_term() {
+    let cfg = RaftConfig { fast_backtrack: true, persist_delay_us: 0, ..config() };
+    let log = vec![e(1, 1), e(1, 2), e(3, 3), e(3, 4), e(3, 5)];
+    let mut node = leader_with_log(&cfg, 3, log.clone());
+    assert_eq!(node.raft.progress(NodeId(1)), (6, 0));
+    // n1 holds term 2 from index 3 on: the leader has no term 2, so it resends from 3.
+    assert_eq!(
+        sends(node.deliver(1, named(4, 5, 5, Some((Some(2), 3))))),
+        vec![send(1, ae(4, 0, 2, 1, log[2..].to_vec(), 0))]
+    );
+    assert_eq!(node.raft.progress(NodeId(1)), (3, 0));
+    let log = vec![e(1, 1), e(2, 2), e(2, 3), e(3, 4), e(3, 5)];
+    let mut node = leader_with_log(&cfg, 3, log.clone());
+    // n1's entry at 5 is of term 2 (first at 2): the leader's last term-2 entry is 3, so from 4.
+    assert_eq!(
+        sends(node.deliver(1, named(4, 5, 5, Some((Some(2), 2))))),
+        vec![send(1, ae(4, 0, 3, 2, log[3..].to_vec(), 0))]
+    );
 }

@@ -37,6 +37,11 @@ pub struct BenchArgs {
     /// nodes) and run length (10^5 events up to --length-max), each beside the bare heap.
     #[arg(long)]
     pub scaling: bool,
+    /// Instead: replication throughput (simulated committed commands/s, every checker on) of
+    /// stop-and-wait vs pipelined windows of 8 and 32 on sims/raft_throughput.toml at 10 ms
+    /// one-way latency and 2000 writes/s offered, for --duration-ms (at most 60000 here).
+    #[arg(long)]
+    pub replication: bool,
     /// With --scaling: events handled at each load and cluster-size point.
     #[arg(long, default_value_t = 200_000)]
     pub scale_events: u64,
@@ -89,6 +94,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     }
     if args.lin {
         return lin(args.reps, args.json);
+    }
+    if args.replication {
+        return replication(args.duration_ms.min(60_000), args.json);
     }
     if args.scaling {
         if !(1_000..=100_000_000).contains(&args.scale_events) {
@@ -198,6 +206,53 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
 }
 
 /// `dsim bench --lin`: the median seconds to decide each generated history (after one warm-up).
+/// `--replication`: deterministic (simulated time), so one run per window; exits 1 if any
+/// checker fired.
+fn replication(duration_ms: u64, json_out: bool) -> anyhow::Result<u8> {
+    const LATENCY_US: u64 = 10_000;
+    const RATE_PER_S: u64 = 2_000;
+    let mut rows = Vec::new();
+    for window in [1, 8, 32] {
+        rows.push(bench::replication(window, LATENCY_US, RATE_PER_S, duration_ms)?);
+    }
+    let base = rows[0].committed_per_s.max(f64::MIN_POSITIVE);
+    let violations: u64 = rows.iter().map(|r| r.violations).sum();
+    if json_out {
+        let out: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "max_inflight_appends": r.window,
+                    "committed": r.committed,
+                    "committed_per_s": r.committed_per_s,
+                    "speedup": r.committed_per_s / base,
+                    "commit_latency_p50_us": r.commit_latency_p50_us,
+                    "violations": r.violations,
+                })
+            })
+            .collect();
+        crate::outln!("{}", serde_json::to_string_pretty(&json!({ "replication": out }))?)?;
+    } else {
+        crate::outln!(
+            "replication: sims/raft_throughput.toml, 10 ms one way, {RATE_PER_S} writes/s offered, \
+             {duration_ms} ms simulated, every checker on"
+        )?;
+        crate::outln!("  window  committed/s  vs stop-and-wait  commit p50 (ms)  violations")?;
+        for r in &rows {
+            let p50 = r.commit_latency_p50_us.map_or("-".to_owned(), |us| format!("{:.1}", us as f64 / 1e3));
+            crate::outln!(
+                "  {:>6}  {:>11.1}  {:>15.1}x  {:>15}  {:>10}",
+                r.window,
+                r.committed_per_s,
+                r.committed_per_s / base,
+                p50,
+                r.violations
+            )?;
+        }
+    }
+    Ok(u8::from(violations > 0))
+}
+
 fn lin(reps: u32, json_out: bool) -> anyhow::Result<u8> {
     let mut rows = Vec::new();
     for ops in [1_000usize, 10_000, 100_000] {

@@ -44,6 +44,10 @@ pub enum Bug {
     /// `read_mode = "lease"`: a new leader serves (and commits) without waiting out the previous
     /// leader's possible lease.
     LeaseNoWait,
+    /// `max_inflight_appends > 1`: a success reply sets `match_index` to what it acknowledges even
+    /// when a later reply already acknowledged more (a reordered or duplicated reply), and resends
+    /// from there: `match_index` moves back (Figure 2: it "increases monotonically").
+    PipelineMatchRegress,
 }
 
 impl Bug {
@@ -51,10 +55,10 @@ impl Bug {
                                      commit_min_last_log, match_last_log, count_stale_replies, \
                                      truncate_every_append, ignore_higher_term_reply, ack_before_fsync, \
                                      vote_ignoring_voted_for, no_session_dedupe, stale_local_read, \
-                                     lease_no_wait";
+                                     lease_no_wait, pipeline_match_regress";
 
     /// Every broken variant (not `None`), in declaration order.
-    pub const ALL_BUGS: [Bug; 13] = [
+    pub const ALL_BUGS: [Bug; 14] = [
         Bug::Figure8Commit,
         Bug::VoteWithoutLogCheck,
         Bug::ForgetVotedFor,
@@ -68,6 +72,7 @@ impl Bug {
         Bug::NoSessionDedupe,
         Bug::StaleLocalRead,
         Bug::LeaseNoWait,
+        Bug::PipelineMatchRegress,
     ];
 
     /// The spelling in scenario files.
@@ -87,6 +92,7 @@ impl Bug {
             Bug::NoSessionDedupe => "no_session_dedupe",
             Bug::StaleLocalRead => "stale_local_read",
             Bug::LeaseNoWait => "lease_no_wait",
+            Bug::PipelineMatchRegress => "pipeline_match_regress",
         }
     }
 }
@@ -137,6 +143,14 @@ pub struct RaftConfig {
     pub read_mode: ReadMode,
     /// Lease reads: the lease lasts `election_timeout_ms[0]` minus this margin (bounded clock drift).
     pub lease_drift_margin_ms: u64,
+    /// Pipelining: at most this many AppendEntries carrying entries in flight to one follower,
+    /// `next_index` advanced optimistically on send (etcd's Replicate state). 1 is the paper's
+    /// stop-and-wait: `next_index` moves only on a reply.
+    pub max_inflight_appends: u64,
+    /// Fast backtracking (§5.3's closing optimisation): a rejection carries the term of the
+    /// follower's conflicting entry and the first index it holds of that term, and the leader skips
+    /// that whole term, so a divergent follower converges in one round trip per term.
+    pub fast_backtrack: bool,
     /// A deliberately broken variant, or `none`.
     pub bug: Bug,
 }
@@ -154,6 +168,8 @@ impl Default for RaftConfig {
             noop: true,
             read_mode: ReadMode::Log,
             lease_drift_margin_ms: 20,
+            max_inflight_appends: 1,
+            fast_backtrack: false,
             bug: Bug::None,
         }
     }
@@ -214,7 +230,29 @@ impl RaftConfig {
         if !(1..=1_000_000).contains(&self.pending_max) {
             return bad("pending_max", &self.pending_max, "an integer in [1, 1000000]".into());
         }
+        if !(1..=Self::INFLIGHT_MAX).contains(&self.max_inflight_appends) {
+            return bad(
+                "max_inflight_appends",
+                &self.max_inflight_appends,
+                format!("an integer in [1, {}] (1 = stop-and-wait)", Self::INFLIGHT_MAX),
+            );
+        }
         Ok(())
+    }
+
+    /// The largest `max_inflight_appends` accepted.
+    pub const INFLIGHT_MAX: u64 = 1_024;
+
+    /// Whether replication is pipelined (more than one AppendEntries in flight per follower).
+    pub fn pipelined(&self) -> bool {
+        self.max_inflight_appends > 1
+    }
+
+    /// Whether a rejection names the request it answers (and, with `fast_backtrack`, the
+    /// conflicting term): on with pipelining or fast backtracking, off in the paper's Raft so its
+    /// traces stay as they were.
+    pub fn named_rejections(&self) -> bool {
+        self.pipelined() || self.fast_backtrack
     }
 }
 
@@ -241,6 +279,18 @@ mod tests {
         assert!(e.contains("raft.lease_drift_margin_ms = 20"), "{e}");
         let c = RaftConfig { heartbeat_ms: 200, ..Default::default() };
         assert!(c.validate("f").unwrap_err().to_string().contains("raft.heartbeat_ms = 200"));
+        for bad in [0, RaftConfig::INFLIGHT_MAX + 1] {
+            let c = RaftConfig { max_inflight_appends: bad, ..Default::default() };
+            let e = c.validate("f.toml").unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "f.toml: raft.max_inflight_appends = {bad}: an integer in [1, 1024] (1 = stop-and-wait)"
+                )
+            );
+        }
+        let c = RaftConfig { max_inflight_appends: RaftConfig::INFLIGHT_MAX, ..Default::default() };
+        c.validate("f").unwrap();
     }
 
     /// Regression: short elections with the default margin are refused only in lease mode

@@ -59,6 +59,16 @@ pub struct AppendEntriesReply {
     pub match_index: LogIndex,
     /// The `read_round` of the request answered.
     pub read_round: u64,
+    /// A rejection names the request it answers by its `prev_log_index`, so a duplicated or
+    /// reordered rejection backs `next_index` off once (`raft.max_inflight_appends > 1` or
+    /// `raft.fast_backtrack`; `None` in the paper's Raft and on success).
+    pub rejected_prev: Option<LogIndex>,
+    /// Fast backtracking (`raft.fast_backtrack`, §5.3): the term of the follower's entry at the
+    /// rejected `prev_log_index` (`None` when its log ends before it)…
+    pub conflict_term: Option<Term>,
+    /// …and the first index the follower holds of that term (its last index + 1 when its log ends
+    /// before `prev_log_index`). `None` without fast backtracking.
+    pub conflict_index: Option<LogIndex>,
 }
 
 /// A client command passed on to the node believed to be the leader.
@@ -104,7 +114,9 @@ impl Message for Msg {
     /// third party sees on the wire, so checkers can use the messages as evidence independent of
     /// the nodes' own rows: `last_term=T` (RequestVote), `granted` / `denied` (RequestVoteReply),
     /// `prev_term=T entries=N commit=C` (AppendEntries), `success` / `failure`
-    /// (AppendEntriesReply). A forwarded command shows, like a
+    /// (AppendEntriesReply; a rejection that names its request adds `reject=P`, its
+    /// `prev_log_index`, and with fast backtracking `conflict_term=T` (absent when the follower's
+    /// log ends before P) and `conflict_index=I`). A forwarded command shows, like a
     /// `client` row, its key, the value it writes and its op id in `index`.
     fn describe(&self, row: &mut Record) {
         match self {
@@ -130,7 +142,7 @@ impl Message for Msg {
             Msg::AppendEntriesReply(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.match_index);
-                row.detail = if m.success { SUCCESS } else { FAILURE }.into();
+                row.detail = reply_detail(m);
             }
             Msg::ClientForward(m) => {
                 row.key = Some(m.op.key);
@@ -139,6 +151,22 @@ impl Message for Msg {
             }
         }
     }
+}
+
+/// `success`, or `failure` followed by the rejection's names when it carries them.
+fn reply_detail(m: &AppendEntriesReply) -> std::borrow::Cow<'static, str> {
+    if m.success {
+        return SUCCESS.into();
+    }
+    let Some(prev) = m.rejected_prev else { return FAILURE.into() };
+    let mut pairs = vec![("failure reject=", prev)];
+    if let Some(term) = m.conflict_term {
+        pairs.push((" conflict_term=", term));
+    }
+    if let Some(index) = m.conflict_index {
+        pairs.push((" conflict_index=", index));
+    }
+    wire_detail(&pairs).into()
 }
 
 /// A `detail` cell of `label=number` pairs (labels carry their separators), formatted with `itoa`
@@ -199,6 +227,9 @@ mod tests {
             success: false,
             match_index: 6,
             read_round: 0,
+            rejected_prev: None,
+            conflict_term: None,
+            conflict_index: None,
         });
         assert_eq!(described(&aer), ("append_entries_reply", Some(5), Some(6)));
         let fwd = Msg::ClientForward(ClientForward { op: ClientOp::write(0, 17, 2), hops: 1 });
@@ -214,8 +245,25 @@ mod tests {
             success: true,
             match_index: 6,
             read_round: 0,
+            rejected_prev: None,
+            conflict_term: None,
+            conflict_index: None,
         });
         assert_eq!(detail(&ok), "success");
+        let named = |conflict_term, conflict_index| {
+            Msg::AppendEntriesReply(AppendEntriesReply {
+                term: 5,
+                success: false,
+                match_index: 6,
+                read_round: 0,
+                rejected_prev: Some(9),
+                conflict_term,
+                conflict_index,
+            })
+        };
+        assert_eq!(detail(&named(None, None)), "failure reject=9");
+        assert_eq!(detail(&named(Some(3), Some(4))), "failure reject=9 conflict_term=3 conflict_index=4");
+        assert_eq!(detail(&named(None, Some(7))), "failure reject=9 conflict_index=7");
         let mut row = Record::new(Event::Send);
         fwd.describe(&mut row);
         assert_eq!((row.key, row.value), (Some(2), Value::Id(17)));

@@ -33,6 +33,7 @@ use super::sessions::Sessions;
 mod client;
 mod election;
 mod persist;
+mod pipeline;
 mod reads;
 mod replication;
 
@@ -119,6 +120,10 @@ pub struct RaftNode {
     next_index: Vec<LogIndex>,
     /// Highest index known replicated on each server; the leader's own slot is its last index.
     match_index: Vec<LogIndex>,
+    /// Pipelining (`max_inflight_appends > 1`): each follower's flow control (node/pipeline.rs).
+    flows: Vec<pipeline::Flow>,
+    /// Heartbeats this node has sent as leader, ever: the clock of the pipelining window.
+    heartbeat_tick: u64,
 
     /// Client commands held while no leader is known. Invariant: `len() <= pending_max`, no op
     /// twice (`pending_ids` holds their ids).
@@ -170,6 +175,8 @@ impl RaftNode {
             votes_granted: BTreeSet::new(),
             next_index: vec![1; n],
             match_index: vec![0; n],
+            flows: vec![pipeline::Flow::default(); n],
+            heartbeat_tick: 0,
             pending: VecDeque::new(),
             pending_ids: FxHashSet::default(),
             retry_armed: false,
@@ -264,6 +271,7 @@ impl RaftNode {
 
     fn on_heartbeat(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.role == Role::Leader {
+            self.heartbeat_tick += 1;
             self.start_read_round(ctx.now());
             self.broadcast_append_entries();
             ctx.set_timer(RaftTimer::Heartbeat, SimDuration::from_ms(self.config.heartbeat_ms));
@@ -350,6 +358,7 @@ impl Protocol for RaftNode {
         self.votes_granted.clear();
         self.next_index = vec![1; n];
         self.match_index = vec![0; n];
+        self.flows = vec![pipeline::Flow::default(); n];
         self.pending.clear();
         self.pending_ids.clear();
         self.retry_armed = false;

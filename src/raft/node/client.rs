@@ -95,6 +95,10 @@ impl RaftNode {
     /// in a cluster of one.
     pub(super) fn replicate_new_entry(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex) {
         for peer in peers(self.id, self.nodes) {
+            if self.config.pipelined() && self.flows[peer.index()].replicating {
+                self.fill_window(peer);
+                continue;
+            }
             // Followers that are behind get the entry with the catch-up already under way.
             if self.next_index[peer.index()] == index {
                 self.send_append_entries(peer);

@@ -81,6 +81,7 @@ impl RaftNode {
         self.next_index.iter_mut().for_each(|n| *n = last + 1);
         self.match_index.iter_mut().for_each(|m| *m = 0);
         self.match_index[self.id.index()] = self.durable_prefix();
+        self.reset_flows();
         self.reset_reads(ctx.now());
         self.start_read_round(ctx.now());
         if self.config.noop {

@@ -31,7 +31,11 @@ impl RaftNode {
         self.reset_election_timer(ctx);
         self.forward_pending(ctx);
         if self.log.term_at(req.prev_log_index) != Some(req.prev_log_term) {
-            self.reply_append_entries(from, false, self.log.last_index(), req.read_round);
+            if self.config.named_rejections() {
+                self.reject_naming(from, req.prev_log_index, req.read_round);
+            } else {
+                self.reply_append_entries(from, false, self.log.last_index(), req.read_round);
+            }
             return;
         }
         if self.config.bug == Bug::TruncateEveryAppend && req.prev_log_index < self.log.last_index() {
@@ -61,7 +65,36 @@ impl RaftNode {
         match_index: LogIndex,
         read_round: u64,
     ) {
-        let reply = AppendEntriesReply { term: self.current_term, success, match_index, read_round };
+        let reply = AppendEntriesReply {
+            term: self.current_term,
+            success,
+            match_index,
+            read_round,
+            rejected_prev: None,
+            conflict_term: None,
+            conflict_index: None,
+        };
+        self.outbox.push((to, Msg::AppendEntriesReply(reply)));
+    }
+
+    /// A rejection for a log mismatch at `prev_log_index` that names the request it answers, with
+    /// the conflicting term and its first index under fast backtracking (node/pipeline.rs).
+    fn reject_naming(&mut self, to: NodeId, prev_log_index: LogIndex, read_round: u64) {
+        let (conflict_term, conflict_index) = if self.config.fast_backtrack {
+            let (term, index) = self.conflict_hint(prev_log_index);
+            (term, Some(index))
+        } else {
+            (None, None)
+        };
+        let reply = AppendEntriesReply {
+            term: self.current_term,
+            success: false,
+            match_index: self.log.last_index(),
+            read_round,
+            rejected_prev: Some(prev_log_index),
+            conflict_term,
+            conflict_index,
+        };
         self.outbox.push((to, Msg::AppendEntriesReply(reply)));
     }
 
@@ -115,7 +148,14 @@ impl RaftNode {
         self.read_round_acked(ctx, from, reply.read_round);
         let p = from.index();
         let last = self.log.last_index();
-        if reply.success {
+        if reply.success && self.config.pipelined() {
+            if self.pipelined_ack(from, reply.match_index.min(last)) {
+                self.advance_commit_index(ctx);
+                self.fill_window(from);
+            }
+        } else if let (false, Some(rejected)) = (reply.success, reply.rejected_prev) {
+            self.named_rejection(from, &reply, rejected);
+        } else if reply.success {
             // Replies may be stale or duplicated: progress only moves forward. The clamp only
             // matters under a vote bug, when a second leader of this term had a longer log.
             let matched = reply.match_index.min(last);
@@ -162,7 +202,11 @@ impl RaftNode {
 
     pub(super) fn broadcast_append_entries(&mut self) {
         for peer in peers(self.id, self.nodes) {
-            self.send_append_entries(peer);
+            if self.config.pipelined() {
+                self.pipelined_heartbeat(peer);
+            } else {
+                self.send_append_entries(peer);
+            }
         }
     }
 
