@@ -98,7 +98,7 @@ fn regression_hunt_seeds_1929_and_9109_pipelined_are_clean() {
     let base = Scenario::from_str("sims/raft_clients.toml", include_str!("../sims/raft_clients.toml"), &sets)
         .expect("base loads");
     for seed in [1929, 9109] {
-        let drawn = dsim::hunt::draw_scenario(&base, seed);
+        let drawn = dsim::hunt::draw_scenario(&base, &sets, seed).expect("draws");
         let outcome = harness::run(&drawn, Options::default()).expect("runs");
         assert!(outcome.ok(), "seed {seed}: {:?}", outcome.violations);
     }
