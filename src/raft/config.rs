@@ -44,6 +44,18 @@ pub enum Bug {
     /// `read_mode = "lease"`: a new leader serves (and commits) without waiting out the previous
     /// leader's possible lease.
     LeaseNoWait,
+    /// `pre_vote = true`: a would-be candidate increments `current_term` when it starts a
+    /// pre-vote round (thesis §9.6 says it must not), so a node cut off keeps raising its term and
+    /// disrupts the cluster when it rejoins.
+    PrevoteBumpsTerm,
+    /// `check_quorum = true`: the leader counts a follower as heard from if it ever acked, however
+    /// long ago and in whatever term (stale acks), so a leader cut off from a majority never steps
+    /// down.
+    CheckQuorumStaleAcks,
+    /// A leader transferring leadership (thesis §3.10) keeps accepting client commands and
+    /// serving lease reads after it sent TimeoutNow, though the new leader, elected by transfer,
+    /// does not wait out its lease.
+    TransferKeepsAccepting,
 }
 
 impl Bug {
@@ -51,10 +63,11 @@ impl Bug {
                                      commit_min_last_log, match_last_log, count_stale_replies, \
                                      truncate_every_append, ignore_higher_term_reply, ack_before_fsync, \
                                      vote_ignoring_voted_for, no_session_dedupe, stale_local_read, \
-                                     lease_no_wait";
+                                     lease_no_wait, prevote_bumps_term, check_quorum_stale_acks, \
+                                     transfer_keeps_accepting";
 
     /// Every broken variant (not `None`), in declaration order.
-    pub const ALL_BUGS: [Bug; 13] = [
+    pub const ALL_BUGS: [Bug; 16] = [
         Bug::Figure8Commit,
         Bug::VoteWithoutLogCheck,
         Bug::ForgetVotedFor,
@@ -68,6 +81,9 @@ impl Bug {
         Bug::NoSessionDedupe,
         Bug::StaleLocalRead,
         Bug::LeaseNoWait,
+        Bug::PrevoteBumpsTerm,
+        Bug::CheckQuorumStaleAcks,
+        Bug::TransferKeepsAccepting,
     ];
 
     /// The spelling in scenario files.
@@ -87,6 +103,9 @@ impl Bug {
             Bug::NoSessionDedupe => "no_session_dedupe",
             Bug::StaleLocalRead => "stale_local_read",
             Bug::LeaseNoWait => "lease_no_wait",
+            Bug::PrevoteBumpsTerm => "prevote_bumps_term",
+            Bug::CheckQuorumStaleAcks => "check_quorum_stale_acks",
+            Bug::TransferKeepsAccepting => "transfer_keeps_accepting",
         }
     }
 }
@@ -137,6 +156,13 @@ pub struct RaftConfig {
     pub read_mode: ReadMode,
     /// Lease reads: the lease lasts `election_timeout_ms[0]` minus this margin (bounded clock drift).
     pub lease_drift_margin_ms: u64,
+    /// Pre-Vote (thesis §9.6): a would-be candidate first asks whether a majority would vote for
+    /// it (log up to date, no leader heard within `election_timeout_ms[0]`) without raising its
+    /// term, and stands only if so.
+    pub pre_vote: bool,
+    /// CheckQuorum: a leader that has not heard an AppendEntries reply of its term from a
+    /// majority (itself included) within `election_timeout_ms[0]` steps down.
+    pub check_quorum: bool,
     /// A deliberately broken variant, or `none`.
     pub bug: Bug,
 }
@@ -154,6 +180,8 @@ impl Default for RaftConfig {
             noop: true,
             read_mode: ReadMode::Log,
             lease_drift_margin_ms: 20,
+            pre_vote: false,
+            check_quorum: false,
             bug: Bug::None,
         }
     }
@@ -213,6 +241,15 @@ impl RaftConfig {
         }
         if !(1..=1_000_000).contains(&self.pending_max) {
             return bad("pending_max", &self.pending_max, "an integer in [1, 1000000]".into());
+        }
+        // A broken variant of a switched-off feature would run the correct protocol unnoticed.
+        let needs = match self.bug {
+            Bug::PrevoteBumpsTerm if !self.pre_vote => Some("raft.pre_vote = true"),
+            Bug::CheckQuorumStaleAcks if !self.check_quorum => Some("raft.check_quorum = true"),
+            _ => None,
+        };
+        if let Some(needs) = needs {
+            return bad("bug", &self.bug.as_str(), format!("a bug that needs {needs}"));
         }
         Ok(())
     }
