@@ -28,6 +28,12 @@ use dsim::scenario::Scenario;
 const HUNT: (&str, &str) = ("sims/raft_hunt.toml", include_str!("../sims/raft_hunt.toml"));
 const FIGURE8: (&str, &str) = ("sims/raft_figure8.toml", include_str!("../sims/raft_figure8.toml"));
 const LEASE: (&str, &str) = ("sims/raft_lease.toml", include_str!("../sims/raft_lease.toml"));
+const MINORITY: (&str, &str) =
+    ("sims/raft_minority_leader.toml", include_str!("../sims/raft_minority_leader.toml"));
+const TRANSFER: (&str, &str) = ("sims/raft_transfer.toml", include_str!("../sims/raft_transfer.toml"));
+
+/// The deployed switches on (Pre-Vote, CheckQuorum).
+const DEPLOYED: &[&str] = &["raft.pre_vote=true", "raft.check_quorum=true"];
 
 /// Shorter elections, so replies of ended terms are common (see the module comment). The lease
 /// margin must stay below the shortest election timeout even when reads go through the log.
@@ -94,6 +100,21 @@ const CASES: &[Case] = &[
     Case { bug: Bug::NoSessionDedupe, file: HUNT, overrides: &[], checkers: &["linearizable"], budget: 60 },
     Case { bug: Bug::StaleLocalRead, file: HUNT, overrides: &[], checkers: &["linearizable"], budget: 10 },
     Case { bug: Bug::LeaseNoWait, file: LEASE, overrides: &[], checkers: &["linearizable"], budget: 60 },
+    Case { bug: Bug::PrevoteBumpsTerm, file: HUNT, overrides: DEPLOYED, checkers: &["pre_vote"], budget: 10 },
+    Case {
+        bug: Bug::CheckQuorumStaleAcks,
+        file: MINORITY,
+        overrides: &["raft.check_quorum=true"],
+        checkers: &["check_quorum"],
+        budget: 10,
+    },
+    Case {
+        bug: Bug::TransferKeepsAccepting,
+        file: TRANSFER,
+        overrides: &[],
+        checkers: &["linearizable"],
+        budget: 20,
+    },
 ];
 
 fn scenario(file: (&str, &str), overrides: &[&str], seed: u64, bug: Bug) -> Scenario {
@@ -189,6 +210,25 @@ fn correct_raft_is_clean_on_200_hunt_seeds() {
             props.is_empty(),
             "lease, seed {seed}: {props:?}\nreplay: dsim run sims/raft_lease.toml --seed {seed}"
         );
+    }
+}
+
+/// The same with the deployed switches: Pre-Vote and CheckQuorum on the hunt, the minority
+/// leader (CheckQuorum) and the lease-read transfer.
+#[test]
+fn correct_raft_with_the_deployed_switches_is_clean() {
+    for bug in [Bug::PrevoteBumpsTerm, Bug::CheckQuorumStaleAcks, Bug::TransferKeepsAccepting] {
+        let case = CASES.iter().find(|c| c.bug == bug).expect("case");
+        let seeds = if case.file.0 == HUNT.0 { 150 } else { 50 };
+        for (seed, props) in sweep(case, Bug::None, 1..=seeds) {
+            let sets: Vec<String> = case.overrides.iter().map(|o| format!(" --set {o}")).collect();
+            assert!(
+                props.is_empty(),
+                "seed {seed}: {props:?}\nreplay: dsim run {} --seed {seed}{}",
+                case.file.0,
+                sets.concat()
+            );
+        }
     }
 }
 

@@ -46,7 +46,10 @@ impl RaftNode {
         // Most up to date: the highest match_index, the lowest id among equals.
         let best =
             peers(self.id, self.nodes).max_by_key(|p| (self.match_index[p.index()], std::cmp::Reverse(p.0)));
-        let Some(target) = to.or(best).filter(|t| *t != self.id) else {
+        if to == Some(self.id) {
+            return skip(ctx, "the target leads already");
+        }
+        let Some(target) = to.or(best) else {
             return skip(ctx, "no other node");
         };
         ctx.note(Record::new(Event::Note).peer(target).term(self.current_term).detail("transfer start"));
