@@ -8,7 +8,9 @@
 //! (`ClusterSize`), unless its first `append_entries` of term T was sent less than `window_us`
 //! before t (a new leader heard from its voters). The window is the scenario's
 //! `election_timeout_ms[0] + heartbeat_ms` plus the longest persist delay (a message leaves a
-//! node only after the persist it depends on). A crash forgets the node's terms.
+//! node only after the persist it depends on). A paused node (kernel `note` rows `pause <µs>us`)
+//! sends what it decided before the pause when it resumes: within `window_us` after a pause
+//! ends, the window grows by the pause's length. A crash forgets the node's terms.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +27,8 @@ pub struct CheckQuorum {
     first_send: BTreeMap<(NodeId, u64), u64>,
     /// (leader, term, peer) -> time of the last reply of that term delivered from the peer.
     heard: BTreeMap<(NodeId, u64, NodeId), u64>,
+    /// Node -> (start, length) of its last pause, in µs.
+    pauses: BTreeMap<NodeId, (u64, u64)>,
     /// (leader, term) pairs already reported (one violation each).
     reported: BTreeMap<(NodeId, u64), ()>,
     size: ClusterSize,
@@ -38,6 +42,7 @@ impl CheckQuorum {
             window_us,
             first_send: BTreeMap::new(),
             heard: BTreeMap::new(),
+            pauses: BTreeMap::new(),
             reported: BTreeMap::new(),
             size: ClusterSize::default(),
         }
@@ -46,10 +51,15 @@ impl CheckQuorum {
     fn check_send(&mut self, row: &Record, leader: NodeId, term: u64, out: &mut Vec<Violation>) {
         let now = row.time_us;
         let first = *self.first_send.entry((leader, term)).or_insert(now);
-        if now < first + self.window_us || self.reported.contains_key(&(leader, term)) {
+        let paused_us = match self.pauses.get(&leader) {
+            Some(&(start, len)) if start <= now && now <= start + len + self.window_us => len,
+            _ => 0,
+        };
+        let window_us = self.window_us + paused_us;
+        if now < first + window_us || self.reported.contains_key(&(leader, term)) {
             return;
         }
-        let since = now.saturating_sub(self.window_us);
+        let since = now.saturating_sub(window_us);
         let heard = 1 + (self.heard.range((leader, term, NodeId(0))..=(leader, term, NodeId(u32::MAX))))
             .filter(|(_, at)| **at >= since)
             .count();
@@ -61,7 +71,7 @@ impl CheckQuorum {
             "{leader} still sent append_entries as leader of term {term}, but only {heard} of {} nodes \
              (itself included) had replied in term {term} within the last {} ms",
             self.size.nodes(),
-            self.window_us / 1_000
+            window_us / 1_000
         );
         out.push(Violation::at(Self::NAME, row, msg));
     }
@@ -73,7 +83,7 @@ impl Checker for CheckQuorum {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Role, Event::Send, Event::Deliver, Event::Crash])
+        Some(&[Event::Role, Event::Send, Event::Deliver, Event::Crash, Event::Note])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
@@ -81,6 +91,12 @@ impl Checker for CheckQuorum {
         let Some(node) = row.node else { return };
         match (row.event, row.term, row.peer) {
             (Event::Crash, _, _) => self.first_send.retain(|(n, _), _| *n != node),
+            (Event::Note, _, _) => {
+                let pause_us = row.detail.strip_prefix("pause ").and_then(|d| d.strip_suffix("us"));
+                if let Some(len) = pause_us.and_then(|d| d.parse::<u64>().ok()) {
+                    self.pauses.insert(node, (row.time_us, len));
+                }
+            }
             (Event::Send, Some(term), _) if row.msg == wire::APPEND_ENTRIES => {
                 self.check_send(row, node, term, out)
             }
@@ -130,6 +146,11 @@ mod tests {
         rows.extend([heartbeat(0, 1), reply(500, 1), reply(500, 2), heartbeat(150_000, 1)]);
         assert_eq!(run(&mut CheckQuorum::new(200_000), rows.clone()), vec![]);
         rows.push(heartbeat(201_000, 1));
+        // A pause of 100 ms just before: the heartbeat may have been decided before it.
+        let mut paused = rows.clone();
+        let pause = Record::new(Event::Note).node(NodeId(0)).detail("pause 100000us");
+        paused.insert(paused.len() - 1, at(101_000, pause));
+        assert_eq!(run(&mut CheckQuorum::new(200_000), paused), vec![]);
         let v = run(&mut CheckQuorum::new(200_000), rows.clone());
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].message.starts_with("n0 still sent append_entries as leader of term 1, but only 1 of 5"));

@@ -104,6 +104,22 @@ pub enum Msg {
     TimeoutNow(TimeoutNow),
 }
 
+impl Msg {
+    /// The term a receiver adopts if it is newer than its own (§5.1): the sender's current term.
+    /// `None` for a pre-vote (a proposed term) and a forwarded command.
+    pub fn term_to_adopt(&self) -> Option<Term> {
+        match self {
+            Msg::RequestVote(m) => Some(m.term),
+            Msg::RequestVoteReply(m) => Some(m.term),
+            Msg::AppendEntries(m) => Some(m.term),
+            Msg::AppendEntriesReply(m) => Some(m.term),
+            Msg::PreVoteReply(m) if !m.vote_granted => Some(m.term),
+            Msg::TimeoutNow(m) => Some(m.term),
+            Msg::PreVote(_) | Msg::PreVoteReply(_) | Msg::ClientForward(_) => None,
+        }
+    }
+}
+
 impl Message for Msg {
     fn name(&self) -> &'static str {
         match self {

@@ -416,7 +416,10 @@ impl Protocol for RaftNode {
         if let Msg::AppendEntriesReply(reply) = &msg {
             self.note_heard(ctx.now(), from, reply.term);
         }
-        self.check_quorum(ctx);
+        // A message of a newer term deposes this node anyway (§5.1), with the new term's row.
+        if !msg.term_to_adopt().is_some_and(|t| t > self.current_term) {
+            self.check_quorum(ctx);
+        }
         let leader_contact = match &msg {
             Msg::AppendEntries(m) => Some(m.term),
             _ => None,
