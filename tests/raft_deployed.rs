@@ -15,8 +15,10 @@ const TRANSFER: (&str, &str) = (
     "results/raft/transfer-vs-crash/transfer.toml",
     include_str!("../results/raft/transfer-vs-crash/transfer.toml"),
 );
-const CRASH: (&str, &str) =
-    ("results/raft/transfer-vs-crash/crash.toml", include_str!("../results/raft/transfer-vs-crash/crash.toml"));
+const CRASH: (&str, &str) = (
+    "results/raft/transfer-vs-crash/crash.toml",
+    include_str!("../results/raft/transfer-vs-crash/crash.toml"),
+);
 
 /// One trace row's leading columns: time_us, node, event, and the rest of the line.
 struct Row {
@@ -33,14 +35,20 @@ fn trace(file: (&str, &str), sets: &[&str], seed: u64) -> Vec<Row> {
     scenario.seed = seed;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.csv");
-    let outcome = harness::run(&scenario, Options { trace: Some(&path), ..Options::default() }).expect("runs");
+    let outcome =
+        harness::run(&scenario, Options { trace: Some(&path), ..Options::default() }).expect("runs");
     assert!(outcome.ok(), "{} {sets:?} seed {seed}: {:?}", file.0, outcome.violations);
     let text = std::fs::read_to_string(&path).unwrap();
     text.lines()
         .skip(1)
         .map(|line| {
             let cols: Vec<&str> = line.splitn(5, ',').collect();
-            Row { time_us: cols[0].parse().unwrap(), node: cols[2].into(), event: cols[3].into(), line: line.into() }
+            Row {
+                time_us: cols[0].parse().unwrap(),
+                node: cols[2].into(),
+                event: cols[3].into(),
+                line: line.into(),
+            }
         })
         .collect()
 }
@@ -63,7 +71,11 @@ fn with_pre_vote_a_rejoining_node_raises_no_term() {
     let heal_us = 12_000_000;
     for seed in 1..=5 {
         let with = trace(REJOIN, &["raft.pre_vote=true"], seed);
-        assert_eq!(term_max(&with, u64::MAX), term_max(&with, heal_us), "seed {seed}: a term rose after the heal");
+        assert_eq!(
+            term_max(&with, u64::MAX),
+            term_max(&with, heal_us),
+            "seed {seed}: a term rose after the heal"
+        );
         let without = trace(REJOIN, &[], seed);
         let leader_term = |rows: &[Row], from: u64| {
             rows.iter()
@@ -78,7 +90,10 @@ fn with_pre_vote_a_rejoining_node_raises_no_term() {
             .map(role_term)
             .max()
             .unwrap_or(0);
-        assert!(after > before_heal + 10, "seed {seed}: without Pre-Vote no newer leader ({before_heal} -> {after})");
+        assert!(
+            after > before_heal + 10,
+            "seed {seed}: without Pre-Vote no newer leader ({before_heal} -> {after})"
+        );
     }
 }
 
@@ -94,7 +109,11 @@ fn with_check_quorum_the_cut_off_leader_steps_down_within_an_election_timeout() 
         };
         let with = trace(MINORITY, &["raft.check_quorum=true"], seed);
         let down = next_role(&with).expect("n0 steps down");
-        assert!(down - cut_us <= 200_000, "seed {seed}: stepped down {} ms after the cut", (down - cut_us) / 1000);
+        assert!(
+            down - cut_us <= 200_000,
+            "seed {seed}: stepped down {} ms after the cut",
+            (down - cut_us) / 1000
+        );
         assert!(with.iter().any(|r| r.node == "n0" && r.line.contains("check_quorum: heard from")));
         let without = trace(MINORITY, &[], seed);
         assert!(next_role(&without).expect("n0 follows after the heal") >= 4_000_000, "seed {seed}");

@@ -60,9 +60,10 @@ impl CheckQuorum {
             return;
         }
         let since = now.saturating_sub(window_us);
-        let heard = 1 + (self.heard.range((leader, term, NodeId(0))..=(leader, term, NodeId(u32::MAX))))
-            .filter(|(_, at)| **at >= since)
-            .count();
+        let heard = 1
+            + (self.heard.range((leader, term, NodeId(0))..=(leader, term, NodeId(u32::MAX))))
+                .filter(|(_, at)| **at >= since)
+                .count();
         if heard >= self.size.majority() {
             return;
         }
@@ -153,7 +154,9 @@ mod tests {
         assert_eq!(run(&mut CheckQuorum::new(200_000), paused), vec![]);
         let v = run(&mut CheckQuorum::new(200_000), rows.clone());
         assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].message.starts_with("n0 still sent append_entries as leader of term 1, but only 1 of 5"));
+        assert!(v[0]
+            .message
+            .starts_with("n0 still sent append_entries as leader of term 1, but only 1 of 5"));
         // A stale reply (older term) does not count.
         let mut stale = rows;
         stale.insert(stale.len() - 1, at(200_500, reply(0, 1).term(0)));

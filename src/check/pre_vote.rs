@@ -120,7 +120,14 @@ mod tests {
     use super::*;
     use crate::check::testkit::*;
 
-    fn wire_row(event: Event, node: u32, peer: u32, msg: &'static str, term: u64, detail: &'static str) -> Record {
+    fn wire_row(
+        event: Event,
+        node: u32,
+        peer: u32,
+        msg: &'static str,
+        term: u64,
+        detail: &'static str,
+    ) -> Record {
         Record::new(event).node(NodeId(node)).peer(NodeId(peer)).msg(msg).term(term).detail(detail)
     }
 

@@ -259,7 +259,12 @@ mod tests {
         let mut row = Record::new(Event::Send);
         fwd.describe(&mut row);
         assert_eq!((row.key, row.value), (Some(2), Value::Id(17)));
-        let pv = Msg::PreVote(RequestVote { term: 5, candidate_id: NodeId(1), last_log_index: 7, last_log_term: 3 });
+        let pv = Msg::PreVote(RequestVote {
+            term: 5,
+            candidate_id: NodeId(1),
+            last_log_index: 7,
+            last_log_term: 3,
+        });
         assert_eq!((described(&pv), detail(&pv)), (("pre_vote", Some(5), Some(7)), "last_term=3".into()));
         let pvr = Msg::PreVoteReply(RequestVoteReply { term: 5, vote_granted: true });
         assert_eq!((described(&pvr), detail(&pvr)), (("pre_vote_reply", Some(5), None), "granted".into()));

@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use rustc_hash::FxHashSet;
 
 use crate::client::{ClientOp, Func};
-use crate::protocol::{Ctx, Protocol, Timer};
 use crate::protocol::AdminOp;
+use crate::protocol::{Ctx, Protocol, Timer};
 use crate::sim::{NodeId, SimDuration, SimTime};
 use crate::trace::{Event, Record, Value};
 

@@ -457,7 +457,8 @@ mod tests {
             err("action = 'transfer'\nat_ms = 1\nrestart_after_ms = 5"),
             "s.toml: faults[0].restart_after_ms = (set): not allowed for action = transfer"
         );
-        let transfer = [spec("action = 'transfer'\nat_ms = 7"), spec("action = 'transfer'\nat_ms = 8\nnode = 'n2'")];
+        let transfer =
+            [spec("action = 'transfer'\nat_ms = 7"), spec("action = 'transfer'\nat_ms = 8\nnode = 'n2'")];
         validate_all(&transfer, "s.toml", 5).unwrap();
         let got = resolve(&transfer, &mut Streams::new(1).stream(Purpose::Faults));
         assert_eq!(got[0].1, FaultAction::Transfer { to: None });

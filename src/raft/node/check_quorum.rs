@@ -51,8 +51,10 @@ impl RaftNode {
         if heard >= self.majority() {
             return;
         }
-        let detail =
-            format!("check_quorum: heard from {heard} of {} within {window_ms} ms, stepping down", self.nodes);
+        let detail = format!(
+            "check_quorum: heard from {heard} of {} within {window_ms} ms, stepping down",
+            self.nodes
+        );
         ctx.note(Record::new(Event::Note).term(self.current_term).detail(detail));
         self.leader_id = None;
         self.become_follower(ctx);
