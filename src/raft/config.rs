@@ -280,6 +280,20 @@ mod tests {
         assert!(c.validate("f").unwrap_err().to_string().contains("raft.heartbeat_ms = 200"));
     }
 
+    /// A bug of a switched-off feature is refused, naming the switch it needs.
+    #[test]
+    fn a_bug_of_a_switch_needs_the_switch() {
+        let c = RaftConfig { bug: Bug::PrevoteBumpsTerm, ..Default::default() };
+        assert_eq!(
+            c.validate("f").unwrap_err().to_string(),
+            "f: raft.bug = prevote_bumps_term: a bug that needs raft.pre_vote = true"
+        );
+        RaftConfig { pre_vote: true, ..c }.validate("f").unwrap();
+        let c = RaftConfig { bug: Bug::CheckQuorumStaleAcks, ..Default::default() };
+        assert!(c.validate("f").unwrap_err().to_string().contains("needs raft.check_quorum = true"));
+        RaftConfig { check_quorum: true, ..c }.validate("f").unwrap();
+    }
+
     /// Regression: short elections with the default margin are refused only in lease mode
     /// (tests/papers.rs' 12–24 ms Figure 16 scenario and the mutation suite's fast elections
     /// failed to load in log mode).
