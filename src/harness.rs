@@ -159,6 +159,12 @@ impl Model for RaftModel {
         checkers.push(Box::new(check::match_monotone::MatchMonotone::new(slack_us)));
         // What the clients saw, checked against a register per key: independent of every node row.
         checkers.push(Box::new(check::linearizable::Linearizable::new(scenario.check.lin_states_max)));
+        if scenario.raft.check_quorum {
+            let raft = &scenario.raft;
+            let persist_max_us = (0..scenario.nodes).map(|i| scenario.persist_delay_us(i)).max().unwrap_or(0);
+            let window_us = (raft.election_timeout_ms[0] + raft.heartbeat_ms) * 1_000 + persist_max_us;
+            checkers.push(Box::new(check::check_quorum::CheckQuorum::new(window_us)));
+        }
         if let Some(after_ms) = scenario.liveness.after_ms {
             let (after, within) = (after_ms * 1_000, scenario.liveness.within_ms * 1_000);
             checkers.push(Box::new(check::progress::Progress::new(after, within)));

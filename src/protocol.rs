@@ -60,11 +60,23 @@ pub trait Protocol: Sized {
     /// The run is over: a last chance to write trace notes (final states). No other effect counts.
     fn on_finish(&mut self, _ctx: &mut Ctx<'_, Self>) {}
 
+    /// An operator's request from a fault schedule (`[[faults]]`), delivered to the node the
+    /// kernel chose. Protocols without such operations keep the default, which ignores it.
+    fn on_admin(&mut self, _ctx: &mut Ctx<'_, Self>, _op: AdminOp) {}
+
     /// Whether this node believes it is the leader. Faults aimed at "the current leader" use it;
     /// protocols without leaders keep the default.
     fn is_leader(&self) -> bool {
         false
     }
+}
+
+/// An operator's request to a node (the kernel knows no protocol: it only delivers these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminOp {
+    /// Hand leadership to `to`, or (`None`) to the follower the leader judges most up to date.
+    /// Delivered to the node that claims leadership.
+    TransferLeadership { to: Option<NodeId> },
 }
 
 /// What a node asked for in reaction to one input.

@@ -28,7 +28,7 @@ pub const DEFAULT_EVENTUAL: (&str, &str) = ("sims/eventual.toml", include_str!("
 
 /// Every scenario in `sims/`, compiled in, so `dsim run sims/raft_chaos.toml` (and every replay
 /// command a sweep prints) works from any directory.
-pub const EMBEDDED: [(&str, &str); 12] = [
+pub const EMBEDDED: [(&str, &str); 15] = [
     DEFAULT_RAFT,
     DEFAULT_EVENTUAL,
     ("sims/raft_faults.toml", include_str!("../sims/raft_faults.toml")),
@@ -38,6 +38,9 @@ pub const EMBEDDED: [(&str, &str); 12] = [
     ("sims/raft_hunt.toml", include_str!("../sims/raft_hunt.toml")),
     ("sims/raft_lease.toml", include_str!("../sims/raft_lease.toml")),
     crate::bench::THROUGHPUT_RAFT,
+    ("sims/raft_minority_leader.toml", include_str!("../sims/raft_minority_leader.toml")),
+    ("sims/raft_transfer.toml", include_str!("../sims/raft_transfer.toml")),
+    ("sims/raft_production.toml", include_str!("../sims/raft_production.toml")),
     ("sims/eventual_seed.toml", include_str!("../sims/eventual_seed.toml")),
     ("sims/eventual_partition.toml", include_str!("../sims/eventual_partition.toml")),
     ("sims/eventual_quorum.toml", include_str!("../sims/eventual_quorum.toml")),

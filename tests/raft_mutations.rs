@@ -23,6 +23,11 @@
 //!   reorder replies. Moving `match_index` back breaks no safety property by itself (the leader's
 //!   `commit_index` never decreases), so none of the log and client checkers can see it;
 //!   `match_monotone` reads it off the wire (a request below an acknowledged index).
+//! The three bugs of the deployed switches (issue 12): `prevote_bumps_term` on the hunt with
+//! Pre-Vote and CheckQuorum on (the `pre_vote` checker), `check_quorum_stale_acks` on
+//! sims/raft_minority_leader.toml (a leader cut off with a minority: the `check_quorum` checker),
+//! `transfer_keeps_accepting` on sims/raft_transfer.toml (lease reads across a transfer whose old
+//! leader hears nothing back: `linearizable`).
 //!
 //! `cargo test --release --test raft_mutations -- --ignored --nocapture mutation_table` prints
 //! the full table: bug -> checkers -> first failing seed -> share of seeds 1..=500 caught.
@@ -34,6 +39,12 @@ use dsim::scenario::Scenario;
 const HUNT: (&str, &str) = ("sims/raft_hunt.toml", include_str!("../sims/raft_hunt.toml"));
 const FIGURE8: (&str, &str) = ("sims/raft_figure8.toml", include_str!("../sims/raft_figure8.toml"));
 const LEASE: (&str, &str) = ("sims/raft_lease.toml", include_str!("../sims/raft_lease.toml"));
+const MINORITY: (&str, &str) =
+    ("sims/raft_minority_leader.toml", include_str!("../sims/raft_minority_leader.toml"));
+const TRANSFER: (&str, &str) = ("sims/raft_transfer.toml", include_str!("../sims/raft_transfer.toml"));
+
+/// The deployed switches on (Pre-Vote, CheckQuorum).
+const DEPLOYED: &[&str] = &["raft.pre_vote=true", "raft.check_quorum=true"];
 
 /// Shorter elections, so replies of ended terms are common (see the module comment). The lease
 /// margin must stay below the shortest election timeout even when reads go through the log.
@@ -110,6 +121,21 @@ const CASES: &[Case] = &[
         overrides: PIPELINED,
         checkers: &["match_monotone"],
         budget: 10,
+    },
+    Case { bug: Bug::PrevoteBumpsTerm, file: HUNT, overrides: DEPLOYED, checkers: &["pre_vote"], budget: 10 },
+    Case {
+        bug: Bug::CheckQuorumStaleAcks,
+        file: MINORITY,
+        overrides: &["raft.check_quorum=true"],
+        checkers: &["check_quorum"],
+        budget: 10,
+    },
+    Case {
+        bug: Bug::TransferKeepsAccepting,
+        file: TRANSFER,
+        overrides: &[],
+        checkers: &["linearizable"],
+        budget: 20,
     },
 ];
 
@@ -214,6 +240,25 @@ fn correct_raft_is_clean_on_200_hunt_seeds() {
             props.is_empty(),
             "lease, seed {seed}: {props:?}\nreplay: dsim run sims/raft_lease.toml --seed {seed}"
         );
+    }
+}
+
+/// The same with the deployed switches: Pre-Vote and CheckQuorum on the hunt, the minority
+/// leader (CheckQuorum) and the lease-read transfer.
+#[test]
+fn correct_raft_with_the_deployed_switches_is_clean() {
+    for bug in [Bug::PrevoteBumpsTerm, Bug::CheckQuorumStaleAcks, Bug::TransferKeepsAccepting] {
+        let case = CASES.iter().find(|c| c.bug == bug).expect("case");
+        let seeds = if case.file.0 == HUNT.0 { 150 } else { 50 };
+        for (seed, props) in sweep(case, Bug::None, 1..=seeds) {
+            let sets: Vec<String> = case.overrides.iter().map(|o| format!(" --set {o}")).collect();
+            assert!(
+                props.is_empty(),
+                "seed {seed}: {props:?}\nreplay: dsim run {} --seed {seed}{}",
+                case.file.0,
+                sets.concat()
+            );
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! deliberately broken model has been caught by it (see `tests/`).
 
 pub mod acks_match;
+pub mod check_quorum;
 pub mod commit_apply;
 pub mod committed_kept;
 pub mod convergence;
@@ -22,6 +23,7 @@ pub mod log_matching;
 pub mod match_monotone;
 pub mod no_invented_values;
 pub mod node_map;
+pub mod pre_vote;
 pub mod progress;
 pub mod raft_log;
 pub mod siblings_antichain;
@@ -42,6 +44,7 @@ pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
 pub use linearizable::Linearizable;
 pub use log_matching::LogMatching;
+pub use pre_vote::PreVote;
 pub use state_machine_safety::StateMachineSafety;
 pub use term_adoption::TermAdoption;
 pub use vote_once::VoteOnce;
@@ -106,6 +109,7 @@ pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
         Box::new(AcksMatch::new()),
         Box::new(TermAdoption::new()),
         Box::new(FinalState::new()),
+        Box::new(PreVote::new()),
     ]
 }
 
@@ -243,7 +247,8 @@ mod tests {
                 "committed_kept",
                 "acks_match",
                 "term_adoption",
-                "final_state"
+                "final_state",
+                "pre_vote"
             ]
         );
     }

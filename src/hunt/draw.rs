@@ -31,6 +31,9 @@ use crate::sim::node_config::NodeConfig;
 
 /// The ChaCha stream id of the draw ("hunt" in ASCII): never one of the run's purposes.
 const DRAW_STREAM: u64 = 0x6875_6e74;
+/// The stream of the deployed-Raft switches (Pre-Vote, CheckQuorum, transfers), drawn apart so
+/// that adding them shifted none of the draws above.
+const DEPLOYED_STREAM: u64 = DRAW_STREAM + 1;
 /// Mixed into the seed before keying, so the draw's key differs from the run's.
 const DRAW_KEY_SALT: u64 = 0x5357_4152_4d5f_4b45;
 /// Faults start after this (ms), once a first leader has usually been elected.
@@ -53,6 +56,11 @@ pub struct Features {
     /// Back-to-back partitions, each cutting off a different minority (Figure 8's schedule of
     /// leaders coming and going).
     pub rolling: bool,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub transfers: bool,
+    pub pipelined: bool,
+    pub fast_backtrack: bool,
 }
 
 /// The scenario that hunt seed `seed` runs: `base` with the drawn fields replaced, `seed` set,
@@ -239,6 +247,7 @@ pub fn draw(base: &Scenario, sets: &[String], seed: u64) -> (Scenario, Features)
     // its requests never complete, so each is a pending op that the linearizability checker must
     // place anywhere after its invoke, and a few hundred of them exhaust its budget.)
     s.workload.rate_per_s = 0.0;
+    draw_deployed(&mut s, base, seed, end_ms, &mut f);
     // Liveness: a commit is required after the faults are over.
     if base.duration_ms > end_ms {
         s.liveness.after_ms = Some(end_ms);
@@ -286,6 +295,41 @@ fn rolling_partitions(rng: &mut ChaCha8Rng, nodes: u32, election_max_ms: u64, en
             }
         })
         .collect()
+}
+
+/// Issue 12's switches, from their own stream (after every other draw, so none of those moved):
+/// `raft.pre_vote` and `raft.check_quorum` each on for half the seeds (always on when the base
+/// sets them, as `--set raft.bug=prevote_bumps_term` needs), and in half the seeds one or two
+/// leadership transfers (to a drawn node or the most up-to-date follower); then pipelining
+/// (`max_inflight_appends` 2, 8 or 32 in half the seeds, else the paper's 1) and fast backtracking
+/// in half the seeds, drawn after the transfers so those did not move.
+fn draw_deployed(s: &mut Scenario, base: &Scenario, seed: u64, end_ms: u64, f: &mut Features) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ DRAW_KEY_SALT);
+    rng.set_stream(DEPLOYED_STREAM);
+    let on = |rng: &mut ChaCha8Rng| rng.gen_bool(0.5);
+    f.pre_vote = on(&mut rng) || base.raft.pre_vote;
+    f.check_quorum = on(&mut rng) || base.raft.check_quorum;
+    s.raft.pre_vote = f.pre_vote;
+    s.raft.check_quorum = f.check_quorum;
+    f.transfers = on(&mut rng);
+    if f.transfers {
+        for _ in 0..rng.gen_range(1..=2) {
+            let to = rng.gen_range(0..=s.nodes);
+            s.faults.push(FaultSpec {
+                at_ms: MsOrRange::Fixed(rng.gen_range(FAULTS_START_MS..=end_ms.max(FAULTS_START_MS))),
+                node: (to < s.nodes).then(|| format!("n{to}")),
+                ..fault(FaultKind::Transfer)
+            });
+        }
+        s.faults.sort_by_key(|f| match f.at_ms {
+            MsOrRange::Fixed(ms) | MsOrRange::Range([ms, _]) => ms,
+        });
+    }
+    f.pipelined = on(&mut rng);
+    let window = [2, 8, 32][rng.gen_range(0..3)];
+    s.raft.max_inflight_appends = if f.pipelined { window } else { base.raft.max_inflight_appends };
+    f.fast_backtrack = on(&mut rng) || base.raft.fast_backtrack;
+    s.raft.fast_backtrack = f.fast_backtrack;
 }
 
 fn fault(action: FaultKind) -> FaultSpec {
@@ -354,6 +398,11 @@ mod tests {
             ("slow_nodes", count(|f| f.slow_nodes)),
             ("pauses", count(|f| f.pauses)),
             ("rolling", count(|f| f.rolling)),
+            ("pre_vote", count(|f| f.pre_vote)),
+            ("check_quorum", count(|f| f.check_quorum)),
+            ("transfers", count(|f| f.transfers)),
+            ("pipelined", count(|f| f.pipelined)),
+            ("fast_backtrack", count(|f| f.fast_backtrack)),
         ] {
             assert!((60..=140).contains(&n), "{name} on in {n} of 200 draws");
         }
@@ -410,5 +459,28 @@ mod tests {
             .expect("a draw with an election minimum below the pinned heartbeat");
         assert!(err.1.contains("raft.heartbeat_ms=250"), "{}", err.1);
         assert!(err.1.starts_with(&format!("hunt seed {}: ", err.0)), "{}", err.1);
+    }
+
+    /// The deployed switches come from a stream of their own: pinning them on in the base changes
+    /// no other drawn field (nor whether transfers are drawn).
+    #[test]
+    fn the_deployed_switches_shift_no_other_draw() {
+        let base = base();
+        let mut pinned = base.clone();
+        pinned.raft.pre_vote = true;
+        pinned.raft.check_quorum = true;
+        for seed in 0..100 {
+            let (a, fa) = draw(&base, &[], seed);
+            let (b, fb) = draw(&pinned, &[], seed);
+            let strip = |mut s: Scenario| {
+                s.faults.retain(|f| f.action != FaultKind::Transfer);
+                s.raft.pre_vote = false;
+                s.raft.check_quorum = false;
+                s
+            };
+            assert_eq!(strip(a), strip(b), "seed {seed}");
+            assert!(fb.pre_vote && fb.check_quorum);
+            assert_eq!(fa.transfers, fb.transfers);
+        }
     }
 }

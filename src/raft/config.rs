@@ -48,6 +48,18 @@ pub enum Bug {
     /// when a later reply already acknowledged more (a reordered or duplicated reply), and resends
     /// from there: `match_index` moves back (Figure 2: it "increases monotonically").
     PipelineMatchRegress,
+    /// `pre_vote = true`: a would-be candidate increments `current_term` when it starts a
+    /// pre-vote round (thesis §9.6 says it must not), so a node cut off keeps raising its term and
+    /// disrupts the cluster when it rejoins.
+    PrevoteBumpsTerm,
+    /// `check_quorum = true`: the leader counts a follower as heard from if it ever acked, however
+    /// long ago and in whatever term (stale acks), so a leader cut off from a majority never steps
+    /// down.
+    CheckQuorumStaleAcks,
+    /// A leader transferring leadership (thesis §3.10) keeps accepting client commands and
+    /// serving lease reads after it sent TimeoutNow, though the new leader, elected by transfer,
+    /// does not wait out its lease.
+    TransferKeepsAccepting,
 }
 
 impl Bug {
@@ -55,10 +67,11 @@ impl Bug {
                                      commit_min_last_log, match_last_log, count_stale_replies, \
                                      truncate_every_append, ignore_higher_term_reply, ack_before_fsync, \
                                      vote_ignoring_voted_for, no_session_dedupe, stale_local_read, \
-                                     lease_no_wait, pipeline_match_regress";
+                                     lease_no_wait, pipeline_match_regress, prevote_bumps_term, \
+                                     check_quorum_stale_acks, transfer_keeps_accepting";
 
     /// Every broken variant (not `None`), in declaration order.
-    pub const ALL_BUGS: [Bug; 14] = [
+    pub const ALL_BUGS: [Bug; 17] = [
         Bug::Figure8Commit,
         Bug::VoteWithoutLogCheck,
         Bug::ForgetVotedFor,
@@ -73,6 +86,9 @@ impl Bug {
         Bug::StaleLocalRead,
         Bug::LeaseNoWait,
         Bug::PipelineMatchRegress,
+        Bug::PrevoteBumpsTerm,
+        Bug::CheckQuorumStaleAcks,
+        Bug::TransferKeepsAccepting,
     ];
 
     /// The spelling in scenario files.
@@ -93,6 +109,9 @@ impl Bug {
             Bug::StaleLocalRead => "stale_local_read",
             Bug::LeaseNoWait => "lease_no_wait",
             Bug::PipelineMatchRegress => "pipeline_match_regress",
+            Bug::PrevoteBumpsTerm => "prevote_bumps_term",
+            Bug::CheckQuorumStaleAcks => "check_quorum_stale_acks",
+            Bug::TransferKeepsAccepting => "transfer_keeps_accepting",
         }
     }
 }
@@ -151,6 +170,13 @@ pub struct RaftConfig {
     /// follower's conflicting entry and the first index it holds of that term, and the leader skips
     /// that whole term, so a divergent follower converges in one round trip per term.
     pub fast_backtrack: bool,
+    /// Pre-Vote (thesis §9.6): a would-be candidate first asks whether a majority would vote for
+    /// it (log up to date, no leader heard within `election_timeout_ms[0]`) without raising its
+    /// term, and stands only if so.
+    pub pre_vote: bool,
+    /// CheckQuorum: a leader that has not heard an AppendEntries reply of its term from a
+    /// majority (itself included) within `election_timeout_ms[0]` steps down.
+    pub check_quorum: bool,
     /// A deliberately broken variant, or `none`.
     pub bug: Bug,
 }
@@ -170,6 +196,8 @@ impl Default for RaftConfig {
             lease_drift_margin_ms: 20,
             max_inflight_appends: 1,
             fast_backtrack: false,
+            pre_vote: false,
+            check_quorum: false,
             bug: Bug::None,
         }
     }
@@ -237,6 +265,18 @@ impl RaftConfig {
                 format!("an integer in [1, {}] (1 = stop-and-wait)", Self::INFLIGHT_MAX),
             );
         }
+        // A broken variant of a switched-off feature would run the correct protocol unnoticed.
+        let needs = match self.bug {
+            Bug::PrevoteBumpsTerm if !self.pre_vote => Some("raft.pre_vote = true"),
+            Bug::CheckQuorumStaleAcks if !self.check_quorum => Some("raft.check_quorum = true"),
+            Bug::PipelineMatchRegress if self.max_inflight_appends < 2 => {
+                Some("raft.max_inflight_appends of 2 or more")
+            }
+            _ => None,
+        };
+        if let Some(needs) = needs {
+            return bad("bug", &self.bug.as_str(), format!("a bug that needs {needs}"));
+        }
         Ok(())
     }
 
@@ -291,6 +331,20 @@ mod tests {
         }
         let c = RaftConfig { max_inflight_appends: RaftConfig::INFLIGHT_MAX, ..Default::default() };
         c.validate("f").unwrap();
+    }
+
+    /// A bug of a switched-off feature is refused, naming the switch it needs.
+    #[test]
+    fn a_bug_of_a_switch_needs_the_switch() {
+        let c = RaftConfig { bug: Bug::PrevoteBumpsTerm, ..Default::default() };
+        assert_eq!(
+            c.validate("f").unwrap_err().to_string(),
+            "f: raft.bug = prevote_bumps_term: a bug that needs raft.pre_vote = true"
+        );
+        RaftConfig { pre_vote: true, ..c }.validate("f").unwrap();
+        let c = RaftConfig { bug: Bug::CheckQuorumStaleAcks, ..Default::default() };
+        assert!(c.validate("f").unwrap_err().to_string().contains("needs raft.check_quorum = true"));
+        RaftConfig { check_quorum: true, ..c }.validate("f").unwrap();
     }
 
     /// Regression: short elections with the default margin are refused only in lease mode

@@ -71,6 +71,15 @@ pub struct AppendEntriesReply {
     pub conflict_index: Option<LogIndex>,
 }
 
+/// TimeoutNow (thesis §3.10): the leader tells the target of a leadership transfer to start an
+/// election at once, without waiting for its timer and without a pre-vote round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeoutNow {
+    /// The leader's `current_term`.
+    pub term: Term,
+    pub leader_id: NodeId,
+}
+
 /// A client command passed on to the node believed to be the leader.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientForward {
@@ -96,6 +105,29 @@ pub enum Msg {
     AppendEntries(AppendEntries),
     AppendEntriesReply(AppendEntriesReply),
     ClientForward(ClientForward),
+    /// Pre-Vote (thesis §9.6): RequestVote's arguments with `term` the term the sender WOULD
+    /// stand in (its `current_term + 1`); nobody adopts it or records a vote.
+    PreVote(RequestVote),
+    /// A pre-vote answer: `term` is the proposed term when granted, the voter's `current_term`
+    /// when denied (so a stale would-be candidate learns the newer term).
+    PreVoteReply(RequestVoteReply),
+    TimeoutNow(TimeoutNow),
+}
+
+impl Msg {
+    /// The term a receiver adopts if it is newer than its own (§5.1): the sender's current term.
+    /// `None` for a pre-vote (a proposed term) and a forwarded command.
+    pub fn term_to_adopt(&self) -> Option<Term> {
+        match self {
+            Msg::RequestVote(m) => Some(m.term),
+            Msg::RequestVoteReply(m) => Some(m.term),
+            Msg::AppendEntries(m) => Some(m.term),
+            Msg::AppendEntriesReply(m) => Some(m.term),
+            Msg::PreVoteReply(m) if !m.vote_granted => Some(m.term),
+            Msg::TimeoutNow(m) => Some(m.term),
+            Msg::PreVote(_) | Msg::PreVoteReply(_) | Msg::ClientForward(_) => None,
+        }
+    }
 }
 
 impl Message for Msg {
@@ -106,6 +138,9 @@ impl Message for Msg {
             Msg::AppendEntries(_) => "append_entries",
             Msg::AppendEntriesReply(_) => "append_entries_reply",
             Msg::ClientForward(_) => "client_forward",
+            Msg::PreVote(_) => "pre_vote",
+            Msg::PreVoteReply(_) => "pre_vote_reply",
+            Msg::TimeoutNow(_) => "timeout_now",
         }
     }
 
@@ -117,15 +152,19 @@ impl Message for Msg {
     /// (AppendEntriesReply; a rejection that names its request adds `reject=P`, its
     /// `prev_log_index`, and with fast backtracking `conflict_term=T` (absent when the follower's
     /// log ends before P) and `conflict_index=I`). A forwarded command shows, like a
-    /// `client` row, its key, the value it writes and its op id in `index`.
+    /// `client` row, its key, the value it writes and its op id in `index`. `pre_vote` rows show
+    /// like `request_vote` (term = the PROPOSED term), `pre_vote_reply` like `request_vote_reply`
+    /// (term = the proposed term if granted, else the voter's), `timeout_now` the leader's term;
+    /// the checkers that read votes and terms from the wire match on the message name, so a
+    /// pre-vote grant is never taken for a vote.
     fn describe(&self, row: &mut Record) {
         match self {
-            Msg::RequestVote(m) => {
+            Msg::RequestVote(m) | Msg::PreVote(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.last_log_index);
                 row.detail = wire_detail(&[("last_term=", m.last_log_term)]).into();
             }
-            Msg::RequestVoteReply(m) => {
+            Msg::RequestVoteReply(m) | Msg::PreVoteReply(m) => {
                 row.term = Some(m.term);
                 row.detail = if m.vote_granted { GRANTED } else { DENIED }.into();
             }
@@ -144,6 +183,7 @@ impl Message for Msg {
                 row.index = Some(m.match_index);
                 row.detail = reply_detail(m);
             }
+            Msg::TimeoutNow(m) => row.term = Some(m.term),
             Msg::ClientForward(m) => {
                 row.key = Some(m.op.key);
                 row.value = m.op.written().map_or(Value::None, Value::Id);
@@ -267,5 +307,16 @@ mod tests {
         let mut row = Record::new(Event::Send);
         fwd.describe(&mut row);
         assert_eq!((row.key, row.value), (Some(2), Value::Id(17)));
+        let pv = Msg::PreVote(RequestVote {
+            term: 5,
+            candidate_id: NodeId(1),
+            last_log_index: 7,
+            last_log_term: 3,
+        });
+        assert_eq!((described(&pv), detail(&pv)), (("pre_vote", Some(5), Some(7)), "last_term=3".into()));
+        let pvr = Msg::PreVoteReply(RequestVoteReply { term: 5, vote_granted: true });
+        assert_eq!((described(&pvr), detail(&pvr)), (("pre_vote_reply", Some(5), None), "granted".into()));
+        let tn = Msg::TimeoutNow(TimeoutNow { term: 4, leader_id: NodeId(0) });
+        assert_eq!(described(&tn), ("timeout_now", Some(4), None));
     }
 }

@@ -19,5 +19,7 @@ pub mod sessions;
 
 pub use config::{Bug, RaftConfig, ReadMode};
 pub use log::{entry_digest, Command, Entry, LogIndex, RaftLog, Term, DIGEST_EMPTY};
-pub use messages::{AppendEntries, AppendEntriesReply, ClientForward, Msg, RequestVote, RequestVoteReply};
+pub use messages::{
+    AppendEntries, AppendEntriesReply, ClientForward, Msg, RequestVote, RequestVoteReply, TimeoutNow,
+};
 pub use node::{RaftNode, RaftTimer, Role, FSYNC_LOST};

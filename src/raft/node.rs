@@ -21,8 +21,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use rustc_hash::FxHashSet;
 
 use crate::client::{ClientOp, Func};
+use crate::protocol::AdminOp;
 use crate::protocol::{Ctx, Protocol, Timer};
-use crate::sim::{NodeId, SimDuration};
+use crate::sim::{NodeId, SimDuration, SimTime};
 use crate::trace::{Event, Record, Value};
 
 use super::config::{Bug, RaftConfig};
@@ -30,12 +31,15 @@ use super::log::{Command, Entry, LogIndex, RaftLog, Term};
 use super::messages::Msg;
 use super::sessions::Sessions;
 
+mod check_quorum;
 mod client;
 mod election;
 mod persist;
 mod pipeline;
+mod pre_vote;
 mod reads;
 mod replication;
+mod transfer;
 
 pub use persist::FSYNC_LOST;
 
@@ -43,6 +47,8 @@ pub use persist::FSYNC_LOST;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Follower,
+    /// Pre-Vote (thesis §9.6): asking whether a majority would vote for it, term unchanged.
+    PreCandidate,
     Candidate,
     Leader,
 }
@@ -52,6 +58,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Follower => "follower",
+            Role::PreCandidate => "pre_candidate",
             Role::Candidate => "candidate",
             Role::Leader => "leader",
         }
@@ -71,6 +78,8 @@ pub enum RaftTimer {
     LeaseWait,
     /// The oldest persist in flight completes (the fsync model, `node/persist.rs`).
     Persist,
+    /// A leadership transfer that has not completed is abandoned (thesis §3.10).
+    TransferAbort,
 }
 
 impl Timer for RaftTimer {
@@ -81,6 +90,7 @@ impl Timer for RaftTimer {
             RaftTimer::ClientRetry => "client_retry",
             RaftTimer::LeaseWait => "lease_wait",
             RaftTimer::Persist => "persist",
+            RaftTimer::TransferAbort => "transfer_abort",
         }
     }
 }
@@ -114,6 +124,23 @@ pub struct RaftNode {
 
     // Candidates: distinct voters granting this term's vote, itself included.
     votes_granted: BTreeSet<NodeId>,
+    /// Pre-candidates: distinct peers granting a pre-vote for `current_term + 1`, itself included.
+    pre_votes_granted: BTreeSet<NodeId>,
+    /// When this node last heard AppendEntries from the leader of its term (Pre-Vote: no grant
+    /// within `election_timeout_ms[0]` of it). Volatile.
+    last_leader_contact: Option<SimTime>,
+    /// Leaders with `check_quorum`: per node id, when its last AppendEntries reply of this term
+    /// arrived (the leader's election counts as one).
+    last_heard: Vec<SimTime>,
+    /// Leaders, `Bug::CheckQuorumStaleAcks` only: per node id, whether it ever replied.
+    ever_heard: Vec<bool>,
+    /// Leaders: the leadership transfer under way (node/transfer.rs).
+    transfer: Option<transfer::Transfer>,
+    /// Leaders: TimeoutNow was sent this term, so the lease is given up for good (the target
+    /// stands at once and, elected by transfer, does not wait out this leader's lease).
+    lease_given_up: bool,
+    /// The term this node stands in because a leader sent it TimeoutNow.
+    transfer_term: Option<Term>,
 
     // Leaders, reinitialised after election; indexed by node id.
     /// Next log index to send to each server. Invariant: `match_index[p] < next_index[p]`.
@@ -173,6 +200,13 @@ impl RaftNode {
             sessions: Sessions::new(config.sessions_max),
             leader_id: None,
             votes_granted: BTreeSet::new(),
+            pre_votes_granted: BTreeSet::new(),
+            last_leader_contact: None,
+            last_heard: vec![SimTime::ZERO; n],
+            ever_heard: vec![false; n],
+            transfer: None,
+            lease_given_up: false,
+            transfer_term: None,
             next_index: vec![1; n],
             match_index: vec![0; n],
             flows: vec![pipeline::Flow::default(); n],
@@ -264,7 +298,12 @@ impl RaftNode {
     }
 
     fn on_election_timeout(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if self.role != Role::Leader {
+        if self.role == Role::Leader {
+            return;
+        }
+        if self.config.pre_vote {
+            self.start_pre_vote(ctx);
+        } else {
             self.start_election(ctx);
         }
     }
@@ -356,6 +395,11 @@ impl Protocol for RaftNode {
         self.sessions.clear();
         self.leader_id = None;
         self.votes_granted.clear();
+        self.pre_votes_granted.clear();
+        self.last_leader_contact = None;
+        self.transfer = None;
+        self.lease_given_up = false;
+        self.transfer_term = None;
         self.next_index = vec![1; n];
         self.match_index = vec![0; n];
         self.flows = vec![pipeline::Flow::default(); n];
@@ -378,17 +422,36 @@ impl Protocol for RaftNode {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        if let Msg::AppendEntriesReply(reply) = &msg {
+            self.note_heard(ctx.now(), from, reply.term);
+        }
+        // A message of a newer term deposes this node anyway (§5.1), with the new term's row.
+        if !msg.term_to_adopt().is_some_and(|t| t > self.current_term) {
+            self.check_quorum(ctx);
+        }
+        let leader_contact = match &msg {
+            Msg::AppendEntries(m) => Some(m.term),
+            _ => None,
+        };
         match msg {
             Msg::RequestVote(m) => self.handle_request_vote(ctx, from, m),
             Msg::RequestVoteReply(m) => self.handle_request_vote_reply(ctx, from, m),
             Msg::AppendEntries(m) => self.handle_append_entries(ctx, from, m),
             Msg::AppendEntriesReply(m) => self.handle_append_entries_reply(ctx, from, m),
             Msg::ClientForward(m) => self.handle_client_forward(ctx, m),
+            Msg::PreVote(m) => self.handle_pre_vote(ctx, from, m),
+            Msg::PreVoteReply(m) => self.handle_pre_vote_reply(ctx, from, m),
+            Msg::TimeoutNow(m) => self.handle_timeout_now(ctx, m),
         }
+        if leader_contact == Some(self.current_term) && self.role == Role::Follower {
+            self.last_leader_contact = Some(ctx.now());
+        }
+        self.try_timeout_now(ctx);
         self.flush_outbox(ctx);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: RaftTimer) {
+        self.check_quorum(ctx);
         match timer {
             RaftTimer::Election => self.on_election_timeout(ctx),
             RaftTimer::Heartbeat => self.on_heartbeat(ctx),
@@ -400,12 +463,22 @@ impl Protocol for RaftNode {
                 }
             }
             RaftTimer::Persist => self.on_persist_done(ctx),
+            RaftTimer::TransferAbort => self.abort_transfer(ctx),
         }
         self.flush_outbox(ctx);
     }
 
     fn on_client(&mut self, ctx: &mut Ctx<'_, Self>, op: ClientOp, _attempt: u32) {
+        self.check_quorum(ctx);
         self.accept_client_command(ctx, op);
+        self.flush_outbox(ctx);
+    }
+
+    fn on_admin(&mut self, ctx: &mut Ctx<'_, Self>, op: AdminOp) {
+        self.check_quorum(ctx);
+        match op {
+            AdminOp::TransferLeadership { to } => self.start_transfer(ctx, to),
+        }
         self.flush_outbox(ctx);
     }
 

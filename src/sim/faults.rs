@@ -10,7 +10,9 @@
 //! Partitions are named (`name`, or `fault<i>` after the entry's index) and overlap freely: a
 //! `heal` with a name heals that partition, a `heal` without one heals them all. A partition is
 //! `groups` (cut both ways) or `from`/`to` (one-way). A `pause` stalls a node (a GC pause): it
-//! handles nothing for `pause_ms`, then everything that arrived meanwhile in a burst.
+//! handles nothing for `pause_ms`, then everything that arrived meanwhile in a burst. A
+//! `transfer` asks the node claiming leadership to hand leadership to `node` (or, without one, to
+//! the follower it judges most up to date); the protocol does the rest (`Protocol::on_admin`).
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -67,6 +69,7 @@ pub enum FaultKind {
     Partition,
     Heal,
     Pause,
+    Transfer,
 }
 
 /// One `[[faults]]` entry as written in the file.
@@ -76,7 +79,8 @@ pub struct FaultSpec {
     pub action: FaultKind,
     /// When the fault fires: ms, or `[min, max]` drawn from the seed.
     pub at_ms: MsOrRange,
-    /// crash / restart: `"n3"`, or `"leader"` (crash only).
+    /// crash / restart / pause: `"n3"`, or `"leader"` (crash and pause); transfer: the target
+    /// `"n3"` (absent: the most up-to-date follower).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// crash only: bring the node back this long after the crash.
@@ -142,6 +146,11 @@ pub enum FaultAction {
     Resume {
         node: NodeId,
     },
+    /// Leadership transfer, asked of the current leader: to a node, or (`None`) the most
+    /// up-to-date follower.
+    Transfer {
+        to: Option<NodeId>,
+    },
 }
 
 fn parse_node(origin: &str, field: &str, text: &str, nodes: u32) -> Result<NodeId> {
@@ -205,6 +214,11 @@ impl FaultSpec {
             },
             FaultKind::Partition => self.validate_groups(origin, field, nodes)?,
             FaultKind::Heal => unexpected("node", self.node.is_some())?,
+            FaultKind::Transfer => {
+                if let Some(text) = self.node.as_deref() {
+                    parse_node(origin, &node_field, text, nodes)?;
+                }
+            }
         }
         if is_pause {
             match &self.pause_ms {
@@ -317,6 +331,7 @@ impl FaultSpec {
                 target: node().map(Target::Node).unwrap_or(Target::Leader),
                 pause: after(&self.pause_ms).unwrap_or_default(),
             },
+            FaultKind::Transfer => FaultAction::Transfer { to: node() },
         };
         (at, action)
     }
@@ -434,6 +449,20 @@ mod tests {
             err("action = 'partition'\nat_ms = 1\ngroups = [['n1']]\nname = 'a b'"),
             "s.toml: faults[0].name = \"a b\": 1 to 64 letters, digits, '_' or '-'"
         );
+        assert_eq!(
+            err("action = 'transfer'\nat_ms = 1\nnode = 'leader'"),
+            "s.toml: faults[0].node = \"leader\": a node n0 … n4"
+        );
+        assert_eq!(
+            err("action = 'transfer'\nat_ms = 1\nrestart_after_ms = 5"),
+            "s.toml: faults[0].restart_after_ms = (set): not allowed for action = transfer"
+        );
+        let transfer =
+            [spec("action = 'transfer'\nat_ms = 7"), spec("action = 'transfer'\nat_ms = 8\nnode = 'n2'")];
+        validate_all(&transfer, "s.toml", 5).unwrap();
+        let got = resolve(&transfer, &mut Streams::new(1).stream(Purpose::Faults));
+        assert_eq!(got[0].1, FaultAction::Transfer { to: None });
+        assert_eq!(got[1].1, FaultAction::Transfer { to: Some(NodeId(2)) });
         let ok = "action = 'partition'\nat_ms = 1\ngroups = [['n1']]\nname = 'west'\n---\naction = 'heal'\nat_ms = 2\nname = 'west'";
         let specs: Vec<FaultSpec> = ok.split("\n---\n").map(spec).collect();
         validate_all(&specs, "s.toml", 5).unwrap();

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::client::Kind;
-use crate::protocol::{Ctx, Effect, Message, Protocol, Timer, Workload};
+use crate::protocol::{AdminOp, Ctx, Effect, Message, Protocol, Timer, Workload};
 use crate::sim::clients::{ClientEv, ClientStats, Clients, ClientsConfig};
 use crate::sim::faults::{self, ChaosConfig, FaultAction, FaultSpec, HealTarget, Target};
 use crate::sim::network::{DropReason, Network, NetworkConfig, Route};
@@ -455,7 +455,22 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                     self.emit(&mut Record::new(Event::Note).node(node).detail("resume"));
                 }
             }
+            FaultAction::Transfer { to } => self.transfer(to),
         }
+    }
+
+    /// Asks the node claiming leadership to transfer it (`Protocol::on_admin`), after a kernel
+    /// `note` row `transfer to n2` (or `transfer to most up-to-date`) at that node.
+    fn transfer(&mut self, to: Option<NodeId>) {
+        let Some(leader) = self.current_leader() else {
+            return self.emit(&mut Record::new(Event::Note).detail("transfer skipped: no leader"));
+        };
+        if self.paused(leader) {
+            return self.emit(&mut Record::new(Event::Note).node(leader).detail("transfer skipped: paused"));
+        }
+        let target = to.map_or("most up-to-date".to_owned(), |n| n.to_string());
+        self.emit(&mut Record::new(Event::Note).node(leader).detail(format!("transfer to {target}")));
+        self.invoke(leader, |n, ctx| n.on_admin(ctx, AdminOp::TransferLeadership { to }));
     }
 
     /// Heals partitions: a `heal` row names the partition (msg), empty for "all".

@@ -40,7 +40,9 @@ impl RaftNode {
         direct: bool,
     ) {
         if self.role == Role::Leader {
-            self.leader_accept(ctx, op);
+            if !self.refuse_while_transferring(ctx, &op, direct) {
+                self.leader_accept(ctx, op);
+            }
             return;
         }
         match self.leader_id.filter(|l| *l != self.id) {

@@ -35,8 +35,9 @@ impl RaftNode {
             Role::Leader => {
                 ctx.cancel_timer(RaftTimer::Heartbeat);
                 self.reset_election_timer(ctx);
+                self.end_transfer(ctx);
             }
-            Role::Candidate => {}
+            Role::Candidate | Role::PreCandidate => {}
         }
         self.role = Role::Follower;
         self.note_role(ctx);
@@ -83,6 +84,7 @@ impl RaftNode {
         self.match_index[self.id.index()] = self.durable_prefix();
         self.reset_flows();
         self.reset_reads(ctx.now());
+        self.take_office_deployed(ctx.now());
         self.start_read_round(ctx.now());
         if self.config.noop {
             // §8: an entry of the new term, so that earlier entries commit with it.

@@ -64,6 +64,18 @@ impl RaftNode {
         self.reads = Reads { leader_since: now, ..Reads::default() };
     }
 
+    /// When this leader took office, as far as its lease wait is concerned.
+    pub(super) fn lease_leader_since(&self) -> SimTime {
+        self.reads.leader_since
+    }
+
+    /// Elected by leadership transfer: the predecessor gave up its lease before sending
+    /// TimeoutNow (node/transfer.rs), so there is nothing to wait out.
+    pub(super) fn skip_lease_wait(&mut self, now: SimTime) {
+        let wait = self.election_timeout_min();
+        self.reads.leader_since = SimTime(now.as_us().saturating_sub(wait.as_us()));
+    }
+
     /// A heartbeat round starts now (the caller broadcasts AppendEntries).
     pub(super) fn start_read_round(&mut self, now: SimTime) {
         let r = &mut self.reads;
@@ -149,6 +161,7 @@ impl RaftNode {
         if self.config.read_mode == ReadMode::Lease
             && self.term_committed()
             && self.lease_valid(ctx.now())
+            && !self.lease_given_up
             && !self.lease_wait(ctx)
         {
             let value = self.local_value(op.key);
