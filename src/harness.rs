@@ -17,6 +17,7 @@ use crate::protocol::Protocol;
 use crate::raft::{RaftConfig, RaftNode};
 use crate::scenario::{ProtocolKind, Scenario};
 use crate::sim::runner::{RowSink, RunStats, Runner};
+use crate::sim::schedule::Schedule;
 use crate::sim::NodeId;
 use crate::trace::manifest::{manifest_path, Manifest, FORMAT};
 use crate::trace::writer::RowEncoder;
@@ -53,6 +54,19 @@ pub struct Outcome {
     pub trace: Option<TraceInfo>,
     /// SHA-256 of the trace bytes, when a trace was written or hashing was asked for.
     pub trace_sha256: Option<String>,
+    /// The run's schedule, when [`Scheduling::record`] asked for it.
+    pub schedule: Option<Schedule>,
+}
+
+/// How a run relates to a schedule (docs/schedule.md).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scheduling<'a> {
+    /// Drive the run by this schedule instead of the fault, chaos and network draws.
+    pub replay: Option<&'a Schedule>,
+    /// Record the run's schedule into [`Outcome::schedule`].
+    pub record: bool,
+    /// The file `replay` was read from (named in the trace's manifest).
+    pub replay_file: Option<&'a Path>,
 }
 
 impl Outcome {
@@ -203,14 +217,32 @@ pub fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
 
 /// Runs `scenario` (its `seed` field is the seed).
 pub fn run(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
+    run_scheduled(scenario, options, Scheduling::default())
+}
+
+/// Runs `scenario`, replaying or recording a schedule as `scheduling` says.
+pub fn run_scheduled(
+    scenario: &Scenario,
+    options: Options<'_>,
+    scheduling: Scheduling<'_>,
+) -> Result<Outcome> {
     match scenario.protocol {
-        ProtocolKind::Raft => run_model::<RaftModel>(scenario, options),
-        ProtocolKind::Eventual => run_model::<EventualModel>(scenario, options),
+        ProtocolKind::Raft => run_model_scheduled::<RaftModel>(scenario, options, scheduling),
+        ProtocolKind::Eventual => run_model_scheduled::<EventualModel>(scenario, options, scheduling),
     }
 }
 
 /// Runs `scenario` with the protocol family `M`.
 pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
+    run_model_scheduled::<M>(scenario, options, Scheduling::default())
+}
+
+/// Runs `scenario` with the protocol family `M`, replaying or recording a schedule.
+pub fn run_model_scheduled<M: Model>(
+    scenario: &Scenario,
+    options: Options<'_>,
+    scheduling: Scheduling<'_>,
+) -> Result<Outcome> {
     let output = match (options.trace, options.hash) {
         (Some(path), _) => Output::File(TraceWriter::create(path)?),
         (None, true) => {
@@ -227,8 +259,17 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         history: options.history.map(|_| HistoryBuilder::new(Source::Trace)),
     };
     let workload = OpenLoop::new(&scenario.workload, scenario.nodes, scenario.end());
-    let mut runner = Runner::new(scenario.kernel(), M::nodes(scenario), workload, sink);
+    let mut runner = match scheduling.replay {
+        Some(schedule) => {
+            Runner::with_schedule(scenario.kernel(), M::nodes(scenario), workload, sink, schedule)
+        }
+        None => Runner::new(scenario.kernel(), M::nodes(scenario), workload, sink),
+    };
+    if scheduling.record {
+        runner.record_schedule();
+    }
     let stats = runner.run();
+    let schedule = runner.take_schedule();
     let mut sink = runner.into_sink();
     let end_us = stats.end_time.as_us();
     sink.checks.finish(end_us);
@@ -248,7 +289,7 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         Output::File(w) => {
             let info = w.finish()?;
             if !crate::output::is_stdout(&info.path) {
-                write_manifest(scenario, &stats, &info)?;
+                write_manifest(scenario, &stats, &info, scheduling.replay_file)?;
             }
             let sha = info.sha256.clone();
             (Some(info), Some(sha))
@@ -261,6 +302,7 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         violations_total: sink.checks.total(),
         trace,
         trace_sha256,
+        schedule,
     })
 }
 
@@ -272,7 +314,13 @@ fn write_history(path: &Path, history: &crate::lin::History) -> Result<()> {
     file.commit()
 }
 
-fn write_manifest(scenario: &Scenario, stats: &RunStats, info: &TraceInfo) -> Result<()> {
+fn write_manifest(
+    scenario: &Scenario,
+    stats: &RunStats,
+    info: &TraceInfo,
+    schedule: Option<&Path>,
+) -> Result<()> {
+    let schedule_sha256 = schedule.map(crate::trace::writer::sha256_file).transpose()?;
     let manifest = Manifest {
         format: FORMAT.to_owned(),
         dsim_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -285,6 +333,8 @@ fn write_manifest(scenario: &Scenario, stats: &RunStats, info: &TraceInfo) -> Re
         trace_bytes: info.bytes,
         trace_sha256: info.sha256.clone(),
         scenario: scenario.clone(),
+        schedule_file: schedule.map(|p| p.display().to_string()),
+        schedule_sha256,
     };
     manifest.write(&manifest_path(&info.path))
 }
