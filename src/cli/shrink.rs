@@ -30,9 +30,10 @@ pub struct ShrinkArgs {
     /// The checker that must keep failing (default: the one of the run's first violation).
     #[arg(long)]
     pub checker: Option<String>,
-    /// At most this many candidate runs: the bound that makes the result deterministic.
-    #[arg(long, default_value_t = shrink::BUDGET)]
-    pub budget: u64,
+    /// At most this many candidate runs: the bound that makes the result deterministic (default:
+    /// derived from the input run's size, 300 to 6000; docs/shrink.md).
+    #[arg(long)]
+    pub budget: Option<u64>,
     /// A wall-clock safety cap (90s, 10m): stop early if the candidates take this long. A capped
     /// result depends on the machine's speed, and the summary says so.
     #[arg(long, value_name = "DURATION", default_value = "10m")]
@@ -44,10 +45,10 @@ pub struct ShrinkArgs {
 
 pub fn run(args: ShrinkArgs) -> anyhow::Result<u8> {
     let scenario = args.scenario.load()?;
-    if !(1..=BUDGET_MAX).contains(&args.budget) {
+    if let Some(b) = args.budget.filter(|b| !(1..=BUDGET_MAX).contains(b)) {
         return Err(crate::cli::flag_error(
             "--budget",
-            args.budget.to_string(),
+            b.to_string(),
             format!("an integer in [1, {BUDGET_MAX}]"),
         )
         .into());

@@ -21,21 +21,26 @@ use crate::harness::{self, Options, Scheduling};
 use crate::scenario::{ProtocolKind, Scenario};
 use crate::sim::network::Fate;
 use crate::sim::schedule::{Entry, Schedule};
-use crate::sim::SimDuration;
+use crate::sim::{SimDuration, SimTime};
 
 /// What a shrink is asked to do.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The checker that must keep failing; default: the property of the run's first violation.
     pub checker: Option<String>,
-    /// At most this many candidate runs (the deterministic bound).
-    pub budget: u64,
+    /// At most this many candidate runs (the deterministic bound); default: [`budget_for`] the
+    /// input's size.
+    pub budget: Option<u64>,
     /// Stop early after this much wall time (a safety cap; reported when hit).
     pub time_cap: Option<Duration>,
 }
 
-/// Default candidate budget.
-pub const BUDGET: u64 = 400;
+/// The default candidate budget for an input run of `rows` rows: about 60 million rows of
+/// candidate runs in all (candidates shrink as the search goes, so far fewer are run), between
+/// 300 and 6 000 candidates. A function of the input alone, so the result is too.
+pub fn budget_for(rows: u64) -> u64 {
+    (60_000_000 / rows.max(1)).clamp(300, 6_000)
+}
 
 /// The size of one run, as the summary reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -161,7 +166,7 @@ pub fn shrink(scenario: &Scenario, config: &Config) -> Result<Shrunk> {
     let before = size(scenario, &original, first.stats.rows);
     let mut search = Search {
         checker: checker.clone(),
-        budget: config.budget.max(1),
+        budget: config.budget.unwrap_or_else(|| budget_for(first.stats.rows)).max(1),
         time_cap: config.time_cap,
         started,
         candidates: 1,
@@ -170,8 +175,15 @@ pub fn shrink(scenario: &Scenario, config: &Config) -> Result<Shrunk> {
         steps: Vec::new(),
         current: Current { scenario: scenario.clone(), schedule: None, rows: first.stats.rows, first_us },
     };
-    search.scenario_passes()?;
-    search.schedule_passes()?;
+    // Rounds of both phases while they gain: a smaller schedule can open new scenario steps.
+    for _round in 0..3 {
+        let rows = search.current.rows;
+        search.scenario_passes()?;
+        search.schedule_passes()?;
+        if search.current.rows == rows || search.budget_spent || search.time_capped {
+            break;
+        }
+    }
     // The final run's complete schedule: the fates it used, fallbacks included.
     let current = search.current.clone();
     let (schedule, rows) = record(&current.scenario, current.schedule.as_ref())?;
@@ -268,9 +280,14 @@ impl Search {
     }
 
     fn scenario_pass(&mut self) -> Result<()> {
-        self.try_scenario("chaos crashes off", |s| s.chaos.crash_every_ms = None)?;
-        self.try_scenario("chaos partitions off", |s| s.chaos.partition_every_ms = None)?;
-        self.ddmin_faults()?;
+        // With a schedule, its fault lines replace [[faults]] and [chaos]: the schedule passes
+        // shrink those.
+        if self.current.schedule.is_none() {
+            self.try_scenario("chaos crashes off", |s| s.chaos.crash_every_ms = None)?;
+            self.try_scenario("chaos partitions off", |s| s.chaos.partition_every_ms = None)?;
+            self.ddmin_faults()?;
+            self.compress_fault_times()?;
+        }
         for (what, p) in [("duplicate_probability", 0.0), ("drop_probability", 0.0)] {
             let set = |s: &mut Scenario, v: f64| match what {
                 "duplicate_probability" => s.network.duplicate_probability = v,
@@ -289,10 +306,10 @@ impl Search {
             s.network.regions.clear();
         })?;
         self.try_scenario("[node.*] removed", |s| s.node.clear())?;
-        self.shrink_count("clients.count", |s| s.clients.count as u64, |s, v| s.clients.count = v as u32, 1)?;
+        self.shrink_count("clients.count", |s| s.clients.count as u64, |s, v| s.clients.count = v as u32, 0)?;
         self.shrink_count("clients.keys", |s| s.clients.keys, |s, v| s.clients.keys = v, 1)?;
-        self.shrink_count("workload.keys", |s| s.workload.keys, |s, v| s.workload.keys = v, 1)?;
         if self.current.scenario.workload.rate_per_s > 0.0 {
+            self.shrink_count("workload.keys", |s| s.workload.keys, |s, v| s.workload.keys = v, 1)?;
             let rate = self.current.scenario.workload.rate_per_s;
             if !self.try_scenario("workload.rate_per_s -> 0", |s| s.workload.rate_per_s = 0.0)? {
                 self.try_scenario(&format!("workload.rate_per_s -> {}", rate / 2.0), |s| {
@@ -300,9 +317,68 @@ impl Search {
                 })?;
             }
         }
+        if self.current.scenario.clients.count > 0 {
+            // Fewer ops: each closed-loop op is dozens of rows.
+            for think in [200, 100, 50, 20] {
+                let [lo, hi] = self.current.scenario.clients.think_ms;
+                if lo >= think || hi > think {
+                    continue;
+                }
+                if self
+                    .try_scenario(&format!("clients.think_ms [{lo}, {hi}] -> [{think}, {think}]"), |s| {
+                        s.clients.think_ms = [think, think]
+                    })?
+                {
+                    break;
+                }
+            }
+        }
         self.shrink_nodes()?;
         if self.current.scenario.protocol == ProtocolKind::Raft {
             self.try_scenario("raft.persist_delay_us -> 0", |s| s.raft.persist_delay_us = 0)?;
+            // Fewer heartbeats: each is a round of messages to every follower.
+            let [min, _] = self.current.scenario.raft.election_timeout_ms;
+            let hb = self.current.scenario.raft.heartbeat_ms;
+            for to in [min * 2 / 3, min / 2] {
+                if to > hb
+                    && self.try_scenario(&format!("raft.heartbeat_ms {hb} -> {to}"), |s| {
+                        s.raft.heartbeat_ms = to
+                    })?
+                {
+                    break;
+                }
+            }
+            // Everything sooner: elections and heartbeats at half the time.
+            let r = &self.current.scenario.raft;
+            let ([lo, hi], hb) = (r.election_timeout_ms, r.heartbeat_ms);
+            if lo >= 4 && hb >= 2 {
+                let what = format!("raft timing x1/2 (election [{lo}, {hi}] ms, heartbeat {hb} ms)");
+                self.try_scenario(&what, |s| {
+                    s.raft.election_timeout_ms = [lo / 2, hi / 2];
+                    s.raft.heartbeat_ms = hb / 2;
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves every `[[faults]]` entry earlier (times scaled by 1/2, then 3/4) while it still fails:
+    /// the violation then comes sooner and the run is cut shorter.
+    fn compress_fault_times(&mut self) -> Result<()> {
+        use crate::sim::faults::MsOrRange;
+        if self.current.scenario.faults.is_empty() {
+            return Ok(());
+        }
+        for (num, den) in [(1, 2), (1, 2), (3, 4), (3, 4)] {
+            let scale = |v: u64| v * num / den;
+            self.try_scenario(&format!("[[faults]] times x{num}/{den}"), |s| {
+                for f in s.faults.iter_mut() {
+                    f.at_ms = match f.at_ms {
+                        MsOrRange::Fixed(ms) => MsOrRange::Fixed(scale(ms)),
+                        MsOrRange::Range([lo, hi]) => MsOrRange::Range([scale(lo), scale(hi)]),
+                    };
+                }
+            })?;
         }
         Ok(())
     }
@@ -331,6 +407,10 @@ impl Search {
 
     /// Fewer nodes: the smallest odd cluster first (Raft needs a majority to make progress).
     fn shrink_nodes(&mut self) -> Result<()> {
+        if self.current.schedule.is_some() {
+            // A schedule names the nodes it was recorded with.
+            return Ok(());
+        }
         let now = self.current.scenario.nodes;
         for n in [3, 4, 5, 6].into_iter().filter(|n| *n < now) {
             let checker = self.checker.clone();
@@ -365,6 +445,9 @@ impl Search {
     ) -> Result<usize> {
         let mut items: Vec<usize> = (0..count).collect();
         let mut chunks = 2usize;
+        // Chunks no finer than 1/64 of the list: single-item steps over thousands of messages
+        // would spend the whole budget on one pass.
+        let chunks_max = 64usize;
         while !items.is_empty() && self.can_try() {
             let size = items.len().div_ceil(chunks.min(items.len()));
             let mut removed_one = false;
@@ -375,6 +458,7 @@ impl Search {
                 let (s, sched) = make(self, &keep);
                 let label = format!("{what}: removed {} of {}", end - start, items.len());
                 if self.try_candidate(&label, s, sched)? {
+                    self.cut_duration()?;
                     // The candidate's items are now the whole list, renumbered from 0.
                     items = (0..keep.len()).collect();
                     chunks = (chunks - 1).max(2);
@@ -384,10 +468,10 @@ impl Search {
                 start = end;
             }
             if !removed_one {
-                if size <= 1 {
+                if size <= 1 || chunks >= chunks_max {
                     break;
                 }
-                chunks = (chunks * 2).min(items.len());
+                chunks = (chunks * 2).min(items.len()).min(chunks_max);
             }
         }
         Ok(count - items.len())
@@ -432,6 +516,37 @@ impl Search {
                 _ => None,
             },
         )?;
+        // Fault firings earlier, so the violation comes sooner.
+        for (num, den) in [(1u64, 2u64), (1, 2), (3, 4), (3, 4)] {
+            let Some(schedule) = self.current.schedule.clone() else { break };
+            if schedule.faults() == 0 {
+                break;
+            }
+            let entries = (schedule.entries.iter())
+                .map(|e| match e {
+                    Entry::Fault { at, action } => {
+                        Entry::Fault { at: SimTime(at.as_us() * num / den), action: action.clone() }
+                    }
+                    Entry::ChaosCrash { at, victim, down } => Entry::ChaosCrash {
+                        at: SimTime(at.as_us() * num / den),
+                        victim: *victim,
+                        down: *down,
+                    },
+                    Entry::ChaosPartition { at, cut, lasts } => Entry::ChaosPartition {
+                        at: SimTime(at.as_us() * num / den),
+                        cut: cut.clone(),
+                        lasts: *lasts,
+                    },
+                    send => send.clone(),
+                })
+                .collect();
+            let mut edited = Schedule { entries };
+            edited.sort();
+            let scenario = self.current.scenario.clone();
+            if self.try_candidate(&format!("schedule fault times x{num}/{den}"), scenario, Some(edited))? {
+                self.cut_duration()?;
+            }
+        }
         // Delays above the median become the median (fewer overtakings to explain).
         let median = self.median_delay();
         self.ddmin_entries(
