@@ -252,6 +252,7 @@ fn report(s: &Summary, path: &Path) -> Result<()> {
     crate::outln!("  reproduce with:")?;
     for f in s.failures.iter().take(FAILURES_SHOWN) {
         crate::outln!("    {} ({}): {}", f.checker, f.violations, f.command)?;
+        crate::outln!("      shrink: {}", f.shrink)?;
     }
     if s.failures.len() > FAILURES_SHOWN {
         crate::outln!("    … and {} more (see {})", s.failures.len() - FAILURES_SHOWN, path.display())?;

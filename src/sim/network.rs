@@ -230,10 +230,11 @@ impl Network {
         let extra = SimDuration(path.extra_us);
         let first = path.latency.draw(&mut self.rng) + extra;
         let second = path.latency.draw(&mut self.rng) + extra;
+        let dropped = drop_u < path.drop_probability;
         Fate {
-            dropped: drop_u < path.drop_probability,
+            dropped,
             delay: first,
-            duplicate: (dup_u < path.duplicate_probability).then_some(second),
+            duplicate: (!dropped && dup_u < path.duplicate_probability).then_some(second),
         }
     }
 
