@@ -310,12 +310,44 @@ impl Search {
         self.shrink_count("clients.keys", |s| s.clients.keys, |s, v| s.clients.keys = v, 1)?;
         if self.current.scenario.workload.rate_per_s > 0.0 {
             self.shrink_count("workload.keys", |s| s.workload.keys, |s, v| s.workload.keys = v, 1)?;
-            let rate = self.current.scenario.workload.rate_per_s;
             if !self.try_scenario("workload.rate_per_s -> 0", |s| s.workload.rate_per_s = 0.0)? {
-                self.try_scenario(&format!("workload.rate_per_s -> {}", rate / 2.0), |s| {
-                    s.workload.rate_per_s = rate / 2.0
-                })?;
+                for _ in 0..6 {
+                    let rate = self.current.scenario.workload.rate_per_s;
+                    let half = (rate / 2.0 * 1000.0).round() / 1000.0;
+                    if half <= 0.0
+                        || !self.try_scenario(&format!("workload.rate_per_s {rate} -> {half}"), |s| {
+                            s.workload.rate_per_s = half
+                        })?
+                    {
+                        break;
+                    }
+                }
             }
+            // Requests stop sooner (the rest of the run stays: end-of-run checkers need the quiet).
+            self.halve_loop(
+                "workload.stop_ms",
+                |s| s.workload.stop_ms.unwrap_or(s.duration_ms),
+                |s, v| s.workload.stop_ms = Some(v),
+            )?;
+        }
+        if self.current.scenario.clients.count > 0 {
+            self.halve_loop(
+                "clients.stop_ms",
+                |s| s.clients.stop_ms.unwrap_or(s.duration_ms),
+                |s, v| s.clients.stop_ms = Some(v),
+            )?;
+        }
+        // A violation found only at the end (convergence, liveness): a shorter run.
+        let cut = |s: &Scenario| s.duration_ms;
+        let checker = self.checker.clone();
+        self.halve_loop("duration_ms", cut, move |s, v| set_duration(s, v, &checker))?;
+        if self.current.scenario.protocol == ProtocolKind::Eventual
+            && self.current.scenario.eventual.anti_entropy_ms > 0
+        {
+            let ae = self.current.scenario.eventual.anti_entropy_ms;
+            self.try_scenario(&format!("eventual.anti_entropy_ms {ae} -> {}", ae * 2), |s| {
+                s.eventual.anti_entropy_ms = ae * 2
+            })?;
         }
         if self.current.scenario.clients.count > 0 {
             // Fewer ops: each closed-loop op is dozens of rows.
@@ -348,15 +380,18 @@ impl Search {
                     break;
                 }
             }
-            // Everything sooner: elections and heartbeats at half the time.
-            let r = &self.current.scenario.raft;
-            let ([lo, hi], hb) = (r.election_timeout_ms, r.heartbeat_ms);
-            if lo >= 4 && hb >= 2 {
-                let what = format!("raft timing x1/2 (election [{lo}, {hi}] ms, heartbeat {hb} ms)");
-                self.try_scenario(&what, |s| {
-                    s.raft.election_timeout_ms = [lo / 2, hi / 2];
-                    s.raft.heartbeat_ms = hb / 2;
-                })?;
+            // Everything sooner: the protocol's timers, the faults and the clients at half the time.
+            for _ in 0..3 {
+                let r = &self.current.scenario.raft;
+                let ([lo, hi], hb) = (r.election_timeout_ms, r.heartbeat_ms);
+                if lo < 4 || hb < 2 {
+                    break;
+                }
+                let what =
+                    format!("time x1/2 (election [{lo}, {hi}] ms, heartbeat {hb} ms, faults, clients)");
+                if !self.try_scenario(&what, compress_time)? {
+                    break;
+                }
             }
         }
         Ok(())
@@ -379,6 +414,29 @@ impl Search {
                     };
                 }
             })?;
+        }
+        Ok(())
+    }
+
+    /// Halves a value (then tries 3/4 once) while the failure stays; at most 8 steps.
+    fn halve_loop(
+        &mut self,
+        what: &str,
+        get: impl Fn(&Scenario) -> u64,
+        set: impl Fn(&mut Scenario, u64),
+    ) -> Result<()> {
+        for _ in 0..8 {
+            let now = get(&self.current.scenario);
+            let (half, three) = (now / 2, now * 3 / 4);
+            if half == 0 {
+                break;
+            }
+            if !self.try_scenario(&format!("{what} {now} -> {half}"), |s| set(s, half))?
+                && (three == now
+                    || !self.try_scenario(&format!("{what} {now} -> {three}"), |s| set(s, three))?)
+            {
+                break;
+            }
         }
         Ok(())
     }
@@ -620,6 +678,41 @@ impl Search {
             self.cut_duration()?;
         }
         Ok(())
+    }
+}
+
+/// Halves the scenario's clocks: Raft's timers and lease margin, fault times and lengths, chaos
+/// gaps and lengths, client think time, timeouts and resends. Latencies stay.
+fn compress_time(s: &mut Scenario) {
+    use crate::sim::faults::MsOrRange;
+    let half = |r: &MsOrRange| match *r {
+        MsOrRange::Fixed(ms) => MsOrRange::Fixed(ms / 2),
+        MsOrRange::Range([lo, hi]) => MsOrRange::Range([lo / 2, hi / 2]),
+    };
+    let r = &mut s.raft;
+    r.election_timeout_ms = [r.election_timeout_ms[0] / 2, r.election_timeout_ms[1] / 2];
+    r.heartbeat_ms /= 2;
+    r.lease_drift_margin_ms /= 2;
+    for f in s.faults.iter_mut() {
+        f.at_ms = half(&f.at_ms);
+        for d in [&mut f.restart_after_ms, &mut f.heal_after_ms, &mut f.pause_ms].into_iter().flatten() {
+            *d = half(d);
+        }
+    }
+    let c = &mut s.chaos;
+    let pair = |p: [u64; 2]| [(p[0] / 2).max(1), (p[1] / 2).max(1)];
+    c.crash_every_ms = c.crash_every_ms.map(pair);
+    c.partition_every_ms = c.partition_every_ms.map(pair);
+    c.down_ms = [c.down_ms[0] / 2, c.down_ms[1] / 2];
+    c.partition_ms = [c.partition_ms[0] / 2, c.partition_ms[1] / 2];
+    c.stop_ms /= 2;
+    let k = &mut s.clients;
+    k.think_ms = [k.think_ms[0] / 2, k.think_ms[1] / 2];
+    k.timeout_ms = (k.timeout_ms / 2).max(1);
+    k.retry_ms /= 2;
+    if let Some(l) = s.liveness.after_ms.as_mut() {
+        *l /= 2;
+        s.liveness.within_ms = (s.liveness.within_ms / 2).max(1);
     }
 }
 
