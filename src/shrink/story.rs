@@ -42,11 +42,9 @@ fn causes(sel: &Selection) -> Vec<Vec<usize>> {
     let mut last_partition: Option<usize> = None;
     for (i, row) in rows.iter().enumerate() {
         let c = &mut out[i];
-        if let Some((flight, part)) = sel.flight_of(i) {
-            if let Part::Arrival(_) = part {
-                c.extend(flight.send_row);
-                c.extend(flight.duplicate_row);
-            }
+        if let Some((flight, Part::Arrival(_))) = sel.flight_of(i) {
+            c.extend(flight.send_row);
+            c.extend(flight.duplicate_row);
         }
         if let Some(op) = op_of(row) {
             if row.event == Event::Invoke {
