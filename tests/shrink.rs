@@ -203,12 +203,27 @@ fn a_shrunk_mutation_fails_the_same_checker_and_shrinking_is_deterministic() {
 }
 
 #[test]
-fn shrinking_a_passing_run_is_an_error() {
+fn shrinking_a_passing_run_or_a_bad_flag_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out =
-        dsim().args(["shrink", "sims/raft.toml", "--seed", "1", "--out"]).arg(dir.path()).assert().code(2);
-    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
-    assert!(err.contains("does not fail"), "{err}");
+    let err = |args: &[&str]| {
+        let out = dsim().arg("shrink").args(args).arg("--out").arg(dir.path()).assert().code(2);
+        String::from_utf8(out.get_output().stderr.clone()).unwrap()
+    };
+    assert!(err(&["sims/raft.toml", "--seed", "1"]).contains("does not fail"));
+    // A failing run, but not of the checker asked for.
+    let e = err(&[
+        "sims/raft_hunt.toml",
+        "--seed",
+        "1",
+        "--set",
+        "raft.bug=truncate_every_append",
+        "--checker",
+        "vote_once",
+    ]);
+    assert!(e.contains("does not fail vote_once (it failed: "), "{e}");
+    assert!(err(&["sims/raft.toml", "--budget", "0"]).contains("--budget \"0\": an integer in [1, 100000]"));
+    assert!(err(&["sims/raft.toml", "--time", "soon"]).contains("--time \"soon\""));
+    assert!(!dir.path().join("shrink.json").exists(), "nothing written");
 }
 
 /// One row of the measured table: the input and where it comes from.

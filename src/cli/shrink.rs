@@ -95,7 +95,7 @@ pub fn write_outputs(dir: &Path, input: &crate::scenario::Scenario, s: &Shrunk) 
         s.after.rows,
         s.before.rows,
         if s.schedule_edited {
-            "The schedule was edited: run with it (its faults replace [[faults]] and [chaos])."
+            "The schedule was edited: run with it. Its fault lines are the run's faults ([[faults]] and [chaos] are left out here)."
         } else {
             "The schedule is the seed's own: this file alone reproduces the run too."
         }
@@ -111,6 +111,12 @@ pub fn write_outputs(dir: &Path, input: &crate::scenario::Scenario, s: &Shrunk) 
     )?;
     let violations: Vec<&crate::check::Violation> =
         outcome.violations.iter().filter(|v| v.property == s.checker).take(3).collect();
+    if outcome.stats.rows != s.after.rows {
+        return Err(Error::Mismatch(format!(
+            "dsim shrink: the written run has {} rows, the shrunk one {} (a bug in dsim)",
+            outcome.stats.rows, s.after.rows
+        )));
+    }
     if violations.is_empty() {
         return Err(Error::Mismatch(format!(
             "dsim shrink: the shrunk run no longer fails {} (a bug in dsim)",

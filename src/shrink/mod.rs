@@ -189,9 +189,16 @@ pub fn shrink(scenario: &Scenario, config: &Config) -> Result<Shrunk> {
     let (schedule, rows) = record(&current.scenario, current.schedule.as_ref())?;
     search.candidates += 1;
     let after = size(&current.scenario, &schedule, rows);
+    let mut minimal = current.scenario;
+    if current.schedule.is_some() {
+        // The schedule's fault lines are the faults now; the scenario's would only mislead.
+        minimal.faults.clear();
+        minimal.chaos.crash_every_ms = None;
+        minimal.chaos.partition_every_ms = None;
+    }
     Ok(Shrunk {
         checker,
-        scenario: current.scenario,
+        scenario: minimal,
         schedule,
         schedule_edited: current.schedule.is_some(),
         before,
