@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::harness::{self, Options, Scheduling};
 use crate::scenario::{ProtocolKind, Scenario};
+use crate::sim::faults::FaultAction;
 use crate::sim::network::Fate;
 use crate::sim::schedule::{Entry, Schedule};
 use crate::sim::{SimDuration, SimTime};
@@ -611,6 +612,45 @@ impl Search {
             if self.try_candidate(&format!("schedule fault times x{num}/{den}"), scenario, Some(edited))? {
                 self.cut_duration()?;
             }
+        }
+        // Shorter faults: partitions heal, crashed nodes restart and pauses end sooner.
+        for _ in 0..3 {
+            let Some(schedule) = self.current.schedule.clone() else { break };
+            if schedule.faults() == 0 {
+                break;
+            }
+            let half = |d: SimDuration| SimDuration(d.as_us() / 2);
+            let entries = (schedule.entries.iter())
+                .map(|e| match e {
+                    Entry::Fault { at, action } => {
+                        let action = match action.clone() {
+                            FaultAction::Crash { target, restart_after } => {
+                                FaultAction::Crash { target, restart_after: restart_after.map(half) }
+                            }
+                            FaultAction::Partition { name, cut, heal_after } => {
+                                FaultAction::Partition { name, cut, heal_after: heal_after.map(half) }
+                            }
+                            FaultAction::Pause { target, pause } => {
+                                FaultAction::Pause { target, pause: half(pause) }
+                            }
+                            other => other,
+                        };
+                        Entry::Fault { at: *at, action }
+                    }
+                    Entry::ChaosCrash { at, victim, down } => {
+                        Entry::ChaosCrash { at: *at, victim: *victim, down: half(*down) }
+                    }
+                    Entry::ChaosPartition { at, cut, lasts } => {
+                        Entry::ChaosPartition { at: *at, cut: cut.clone(), lasts: half(*lasts) }
+                    }
+                    send => send.clone(),
+                })
+                .collect();
+            let scenario = self.current.scenario.clone();
+            if !self.try_candidate("schedule fault lengths x1/2", scenario, Some(Schedule { entries }))? {
+                break;
+            }
+            self.cut_duration()?;
         }
         // Delays above the median become the median (fewer overtakings to explain).
         let median = self.median_delay();
