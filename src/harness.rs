@@ -30,6 +30,12 @@ pub trait Model {
     fn nodes(scenario: &Scenario) -> Vec<Self::Node>;
     fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>>;
     fn metrics(scenario: &Scenario) -> Box<dyn Metrics>;
+
+    /// The checkers of a run driven by `schedule` (a checker whose premise the schedule breaks,
+    /// e.g. "no message is lost", must not be installed).
+    fn checkers_scheduled(scenario: &Scenario, _schedule: Option<&Schedule>) -> Vec<Box<dyn Checker>> {
+        Self::checkers(scenario)
+    }
 }
 
 /// What to do with the rows besides checking and measuring them.
@@ -205,6 +211,22 @@ impl Model for EventualModel {
     fn metrics(scenario: &Scenario) -> Box<dyn Metrics> {
         Box::new(EventualMetrics::new(scenario.nodes))
     }
+
+    fn checkers_scheduled(scenario: &Scenario, schedule: Option<&Schedule>) -> Vec<Box<dyn Checker>> {
+        // strict_quorum_reads assumes no fault, loss or duplication; a schedule may hold them
+        // whatever the scenario says.
+        let faulty = schedule.is_some_and(|s| {
+            s.entries.iter().any(|e| match e {
+                crate::sim::schedule::Entry::Send { fate, .. } => fate.dropped || fate.duplicate.is_some(),
+                _ => true,
+            })
+        });
+        let mut checkers = Self::checkers(scenario);
+        if faulty {
+            checkers.retain(|c| c.name() != "strict_quorum_reads");
+        }
+        checkers
+    }
 }
 
 /// The checkers for `scenario`'s protocol (used by `dsim check` over files).
@@ -253,7 +275,7 @@ pub fn run_model_scheduled<M: Model>(
     let sink = HarnessSink {
         output,
         output_error: None,
-        checks: CheckSet::new(M::checkers(scenario)),
+        checks: CheckSet::new(M::checkers_scheduled(scenario, scheduling.replay)),
         metrics: M::metrics(scenario),
         progress: progress::enabled(),
         history: options.history.map(|_| HistoryBuilder::new(Source::Trace)),

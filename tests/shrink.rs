@@ -308,8 +308,10 @@ fn input(case: &Case) -> (Scenario, String) {
 #[test]
 #[ignore = "a report, not a check: about a minute in release mode"]
 fn shrink_table() {
-    println!("| bug | input | checker | rows before → after | × fewer | faults before → after | nodes | candidates | time |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| bug | input | checker | rows before → after | × fewer | faults before → after | lost messages before → after | nodes | candidates | time |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut ratios = Vec::new();
     for case in CASES {
         let (s, from) = input(case);
@@ -319,13 +321,15 @@ fn shrink_table() {
         let ratio = r.before.rows as f64 / r.after.rows.max(1) as f64;
         ratios.push(ratio);
         println!(
-            "| {} | {from} | {} | {} → {} | {ratio:.1} | {} → {} | {} → {} | {} | {secs:.1} s |",
+            "| {} | {from} | {} | {} → {} | {ratio:.1} | {} → {} | {} → {} | {} → {} | {} | {secs:.1} s |",
             case.bug.split_once('=').map_or(case.bug, |(_, b)| b),
             r.checker,
             r.before.rows,
             r.after.rows,
             r.before.faults,
             r.after.faults,
+            r.before.drops,
+            r.after.drops,
             r.before.nodes,
             r.after.nodes,
             r.candidates

@@ -237,6 +237,15 @@ impl Search {
         if rows > self.current.rows {
             return Ok(false);
         }
+        // A deliberately broken model (`raft.bug`, `eventual.bug`) must be what fails: the same
+        // candidate with the correct model must pass the checker (a control), or the shrink
+        // would keep a run that fails for a reason of its own (a run cut before replicas could
+        // converge, messages lost that a property presumes delivered).
+        if let Some(control) = control(&scenario) {
+            if fails(&self.checker, &control, schedule.as_ref())?.is_some() {
+                return Ok(false);
+            }
+        }
         self.steps.push(format!("{what}: {} -> {rows} rows", self.current.rows));
         self.current = Current { scenario, schedule, rows, first_us };
         Ok(true)
@@ -613,6 +622,24 @@ impl Search {
                 self.cut_duration()?;
             }
         }
+        // Messages that do not matter are lost instead (DEMi's removal of deliveries): fewer
+        // deliveries, and fewer of the replies and retries they cause. Not for `progress`: a
+        // liveness window presumes the network is calm by then, and losses would break that.
+        let loss_allowed = self.checker != "progress";
+        self.ddmin_entries(
+            "schedule deliveries -> drops",
+            |e| loss_allowed && matches!(e, Entry::Send { fate, .. } if !fate.dropped),
+            |e| match e {
+                Entry::Send { at, from, to, k, fate } => Some(Entry::Send {
+                    at: *at,
+                    from: *from,
+                    to: *to,
+                    k: *k,
+                    fate: Fate { dropped: true, duplicate: None, ..*fate },
+                }),
+                _ => None,
+            },
+        )?;
         // Shorter faults: partitions heal, crashed nodes restart and pauses end sooner.
         for _ in 0..3 {
             let Some(schedule) = self.current.schedule.clone() else { break };
@@ -761,6 +788,17 @@ fn compress_time(s: &mut Scenario) {
         *l /= 2;
         s.liveness.within_ms = (s.liveness.within_ms / 2).max(1);
     }
+}
+
+/// The scenario with its deliberate bug removed, if it has one.
+fn control(s: &Scenario) -> Option<Scenario> {
+    if s.raft.bug == crate::raft::Bug::None && s.eventual.bug == crate::eventual::Bug::None {
+        return None;
+    }
+    let mut c = s.clone();
+    c.raft.bug = crate::raft::Bug::None;
+    c.eventual.bug = crate::eventual::Bug::None;
+    Some(c)
 }
 
 /// Sets the duration and the fields that must stay within it.
