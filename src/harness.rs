@@ -17,6 +17,7 @@ use crate::protocol::Protocol;
 use crate::raft::{RaftConfig, RaftNode};
 use crate::scenario::{ProtocolKind, Scenario};
 use crate::sim::runner::{RowSink, RunStats, Runner};
+use crate::sim::schedule::Schedule;
 use crate::sim::NodeId;
 use crate::trace::manifest::{manifest_path, Manifest, FORMAT};
 use crate::trace::writer::RowEncoder;
@@ -29,6 +30,12 @@ pub trait Model {
     fn nodes(scenario: &Scenario) -> Vec<Self::Node>;
     fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>>;
     fn metrics(scenario: &Scenario) -> Box<dyn Metrics>;
+
+    /// The checkers of a run driven by `schedule` (a checker whose premise the schedule breaks,
+    /// e.g. "no message is lost", must not be installed).
+    fn checkers_scheduled(scenario: &Scenario, _schedule: Option<&Schedule>) -> Vec<Box<dyn Checker>> {
+        Self::checkers(scenario)
+    }
 }
 
 /// What to do with the rows besides checking and measuring them.
@@ -53,6 +60,19 @@ pub struct Outcome {
     pub trace: Option<TraceInfo>,
     /// SHA-256 of the trace bytes, when a trace was written or hashing was asked for.
     pub trace_sha256: Option<String>,
+    /// The run's schedule, when [`Scheduling::record`] asked for it.
+    pub schedule: Option<Schedule>,
+}
+
+/// How a run relates to a schedule (docs/schedule.md).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scheduling<'a> {
+    /// Drive the run by this schedule instead of the fault, chaos and network draws.
+    pub replay: Option<&'a Schedule>,
+    /// Record the run's schedule into [`Outcome::schedule`].
+    pub record: bool,
+    /// The file `replay` was read from (named in the trace's manifest).
+    pub replay_file: Option<&'a Path>,
 }
 
 impl Outcome {
@@ -200,6 +220,22 @@ impl Model for EventualModel {
     fn metrics(scenario: &Scenario) -> Box<dyn Metrics> {
         Box::new(EventualMetrics::new(scenario.nodes))
     }
+
+    fn checkers_scheduled(scenario: &Scenario, schedule: Option<&Schedule>) -> Vec<Box<dyn Checker>> {
+        // strict_quorum_reads assumes no fault, loss or duplication; a schedule may hold them
+        // whatever the scenario says.
+        let faulty = schedule.is_some_and(|s| {
+            s.entries.iter().any(|e| match e {
+                crate::sim::schedule::Entry::Send { fate, .. } => fate.dropped || fate.duplicate.is_some(),
+                _ => true,
+            })
+        });
+        let mut checkers = Self::checkers(scenario);
+        if faulty {
+            checkers.retain(|c| c.name() != "strict_quorum_reads");
+        }
+        checkers
+    }
 }
 
 /// The checkers for `scenario`'s protocol (used by `dsim check` over files).
@@ -212,14 +248,32 @@ pub fn checkers(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
 
 /// Runs `scenario` (its `seed` field is the seed).
 pub fn run(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
+    run_scheduled(scenario, options, Scheduling::default())
+}
+
+/// Runs `scenario`, replaying or recording a schedule as `scheduling` says.
+pub fn run_scheduled(
+    scenario: &Scenario,
+    options: Options<'_>,
+    scheduling: Scheduling<'_>,
+) -> Result<Outcome> {
     match scenario.protocol {
-        ProtocolKind::Raft => run_model::<RaftModel>(scenario, options),
-        ProtocolKind::Eventual => run_model::<EventualModel>(scenario, options),
+        ProtocolKind::Raft => run_model_scheduled::<RaftModel>(scenario, options, scheduling),
+        ProtocolKind::Eventual => run_model_scheduled::<EventualModel>(scenario, options, scheduling),
     }
 }
 
 /// Runs `scenario` with the protocol family `M`.
 pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<Outcome> {
+    run_model_scheduled::<M>(scenario, options, Scheduling::default())
+}
+
+/// Runs `scenario` with the protocol family `M`, replaying or recording a schedule.
+pub fn run_model_scheduled<M: Model>(
+    scenario: &Scenario,
+    options: Options<'_>,
+    scheduling: Scheduling<'_>,
+) -> Result<Outcome> {
     let output = match (options.trace, options.hash) {
         (Some(path), _) => Output::File(TraceWriter::create(path)?),
         (None, true) => {
@@ -230,14 +284,23 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
     let sink = HarnessSink {
         output,
         output_error: None,
-        checks: CheckSet::new(M::checkers(scenario)),
+        checks: CheckSet::new(M::checkers_scheduled(scenario, scheduling.replay)),
         metrics: M::metrics(scenario),
         progress: progress::enabled(),
         history: options.history.map(|_| HistoryBuilder::new(Source::Trace)),
     };
     let workload = OpenLoop::new(&scenario.workload, scenario.nodes, scenario.end());
-    let mut runner = Runner::new(scenario.kernel(), M::nodes(scenario), workload, sink);
+    let mut runner = match scheduling.replay {
+        Some(schedule) => {
+            Runner::with_schedule(scenario.kernel(), M::nodes(scenario), workload, sink, schedule)
+        }
+        None => Runner::new(scenario.kernel(), M::nodes(scenario), workload, sink),
+    };
+    if scheduling.record {
+        runner.record_schedule();
+    }
     let stats = runner.run();
+    let schedule = runner.take_schedule();
     let mut sink = runner.into_sink();
     let end_us = stats.end_time.as_us();
     sink.checks.finish(end_us);
@@ -257,7 +320,7 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         Output::File(w) => {
             let info = w.finish()?;
             if !crate::output::is_stdout(&info.path) {
-                write_manifest(scenario, &stats, &info)?;
+                write_manifest(scenario, &stats, &info, scheduling.replay_file)?;
             }
             let sha = info.sha256.clone();
             (Some(info), Some(sha))
@@ -270,6 +333,7 @@ pub fn run_model<M: Model>(scenario: &Scenario, options: Options<'_>) -> Result<
         violations_total: sink.checks.total(),
         trace,
         trace_sha256,
+        schedule,
     })
 }
 
@@ -281,7 +345,13 @@ fn write_history(path: &Path, history: &crate::lin::History) -> Result<()> {
     file.commit()
 }
 
-fn write_manifest(scenario: &Scenario, stats: &RunStats, info: &TraceInfo) -> Result<()> {
+fn write_manifest(
+    scenario: &Scenario,
+    stats: &RunStats,
+    info: &TraceInfo,
+    schedule: Option<&Path>,
+) -> Result<()> {
+    let schedule_sha256 = schedule.map(crate::trace::writer::sha256_file).transpose()?;
     let manifest = Manifest {
         format: FORMAT.to_owned(),
         dsim_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -294,6 +364,8 @@ fn write_manifest(scenario: &Scenario, stats: &RunStats, info: &TraceInfo) -> Re
         trace_bytes: info.bytes,
         trace_sha256: info.sha256.clone(),
         scenario: scenario.clone(),
+        schedule_file: schedule.map(|p| p.display().to_string()),
+        schedule_sha256,
     };
     manifest.write(&manifest_path(&info.path))
 }

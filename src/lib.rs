@@ -21,6 +21,7 @@ pub mod output;
 pub mod protocol;
 pub mod raft;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod sweep;
 pub mod trace;

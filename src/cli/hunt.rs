@@ -67,8 +67,12 @@ pub struct HuntArgs {
 
 /// Parses `90`, `90s`, `10m`, `2h` into a duration.
 fn parse_time(text: &str) -> Result<Duration> {
-    let bad =
-        || flag_error("--time", text, format!("a duration such as 90s, 10m or 2h, at most {TIME_MAX_S}s"));
+    parse_time_flag("--time", text)
+}
+
+/// Parses `90`, `90s`, `10m`, `2h` given to `flag` into a duration (at most 30 days).
+pub fn parse_time_flag(flag: &str, text: &str) -> Result<Duration> {
+    let bad = || flag_error(flag, text, format!("a duration such as 90s, 10m or 2h, at most {TIME_MAX_S}s"));
     let t = text.trim();
     let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => t.split_at(i),
@@ -264,6 +268,7 @@ fn report(s: &Summary, path: &Path) -> Result<()> {
     crate::outln!("  reproduce with:")?;
     for f in s.failures.iter().take(FAILURES_SHOWN) {
         crate::outln!("    {} ({}): {}", f.checker, f.violations, f.command)?;
+        crate::outln!("      shrink: {}", f.shrink)?;
     }
     if s.failures.len() > FAILURES_SHOWN {
         crate::outln!("    … and {} more (see {})", s.failures.len() - FAILURES_SHOWN, path.display())?;

@@ -9,6 +9,7 @@ pub mod lincheck;
 pub mod merge;
 pub mod replay;
 pub mod run;
+pub mod shrink;
 pub mod sweep;
 
 use std::path::PathBuf;
@@ -39,6 +40,9 @@ pub enum Command {
     /// Swarm testing: each seed draws its own scenario (faults, sizes, timing, workload) from a
     /// base; failing seeds are written as scenario files with the command that reproduces them.
     Hunt(hunt::HuntArgs),
+    /// Shrink a failing run: a minimal scenario and schedule that fail the same checker, with its
+    /// trace, SVG and the short story of the violation (docs/shrink.md).
+    Shrink(shrink::ShrinkArgs),
     /// Join the shard directories of one sweep into the files an unsharded sweep writes.
     Merge(merge::MergeArgs),
     /// Re-run a recorded trace from its manifest and compare it byte for byte.
@@ -58,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Hunt(args) => hunt::run(args),
+        Command::Shrink(args) => shrink::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Export(args) => export::run(args),

@@ -87,8 +87,16 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<u8> {
     let recorded = given_trace.unwrap_or_else(|| manifest_file.with_file_name(&manifest.trace_file));
     let temp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let fresh = temp.path().join("replay.csv");
-    let outcome =
-        harness::run(&manifest.scenario, Options { trace: Some(&fresh), hash: false, history: None })?;
+    let schedule = match &manifest.schedule_file {
+        Some(file) => Some(crate::cli::run::load_schedule(Path::new(file), &manifest.scenario)?),
+        None => None,
+    };
+    let scheduling = harness::Scheduling { replay: schedule.as_ref(), record: false, replay_file: None };
+    let outcome = harness::run_scheduled(
+        &manifest.scenario,
+        Options { trace: Some(&fresh), hash: false, history: None },
+        scheduling,
+    )?;
     let info = outcome.trace.ok_or_else(|| Error::Mismatch("the replay wrote no trace".into()))?;
     if !recorded.exists() {
         if info.sha256 == manifest.trace_sha256 {

@@ -11,6 +11,7 @@ use crate::harness::{self, Options, Outcome};
 use crate::metrics::MetricValue;
 use crate::output;
 use crate::scenario::Scenario;
+use crate::sim::schedule::Schedule;
 use crate::trace::manifest::manifest_path;
 
 #[derive(Debug, clap::Args)]
@@ -31,6 +32,21 @@ pub struct RunArgs {
     /// Print the resolved scenario (TOML) and exit without running.
     #[arg(long)]
     pub dump_scenario: bool,
+    /// Drive the run by this schedule (docs/schedule.md): its message fates and faults replace the
+    /// network's draws and the scenario's `[[faults]]` and `[chaos]`.
+    #[arg(long, value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
+    /// Write the run's schedule here (atomically): every message's fate and every fault's firing,
+    /// so `--schedule` replays the run byte for byte, and an edited copy gives a new run.
+    #[arg(long, value_name = "FILE")]
+    pub record_schedule: Option<PathBuf>,
+}
+
+/// Reads and checks a schedule file for `scenario` (its nodes bound the node names).
+pub fn load_schedule(path: &std::path::Path, scenario: &Scenario) -> crate::error::Result<Schedule> {
+    output::require_input(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| crate::error::Error::io(path, e))?;
+    Schedule::parse(&path.display().to_string(), &text, scenario.nodes)
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
@@ -52,15 +68,32 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         inputs.extend(args.trace.as_deref());
         output::check_target(history, &inputs, false)?;
     }
+    let schedule = args.schedule.as_deref().map(|p| load_schedule(p, &scenario)).transpose()?;
+    if let Some(record) = &args.record_schedule {
+        let mut inputs: Vec<&std::path::Path> = args.scenario.scenario.iter().map(|p| p.as_path()).collect();
+        inputs.extend(args.trace.as_deref());
+        inputs.extend(args.history.as_deref());
+        inputs.extend(args.schedule.as_deref());
+        output::check_target(record, &inputs, false)?;
+    }
     // Wall time is measured here, at the edge, and never reaches anything the simulation computes.
     let started = Instant::now();
     let display = ProgressLine::start(&scenario);
-    let outcome = harness::run(
+    let scheduling = harness::Scheduling {
+        replay: schedule.as_ref(),
+        record: args.record_schedule.is_some(),
+        replay_file: args.schedule.as_deref(),
+    };
+    let outcome = harness::run_scheduled(
         &scenario,
         Options { trace: args.trace.as_deref(), hash: false, history: args.history.as_deref() },
+        scheduling,
     );
     drop(display);
     let outcome = outcome?;
+    if let (Some(path), Some(recorded)) = (&args.record_schedule, &outcome.schedule) {
+        output::write_atomic(path, recorded.to_text().as_bytes())?;
+    }
     let wall_s = started.elapsed().as_secs_f64();
     let warnings = warnings(&scenario, &outcome);
     for w in &warnings {

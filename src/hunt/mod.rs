@@ -47,6 +47,9 @@ pub struct Failure {
     pub file: String,
     /// The command that reproduces the failure.
     pub command: String,
+    /// The command that shrinks it to a minimal run of the same checker (docs/shrink.md).
+    #[serde(default)]
+    pub shrink: String,
 }
 
 /// Failures of one checker.
@@ -89,6 +92,19 @@ pub fn command(dir: &Path, seed: u64) -> String {
     format!("dsim run {} --seed {seed}", crate::sweep::shell_quote(&path.display().to_string()))
 }
 
+/// The command that shrinks seed `seed`'s failure of `checker` into `DIR-shrink/seed-N` (beside
+/// the hunt's directory, which holds only what a hunt writes, so a `--resume` still accepts it).
+pub fn shrink_command(dir: &Path, seed: u64, checker: &str) -> String {
+    let q = |p: &Path| crate::sweep::shell_quote(&p.display().to_string());
+    let name = dir.file_name().map_or_else(|| "hunt".to_owned(), |n| n.to_string_lossy().into_owned());
+    let out = dir.with_file_name(format!("{name}-shrink")).join(format!("seed-{seed}"));
+    format!(
+        "dsim shrink {} --seed {seed} --checker {checker} --out {}",
+        q(&dir.join(failure_file(seed))),
+        q(&out)
+    )
+}
+
 /// Writes `DIR/failures/seed-N.toml` for every failing `(seed, checker, violations)` and returns
 /// the failures in seed order.
 pub fn write_failures(
@@ -107,9 +123,11 @@ pub fn write_failures(
         let file = failure_file(*seed);
         let header = format!(
             "# dsim hunt: seed {seed} of base {:?}, drawn and fully resolved; {checker} failed.\n\
-             # Reproduce: {}\n",
+             # Reproduce: {}\n\
+             # Shrink:    {}\n",
             base.name,
-            command(dir, *seed)
+            command(dir, *seed),
+            shrink_command(dir, *seed, checker)
         );
         let text = format!("{header}{}", scenario.to_toml());
         crate::output::write_atomic(&dir.join(&file), text.as_bytes())?;
@@ -119,6 +137,7 @@ pub fn write_failures(
             violations: *violations,
             file,
             command: command(dir, *seed),
+            shrink: shrink_command(dir, *seed, checker),
         });
     }
     out.sort_by_key(|f| f.seed);

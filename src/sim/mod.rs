@@ -10,6 +10,7 @@ pub mod partition;
 pub mod queue;
 pub mod rng;
 pub mod runner;
+pub mod schedule;
 pub mod time;
 pub mod topology;
 

@@ -207,6 +207,13 @@ impl Network {
 
     /// Decides the fate of a message leaving `from` for `to` at `now`. Always makes six draws.
     pub fn route(&mut self, now: SimTime, from: NodeId, to: NodeId) -> Route {
+        let fate = self.draw_fate(from, to);
+        self.apply_fate(now, from, to, fate)
+    }
+
+    /// The six draws of one message: its fate if no partition cuts it (a recorded schedule keeps
+    /// exactly this, so a replay can apply it again).
+    pub fn draw_fate(&mut self, from: NodeId, to: NodeId) -> Fate {
         let drop_u: f64 = self.rng.gen();
         let dup_u: f64 = self.rng.gen();
         let c = &self.config;
@@ -223,15 +230,34 @@ impl Network {
         let extra = SimDuration(path.extra_us);
         let first = path.latency.draw(&mut self.rng) + extra;
         let second = path.latency.draw(&mut self.rng) + extra;
+        let dropped = drop_u < path.drop_probability;
+        Fate {
+            dropped,
+            delay: first,
+            duplicate: (!dropped && dup_u < path.duplicate_probability).then_some(second),
+        }
+    }
+
+    /// The route of a message with `fate` leaving now: a partition in force cuts it first.
+    pub fn apply_fate(&self, now: SimTime, from: NodeId, to: NodeId, fate: Fate) -> Route {
         if !self.partitions.connected(from, to) {
             return Route::Dropped(DropReason::Partition);
         }
-        if drop_u < path.drop_probability {
+        if fate.dropped {
             return Route::Dropped(DropReason::Random);
         }
-        let duplicate = (dup_u < path.duplicate_probability).then(|| now + second);
-        Route::Delivered { at: now + first, duplicate }
+        Route::Delivered { at: now + fate.delay, duplicate: fate.duplicate.map(|d| now + d) }
     }
+}
+
+/// One message's fate as the network draws it, before partitions: lost, or delivered after
+/// `delay` (and once more after `duplicate`). A lost message keeps the delay it would have had, so
+/// turning a drop into a delivery in a schedule needs no new draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fate {
+    pub dropped: bool,
+    pub delay: SimDuration,
+    pub duplicate: Option<SimDuration>,
 }
 
 #[cfg(test)]

@@ -11,11 +11,12 @@ use crate::client::Kind;
 use crate::protocol::{AdminOp, Ctx, Effect, Message, Protocol, Timer, Workload};
 use crate::sim::clients::{ClientEv, ClientStats, Clients, ClientsConfig};
 use crate::sim::faults::{self, ChaosConfig, FaultAction, FaultSpec, HealTarget, Target};
-use crate::sim::network::{DropReason, Network, NetworkConfig, Route};
+use crate::sim::network::{DropReason, Fate, Network, NetworkConfig};
 use crate::sim::node_config::{self, ClockConfig, NodeConfig};
 use crate::sim::partition::Cut;
 use crate::sim::queue::{EventQueue, Key};
 use crate::sim::rng::{Purpose, SimRng, Streams};
+use crate::sim::schedule::{Entry, Replay, Schedule};
 use crate::sim::{NodeId, SimDuration, SimTime};
 use crate::trace::{Clock, Event, Record};
 
@@ -157,11 +158,37 @@ pub struct Runner<P: Protocol, W: Workload, S: RowSink> {
     chaos_partitions: u64,
     /// The context of the client op about to be handed to `on_client` (taken by `invoke`).
     client_context: Option<Clock>,
+    /// Messages put on each directed link so far (`from * nodes + to`): a message's schedule key.
+    link_sent: Vec<u64>,
+    /// The `[[faults]]` entries as resolved at the start (what a recorded schedule starts with).
+    resolved_faults: Vec<(SimTime, FaultAction)>,
+    /// The schedule being recorded, when asked for.
+    recording: Option<Schedule>,
+    /// The schedule driving this run instead of the fault, chaos and network draws.
+    replay: Option<Replay>,
+    /// The next chaos crash / partition of `replay` to fire.
+    replay_chaos: (usize, usize),
 }
 
 impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
     /// `nodes[i]` is node `n{i}`; the faults must have been validated against `config.nodes`.
     pub fn new(config: KernelConfig, nodes: Vec<P>, workload: W, sink: S) -> Self {
+        Self::build(config, nodes, workload, sink, None)
+    }
+
+    /// A run driven by `schedule` (docs/schedule.md): its faults and chaos instead of the
+    /// scenario's, its message fates instead of the network's draws.
+    pub fn with_schedule(
+        config: KernelConfig,
+        nodes: Vec<P>,
+        workload: W,
+        sink: S,
+        schedule: &Schedule,
+    ) -> Self {
+        Self::build(config, nodes, workload, sink, Some(schedule.replay()))
+    }
+
+    fn build(config: KernelConfig, nodes: Vec<P>, workload: W, sink: S, replay: Option<Replay>) -> Self {
         assert_eq!(nodes.len(), config.nodes as usize, "one protocol instance per node");
         let streams = Streams::new(config.seed);
         let ids = (0..config.nodes).map(NodeId);
@@ -205,16 +232,46 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             paused_until: vec![SimTime::ZERO; n],
             chaos_partitions: 0,
             client_context: None,
+            link_sent: vec![0; n * n],
+            resolved_faults: Vec::new(),
+            recording: None,
+            replay: None,
+            replay_chaos: (0, 0),
             nodes,
             config,
         };
         let mut fault_rng = streams.stream(Purpose::Faults);
-        for (at, action) in faults::resolve(&runner.config.faults, &mut fault_rng) {
+        runner.resolved_faults = match &replay {
+            Some(r) => r.faults.clone(),
+            None => faults::resolve(&runner.config.faults, &mut fault_rng),
+        };
+        runner.replay = replay;
+        for (at, action) in runner.resolved_faults.clone() {
             runner.queue.schedule(at, Ev::Fault(action));
         }
         runner.schedule_chaos_crash();
         runner.schedule_chaos_partition();
         runner
+    }
+
+    /// Record the run's schedule (call before `run`; read it with [`Runner::take_schedule`]).
+    pub fn record_schedule(&mut self) {
+        let entries =
+            self.resolved_faults.iter().map(|(at, action)| Entry::Fault { at: *at, action: action.clone() });
+        self.recording = Some(Schedule { entries: entries.collect() });
+    }
+
+    /// The recorded schedule, in time order.
+    pub fn take_schedule(&mut self) -> Option<Schedule> {
+        let mut s = self.recording.take()?;
+        s.sort();
+        Some(s)
+    }
+
+    fn record(&mut self, entry: Entry) {
+        if let Some(r) = self.recording.as_mut() {
+            r.entries.push(entry);
+        }
     }
 
     /// Keep every timer draw per node (for the paired-stream test).
@@ -508,6 +565,12 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
     }
 
     fn schedule_chaos_crash(&mut self) {
+        if let Some(r) = &self.replay {
+            if let Some((at, _, _)) = r.chaos_crashes.get(self.replay_chaos.0) {
+                self.queue.schedule((*at).max(self.now), Ev::ChaosCrash);
+            }
+            return;
+        }
         if let Some(every) = self.config.chaos.crash_every_ms {
             let at = self.now + faults::draw_ms_range(every, &mut self.chaos_rng);
             if at < self.chaos_stop() {
@@ -517,6 +580,12 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
     }
 
     fn schedule_chaos_partition(&mut self) {
+        if let Some(r) = &self.replay {
+            if let Some((at, _, _)) = r.chaos_partitions.get(self.replay_chaos.1) {
+                self.queue.schedule((*at).max(self.now), Ev::ChaosPartition);
+            }
+            return;
+        }
         if let Some(every) = self.config.chaos.partition_every_ms {
             let at = self.now + faults::draw_ms_range(every, &mut self.chaos_rng);
             if at < self.chaos_stop() {
@@ -527,6 +596,20 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
 
     /// Crashes a random up node (or the leader), within `max_down`. Four draws whatever happens.
     fn chaos_crash(&mut self) {
+        if let Some(r) = &self.replay {
+            let (_, victim, down_for) = r.chaos_crashes[self.replay_chaos.0];
+            self.replay_chaos.0 += 1;
+            self.record(Entry::ChaosCrash { at: self.now, victim, down: down_for });
+            match victim {
+                Some(n) if self.up[n.index()] => self.crash(n, Some(down_for)),
+                Some(n) => self
+                    .emit(&mut Record::new(Event::Note).node(n).detail("chaos crash skipped: already down")),
+                None => {
+                    self.emit(&mut Record::new(Event::Note).detail("chaos crash skipped: max_down reached"))
+                }
+            }
+            return self.schedule_chaos_crash();
+        }
         let chaos = self.config.chaos.clone();
         let pick: f64 = rand::Rng::gen(&mut self.chaos_rng);
         let bias: u32 = rand::Rng::gen_range(&mut self.chaos_rng, 0..100);
@@ -535,15 +618,28 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
         let up: Vec<NodeId> = (0..self.config.nodes).map(NodeId).filter(|n| self.up[n.index()]).collect();
         let leader = if bias < chaos.leader_bias_percent { self.current_leader() } else { None };
         let victim = leader.or_else(|| up.get((pick * up.len() as f64) as usize).copied());
+        let victim = victim.filter(|_| down < chaos.max_down);
+        self.record(Entry::ChaosCrash { at: self.now, victim, down: down_for });
         match victim {
-            Some(n) if down < chaos.max_down => self.crash(n, Some(down_for)),
-            _ => self.emit(&mut Record::new(Event::Note).detail("chaos crash skipped: max_down reached")),
+            Some(n) => self.crash(n, Some(down_for)),
+            None => self.emit(&mut Record::new(Event::Note).detail("chaos crash skipped: max_down reached")),
         }
         self.schedule_chaos_crash();
     }
 
     /// Cuts off a random minority (at least one node, at most half) for a drawn time.
     fn chaos_partition(&mut self) {
+        if let Some(r) = &self.replay {
+            let (_, cut, lasts) = r.chaos_partitions[self.replay_chaos.1].clone();
+            self.replay_chaos.1 += 1;
+            self.record(Entry::ChaosPartition { at: self.now, cut: cut.clone(), lasts });
+            if let Some(cut) = cut {
+                self.chaos_partitions += 1;
+                let name = format!("chaos{}", self.chaos_partitions);
+                self.fault(FaultAction::Partition { name, cut, heal_after: Some(lasts) });
+            }
+            return self.schedule_chaos_partition();
+        }
         let chaos = self.config.chaos.clone();
         let n = self.config.nodes;
         let size_u: f64 = rand::Rng::gen(&mut self.chaos_rng);
@@ -556,10 +652,11 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
         minority.sort_unstable();
         let mut majority: Vec<NodeId> = (0..n).map(NodeId).filter(|x| !minority.contains(x)).collect();
         majority.sort_unstable();
-        if n > 1 {
+        let cut = (n > 1).then(|| Cut::Groups(vec![minority, majority]));
+        self.record(Entry::ChaosPartition { at: self.now, cut: cut.clone(), lasts });
+        if let Some(cut) = cut {
             self.chaos_partitions += 1;
             let name = format!("chaos{}", self.chaos_partitions);
-            let cut = Cut::Groups(vec![minority, majority]);
             self.fault(FaultAction::Partition { name, cut, heal_after: Some(lasts) });
         }
         self.schedule_chaos_partition();
@@ -663,8 +760,22 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
         self.stats.messages_sent += 1;
         let mut row = Record::new(Event::Send).node(from).peer(to).msg(msg.name());
         msg.describe(&mut row);
-        match self.network.route(self.now, from, to) {
-            Route::Dropped(reason) => {
+        let link = from.index() * self.nodes.len() + to.index();
+        let k = self.link_sent[link];
+        self.link_sent[link] += 1;
+        // The six draws happen whatever drives the run, so the network stream stays in step.
+        let drawn = self.network.draw_fate(from, to);
+        let fate = match &self.replay {
+            None => drawn,
+            Some(r) => r.fates.get(&(from, to, k)).copied().unwrap_or(Fate {
+                dropped: false,
+                duplicate: None,
+                ..drawn
+            }),
+        };
+        self.record(Entry::Send { at: self.now, from, to, k, fate });
+        match self.network.apply_fate(self.now, from, to, fate) {
+            crate::sim::network::Route::Dropped(reason) => {
                 self.stats.messages_dropped += 1;
                 let mut drop = row.clone();
                 self.emit(&mut row);
@@ -672,7 +783,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 drop.detail = reason.as_str().into();
                 self.emit(&mut drop);
             }
-            Route::Delivered { at, duplicate } => {
+            crate::sim::network::Route::Delivered { at, duplicate } => {
                 if let Some(again) = duplicate {
                     self.stats.messages_duplicated += 1;
                     let mut dup = row.clone();

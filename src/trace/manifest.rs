@@ -27,6 +27,12 @@ pub struct Manifest {
     pub trace_sha256: String,
     /// The scenario exactly as run (seed included), every default filled in.
     pub scenario: Scenario,
+    /// The schedule the run was driven by (`dsim run --schedule`), as given on the command line,
+    /// and the SHA-256 of its bytes; absent for a seeded run (docs/schedule.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_sha256: Option<String>,
 }
 
 pub const FORMAT: &str = "dsim-trace-manifest/1";
