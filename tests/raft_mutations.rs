@@ -23,6 +23,7 @@
 //!   reorder replies. Moving `match_index` back breaks no safety property by itself (the leader's
 //!   `commit_index` never decreases), so none of the log and client checkers can see it;
 //!   `match_monotone` reads it off the wire (a request below an acknowledged index).
+//!
 //! The three bugs of the deployed switches (issue 12): `prevote_bumps_term` on the hunt with
 //! Pre-Vote and CheckQuorum on (the `pre_vote` checker), `check_quorum_stale_acks` on
 //! sims/raft_minority_leader.toml (a leader cut off with a minority: the `check_quorum` checker),

@@ -144,7 +144,7 @@ fn shrink_cli(file: &Path, seed: u64, out: &Path) -> Value {
 fn a_shrunk_mutation_fails_the_same_checker_and_shrinking_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     // Two cheap mutations from the hunt (docs/hunt.md): their drawn scenarios as hunt writes them.
-    for (bug, seed) in [("truncate_every_append", 1), ("count_stale_replies", 248)] {
+    for (bug, seed) in [("truncate_every_append", 1), ("count_stale_replies", 235)] {
         let hunt = dir.path().join(format!("hunt-{bug}"));
         dsim()
             .args(["hunt", "--seeds", "1", "--seed-start", &seed.to_string(), "--jobs", "1"])
@@ -232,25 +232,44 @@ struct Case {
     /// The input scenario: the hunt's drawn one (`None`), or an embedded file with overrides.
     file: Option<&'static str>,
     sets: &'static [&'static str],
-    /// The input seed: the hunt's first failing seed (docs/hunt.md), or the mutation suite's
-    /// (docs/mutations.md) / the eventual suite's first caught seed.
+    /// The input seed: the mutation suite's (docs/mutations.md) / the eventual suite's first
+    /// caught seed; 0 for a hunt case: the hunt's first failing seed, searched in 1..=HUNT_SEEDS
+    /// as `dsim hunt --set BUG --set SETS… --stop-after 1` finds it (docs/hunt.md's table).
     seed: u64,
 }
 
+/// Hunt cases search their first failing seed this far (the hunt table's budget).
+const HUNT_SEEDS: u64 = 2_000;
+
 const CASES: &[Case] = &[
-    Case { bug: "raft.bug=truncate_every_append", file: None, sets: &[], seed: 1 },
-    Case { bug: "raft.bug=stale_local_read", file: None, sets: &[], seed: 1 },
-    Case { bug: "raft.bug=vote_without_log_check", file: None, sets: &[], seed: 4 },
-    Case { bug: "raft.bug=ignore_higher_term_reply", file: None, sets: &[], seed: 5 },
-    Case { bug: "raft.bug=no_session_dedupe", file: None, sets: &[], seed: 5 },
-    Case { bug: "raft.bug=vote_ignoring_voted_for", file: None, sets: &[], seed: 9 },
-    Case { bug: "raft.bug=forget_voted_for", file: None, sets: &[], seed: 87 },
-    Case { bug: "raft.bug=ack_before_fsync", file: None, sets: &[], seed: 146 },
-    Case { bug: "raft.bug=count_stale_replies", file: None, sets: &[], seed: 248 },
-    Case { bug: "raft.bug=match_last_log", file: None, sets: &[], seed: 2169 },
-    Case { bug: "raft.bug=commit_min_last_log", file: None, sets: &[], seed: 2169 },
+    Case { bug: "raft.bug=truncate_every_append", file: None, sets: &[], seed: 0 },
+    Case { bug: "raft.bug=stale_local_read", file: None, sets: &[], seed: 0 },
+    Case { bug: "raft.bug=vote_without_log_check", file: None, sets: &[], seed: 0 },
+    Case { bug: "raft.bug=ignore_higher_term_reply", file: None, sets: &[], seed: 0 },
+    Case { bug: "raft.bug=no_session_dedupe", file: None, sets: &[], seed: 0 },
+    Case { bug: "raft.bug=vote_ignoring_voted_for", file: None, sets: &[], seed: 0 },
+    Case { bug: "raft.bug=forget_voted_for", file: None, sets: &[], seed: 0 },
+    Case { bug: "raft.bug=ack_before_fsync", file: None, sets: &[], seed: 0 },
+    Case { bug: "raft.bug=count_stale_replies", file: None, sets: &[], seed: 0 },
+    // Not found by the hunt in 1..=10 000 since the deployed draws (docs/hunt.md): the suite's.
+    Case { bug: "raft.bug=match_last_log", file: Some("sims/raft_hunt.toml"), sets: &[], seed: 4 },
+    Case { bug: "raft.bug=commit_min_last_log", file: None, sets: &[], seed: 0 },
+    Case { bug: "raft.bug=prevote_bumps_term", file: None, sets: &["raft.pre_vote=true"], seed: 0 },
+    Case { bug: "raft.bug=check_quorum_stale_acks", file: None, sets: &["raft.check_quorum=true"], seed: 0 },
+    Case {
+        bug: "raft.bug=pipeline_match_regress",
+        file: None,
+        sets: &["raft.max_inflight_appends=8"],
+        seed: 0,
+    },
     Case { bug: "raft.bug=figure8_commit", file: Some("sims/raft_figure8.toml"), sets: &[], seed: 12 },
     Case { bug: "raft.bug=lease_no_wait", file: Some("sims/raft_lease.toml"), sets: &[], seed: 10 },
+    Case {
+        bug: "raft.bug=transfer_keeps_accepting",
+        file: Some("sims/raft_transfer.toml"),
+        sets: &[],
+        seed: 1,
+    },
     Case {
         bug: "eventual.bug=ack_before_quorum",
         file: Some("sims/eventual_quorum.toml"),
@@ -281,8 +300,13 @@ const CASES: &[Case] = &[
 fn input(case: &Case) -> (Scenario, String) {
     match case.file {
         None => {
-            let s = dsim::cli::hunt::drawn(None, &[case.bug.to_owned()], case.seed).unwrap();
-            (s, format!("hunt seed {}", case.seed))
+            let mut sets = vec![case.bug.to_owned()];
+            sets.extend(case.sets.iter().map(|s| s.to_string()));
+            let drawn = |seed| dsim::cli::hunt::drawn(None, &sets, seed).unwrap();
+            let seed = (1..=HUNT_SEEDS)
+                .find(|seed| !harness::run(&drawn(*seed), Options::default()).unwrap().ok())
+                .expect("the hunt finds it");
+            (drawn(seed), format!("hunt seed {seed}"))
         }
         Some(file) => {
             let mut sets: Vec<&str> = case.sets.to_vec();
