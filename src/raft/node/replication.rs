@@ -183,21 +183,8 @@ impl RaftNode {
 
     pub(super) fn send_append_entries(&mut self, to: NodeId) {
         let next = self.next_index[to.index()].clamp(1, self.log.last_index() + 1);
-        let prev_log_index = next - 1;
-        let prev_log_term = self.log.term_at(prev_log_index).unwrap_or_else(|| {
-            unreachable!("prev_log_index {prev_log_index} <= last index {}", self.log.last_index())
-        });
         let entries = self.log.entries_from(next, self.config.max_entries_per_append).to_vec();
-        let request = AppendEntries {
-            term: self.current_term,
-            leader_id: self.id,
-            prev_log_index,
-            prev_log_term,
-            entries,
-            leader_commit: self.commit_index,
-            read_round: self.reads.round,
-        };
-        self.outbox.push((to, Msg::AppendEntries(request)));
+        self.push_append(to, next - 1, entries);
     }
 
     pub(super) fn broadcast_append_entries(&mut self) {
