@@ -118,7 +118,12 @@ impl RaftNode {
     }
 
     /// Queues an AppendEntries to `to` after `prev_log_index` (which the leader's log holds).
-    pub(super) fn push_append(&mut self, to: NodeId, prev_log_index: LogIndex, entries: Vec<crate::raft::log::Entry>) {
+    pub(super) fn push_append(
+        &mut self,
+        to: NodeId,
+        prev_log_index: LogIndex,
+        entries: Vec<crate::raft::log::Entry>,
+    ) {
         let prev_log_term = self.log.term_at(prev_log_index).unwrap_or_else(|| {
             unreachable!("prev_log_index {prev_log_index} <= last index {}", self.log.last_index())
         });
