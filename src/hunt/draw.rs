@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::raft::config::ReadMode;
-use crate::scenario::Scenario;
+use crate::scenario::{ProtocolKind, Scenario};
 use crate::sim::faults::{ChaosConfig, FaultKind, FaultSpec, MsOrRange};
 use crate::sim::network::Latency;
 use crate::sim::node_config::NodeConfig;
@@ -72,9 +72,10 @@ pub fn draw_scenario(base: &Scenario, sets: &[String], seed: u64) -> Result<Scen
     if sets.is_empty() {
         return Ok(drawn);
     }
-    Scenario::from_str(&format!("hunt seed {seed}"), &drawn.to_toml(), sets).map_err(|e| match e {
+    let here = format!("hunt seed {seed}");
+    Scenario::from_str(&here, &drawn.to_toml(), sets).map_err(|e| match e {
         Error::Invalid { origin, field, value, allowed } => Error::Invalid {
-            origin: format!("hunt seed {seed}: {origin}"),
+            origin: if origin == here { origin } else { format!("{here}: {origin}") },
             field,
             value,
             allowed: format!("{allowed}; the seed drew a value the --set contradicts: pin both or neither"),
@@ -261,7 +262,22 @@ pub fn draw(base: &Scenario, sets: &[String], seed: u64) -> (Scenario, Features)
             MsOrRange::Fixed(ms) | MsOrRange::Range([ms, _]) => ms,
         });
     }
+    if s.protocol == ProtocolKind::Eventual {
+        eventual_premises(&mut s, end_ms);
+    }
     (s, f)
+}
+
+/// The eventual KV's base gets the same draw, then what the KV needs of it (assignments only, so
+/// no draw moves): it has no compare-and-set; it converges only once writes stop, so its clients
+/// and open-loop writes stop when the faults end and the rest of the run is quiet (the premise of
+/// the convergence checkers); Raft's liveness window and leadership transfers do not apply.
+fn eventual_premises(s: &mut Scenario, end_ms: u64) {
+    s.clients.cas_fraction = 0.0;
+    s.clients.stop_ms = Some(end_ms);
+    s.workload.stop_ms = Some(end_ms);
+    s.liveness.after_ms = None;
+    s.faults.retain(|f| f.action != FaultKind::Transfer);
 }
 
 /// Partitions back to back from `FAULTS_START_MS` to `end_ms`, each isolating a random minority
@@ -481,6 +497,23 @@ mod tests {
             assert_eq!(strip(a), strip(b), "seed {seed}");
             assert!(fb.pre_vote && fb.check_quorum);
             assert_eq!(fa.transfers, fb.transfers);
+        }
+    }
+
+    /// The eventual KV's base: every draw validates (no cas, which the KV refuses), writes stop
+    /// with the faults, and no Raft-only fault or liveness window is left in.
+    #[test]
+    fn an_eventual_base_draws_what_the_kv_accepts() {
+        let (origin, text) = embedded("sims/eventual.toml").unwrap();
+        let base = Scenario::from_str(origin, text, &[]).unwrap();
+        for seed in 0..300 {
+            let s = draw_scenario(&base, &[], seed).unwrap();
+            s.validate(&format!("seed {seed}")).unwrap_or_else(|e| panic!("{e}\n{}", s.to_toml()));
+            assert_eq!(s.clients.cas_fraction, 0.0);
+            let end = s.clients.stop_ms.expect("clients stop");
+            assert!(end < s.duration_ms && s.workload.stop_ms == Some(end), "seed {seed}");
+            assert!(s.liveness.after_ms.is_none());
+            assert!(s.faults.iter().all(|f| f.action != FaultKind::Transfer), "seed {seed}");
         }
     }
 }
