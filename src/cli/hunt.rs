@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cli::sweep::{parse_jobs, parse_shard};
+use crate::cli::sweep::{parse_jobs, ShardArgs};
 use crate::cli::{flag_error, EXIT_VIOLATION};
 use crate::error::Result;
 use crate::hunt::{self, hunt_run, Summary};
@@ -51,12 +51,8 @@ pub struct HuntArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Run only the K-th of N slices of the seeds: K/N, or `auto` (Slurm / Kubernetes, as sweep).
-    #[arg(long, value_name = "K/N|auto")]
-    pub shard: Option<String>,
-    /// The shard count for `--shard auto` under Kubernetes.
-    #[arg(long, value_name = "N")]
-    pub shard_count: Option<u64>,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Stop issuing seeds once this many runs have failed (the round under way finishes).
     #[arg(long, value_name = "K")]
     pub stop_after: Option<u64>,
@@ -133,7 +129,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
         return Err(flag_error("--stop-after", "0", "an integer of at least 1").into());
     }
     let seeds = args.seeds.unwrap_or(SEEDS_MAX);
-    let shard = parse_shard(args.shard.as_deref(), args.shard_count)?;
+    let shard = args.shard.parse()?;
     let (origin, is_embedded, text) = base_text(args.base.as_deref())?;
     let spec = SweepSpec::new(
         &origin,

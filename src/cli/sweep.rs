@@ -46,14 +46,8 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Run only the K-th of N slices of the runs: K/N, or `auto` to take it from a Slurm job array
-    /// (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX
-    /// with --shard-count or DSIM_SHARD_COUNT).
-    #[arg(long, value_name = "K/N|auto")]
-    pub shard: Option<String>,
-    /// The shard count for `--shard auto` under Kubernetes (the Job's completions).
-    #[arg(long, value_name = "N")]
-    pub shard_count: Option<u64>,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Exit 1 (after finishing the grid) if any run violated a checked property.
     #[arg(long)]
     pub check: bool,
@@ -63,7 +57,26 @@ pub struct SweepArgs {
 }
 
 fn shard_of(args: &SweepArgs) -> Result<Option<Shard>> {
-    parse_shard(args.shard.as_deref(), args.shard_count)
+    args.shard.parse()
+}
+
+/// `--shard K/N|auto` and `--shard-count N`, shared by `dsim sweep` and `dsim hunt`.
+#[derive(Debug, clap::Args)]
+pub struct ShardArgs {
+    /// Run only the K-th of N slices of the runs: K/N, or `auto` to take it from a Slurm job array
+    /// (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX
+    /// with --shard-count or DSIM_SHARD_COUNT).
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<String>,
+    /// The shard count for `--shard auto` under Kubernetes (the Job's completions).
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u64>,
+}
+
+impl ShardArgs {
+    pub fn parse(&self) -> Result<Option<Shard>> {
+        parse_shard(self.shard.as_deref(), self.shard_count)
+    }
 }
 
 /// `--shard K/N|auto` with `--shard-count` (shared by `dsim sweep` and `dsim hunt`).
@@ -76,7 +89,7 @@ pub fn parse_jobs(jobs: Option<usize>) -> Result<usize> {
     Ok(threads)
 }
 
-pub fn parse_shard(shard: Option<&str>, shard_count: Option<u64>) -> Result<Option<Shard>> {
+fn parse_shard(shard: Option<&str>, shard_count: Option<u64>) -> Result<Option<Shard>> {
     match shard {
         None => {
             if shard_count.is_some() {
