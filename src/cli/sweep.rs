@@ -79,7 +79,6 @@ impl ShardArgs {
     }
 }
 
-/// `--shard K/N|auto` with `--shard-count` (shared by `dsim sweep` and `dsim hunt`).
 /// `--jobs`: worker threads in [1, JOBS_MAX]; 0 (the default when absent) means one per core.
 pub fn parse_jobs(jobs: Option<usize>) -> Result<usize> {
     let threads = jobs.unwrap_or(0);
