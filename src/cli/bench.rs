@@ -235,8 +235,9 @@ const MEMORY_MIN_EVENTS: u64 = 1_000_000;
 
 /// The peak resident set size of this process so far (`VmHWM`), in KiB.
 fn vm_hwm_kib() -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .map_err(|e| anyhow::anyhow!("dsim bench --memory: cannot read /proc/self/status ({e}); Linux only"))?;
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| {
+        anyhow::anyhow!("dsim bench --memory: cannot read /proc/self/status ({e}); Linux only")
+    })?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -271,7 +272,12 @@ fn memory(args: &BenchArgs) -> anyhow::Result<u8> {
         valid *= 10;
     }
     if max < MEMORY_MIN_EVENTS || valid != max || max > 10_000_000_000 {
-        return Err(flag_error("--memory-max", max.to_string(), "a power of ten from 1000000 to 10000000000").into());
+        return Err(flag_error(
+            "--memory-max",
+            max.to_string(),
+            "a power of ten from 1000000 to 10000000000",
+        )
+        .into());
     }
     // Validate the overrides here, once, so a bad one is a one-line error and not a child's.
     bench::raft_memory(MEMORY_MIN_EVENTS, &args.set)?;
@@ -292,8 +298,9 @@ fn memory(args: &BenchArgs) -> anyhow::Result<u8> {
             }
             let out = child.stderr(std::process::Stdio::inherit()).output()?;
             let text = String::from_utf8_lossy(&out.stdout);
-            let mut line: Value = serde_json::from_str(text.trim())
-                .map_err(|e| anyhow::anyhow!("dsim bench --memory: the child at {events} events printed {text:?}: {e}"))?;
+            let mut line: Value = serde_json::from_str(text.trim()).map_err(|e| {
+                anyhow::anyhow!("dsim bench --memory: the child at {events} events printed {text:?}: {e}")
+            })?;
             let trace_bytes = std::fs::metadata(&trace_path).map(|m| m.len()).ok();
             let _ = std::fs::remove_file(&trace_path);
             let _ = std::fs::remove_file(crate::trace::manifest::manifest_path(&trace_path));
@@ -301,7 +308,10 @@ fn memory(args: &BenchArgs) -> anyhow::Result<u8> {
             line["trace_bytes"] = json!(trace_bytes);
             line["exit"] = json!(out.status.code());
             if !args.json {
-                eprintln!("dsim bench --memory: {events} events, trace {}: {} KiB", line["trace"], line["peak_rss_kib"]);
+                eprintln!(
+                    "dsim bench --memory: {events} events, trace {}: {} KiB",
+                    line["trace"], line["peak_rss_kib"]
+                );
             }
             points.push(line);
         }
@@ -313,7 +323,13 @@ fn memory(args: &BenchArgs) -> anyhow::Result<u8> {
     } else {
         crate::outln!(
             "{:>12} {:>6} {:>12} {:>10} {:>12} {:>9} {:>10}",
-            "events", "trace", "simulated_s", "committed", "peak_rss_MiB", "wall_s", "violations"
+            "events",
+            "trace",
+            "simulated_s",
+            "committed",
+            "peak_rss_MiB",
+            "wall_s",
+            "violations"
         )?;
         for p in &points {
             crate::outln!(

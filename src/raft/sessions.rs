@@ -192,7 +192,10 @@ mod tests {
             s.record(&ClientOp::write(id, id, 0), ClientReply::Fail("cas_mismatch"));
             assert!(s.len() <= 50 && s.order_len() <= 2 * 50 + 16, "{} {}", s.len(), s.order_len());
         }
-        assert_eq!(s.check(&ClientOp::write(200_000, 200_000, 0)), Check::Duplicate(ClientReply::Fail("cas_mismatch")));
+        assert_eq!(
+            s.check(&ClientOp::write(200_000, 200_000, 0)),
+            Check::Duplicate(ClientReply::Fail("cas_mismatch"))
+        );
         assert_eq!(s.check(&ClientOp::write(3, 99_993, 0)), Check::Expired);
     }
 
