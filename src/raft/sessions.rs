@@ -10,6 +10,16 @@
 //! evicted one, so it is not applied (the thesis's "session expired": the client learns nothing
 //! certain). A process issues one op at a time and its op ids grow, so an op older than the
 //! session's last is a late copy of an op already finished.
+//!
+//! Memory. The open-loop workload makes a process per request, so the table fills to `max` and
+//! stays there: the bound is what keeps a long run's sessions flat. The thesis (§6.3) discards
+//! sessions either by a fixed LRU bound or by expiry on a time the servers agree on through the
+//! log; this table keeps the LRU bound, in apply order so every replica evicts the same session.
+//! A smaller bound is safe as long as eviction never reaches a live process — one that may still
+//! resend, i.e. invoked less than `clients.timeout_ms` ago (≈ 50 processes at the default 50
+//! commands/s and 1 s timeout) — but the default is recorded in every manifest, so it stays; each
+//! session is kept small instead (a response is stored in 16 bytes, the eviction order is a deque
+//! with stale entries dropped lazily).
 
 use std::collections::VecDeque;
 
