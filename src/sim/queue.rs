@@ -404,7 +404,7 @@ mod tests {
         fn slab_payloads_pop_in_time_then_insertion_order(
             steps in proptest::collection::vec((0u64..50, proptest::bool::ANY), 0..300)
         ) {
-            assert!(OnceHeap::<[u64; 8]>::SLAB && !OnceHeap::<u64>::SLAB);
+            const { assert!(OnceHeap::<[u64; 8]>::SLAB && !OnceHeap::<u64>::SLAB) };
             let mut q: EventQueue<u8, [u64; 8]> = EventQueue::new();
             let mut model: std::collections::BTreeMap<(u64, u64), [u64; 8]> = Default::default();
             let mut now = 0;
