@@ -137,7 +137,14 @@ impl Checker for LeaderCompleteness {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Append, Event::Store, Event::Truncate, Event::InstallSnapshot, Event::Commit, Event::Role])
+        Some(&[
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::InstallSnapshot,
+            Event::Commit,
+            Event::Role,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

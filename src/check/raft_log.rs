@@ -293,7 +293,8 @@ impl LogTerms {
         };
         new.truncate(at.index);
         let old = self.logs.entry_or_default(at.node);
-        let changed = (1..=old.last_index().max(new.last_index())).find(|&i| old.term_at(i) != new.term_at(i));
+        let changed =
+            (1..=old.last_index().max(new.last_index())).find(|&i| old.term_at(i) != new.term_at(i));
         *old = new;
         changed
     }

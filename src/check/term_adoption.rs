@@ -37,8 +37,8 @@ fn static_name(msg: &str) -> &'static str {
         wire::INSTALL_SNAPSHOT_REPLY,
     ]
     .into_iter()
-        .find(|m| *m == msg)
-        .unwrap_or("message")
+    .find(|m| *m == msg)
+    .unwrap_or("message")
 }
 
 impl Checker for TermAdoption {

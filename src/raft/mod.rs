@@ -21,8 +21,8 @@ pub mod snapshot;
 pub use config::{Bug, RaftConfig, ReadMode};
 pub use log::{entry_digest, Command, Entry, LogIndex, RaftLog, Term, DIGEST_EMPTY};
 pub use messages::{
-    AppendEntries, AppendEntriesReply, ClientForward, InstallSnapshot, InstallSnapshotReply, Msg, RequestVote,
-    RequestVoteReply, TimeoutNow,
+    AppendEntries, AppendEntriesReply, ClientForward, InstallSnapshot, InstallSnapshotReply, Msg,
+    RequestVote, RequestVoteReply, TimeoutNow,
 };
-pub use snapshot::Snapshot;
 pub use node::{RaftNode, RaftTimer, Role, FSYNC_LOST};
+pub use snapshot::Snapshot;

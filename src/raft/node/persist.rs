@@ -165,7 +165,8 @@ impl RaftNode {
         // Compacted prefixes: compare from where both logs hold entries, if they agree on the
         // point before it; else (a snapshot install the crash took back) from the durable one's.
         let base = self.log.snapshot_index().max(durable.log.snapshot_index());
-        let same_base = self.log.term_at(base).is_some() && self.log.term_at(base) == durable.log.term_at(base);
+        let same_base =
+            self.log.term_at(base).is_some() && self.log.term_at(base) == durable.log.term_at(base);
         let start = if same_base { base + 1 } else { durable.log.first_index().min(self.log.first_index()) };
         let common = (start..=self.log.last_index().min(durable.log.last_index()))
             .find(|i| self.log.get(*i) != durable.log.get(*i))

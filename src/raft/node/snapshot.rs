@@ -262,7 +262,13 @@ impl RaftNode {
         self.serve_reads(ctx);
     }
 
-    fn reply_install_snapshot(&mut self, to: NodeId, last_included_index: LogIndex, received: u64, done: bool) {
+    fn reply_install_snapshot(
+        &mut self,
+        to: NodeId,
+        last_included_index: LogIndex,
+        received: u64,
+        done: bool,
+    ) {
         let reply = InstallSnapshotReply { term: self.current_term, last_included_index, received, done };
         self.outbox.push((to, Msg::InstallSnapshotReply(reply)));
     }
