@@ -61,6 +61,8 @@ pub(super) struct CrashLoss {
     /// First index where the live log differed from the durable one, and the live last index.
     log_from: LogIndex,
     log_last: LogIndex,
+    /// First durable entry written back with a `store` row (`log_from` but after a lost install).
+    stores_from: LogIndex,
 }
 
 impl RaftNode {
@@ -163,15 +165,22 @@ impl RaftNode {
         self.persists.clear();
         let durable = &self.durable;
         // Compacted prefixes: compare from where both logs hold entries, if they agree on the
-        // point before it; else (a snapshot install the crash took back) from the durable one's.
+        // point before it. Else the crash took back a snapshot install that discarded the log
+        // (Figure 13 step 7): what is lost is the live log past the durable one's end, and every
+        // durable entry is written back (a `store` at its index replaces what the install put
+        // there, if it differed).
         let base = self.log.snapshot_index().max(durable.log.snapshot_index());
-        let same_base =
-            self.log.term_at(base).is_some() && self.log.term_at(base) == durable.log.term_at(base);
-        let start = if same_base { base + 1 } else { durable.log.first_index().min(self.log.first_index()) };
-        let common = (start..=self.log.last_index().min(durable.log.last_index()))
-            .find(|i| self.log.get(*i) != durable.log.get(*i))
-            .unwrap_or(self.log.last_index().min(durable.log.last_index()).max(start - 1) + 1);
-        let log_changed = common <= self.log.last_index().max(durable.log.last_index());
+        let same_base = self.log.term_at(base).is_some() && self.log.term_at(base) == durable.log.term_at(base);
+        let (common, stores_from) = if same_base {
+            let common = (base + 1..=self.log.last_index().min(durable.log.last_index()))
+                .find(|i| self.log.get(*i) != durable.log.get(*i))
+                .unwrap_or(self.log.last_index().min(durable.log.last_index()).max(base) + 1);
+            (common, common)
+        } else {
+            (durable.log.last_index() + 1, durable.log.first_index())
+        };
+        let log_changed =
+            !same_base || common <= self.log.last_index().max(durable.log.last_index());
         let term_lost = self.current_term != durable.current_term;
         let vote_lost = self.voted_for != durable.voted_for;
         if log_changed || term_lost || vote_lost {
@@ -179,6 +188,7 @@ impl RaftNode {
                 term_lost: self.current_term,
                 vote_lost: self.voted_for.filter(|_| vote_lost || term_lost),
                 log_from: common,
+                stores_from,
                 log_last: self.log.last_index(),
             });
         }
@@ -211,7 +221,7 @@ impl RaftNode {
             let to = loss.log_from - 1;
             ctx.note(Record::new(Event::Truncate).index(loss.log_from).detail(format!("lost to {to}")));
         }
-        for index in loss.log_from..=self.log.last_index() {
+        for index in loss.stores_from..=self.log.last_index() {
             if let Some(entry) = self.log.get(index) {
                 ctx.note(entry_record(Event::Store, index, entry));
             }
