@@ -363,22 +363,27 @@ mod tests {
     enum LogOp {
         Append(u64),
         TruncateFrom(u64),
+        Compact(u64),
     }
 
     fn log_op() -> impl Strategy<Value = LogOp> {
         prop_oneof![
             3 => (0u64..3).prop_map(LogOp::Append),
             1 => (1u64..12).prop_map(LogOp::TruncateFrom),
+            1 => (1u64..12).prop_map(LogOp::Compact),
         ]
     }
 
     proptest! {
-        /// The log agrees with a plain `Vec` (0-based) after any sequence of appends and truncations.
+        /// The log agrees with a plain `Vec` (0-based) after any sequence of appends,
+        /// truncations and compactions (§7): same indexes, terms, digest; the compacted prefix
+        /// answers only at the snapshot point.
         #[test]
         fn log_matches_a_vec_model(ops in proptest::collection::vec(log_op(), 0..40),
                                    start in 1u64..14, max in 0u64..6) {
             let mut log = RaftLog::new();
             let mut model: Vec<Entry> = Vec::new();
+            let mut compacted = 0u64;
             for (n, op) in ops.into_iter().enumerate() {
                 match op {
                     LogOp::Append(bump) => {
@@ -387,21 +392,34 @@ mod tests {
                         prop_assert_eq!(log.append(e.clone()), model.len() as u64 + 1);
                         model.push(e);
                     }
-                    LogOp::TruncateFrom(i) => {
+                    // The compacted prefix is committed: it is never truncated.
+                    LogOp::TruncateFrom(i) if i > compacted => {
                         log.truncate_from(i);
                         model.truncate((i - 1) as usize);
                     }
+                    LogOp::TruncateFrom(_) => {}
+                    LogOp::Compact(i) if i <= model.len() as u64 => {
+                        log.compact(i);
+                        compacted = compacted.max(i);
+                    }
+                    LogOp::Compact(_) => {}
                 }
             }
+            prop_assert_eq!(log.snapshot_index(), compacted);
             prop_assert_eq!(log.last_index(), model.len() as u64);
             prop_assert_eq!(log.last_term(), model.last().map_or(0, |e| e.term));
+            let digest = model.iter().zip(1..).fold(DIGEST_EMPTY, |h, (e, i)| entry_digest(h, i, e.term, e.command.id()));
+            prop_assert_eq!(log.digest(), digest);
             for i in 0..=model.len() as u64 + 2 {
-                let want = if i == 0 { Some(0) } else { model.get(i as usize - 1).map(|e| e.term) };
+                let term = if i == 0 { Some(0) } else { model.get(i as usize - 1).map(|e| e.term) };
+                let want = if i < compacted { None } else { term };
                 prop_assert_eq!(log.term_at(i), want);
             }
-            let lo = ((start - 1) as usize).min(model.len());
-            let hi = (lo + max as usize).min(model.len());
-            prop_assert_eq!(log.entries_from(start, max), &model[lo..hi]);
+            if start > compacted {
+                let lo = ((start - 1) as usize).min(model.len());
+                let hi = (lo + max as usize).min(model.len());
+                prop_assert_eq!(log.entries_from(start, max), &model[lo..hi]);
+            }
         }
     }
 }

@@ -170,7 +170,8 @@ impl RaftNode {
         // durable entry is written back (a `store` at its index replaces what the install put
         // there, if it differed).
         let base = self.log.snapshot_index().max(durable.log.snapshot_index());
-        let same_base = self.log.term_at(base).is_some() && self.log.term_at(base) == durable.log.term_at(base);
+        let same_base =
+            self.log.term_at(base).is_some() && self.log.term_at(base) == durable.log.term_at(base);
         let (common, stores_from) = if same_base {
             let common = (base + 1..=self.log.last_index().min(durable.log.last_index()))
                 .find(|i| self.log.get(*i) != durable.log.get(*i))
@@ -179,8 +180,7 @@ impl RaftNode {
         } else {
             (durable.log.last_index() + 1, durable.log.first_index())
         };
-        let log_changed =
-            !same_base || common <= self.log.last_index().max(durable.log.last_index());
+        let log_changed = !same_base || common <= self.log.last_index().max(durable.log.last_index());
         let term_lost = self.current_term != durable.current_term;
         let vote_lost = self.voted_for != durable.voted_for;
         if log_changed || term_lost || vote_lost {

@@ -273,3 +273,192 @@ impl RaftNode {
         self.outbox.push((to, Msg::InstallSnapshotReply(reply)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientOp;
+    use crate::protocol::{Effect, Protocol};
+    use crate::raft::log::{Entry, RaftLog};
+    use crate::raft::messages::AppendEntries;
+    use crate::raft::sessions::Sessions;
+    use crate::raft::RaftConfig;
+    use crate::sim::rng::{Purpose, Streams};
+    use crate::sim::SimTime;
+    use std::collections::BTreeMap;
+
+    fn config() -> RaftConfig {
+        RaftConfig { snapshot_every: 4, snapshot_chunk_entries: 3, ..RaftConfig::default() }
+    }
+
+    /// Runs one input on `node` (id 1 of 3) and returns its effects.
+    fn step(
+        node: &mut RaftNode,
+        input: impl FnOnce(&mut RaftNode, &mut Ctx<'_, RaftNode>),
+    ) -> Vec<Effect<RaftNode>> {
+        let streams = Streams::new(7);
+        let (mut timer_rng, mut rng) =
+            (streams.stream(Purpose::NodeTimers(node.id)), streams.stream(Purpose::Node(node.id)));
+        let mut effects = Vec::new();
+        let mut ctx = Ctx::new(SimTime::ZERO, node.id, node.nodes, &mut timer_rng, &mut rng, &mut effects);
+        input(node, &mut ctx);
+        effects
+    }
+
+    fn put(term: u64, id: u64) -> Entry {
+        Entry::op(term, ClientOp::write(0, id, id % 2))
+    }
+
+    /// A follower holding `entries` from a leader of `term`, committed up to `commit`.
+    fn follower(term: u64, entries: Vec<Entry>, commit: u64) -> RaftNode {
+        let mut node = RaftNode::new(NodeId(1), 3, &config());
+        step(&mut node, |n, c| n.on_start(c));
+        let ae = AppendEntries {
+            term,
+            leader_id: NodeId(0),
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries,
+            leader_commit: commit,
+            read_round: 0,
+        };
+        step(&mut node, |n, c| n.on_message(c, NodeId(0), Msg::AppendEntries(ae)));
+        node
+    }
+
+    fn snapshot(index: u64, term: u64) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            last_included_index: index,
+            last_included_term: term,
+            digest: 0xabc,
+            state_machine: BTreeMap::from([(0, 1000 + index)]),
+            sessions: Sessions::new(10),
+            config: None,
+        })
+    }
+
+    fn chunk(term: u64, snap: &Arc<Snapshot>, offset: u64, len: u64) -> Msg {
+        Msg::InstallSnapshot(InstallSnapshot {
+            term,
+            leader_id: NodeId(0),
+            last_included_index: snap.last_included_index,
+            last_included_term: snap.last_included_term,
+            offset,
+            len,
+            done: offset + len == snap.size(),
+            snapshot: Arc::clone(snap),
+        })
+    }
+
+    fn replies(effects: &[Effect<RaftNode>]) -> Vec<InstallSnapshotReply> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send { msg: Msg::InstallSnapshotReply(r), .. } => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn deliver(node: &mut RaftNode, msg: Msg) -> Vec<Effect<RaftNode>> {
+        step(node, |n, c| n.on_message(c, NodeId(0), msg))
+    }
+
+    fn install_rows(effects: &[Effect<RaftNode>]) -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Note(r) if r.event == Event::InstallSnapshot => Some(r.detail.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Reference: Figure 13 (receiver 1) — "Reply immediately if term < currentTerm".
+    #[test]
+    fn an_older_term_is_refused_with_the_current_term() {
+        let mut node = follower(3, vec![put(3, 1)], 0);
+        let snap = snapshot(6, 2);
+        let effects = deliver(&mut node, chunk(2, &snap, 0, 3));
+        let reply = InstallSnapshotReply { term: 3, last_included_index: 6, received: 0, done: false };
+        assert_eq!(replies(&effects), vec![reply]);
+        assert_eq!((node.log.last_index(), node.commit_index), (1, 0));
+    }
+
+    /// Reference: Figure 13 (receiver 2-5, 7, 8) — chunks in order from offset 0; with the last
+    /// one a follower whose log does not hold the snapshot's last entry discards its log and
+    /// resets its state machine; `commit_index` and `last_applied` become the snapshot's index.
+    #[test]
+    fn chunks_in_order_then_discard_and_reset() {
+        let mut node = follower(1, vec![put(1, 1), put(1, 2)], 1);
+        let snap = snapshot(6, 2);
+        let first = deliver(&mut node, chunk(2, &snap, 0, 3));
+        assert_eq!(replies(&first)[0].received, 3);
+        assert!(!replies(&first)[0].done);
+        // A chunk out of order is not taken: the reply says what is held.
+        let skipped = deliver(&mut node, chunk(2, &snap, 4, 2));
+        assert_eq!((replies(&skipped)[0].received, node.log.last_index()), (3, 2));
+        let last = deliver(&mut node, chunk(2, &snap, 3, 3));
+        assert_eq!(
+            replies(&last)[0],
+            InstallSnapshotReply { term: 2, last_included_index: 6, received: 6, done: true }
+        );
+        assert_eq!(install_rows(&last), vec!["from=leader digest=0000000000000abc log=reset".to_owned()]);
+        assert_eq!((node.log.snapshot_index(), node.log.last_index(), node.log.last_term()), (6, 6, 2));
+        assert_eq!((node.commit_index, node.last_applied), (6, 6));
+        assert_eq!(node.state_machine, BTreeMap::from([(0, 1006)]));
+        assert_eq!(node.snapshot().map(|s| s.last_included_index), Some(6));
+    }
+
+    /// Reference: Figure 13 (receiver 6) — "If existing log entry has same index and term as
+    /// snapshot's last included entry, retain log entries following it".
+    #[test]
+    fn a_matching_entry_keeps_the_suffix() {
+        let entries = (1..=5).map(|i| put(1, i)).collect();
+        let mut node = follower(1, entries, 0);
+        let snap = snapshot(2, 1);
+        let effects = deliver(&mut node, chunk(1, &snap, 0, 2));
+        assert!(replies(&effects)[0].done);
+        assert_eq!(install_rows(&effects), vec!["from=leader digest=0000000000000abc log=kept".to_owned()]);
+        assert_eq!((node.log.snapshot_index(), node.log.last_index()), (2, 5));
+        assert_eq!(node.log.get(3), Some(&put(1, 3)));
+        assert_eq!((node.commit_index, node.last_applied), (2, 2));
+    }
+
+    /// A snapshot at or below `commit_index` is acknowledged and changes nothing; the bug
+    /// `snapshot_older_than_commit` installs it and moves `commit_index` back.
+    #[test]
+    fn a_snapshot_below_commit_changes_nothing_unless_the_bug() {
+        let entries: Vec<Entry> = (1..=5).map(|i| put(1, i)).collect();
+        let mut node = follower(1, entries.clone(), 3);
+        let snap = snapshot(2, 1);
+        let effects = deliver(&mut node, chunk(1, &snap, 0, 2));
+        assert!(replies(&effects)[0].done);
+        assert!(install_rows(&effects).is_empty());
+        assert_eq!((node.commit_index, node.last_applied, node.log.snapshot_index()), (3, 3, 0));
+        let mut buggy = follower(1, entries, 3);
+        buggy.config.bug = Bug::SnapshotOlderThanCommit;
+        let effects = deliver(&mut buggy, chunk(1, &snap, 0, 2));
+        assert_eq!(install_rows(&effects).len(), 1);
+        assert_eq!((buggy.commit_index, buggy.last_applied), (2, 2));
+    }
+
+    /// Reference: §7 — a node snapshots every `snapshot_every` applies and discards the prefix;
+    /// the log still answers for the snapshot point.
+    #[test]
+    fn applying_takes_snapshots_and_compacts() {
+        let entries = (1..=6).map(|i| put(1, i)).collect();
+        let node = follower(1, entries, 5);
+        let snap = node.snapshot().expect("a snapshot after 4 applies");
+        assert_eq!((snap.last_included_index, snap.last_included_term), (4, 1));
+        assert_eq!(snap.sessions.len(), 1);
+        assert_eq!((node.log.snapshot_index(), node.log.term_at(4), node.log.last_index()), (4, Some(1), 6));
+        assert_eq!(node.log.digest(), {
+            let mut whole = RaftLog::new();
+            (1..=6).for_each(|i| {
+                whole.append(put(1, i));
+            });
+            whole.digest()
+        });
+    }
+}
