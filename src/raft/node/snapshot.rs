@@ -443,16 +443,18 @@ mod tests {
         assert_eq!((buggy.commit_index, buggy.last_applied), (2, 2));
     }
 
-    /// Reference: §7 — a node snapshots every `snapshot_every` applies and discards the prefix;
-    /// the log still answers for the snapshot point.
+    /// Reference: §7 — a node snapshots once `snapshot_every` entries were applied since its
+    /// last snapshot, at `last_applied` (here 5: one commit applied 1..=5), and discards the
+    /// prefix; the log still answers for the snapshot point.
     #[test]
     fn applying_takes_snapshots_and_compacts() {
         let entries = (1..=6).map(|i| put(1, i)).collect();
         let node = follower(1, entries, 5);
         let snap = node.snapshot().expect("a snapshot after 4 applies");
-        assert_eq!((snap.last_included_index, snap.last_included_term), (4, 1));
+        assert_eq!((snap.last_included_index, snap.last_included_term), (5, 1));
         assert_eq!(snap.sessions.len(), 1);
-        assert_eq!((node.log.snapshot_index(), node.log.term_at(4), node.log.last_index()), (4, Some(1), 6));
+        assert_eq!((node.log.snapshot_index(), node.log.term_at(5), node.log.last_index()), (5, Some(1), 6));
+        assert_eq!(node.log.term_at(4), None);
         assert_eq!(node.log.digest(), {
             let mut whole = RaftLog::new();
             (1..=6).for_each(|i| {
