@@ -44,6 +44,15 @@ fn out_of_range_overrides_name_the_set_the_field_and_the_range() {
         refused(&["run", "--set", &set], &[&field, "[1, 1024]"]);
     }
     refused(&["run", "--set", "raft.fast_backtrack=3"], &["fast_backtrack"]);
+    refused(
+        &["run", "--set", "raft.snapshot_chunk_entries=0"],
+        &["raft.snapshot_chunk_entries = 0", "[1, 100000000]"],
+    );
+    refused(&["run", "--set", "raft.snapshot_every=100000001"], &["raft.snapshot_every = 100000001"]);
+    refused(
+        &["run", "--set", "raft.bug=\"entries_before_snapshot\""],
+        &["raft.bug = entries_before_snapshot", "needs raft.snapshot_every > 0"],
+    );
 }
 
 #[test]
