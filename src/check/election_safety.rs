@@ -10,12 +10,19 @@
 //! term is a violation whatever rows they wrote. And once the trace shows RequestVote replies at
 //! all, a `leader` row must be backed by such a majority (a node counting stale or imaginary
 //! votes is caught). The cluster size is read from the trace (`ClusterSize`).
+//!
+//! With membership changes (thesis ch. 4) a majority is one of the candidate's configuration —
+//! the latest configuration entry its log rows show (check/membership.rs) — and only its members'
+//! grants count: a candidate counting a vote from outside it is caught, and two candidates of
+//! one term each elected by a majority of its own configuration (the 2015 bug) are caught as two
+//! winners on the wire.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use std::collections::BTreeSet;
 
+use crate::check::membership::Configs;
 use crate::check::raft_log::{is_leader_row, wire, ClusterSize};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
@@ -31,6 +38,10 @@ pub struct ElectionSafety {
     grants: BTreeMap<(u64, NodeId), BTreeSet<NodeId>>,
     /// Term -> the first candidate elected on the wire.
     wire_elected: BTreeMap<u64, NodeId>,
+    /// (term, candidate) pairs already found elected on the wire.
+    wire_won: BTreeSet<(u64, NodeId)>,
+    /// Each node's configuration, from its log rows.
+    configs: Configs,
     /// Whether any RequestVote reply was seen (the trace carries wire evidence).
     wire_seen: bool,
     size: ClusterSize,
@@ -50,11 +61,12 @@ impl Checker for ElectionSafety {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Role, Event::Deliver])
+        Some(&[Event::Role, Event::Deliver, Event::Note, Event::Append, Event::Store, Event::Truncate])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         self.size.observe(row);
+        self.configs.observe(row);
         if row.event == Event::Deliver {
             self.observe_grant(row, out);
             return;
@@ -65,17 +77,23 @@ impl Checker for ElectionSafety {
         let (Some(node), Some(term)) = (row.node, row.term) else {
             return;
         };
-        let votes = self.grants.get(&(term, node)).map_or(0, |g| g.len()) + 1;
-        if self.wire_seen && votes < self.size.majority() {
-            out.push(Violation::at(
-                Self::NAME,
-                row,
-                format!(
-                    "{node} became leader of term {term} with {votes} of {} votes granted on the \
+        let voters = || self.grants.get(&(term, node)).into_iter().flatten().copied().chain([node]);
+        if self.wire_seen && !self.configs.is_quorum(node, voters()) {
+            let message = match self.configs.of(node) {
+                None => format!(
+                    "{node} became leader of term {term} with {} of {} votes granted on the \
                      wire (its own included), short of a majority",
+                    voters().count(),
                     self.size.nodes()
                 ),
-            ));
+                Some(c) => format!(
+                    "{node} became leader of term {term} with {} of its configuration {c}'s votes \
+                     granted on the wire (its own included; {} granted in all), short of a majority",
+                    voters().filter(|v| c.contains(*v)).count(),
+                    voters().count()
+                ),
+            };
+            out.push(Violation::at(Self::NAME, row, message));
         }
         match self.leaders.entry(term) {
             Entry::Vacant(slot) => {
@@ -106,16 +124,22 @@ impl ElectionSafety {
         let voters = self.grants.entry((term, candidate)).or_default();
         voters.insert(voter);
         voters.remove(&candidate);
-        if voters.len() + 1 < self.size.majority() {
+        let voters = voters.iter().copied().chain([candidate]);
+        if self.wire_won.contains(&(term, candidate)) || !self.configs.is_quorum(candidate, voters) {
             return;
         }
+        self.wire_won.insert((term, candidate));
         let first = *self.wire_elected.entry(term).or_insert(candidate);
-        if first != candidate && voters.len() + 1 == self.size.majority() {
+        if first != candidate {
+            let of = match self.configs.of(candidate) {
+                Some(c) => format!(" of its configuration {c}"),
+                None => String::new(),
+            };
             out.push(Violation::at(
                 Self::NAME,
                 row,
                 format!(
-                    "{candidate} received a majority of granted votes in term {term}, which {first} \
+                    "{candidate} received a majority{of} of granted votes in term {term}, which {first} \
                      already won on the wire"
                 ),
             ));

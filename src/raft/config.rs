@@ -60,6 +60,14 @@ pub enum Bug {
     /// serving lease reads after it sent TimeoutNow, though the new leader, elected by transfer,
     /// does not wait out its lease.
     TransferKeepsAccepting,
+    /// Membership changes: a new leader appends a configuration change before it has committed
+    /// an entry of its own term — the single-server algorithm as first published (thesis ch. 4),
+    /// whose bug Ongaro reported in 2015: with a concurrent uncommitted change of an earlier
+    /// leader, two leaders can win one term with disjoint majorities of different configurations.
+    MembershipBeforeCommit,
+    /// Membership changes: a candidate counts a granted vote from a server outside its
+    /// configuration (a removed server, or one not yet added).
+    CountRemovedVote,
 }
 
 impl Bug {
@@ -68,10 +76,11 @@ impl Bug {
                                      truncate_every_append, ignore_higher_term_reply, ack_before_fsync, \
                                      vote_ignoring_voted_for, no_session_dedupe, stale_local_read, \
                                      lease_no_wait, pipeline_match_regress, prevote_bumps_term, \
-                                     check_quorum_stale_acks, transfer_keeps_accepting";
+                                     check_quorum_stale_acks, transfer_keeps_accepting, \
+                                     membership_before_commit, count_removed_vote";
 
     /// Every broken variant (not `None`), in declaration order.
-    pub const ALL_BUGS: [Bug; 17] = [
+    pub const ALL_BUGS: [Bug; 19] = [
         Bug::Figure8Commit,
         Bug::VoteWithoutLogCheck,
         Bug::ForgetVotedFor,
@@ -89,6 +98,8 @@ impl Bug {
         Bug::PrevoteBumpsTerm,
         Bug::CheckQuorumStaleAcks,
         Bug::TransferKeepsAccepting,
+        Bug::MembershipBeforeCommit,
+        Bug::CountRemovedVote,
     ];
 
     /// The spelling in scenario files.
@@ -112,6 +123,8 @@ impl Bug {
             Bug::PrevoteBumpsTerm => "prevote_bumps_term",
             Bug::CheckQuorumStaleAcks => "check_quorum_stale_acks",
             Bug::TransferKeepsAccepting => "transfer_keeps_accepting",
+            Bug::MembershipBeforeCommit => "membership_before_commit",
+            Bug::CountRemovedVote => "count_removed_vote",
         }
     }
 }
@@ -177,8 +190,22 @@ pub struct RaftConfig {
     /// CheckQuorum: a leader that has not heard an AppendEntries reply of its term from a
     /// majority (itself included) within `election_timeout_ms[0]` steps down.
     pub check_quorum: bool,
+    /// Membership changes (thesis ch. 4) are in use: quorums count the configuration in the log,
+    /// and a server that heard from a leader within `election_timeout_ms[0]` disregards
+    /// RequestVote (§4.2.3). Switched on by `initial_members` and by `add_server` /
+    /// `remove_server` faults too; at most 64 nodes.
+    #[serde(skip_serializing_if = "is_false")]
+    pub membership: bool,
+    /// The servers in the configuration at the start (`["n0", "n1", "n2"]`); the others run but
+    /// neither vote nor count until added. Absent: every node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_members: Option<Vec<String>>,
     /// A deliberately broken variant, or `none`.
     pub bug: Bug,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for RaftConfig {
@@ -198,6 +225,8 @@ impl Default for RaftConfig {
             fast_backtrack: false,
             pre_vote: false,
             check_quorum: false,
+            membership: false,
+            initial_members: None,
             bug: Bug::None,
         }
     }

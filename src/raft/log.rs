@@ -13,6 +13,8 @@ use rustc_hash::FxHashMap;
 
 use crate::client::ClientOp;
 
+use super::membership::Configuration;
+
 /// A term number (§5.1). Term 0 is "before any election".
 pub type Term = u64;
 
@@ -26,18 +28,27 @@ pub enum Command {
     Noop,
     /// A client operation.
     Op(ClientOp),
+    /// A new configuration (thesis §4.1): in force on a server from the moment it is in its log.
+    Config(Configuration),
 }
 
 impl Command {
-    /// The identity folded into a log digest: the op id, 0 for the no-op.
+    /// The identity folded into a log digest: the op id, 0 for the no-op and a configuration.
     pub fn id(&self) -> u64 {
         self.op().map_or(0, |op| op.id)
     }
 
     pub fn op(&self) -> Option<&ClientOp> {
         match self {
-            Command::Noop => None,
+            Command::Noop | Command::Config(_) => None,
             Command::Op(op) => Some(op),
+        }
+    }
+
+    pub fn config(&self) -> Option<Configuration> {
+        match self {
+            Command::Config(c) => Some(*c),
+            Command::Noop | Command::Op(_) => None,
         }
     }
 }
@@ -84,6 +95,8 @@ pub struct RaftLog {
     entries: Vec<Entry>,
     /// Looked up only, never iterated.
     ids: FxHashMap<u64, LogIndex>,
+    /// The indexes of the configuration entries, increasing (thesis §4.1: the latest is in force).
+    configs: Vec<LogIndex>,
 }
 
 impl RaftLog {
@@ -136,6 +149,9 @@ impl RaftLog {
         if let Some(op) = entry.command.op() {
             self.ids.insert(op.id, self.last_index() + 1);
         }
+        if entry.command.config().is_some() {
+            self.configs.push(self.last_index() + 1);
+        }
         self.entries.push(entry);
         self.last_index()
     }
@@ -160,6 +176,23 @@ impl RaftLog {
             }
         }
         self.entries.truncate(keep);
+        while self.configs.last().is_some_and(|i| *i >= index) {
+            self.configs.pop();
+        }
+    }
+
+    /// The latest configuration entry in the log, `(index, configuration)`, if any (thesis §4.1:
+    /// a server uses it whether or not it is committed).
+    pub fn latest_config(&self) -> Option<(LogIndex, Configuration)> {
+        self.config_at(self.last_index())
+    }
+
+    /// The configuration entry in force at `index`: the latest at or before it. What a snapshot
+    /// taken at `index` must carry, since the entry itself is compacted away.
+    pub fn config_at(&self, index: LogIndex) -> Option<(LogIndex, Configuration)> {
+        let i = self.configs.partition_point(|c| *c <= index).checked_sub(1)?;
+        let at = self.configs[i];
+        self.get(at).and_then(|e| e.command.config()).map(|c| (at, c))
     }
 
     /// [`entry_digest`] folded over every entry, from [`DIGEST_EMPTY`].

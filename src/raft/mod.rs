@@ -13,12 +13,14 @@
 
 pub mod config;
 pub mod log;
+pub mod membership;
 pub mod messages;
 pub mod node;
 pub mod sessions;
 
 pub use config::{Bug, RaftConfig, ReadMode};
 pub use log::{entry_digest, Command, Entry, LogIndex, RaftLog, Term, DIGEST_EMPTY};
+pub use membership::Configuration;
 pub use messages::{
     AppendEntries, AppendEntriesReply, ClientForward, Msg, RequestVote, RequestVoteReply, TimeoutNow,
 };

@@ -44,8 +44,9 @@ impl RaftNode {
             return skip(ctx, "a transfer is under way");
         }
         // Most up to date: the highest match_index, the lowest id among equals.
-        let best =
-            peers(self.id, self.nodes).max_by_key(|p| (self.match_index[p.index()], std::cmp::Reverse(p.0)));
+        let best = peers(self.id, self.nodes)
+            .filter(|p| self.is_member(*p))
+            .max_by_key(|p| (self.match_index[p.index()], std::cmp::Reverse(p.0)));
         if to == Some(self.id) {
             return skip(ctx, "the target leads already");
         }
