@@ -29,7 +29,7 @@ pub const DEFAULT_EVENTUAL: (&str, &str) = ("sims/eventual.toml", include_str!("
 
 /// Every scenario in `sims/`, compiled in, so `dsim run sims/raft_chaos.toml` (and every replay
 /// command a sweep prints) works from any directory.
-pub const EMBEDDED: [(&str, &str); 16] = [
+pub const EMBEDDED: [(&str, &str); 18] = [
     DEFAULT_RAFT,
     DEFAULT_EVENTUAL,
     ("sims/raft_faults.toml", include_str!("../sims/raft_faults.toml")),
@@ -43,6 +43,8 @@ pub const EMBEDDED: [(&str, &str); 16] = [
     ("sims/raft_transfer.toml", include_str!("../sims/raft_transfer.toml")),
     ("sims/raft_production.toml", include_str!("../sims/raft_production.toml")),
     ("sims/raft_membership.toml", include_str!("../sims/raft_membership.toml")),
+    ("sims/raft_membership_bug.toml", include_str!("../sims/raft_membership_bug.toml")),
+    ("sims/raft_membership_votes.toml", include_str!("../sims/raft_membership_votes.toml")),
     ("sims/eventual_seed.toml", include_str!("../sims/eventual_seed.toml")),
     ("sims/eventual_partition.toml", include_str!("../sims/eventual_partition.toml")),
     ("sims/eventual_quorum.toml", include_str!("../sims/eventual_quorum.toml")),

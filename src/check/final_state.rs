@@ -26,6 +26,9 @@ struct Implied {
     log: Vec<(u64, u64)>,
     commit: u64,
     term: u64,
+    /// The term before the last request_vote delivery raised it: a `disregard` note (Raft
+    /// thesis §4.2.3, membership changes) that follows at once puts it back.
+    term_before_vote_request: u64,
     /// Crashed and not restarted: its final row shows what it would restart with, which only its
     /// restart rows reveal, so a node down at the end is not compared.
     down: bool,
@@ -107,6 +110,7 @@ impl Checker for FinalState {
             Event::Truncate,
             Event::Commit,
             Event::Final,
+            Event::Note,
         ])
     }
 
@@ -121,7 +125,19 @@ impl Checker for FinalState {
         if row.event == Event::Deliver && !wire::is_rpc(row) {
             return;
         }
+        if row.event == Event::Note && row.msg != "disregard" {
+            return;
+        }
         let implied = self.nodes.entry_or_default(node);
+        if row.event == Event::Note {
+            if row.term == Some(implied.term) {
+                implied.term = implied.term_before_vote_request;
+            }
+            return;
+        }
+        if row.event == Event::Deliver && row.msg == wire::REQUEST_VOTE {
+            implied.term_before_vote_request = implied.term;
+        }
         match row.event {
             Event::Crash => {
                 implied.commit = 0;

@@ -34,6 +34,9 @@ const DRAW_STREAM: u64 = 0x6875_6e74;
 /// The stream of the deployed-Raft switches (Pre-Vote, CheckQuorum, transfers), drawn apart so
 /// that adding them shifted none of the draws above.
 const DEPLOYED_STREAM: u64 = DRAW_STREAM + 1;
+/// The stream of the membership changes (issue 15), drawn apart so no other draw moved.
+/// (`DEPLOYED_STREAM + 1` is another draw's.)
+const MEMBERSHIP_STREAM: u64 = DEPLOYED_STREAM + 2;
 /// Mixed into the seed before keying, so the draw's key differs from the run's.
 const DRAW_KEY_SALT: u64 = 0x5357_4152_4d5f_4b45;
 /// Faults start after this (ms), once a first leader has usually been elected.
@@ -61,6 +64,9 @@ pub struct Features {
     pub transfers: bool,
     pub pipelined: bool,
     pub fast_backtrack: bool,
+    /// Membership changes (thesis ch. 4): a node outside at the start and added, servers removed
+    /// and added back.
+    pub membership: bool,
 }
 
 /// The scenario that hunt seed `seed` runs: `base` with the drawn fields replaced, `seed` set,
@@ -249,6 +255,7 @@ pub fn draw(base: &Scenario, sets: &[String], seed: u64) -> (Scenario, Features)
     // place anywhere after its invoke, and a few hundred of them exhaust its budget.)
     s.workload.rate_per_s = 0.0;
     draw_deployed(&mut s, base, seed, end_ms, &mut f);
+    draw_membership(&mut s, base, seed, end_ms, &mut f);
     // Liveness: a commit is required after the faults are over.
     if base.duration_ms > end_ms {
         s.liveness.after_ms = Some(end_ms);
@@ -277,7 +284,11 @@ fn eventual_premises(s: &mut Scenario, end_ms: u64) {
     s.clients.stop_ms = Some(end_ms);
     s.workload.stop_ms = Some(end_ms);
     s.liveness.after_ms = None;
-    s.faults.retain(|f| f.action != FaultKind::Transfer);
+    s.faults.retain(|f| {
+        !matches!(f.action, FaultKind::Transfer | FaultKind::AddServer | FaultKind::RemoveServer)
+    });
+    s.raft.membership = false;
+    s.raft.initial_members = None;
 }
 
 /// Partitions back to back from `FAULTS_START_MS` to `end_ms`, each isolating a random minority
@@ -346,6 +357,61 @@ fn draw_deployed(s: &mut Scenario, base: &Scenario, seed: u64, end_ms: u64, f: &
     s.raft.max_inflight_appends = if f.pipelined { window } else { base.raft.max_inflight_appends };
     f.fast_backtrack = on(&mut rng) || base.raft.fast_backtrack;
     s.raft.fast_backtrack = f.fast_backtrack;
+}
+
+/// Issue 15's membership changes, from their own stream: on in half the seeds (always when
+/// the base sets `raft.membership`). Then, in half of those, one drawn node starts outside the
+/// configuration and is added at a drawn time; and one or two drawn servers (a node, or the
+/// leader) are removed, each added back 1 to 3 maximum election timeouts later. Every change
+/// falls between `FAULTS_START_MS` and `end_ms`. The draws are made whether or not membership is
+/// on, so the pin moves nothing else.
+fn draw_membership(s: &mut Scenario, base: &Scenario, seed: u64, end_ms: u64, f: &mut Features) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ DRAW_KEY_SALT);
+    rng.set_stream(MEMBERSHIP_STREAM);
+    f.membership = rng.gen_bool(0.5) || base.raft.membership;
+    let end_ms = end_ms.max(FAULTS_START_MS + 1);
+    let at = |rng: &mut ChaCha8Rng| rng.gen_range(FAULTS_START_MS..end_ms);
+    let outside = rng.gen_bool(0.5).then(|| rng.gen_range(0..s.nodes));
+    let add_at = at(&mut rng);
+    let timeout = s.raft.election_timeout_ms[1];
+    let mut changes = Vec::new();
+    for _ in 0..rng.gen_range(1..=2) {
+        let who = rng.gen_range(0..=s.nodes);
+        let remove_at = at(&mut rng);
+        let back_after = rng.gen_range(timeout..=3 * timeout);
+        changes.push((who, remove_at, back_after));
+    }
+    if !f.membership {
+        return;
+    }
+    s.raft.membership = true;
+    let node = |n: u32| format!("n{n}");
+    if let Some(o) = outside {
+        s.raft.initial_members = Some((0..s.nodes).filter(|n| *n != o).map(node).collect());
+        let add =
+            FaultSpec { at_ms: MsOrRange::Fixed(add_at), node: Some(node(o)), ..fault(FaultKind::AddServer) };
+        s.faults.push(add);
+    }
+    for (who, remove_at, back_after) in changes {
+        // `leader`: the re-add names no node, so only a named removal is added back.
+        let target = (who < s.nodes).then(|| node(who));
+        s.faults.push(FaultSpec {
+            at_ms: MsOrRange::Fixed(remove_at),
+            node: Some(target.clone().unwrap_or_else(|| "leader".to_owned())),
+            ..fault(FaultKind::RemoveServer)
+        });
+        if let Some(t) = target {
+            let back = (remove_at + back_after).min(end_ms);
+            s.faults.push(FaultSpec {
+                at_ms: MsOrRange::Fixed(back),
+                node: Some(t),
+                ..fault(FaultKind::AddServer)
+            });
+        }
+    }
+    s.faults.sort_by_key(|f| match f.at_ms {
+        MsOrRange::Fixed(ms) | MsOrRange::Range([ms, _]) => ms,
+    });
 }
 
 fn fault(action: FaultKind) -> FaultSpec {
@@ -419,6 +485,7 @@ mod tests {
             ("transfers", count(|f| f.transfers)),
             ("pipelined", count(|f| f.pipelined)),
             ("fast_backtrack", count(|f| f.fast_backtrack)),
+            ("membership", count(|f| f.membership)),
         ] {
             assert!((60..=140).contains(&n), "{name} on in {n} of 200 draws");
         }

@@ -114,6 +114,8 @@ impl RaftNode {
     pub(super) fn handle_request_vote(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, req: RequestVote) {
         if self.disregard_request_vote(ctx.now(), req.leadership_transfer) {
             // §4.2.3: a leader is in touch; the request may come from a removed server.
+            let row = Record::new(Event::Note).msg("disregard").peer(from).term(req.term);
+            ctx.note(row.detail("request_vote: a leader was heard within election_timeout_ms[0]"));
             return;
         }
         self.observe_term(ctx, req.term);
