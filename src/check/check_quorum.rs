@@ -108,6 +108,11 @@ impl Checker for CheckQuorum {
         let Some(node) = row.node else { return };
         match (row.event, row.term, row.peer) {
             (Event::Crash, _, _) => self.first_send.retain(|(n, _), _| *n != node),
+            // A new configuration (membership changes) starts a fresh window: its majority may
+            // not have been asked yet, and the leader checks it from now on.
+            (Event::Append | Event::Store, _, _) if row.msg == "config" => {
+                self.first_send.retain(|(n, _), _| *n != node)
+            }
             (Event::Note, _, _) => {
                 let pause_us = row.detail.strip_prefix("pause ").and_then(|d| d.strip_suffix("us"));
                 if let Some(len) = pause_us.and_then(|d| d.parse::<u64>().ok()) {

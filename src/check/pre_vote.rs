@@ -84,7 +84,9 @@ impl PreVote {
         }
         let granted = self.grants.get(&(node, term)).map_or(0, BTreeSet::len) + 1;
         let voters = self.grants.get(&(node, term)).into_iter().flatten().copied().chain([node]);
-        let won = row.msg == wire::REQUEST_VOTE && self.configs.is_quorum(node, voters);
+        // A single-member configuration elects its member without a RequestVote.
+        let alone = self.configs.of(node).is_some() && self.configs.is_quorum(node, [node]);
+        let won = (row.msg == wire::REQUEST_VOTE || alone) && self.configs.is_quorum(node, voters);
         if self.active && !won {
             let msg = format!(
                 "{node} sent a {} of term {term} above term {allowed} without a pre-vote majority \

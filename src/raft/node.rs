@@ -321,9 +321,11 @@ impl RaftNode {
         if self.role == Role::Leader {
             return;
         }
-        // §4.1: a server outside its configuration never stands (its timer stays off until a
-        // leader's AppendEntries re-arms it).
-        if !self.is_member(self.id) {
+        // §4.1: a server outside its configuration does not stand (its timer stays off until a
+        // leader's AppendEntries re-arms it) — unless that configuration may be uncommitted: a
+        // removed leader deposed before its removal committed must be able to finish it (§4.2.2),
+        // or the members, whose logs lack the entry, may never win its vote.
+        if !self.is_member(self.id) && self.config_index() <= self.commit_index {
             return;
         }
         if self.config.pre_vote {

@@ -3,7 +3,10 @@
 //! The configuration in force is the latest configuration entry in the server's log, committed
 //! or not (§4.1), else the base configuration (`raft.initial_members`, or every node). Quorums —
 //! votes, pre-votes, commitment, ReadIndex / lease rounds, CheckQuorum — count its members only;
-//! a server outside it starts no election. A leader makes one change at a time: it refuses a new
+//! a server outside it starts no election, except while the entry that left it out is not known
+//! committed: a removed leader deposed before its removal committed stands (not counting its own
+//! vote) so that the members, whose logs may lack the entry and who need its vote, are not stuck
+//! (found by `dsim hunt`, seed 176 of 300 with `raft.membership=true`). A leader makes one change at a time: it refuses a new
 //! one while its latest configuration entry is uncommitted, and (the 2015 fix,
 //! `Bug::MembershipBeforeCommit` drops it) until it has committed an entry of its own term.
 //!
