@@ -220,6 +220,62 @@ mod tests {
         );
     }
 
+    fn config_row(event: Event, node: u32, index: u64, members: &str) -> Record {
+        Record::new(event).node(NodeId(node)).msg("config").index(index).term(1).detail(members.to_owned())
+    }
+
+    /// The 2015 single-server bug's outcome (thesis ch. 4 errata): n0 holds C1 = C0 + n4, n1 holds
+    /// C2 = C0 - n0; {n0, n3, n4} is a majority of C1, {n1, n2} of C2 — disjoint, one term.
+    #[test]
+    fn disjoint_majorities_of_two_configurations_are_two_leaders() {
+        let mut rows: Vec<Record> = (0..5).map(|n| config_row(Event::Note, n, 0, "n0+n1+n2+n3")).collect();
+        rows.push(config_row(Event::Append, 0, 8, "n0+n1+n2+n3+n4"));
+        rows.push(config_row(Event::Append, 1, 8, "n1+n2+n3"));
+        rows.extend([
+            granted(0, 3, 3),
+            granted(0, 4, 3),
+            role(0, 3, "leader"),
+            granted(1, 2, 3),
+            role(1, 3, "leader"),
+        ]);
+        let v = run(&mut ElectionSafety::new(), rows);
+        let messages: Vec<&str> = v.iter().map(|v| v.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "n1 received a majority of its configuration n1+n2+n3 of granted votes in term 3, which n0 already won on the wire",
+                "n1 became leader of term 3, which n0 already leads",
+            ]
+        );
+    }
+
+    /// A smaller configuration's majority is a majority (no false alarm), but votes from outside
+    /// the candidate's configuration do not count (`count_removed_vote`).
+    #[test]
+    fn grants_count_against_the_candidates_configuration() {
+        let mut rows: Vec<Record> = (0..5).map(|n| config_row(Event::Note, n, 0, "n0+n1+n2")).collect();
+        rows.extend([granted(0, 1, 2), role(0, 2, "leader")]);
+        assert_eq!(run(&mut ElectionSafety::new(), rows.clone()), vec![]);
+        rows.extend([granted(2, 3, 3), granted(2, 4, 3), role(2, 3, "leader")]);
+        let v = run(&mut ElectionSafety::new(), rows.clone());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(
+            v[0].message,
+            "n2 became leader of term 3 with 1 of its configuration n0+n1+n2's votes granted on the wire \
+             (its own included; 3 granted in all), short of a majority"
+        );
+        // A truncation that removes a configuration entry puts the older one back in force.
+        let mut rows: Vec<Record> = (0..5).map(|n| config_row(Event::Note, n, 0, "n0+n1+n2")).collect();
+        rows.push(config_row(Event::Store, 0, 5, "n0+n1+n2+n3+n4"));
+        let truncate = Record::new(Event::Truncate).node(NodeId(0)).index(5).detail("to 4");
+        let won = [granted(0, 1, 2), role(0, 2, "leader")];
+        let kept: Vec<Record> = rows.iter().cloned().chain(won.clone()).collect();
+        assert_eq!(run(&mut ElectionSafety::new(), kept).len(), 1, "2 of 5 is short");
+        rows.push(truncate);
+        rows.extend(won);
+        assert_eq!(run(&mut ElectionSafety::new(), rows), vec![]);
+    }
+
     #[test]
     fn followers_and_candidates_do_not_count() {
         let rows = vec![role(0, 1, "leader"), role(1, 1, "candidate"), role(1, 1, "follower")];

@@ -364,7 +364,10 @@ fn draw_deployed(s: &mut Scenario, base: &Scenario, seed: u64, end_ms: u64, f: &
 /// configuration and is added at a drawn time; and one or two drawn servers (a node, or the
 /// leader) are removed, each added back 1 to 3 maximum election timeouts later. Every change
 /// falls between `FAULTS_START_MS` and `end_ms`. The draws are made whether or not membership is
-/// on, so the pin moves nothing else.
+/// on, so the pin moves nothing else. With 3 nodes no node starts outside and the leader is not
+/// removed (it is never added back): a 2-member configuration for the rest of the run tolerates
+/// no fault, against the hunt's premise, and its split votes outlast the liveness bound (hunt
+/// seed 2296 of 10 000, a false alarm of `progress`).
 fn draw_membership(s: &mut Scenario, base: &Scenario, seed: u64, end_ms: u64, f: &mut Features) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ DRAW_KEY_SALT);
     rng.set_stream(MEMBERSHIP_STREAM);
@@ -386,7 +389,8 @@ fn draw_membership(s: &mut Scenario, base: &Scenario, seed: u64, end_ms: u64, f:
     }
     s.raft.membership = true;
     let node = |n: u32| format!("n{n}");
-    if let Some(o) = outside {
+    let small = s.nodes < 5;
+    if let Some(o) = outside.filter(|_| !small) {
         s.raft.initial_members = Some((0..s.nodes).filter(|n| *n != o).map(node).collect());
         let add =
             FaultSpec { at_ms: MsOrRange::Fixed(add_at), node: Some(node(o)), ..fault(FaultKind::AddServer) };
@@ -394,7 +398,7 @@ fn draw_membership(s: &mut Scenario, base: &Scenario, seed: u64, end_ms: u64, f:
     }
     for (who, remove_at, back_after) in changes {
         // `leader`: the re-add names no node, so only a named removal is added back.
-        let target = (who < s.nodes).then(|| node(who));
+        let target = (who < s.nodes || small).then(|| node(who % s.nodes));
         s.faults.push(FaultSpec {
             at_ms: MsOrRange::Fixed(remove_at),
             node: Some(target.clone().unwrap_or_else(|| "leader".to_owned())),

@@ -244,6 +244,29 @@ mod tests {
         log.append(entry(1, 2));
     }
 
+    /// Thesis §4.1: the configuration in force is the latest configuration entry; a truncation
+    /// that removes it restores the one before; `config_at` is what a snapshot at an index keeps.
+    #[test]
+    fn the_latest_configuration_entry_is_in_force() {
+        use crate::raft::membership::Configuration;
+        use crate::sim::NodeId;
+        let c = |ids: &[u32]| Configuration::from_ids(ids.iter().map(|i| NodeId(*i)));
+        let mut log = RaftLog::new();
+        assert_eq!(log.latest_config(), None);
+        log.append(entry(1, 1));
+        log.append(Entry { term: 1, command: Command::Config(c(&[0, 1, 2])) });
+        log.append(entry(1, 2));
+        log.append(Entry { term: 2, command: Command::Config(c(&[0, 1])) });
+        assert_eq!(log.latest_config(), Some((4, c(&[0, 1]))));
+        assert_eq!(log.config_at(3), Some((2, c(&[0, 1, 2]))));
+        assert_eq!(log.config_at(1), None);
+        log.truncate_from(4);
+        assert_eq!(log.latest_config(), Some((2, c(&[0, 1, 2]))));
+        log.truncate_from(2);
+        assert_eq!(log.latest_config(), None);
+        assert_eq!(Command::Config(c(&[0])).id(), 0);
+    }
+
     #[derive(Clone, Debug)]
     enum LogOp {
         Append(u64),
