@@ -81,9 +81,9 @@ fn a_removed_leader_steps_down_once_its_removal_commits() {
         );
         assert_eq!(col(&rest[down + 1], 9), "follower", "seed {seed}");
         // Until it is added back, it does not lead again.
-        let back = rest.iter().position(|l| {
-            col(l, 11).starts_with(&format!("membership append")) && col(l, 11).contains(&leader)
-        });
+        let back = rest
+            .iter()
+            .position(|l| col(l, 11).starts_with("membership append") && col(l, 11).contains(&leader));
         let upto = back.unwrap_or(rest.len());
         assert!(
             !rest[down..upto]

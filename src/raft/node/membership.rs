@@ -62,7 +62,7 @@ impl RaftNode {
     }
 
     pub(super) fn is_member(&self, node: NodeId) -> bool {
-        self.members().is_none_or(|c| c.contains(node))
+        self.members().map_or(true, |c| c.contains(node))
     }
 
     /// Whether the members among `nodes` make a majority of the configuration in force.

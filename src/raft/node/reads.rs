@@ -108,7 +108,7 @@ impl RaftNode {
         }
         *slot = round;
         // Members only (thesis §4.1); `need` counts this leader if it is one.
-        let counted = |i: usize| i != me && members.is_none_or(|c| c.contains(NodeId(i as u32)));
+        let counted = |i: usize| i != me && members.map_or(true, |c| c.contains(NodeId(i as u32)));
         let mut rounds: Vec<u64> =
             r.peer_round.iter().enumerate().filter(|(i, _)| counted(*i)).map(|(_, x)| *x).collect();
         rounds.sort_unstable_by(|a, b| b.cmp(a));
