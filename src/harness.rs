@@ -165,8 +165,11 @@ impl Model for RaftModel {
     fn nodes(scenario: &Scenario) -> Vec<RaftNode> {
         let node = |i: u32| {
             // A node's own persist delay (a slow disk) replaces the cluster's.
-            let config =
-                RaftConfig { persist_delay_us: scenario.persist_delay_us(i), ..scenario.raft.clone() };
+            let config = RaftConfig {
+                persist_delay_us: scenario.persist_delay_us(i),
+                membership: scenario.uses_membership(),
+                ..scenario.raft.clone()
+            };
             RaftNode::new(NodeId(i), scenario.nodes, &config)
         };
         (0..scenario.nodes).map(node).collect()

@@ -77,6 +77,10 @@ pub enum AdminOp {
     /// Hand leadership to `to`, or (`None`) to the follower the leader judges most up to date.
     /// Delivered to the node that claims leadership.
     TransferLeadership { to: Option<NodeId> },
+    /// Add `node` to the configuration (Raft thesis §4.2.1). Delivered to the leader.
+    AddServer { node: NodeId },
+    /// Remove `node` (`None`: the leader itself) from the configuration. Delivered to the leader.
+    RemoveServer { node: Option<NodeId> },
 }
 
 /// What a node asked for in reaction to one input.

@@ -13,13 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::eventual::EventualConfig;
-use crate::raft::RaftConfig;
+use crate::raft::membership::MEMBERS_MAX;
+use crate::raft::{Bug, RaftConfig};
 use crate::sim::clients::ClientsConfig;
-use crate::sim::faults::{self, ChaosConfig, FaultSpec};
+use crate::sim::faults::{self, ChaosConfig, FaultKind, FaultSpec};
 use crate::sim::network::NetworkConfig;
 use crate::sim::node_config::{self, ClockConfig, NodeConfig};
 use crate::sim::runner::KernelConfig;
-use crate::sim::SimTime;
+use crate::sim::{NodeId, SimTime};
 use crate::workload::WorkloadConfig;
 
 /// The embedded default scenarios (the same bytes as the files in `sims/`).
@@ -28,7 +29,7 @@ pub const DEFAULT_EVENTUAL: (&str, &str) = ("sims/eventual.toml", include_str!("
 
 /// Every scenario in `sims/`, compiled in, so `dsim run sims/raft_chaos.toml` (and every replay
 /// command a sweep prints) works from any directory.
-pub const EMBEDDED: [(&str, &str); 16] = [
+pub const EMBEDDED: [(&str, &str); 19] = [
     DEFAULT_RAFT,
     DEFAULT_EVENTUAL,
     ("sims/raft_faults.toml", include_str!("../sims/raft_faults.toml")),
@@ -42,6 +43,9 @@ pub const EMBEDDED: [(&str, &str); 16] = [
     ("sims/raft_transfer.toml", include_str!("../sims/raft_transfer.toml")),
     ("sims/raft_production.toml", include_str!("../sims/raft_production.toml")),
     ("sims/raft_snapshot.toml", include_str!("../sims/raft_snapshot.toml")),
+    ("sims/raft_membership.toml", include_str!("../sims/raft_membership.toml")),
+    ("sims/raft_membership_bug.toml", include_str!("../sims/raft_membership_bug.toml")),
+    ("sims/raft_membership_votes.toml", include_str!("../sims/raft_membership_votes.toml")),
     ("sims/eventual_seed.toml", include_str!("../sims/eventual_seed.toml")),
     ("sims/eventual_partition.toml", include_str!("../sims/eventual_partition.toml")),
     ("sims/eventual_quorum.toml", include_str!("../sims/eventual_quorum.toml")),
@@ -225,6 +229,7 @@ impl Scenario {
             ));
         }
         self.raft.validate(origin)?;
+        self.validate_membership(origin)?;
         self.eventual.validate(origin, self.nodes)?;
         faults::validate_all(&self.faults, origin, self.nodes)?;
         self.chaos.validate(origin, self.nodes)?;
@@ -302,6 +307,71 @@ impl Scenario {
             ));
         }
         out
+    }
+
+    /// Whether the scenario changes Raft membership (thesis ch. 4): `raft.membership`,
+    /// `raft.initial_members`, or an `add_server` / `remove_server` fault.
+    pub fn uses_membership(&self) -> bool {
+        self.protocol == ProtocolKind::Raft
+            && (self.raft.membership
+                || self.raft.initial_members.is_some()
+                || self
+                    .faults
+                    .iter()
+                    .any(|f| matches!(f.action, FaultKind::AddServer | FaultKind::RemoveServer)))
+    }
+
+    /// `raft.initial_members` names distinct nodes of the cluster, at least one; membership
+    /// needs at most 64 nodes and Raft; the membership bugs need membership changes.
+    fn validate_membership(&self, origin: &str) -> Result<()> {
+        let changes =
+            self.faults.iter().any(|f| matches!(f.action, FaultKind::AddServer | FaultKind::RemoveServer));
+        if changes && self.protocol != ProtocolKind::Raft {
+            return Err(Error::invalid(
+                origin,
+                "faults",
+                "add_server / remove_server",
+                "membership changes with protocol raft only",
+            ));
+        }
+        if self.uses_membership() && self.nodes > MEMBERS_MAX {
+            return Err(Error::invalid(
+                origin,
+                "nodes",
+                self.nodes,
+                format!("at most {MEMBERS_MAX} with membership changes (raft.membership, raft.initial_members, add_server / remove_server)"),
+            ));
+        }
+        if let Some(members) = &self.raft.initial_members {
+            let allowed = || format!("a non-empty list of distinct nodes n0 … n{}", self.nodes - 1);
+            if members.is_empty() {
+                return Err(Error::invalid(origin, "raft.initial_members", "[]", allowed()));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, text) in members.iter().enumerate() {
+                match NodeId::parse(text) {
+                    Some(n) if n.0 < self.nodes && seen.insert(n) => {}
+                    _ => {
+                        return Err(Error::invalid(
+                            origin,
+                            format!("raft.initial_members[{i}]"),
+                            format!("{text:?}"),
+                            allowed(),
+                        ))
+                    }
+                }
+            }
+        }
+        let membership_bug = matches!(self.raft.bug, Bug::MembershipBeforeCommit | Bug::CountRemovedVote);
+        if membership_bug && !self.uses_membership() {
+            return Err(Error::invalid(
+                origin,
+                "raft.bug",
+                self.raft.bug.as_str(),
+                "a bug that needs membership changes (raft.membership = true, raft.initial_members, or add_server / remove_server faults)",
+            ));
+        }
+        Ok(())
     }
 
     pub fn end(&self) -> SimTime {

@@ -138,3 +138,38 @@ fn a_memory_point_reports_its_events_and_peak_rss() {
     assert_eq!(line["violations"], 0, "{line}");
     assert!(line["peak_rss_kib"].as_u64().is_some_and(|k| k > 0), "{line}");
 }
+
+/// Membership changes (issue 15): `raft.initial_members`, `add_server` / `remove_server` faults,
+/// the 64-node limit and the membership bugs' need for membership changes.
+#[test]
+fn membership_fields_are_validated() {
+    refused(&["run", "--set", "raft.initial_members=[]"], &["raft.initial_members = []", "non-empty"]);
+    refused(
+        &["run", "--set", "raft.initial_members=[\"n0\",\"n9\"]"],
+        &["raft.initial_members[1] = \"n9\"", "distinct nodes n0 … n4"],
+    );
+    refused(&["run", "--set", "raft.initial_members=[\"n0\",\"n0\"]"], &["raft.initial_members[1] = \"n0\""]);
+    refused(
+        &["run", "--set", "raft.bug=\"count_removed_vote\""],
+        &["raft.bug = count_removed_vote", "needs membership changes"],
+    );
+    refused(
+        &["run", "--set", "raft.bug=\"membership_before_commit\""],
+        &["raft.bug = membership_before_commit", "needs membership changes"],
+    );
+    refused(&["run", "--set", "raft.membership=true", "--set", "nodes=65"], &["nodes = 65", "at most 64"]);
+    let dir = tempfile::tempdir().unwrap();
+    let base = "name = \"m\"\nprotocol = \"raft\"\nnodes = 3\nduration_ms = 100\n";
+    let add_no_node = scenario_file(&dir, &format!("{base}[[faults]]\naction = \"add_server\"\nat_ms = 5\n"));
+    refused(&["run", &add_no_node], &["faults[0].node = (missing)", "a node n0"]);
+    let add_leader = scenario_file(
+        &dir,
+        &format!("{base}[[faults]]\naction = \"add_server\"\nnode = \"leader\"\nat_ms = 5\n"),
+    );
+    refused(&["run", &add_leader], &["faults[0].node = \"leader\""]);
+    let remove_far = scenario_file(
+        &dir,
+        &format!("{base}[[faults]]\naction = \"remove_server\"\nnode = \"n3\"\nat_ms = 5\n"),
+    );
+    refused(&["run", &remove_far], &["faults[0].node = \"n3\"", "n0 … n2"]);
+}

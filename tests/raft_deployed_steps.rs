@@ -69,7 +69,13 @@ fn config() -> RaftConfig {
 }
 
 fn pre_vote(term: u64, candidate: u32) -> Msg {
-    Msg::PreVote(RequestVote { term, candidate_id: NodeId(candidate), last_log_index: 0, last_log_term: 0 })
+    Msg::PreVote(RequestVote {
+        term,
+        candidate_id: NodeId(candidate),
+        last_log_index: 0,
+        last_log_term: 0,
+        leadership_transfer: false,
+    })
 }
 
 fn heartbeat(term: u64) -> Msg {

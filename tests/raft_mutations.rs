@@ -35,6 +35,13 @@
 //! `state_machine_safety`) and, with fast elections so that resent chunks arrive late,
 //! `snapshot_older_than_commit` (a follower moves `commit_index` and `last_applied` back:
 //! `commit_apply`, and `committed_kept` when the reset log drops committed entries).
+//! The two bugs of membership changes (issue 15; both refused without membership changes):
+//! `membership_before_commit` (the 2015 single-server bug) on sims/raft_membership_bug.toml, a
+//! scripted schedule (see the file and docs/mutations.md) where two configurations with disjoint
+//! majorities both reach leaders and a committed entry is truncated (`committed_kept`,
+//! `leader_completeness`); `count_removed_vote` on sims/raft_membership_votes.toml (members cut
+//! off with two non-members: `election_safety`, counting grants against the candidate's
+//! configuration as its log rows show it).
 //!
 //! `cargo test --release --test raft_mutations -- --ignored --nocapture mutation_table` prints
 //! the full table: bug -> checkers -> first failing seed -> share of seeds 1..=500 caught.
@@ -49,6 +56,11 @@ const LEASE: (&str, &str) = ("sims/raft_lease.toml", include_str!("../sims/raft_
 const MINORITY: (&str, &str) =
     ("sims/raft_minority_leader.toml", include_str!("../sims/raft_minority_leader.toml"));
 const TRANSFER: (&str, &str) = ("sims/raft_transfer.toml", include_str!("../sims/raft_transfer.toml"));
+const MEMBERSHIP_BUG: (&str, &str) =
+    ("sims/raft_membership_bug.toml", include_str!("../sims/raft_membership_bug.toml"));
+const MEMBERSHIP_VOTES: (&str, &str) =
+    ("sims/raft_membership_votes.toml", include_str!("../sims/raft_membership_votes.toml"));
+const MEMBERSHIP: (&str, &str) = ("sims/raft_membership.toml", include_str!("../sims/raft_membership.toml"));
 
 /// The deployed switches on (Pre-Vote, CheckQuorum).
 const DEPLOYED: &[&str] = &["raft.pre_vote=true", "raft.check_quorum=true"];
@@ -171,6 +183,20 @@ const CASES: &[Case] = &[
         overrides: SNAPSHOTS,
         checkers: &["log_matching", "state_machine_safety"],
         budget: 10,
+    },
+    Case {
+        bug: Bug::MembershipBeforeCommit,
+        file: MEMBERSHIP_BUG,
+        overrides: &[],
+        checkers: &["committed_kept", "leader_completeness", "election_safety"],
+        budget: 5,
+    },
+    Case {
+        bug: Bug::CountRemovedVote,
+        file: MEMBERSHIP_VOTES,
+        overrides: &[],
+        checkers: &["election_safety"],
+        budget: 5,
     },
 ];
 
@@ -352,5 +378,39 @@ fn mutation_table() {
             seeds,
             100.0 * caught.len() as f64 / seeds as f64
         );
+    }
+}
+
+/// The correct protocol is clean on the membership scenarios: the two built for the bugs (where
+/// the fixed leader refuses the change, and non-members' grants are not counted) and adds and
+/// removes under 5 % loss (sims/raft_membership.toml), with Pre-Vote and CheckQuorum too.
+#[test]
+fn correct_raft_with_membership_changes_is_clean() {
+    for (file, overrides) in [
+        (MEMBERSHIP_BUG, &[][..]),
+        (MEMBERSHIP_VOTES, &[][..]),
+        (MEMBERSHIP, &[][..]),
+        (MEMBERSHIP, DEPLOYED),
+        (MEMBERSHIP_VOTES, DEPLOYED),
+    ] {
+        let case = Case { bug: Bug::None, file, overrides, checkers: &[], budget: 0 };
+        for (seed, props) in sweep(&case, Bug::None, 1..=40) {
+            let sets: Vec<String> = overrides.iter().map(|o| format!(" --set {o}")).collect();
+            assert!(
+                props.is_empty(),
+                "seed {seed}: {props:?}\nreplay: dsim run {} --seed {seed}{}",
+                file.0,
+                sets.concat()
+            );
+        }
+    }
+}
+
+/// The 2015 bug on every one of 40 seeds of its schedule, not just the first.
+#[test]
+fn membership_before_commit_shows_on_every_seed_of_its_schedule() {
+    let case = CASES.iter().find(|c| c.bug == Bug::MembershipBeforeCommit).expect("case");
+    for (seed, props) in sweep(case, case.bug, 1..=40) {
+        assert!(props.iter().any(|p| case.checkers.contains(p)), "seed {seed}: {props:?}");
     }
 }

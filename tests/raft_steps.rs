@@ -170,7 +170,13 @@ fn e(term: u64, index: u64) -> Entry {
 }
 
 fn rv(term: u64, candidate: u32, last_log_index: u64, last_log_term: u64) -> Msg {
-    Msg::RequestVote(RequestVote { term, candidate_id: NodeId(candidate), last_log_index, last_log_term })
+    Msg::RequestVote(RequestVote {
+        term,
+        candidate_id: NodeId(candidate),
+        last_log_index,
+        last_log_term,
+        leadership_transfer: false,
+    })
 }
 
 fn rvr(term: u64, vote_granted: bool) -> Msg {

@@ -32,6 +32,8 @@ pub struct CheckQuorum {
     /// (leader, term) pairs already reported (one violation each).
     reported: BTreeMap<(NodeId, u64), ()>,
     size: ClusterSize,
+    /// Each node's configuration (membership changes: a majority is one of its members).
+    configs: crate::check::membership::Configs,
 }
 
 impl CheckQuorum {
@@ -45,6 +47,7 @@ impl CheckQuorum {
             pauses: BTreeMap::new(),
             reported: BTreeMap::new(),
             size: ClusterSize::default(),
+            configs: Default::default(),
         }
     }
 
@@ -64,7 +67,10 @@ impl CheckQuorum {
             + (self.heard.range((leader, term, NodeId(0))..=(leader, term, NodeId(u32::MAX))))
                 .filter(|(_, at)| **at >= since)
                 .count();
-        if heard >= self.size.majority() {
+        let recent = (self.heard.range((leader, term, NodeId(0))..=(leader, term, NodeId(u32::MAX))))
+            .filter(|(_, at)| **at >= since)
+            .map(|((_, _, peer), _)| *peer);
+        if self.configs.is_quorum(leader, recent.chain([leader])) {
             return;
         }
         self.reported.insert((leader, term), ());
@@ -84,14 +90,30 @@ impl Checker for CheckQuorum {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Role, Event::Send, Event::Deliver, Event::Crash, Event::Note])
+        Some(&[
+            Event::Role,
+            Event::Send,
+            Event::Deliver,
+            Event::Crash,
+            Event::Note,
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::InstallSnapshot,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         self.size.observe(row);
+        self.configs.observe(row);
         let Some(node) = row.node else { return };
         match (row.event, row.term, row.peer) {
             (Event::Crash, _, _) => self.first_send.retain(|(n, _), _| *n != node),
+            // A new configuration (membership changes) starts a fresh window: its majority may
+            // not have been asked yet, and the leader checks it from now on.
+            (Event::Append | Event::Store, _, _) if row.msg == "config" => {
+                self.first_send.retain(|(n, _), _| *n != node)
+            }
             (Event::Note, _, _) => {
                 let pause_us = row.detail.strip_prefix("pause ").and_then(|d| d.strip_suffix("us"));
                 if let Some(len) = pause_us.and_then(|d| d.parse::<u64>().ok()) {

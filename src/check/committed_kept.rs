@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::check::membership::Configs;
 use crate::check::node_map::NodeMap;
 use crate::check::raft_log::{is_leader_row, wire, ClusterSize, LogTerms};
 use crate::check::{Checker, Violation};
@@ -29,6 +30,8 @@ use crate::trace::{Event, Record};
 pub struct CommittedKept {
     logs: LogTerms,
     size: ClusterSize,
+    /// Each node's configuration (membership changes): a leader counts its members' acks only.
+    configs: Configs,
     /// Node -> its `commit_index` since it last (re)started.
     commit_index: NodeMap<u64>,
     /// Node -> the highest match index it acknowledged and still promises to hold.
@@ -67,11 +70,17 @@ impl CommittedKept {
         let acks = self.acks.entry(term).or_default();
         let slot = acks.entry(follower).or_insert(0);
         *slot = (*slot).max(matched);
-        let need = self.size.majority().saturating_sub(1);
-        if need == 0 || acks.len() < need {
+        // Thesis §4.1: a majority of the leader's configuration, as its log rows show it.
+        let members = self.configs.of(leader);
+        let need = match members {
+            None => self.size.majority().saturating_sub(1),
+            Some(c) => c.majority().saturating_sub(usize::from(c.contains(leader))),
+        };
+        let counted = |f: &NodeId| members.map_or(true, |c| c.contains(*f));
+        let mut matches: Vec<u64> = acks.iter().filter(|(f, _)| counted(f)).map(|(_, m)| *m).collect();
+        if need == 0 || matches.len() < need {
             return;
         }
-        let mut matches: Vec<u64> = acks.values().copied().collect();
         matches.sort_unstable_by(|a, b| b.cmp(a));
         let n = matches[need - 1].min(self.logs.last_index(leader));
         let done = self.committed_upto.get(&term).copied().unwrap_or(0);
@@ -155,11 +164,13 @@ impl Checker for CommittedKept {
             Event::InstallSnapshot,
             Event::Commit,
             Event::Crash,
+            Event::Note,
         ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         self.size.observe(row);
+        self.configs.observe(row);
         let Some(node) = row.node else { return };
         match row.event {
             Event::Send if wire::is_ack(row) => {

@@ -28,6 +28,9 @@ struct Implied {
     term: u64,
     /// An install reset the log and no node held the snapshot's prefix: the digest is unknown.
     prefix_unknown: bool,
+    /// The term before the last request_vote delivery raised it: a `disregard` note (Raft
+    /// thesis §4.2.3, membership changes) that follows at once puts it back.
+    term_before_vote_request: u64,
     /// Crashed and not restarted: its final row shows what it would restart with, which only its
     /// restart rows reveal, so a node down at the end is not compared.
     down: bool,
@@ -123,6 +126,7 @@ impl Checker for FinalState {
             Event::Commit,
             Event::InstallSnapshot,
             Event::Final,
+            Event::Note,
         ])
     }
 
@@ -141,7 +145,19 @@ impl Checker for FinalState {
             self.install(row, node);
             return;
         }
+        if row.event == Event::Note && row.msg != "disregard" {
+            return;
+        }
         let implied = self.nodes.entry_or_default(node);
+        if row.event == Event::Note {
+            if row.term == Some(implied.term) {
+                implied.term = implied.term_before_vote_request;
+            }
+            return;
+        }
+        if row.event == Event::Deliver && row.msg == wire::REQUEST_VOTE {
+            implied.term_before_vote_request = implied.term;
+        }
         match row.event {
             Event::Crash => {
                 implied.commit = 0;

@@ -21,6 +21,7 @@ pub mod leader_completeness;
 pub mod linearizable;
 pub mod log_matching;
 pub mod match_monotone;
+pub mod membership;
 pub mod no_invented_values;
 pub mod node_map;
 pub mod pre_vote;

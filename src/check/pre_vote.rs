@@ -34,6 +34,8 @@ pub struct PreVote {
     /// Whether a `pre_vote` row was seen (Pre-Vote is on).
     active: bool,
     size: ClusterSize,
+    /// Each node's configuration (membership changes: a majority is one of its members).
+    configs: crate::check::membership::Configs,
 }
 
 impl PreVote {
@@ -81,7 +83,10 @@ impl PreVote {
             return;
         }
         let granted = self.grants.get(&(node, term)).map_or(0, BTreeSet::len) + 1;
-        let won = row.msg == wire::REQUEST_VOTE && granted >= self.size.majority();
+        let voters = self.grants.get(&(node, term)).into_iter().flatten().copied().chain([node]);
+        // A single-member configuration elects its member without a RequestVote.
+        let alone = self.configs.of(node).is_some() && self.configs.is_quorum(node, [node]);
+        let won = (row.msg == wire::REQUEST_VOTE || alone) && self.configs.is_quorum(node, voters);
         if self.active && !won {
             let msg = format!(
                 "{node} sent a {} of term {term} above term {allowed} without a pre-vote majority \
@@ -101,11 +106,21 @@ impl Checker for PreVote {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Role, Event::Send, Event::Deliver])
+        Some(&[
+            Event::Role,
+            Event::Send,
+            Event::Deliver,
+            Event::Note,
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::InstallSnapshot,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         self.size.observe(row);
+        self.configs.observe(row);
         let (Some(node), Some(term)) = (row.node, row.term) else { return };
         match row.event {
             Event::Deliver => self.observe_deliver(row, node, term),

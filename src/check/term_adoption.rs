@@ -7,6 +7,10 @@
 //! term of at least T. A crash resets the mark: an adopted term may not have been durable yet (the
 //! fsync model), and the restart's `role` row shows the term the node came back with.
 //! A leader that ignores a higher term in a reply and keeps appending in its old term is caught.
+//!
+//! One exception (membership changes, Raft thesis §4.2.3): a server that has heard from a leader
+//! recently disregards a RequestVote, term included, and says so at once with a `note` row, msg
+//! `disregard`, of the request's term; that delivery then raises nothing.
 
 use crate::check::node_map::NodeMap;
 use crate::check::raft_log::wire;
@@ -17,6 +21,8 @@ use crate::trace::{Event, Record};
 pub struct TermAdoption {
     /// Node -> (highest term delivered to it since it last started, the message that carried it).
     seen: NodeMap<(u64, &'static str)>,
+    /// Node -> its mark before the last request_vote delivery that raised it (for `disregard`).
+    before: NodeMap<(u64, &'static str)>,
 }
 
 impl TermAdoption {
@@ -47,7 +53,15 @@ impl Checker for TermAdoption {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Deliver, Event::Crash, Event::Role, Event::Vote, Event::Append, Event::Commit])
+        Some(&[
+            Event::Deliver,
+            Event::Crash,
+            Event::Role,
+            Event::Vote,
+            Event::Append,
+            Event::Commit,
+            Event::Note,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
@@ -60,8 +74,17 @@ impl Checker for TermAdoption {
                 if let Some(term) = row.term {
                     let seen = self.seen.entry_or_default(node);
                     if term > seen.0 {
-                        *seen = (term, static_name(&row.msg));
+                        let was = std::mem::replace(seen, (term, static_name(&row.msg)));
+                        if row.msg == wire::REQUEST_VOTE {
+                            self.before.insert(node, was);
+                        }
                     }
+                }
+            }
+            Event::Note if row.msg == "disregard" => {
+                let (Some(term), Some(&seen)) = (row.term, self.seen.get(&node)) else { return };
+                if let (true, Some(&was)) = (seen == (term, wire::REQUEST_VOTE), self.before.get(&node)) {
+                    self.seen.insert(node, was);
                 }
             }
             Event::Role | Event::Vote | Event::Append | Event::Commit => {

@@ -70,6 +70,14 @@ pub enum Bug {
     /// a made-up `prev_log_term` (its snapshot's last included term) and the entries after its
     /// snapshot point, which land at the wrong indexes on a follower that accepts them.
     EntriesBeforeSnapshot,
+    /// Membership changes: a new leader appends a configuration change before it has committed
+    /// an entry of its own term — the single-server algorithm as first published (thesis ch. 4),
+    /// whose bug Ongaro reported in 2015: with a concurrent uncommitted change of an earlier
+    /// leader, two leaders can win one term with disjoint majorities of different configurations.
+    MembershipBeforeCommit,
+    /// Membership changes: a candidate counts a granted vote from a server outside its
+    /// configuration (a removed server, or one not yet added).
+    CountRemovedVote,
 }
 
 impl Bug {
@@ -79,10 +87,11 @@ impl Bug {
                                      vote_ignoring_voted_for, no_session_dedupe, stale_local_read, \
                                      lease_no_wait, pipeline_match_regress, prevote_bumps_term, \
                                      check_quorum_stale_acks, transfer_keeps_accepting, \
-                                     snapshot_older_than_commit, entries_before_snapshot";
+                                     snapshot_older_than_commit, entries_before_snapshot, \
+                                     membership_before_commit, count_removed_vote";
 
     /// Every broken variant (not `None`), in declaration order.
-    pub const ALL_BUGS: [Bug; 19] = [
+    pub const ALL_BUGS: [Bug; 21] = [
         Bug::Figure8Commit,
         Bug::VoteWithoutLogCheck,
         Bug::ForgetVotedFor,
@@ -102,6 +111,8 @@ impl Bug {
         Bug::TransferKeepsAccepting,
         Bug::SnapshotOlderThanCommit,
         Bug::EntriesBeforeSnapshot,
+        Bug::MembershipBeforeCommit,
+        Bug::CountRemovedVote,
     ];
 
     /// The spelling in scenario files.
@@ -127,6 +138,8 @@ impl Bug {
             Bug::TransferKeepsAccepting => "transfer_keeps_accepting",
             Bug::SnapshotOlderThanCommit => "snapshot_older_than_commit",
             Bug::EntriesBeforeSnapshot => "entries_before_snapshot",
+            Bug::MembershipBeforeCommit => "membership_before_commit",
+            Bug::CountRemovedVote => "count_removed_vote",
         }
     }
 }
@@ -201,8 +214,22 @@ pub struct RaftConfig {
     /// InstallSnapshot chunk size (Figure 13's `offset` / `done`), counted in entries' worth of
     /// the snapshot (a snapshot at index N is N entries' worth), so the chunking is deterministic.
     pub snapshot_chunk_entries: u64,
+    /// Membership changes (thesis ch. 4) are in use: quorums count the configuration in the log,
+    /// and a server that heard from a leader within `election_timeout_ms[0]` disregards
+    /// RequestVote (§4.2.3). Switched on by `initial_members` and by `add_server` /
+    /// `remove_server` faults too; at most 64 nodes.
+    #[serde(skip_serializing_if = "is_false")]
+    pub membership: bool,
+    /// The servers in the configuration at the start (`["n0", "n1", "n2"]`); the others run but
+    /// neither vote nor count until added. Absent: every node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_members: Option<Vec<String>>,
     /// A deliberately broken variant, or `none`.
     pub bug: Bug,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for RaftConfig {
@@ -225,6 +252,8 @@ impl Default for RaftConfig {
             snapshot_every: 0,
             snapshot_trailing: 0,
             snapshot_chunk_entries: 1_000,
+            membership: false,
+            initial_members: None,
             bug: Bug::None,
         }
     }

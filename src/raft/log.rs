@@ -19,6 +19,8 @@ use rustc_hash::FxHashMap;
 
 use crate::client::ClientOp;
 
+use super::membership::Configuration;
+
 /// A term number (§5.1). Term 0 is "before any election".
 pub type Term = u64;
 
@@ -32,18 +34,27 @@ pub enum Command {
     Noop,
     /// A client operation.
     Op(ClientOp),
+    /// A new configuration (thesis §4.1): in force on a server from the moment it is in its log.
+    Config(Configuration),
 }
 
 impl Command {
-    /// The identity folded into a log digest: the op id, 0 for the no-op.
+    /// The identity folded into a log digest: the op id, 0 for the no-op and a configuration.
     pub fn id(&self) -> u64 {
         self.op().map_or(0, |op| op.id)
     }
 
     pub fn op(&self) -> Option<&ClientOp> {
         match self {
-            Command::Noop => None,
+            Command::Noop | Command::Config(_) => None,
             Command::Op(op) => Some(op),
+        }
+    }
+
+    pub fn config(&self) -> Option<Configuration> {
+        match self {
+            Command::Config(c) => Some(*c),
+            Command::Noop | Command::Op(_) => None,
         }
     }
 }
@@ -97,6 +108,12 @@ pub struct RaftLog {
     snapshot_term: Term,
     /// [`entry_digest`] folded over the compacted prefix, from [`DIGEST_EMPTY`].
     snapshot_digest: u64,
+    /// The indexes of the configuration entries after the snapshot point, increasing (thesis
+    /// §4.1: the latest is in force).
+    configs: Vec<LogIndex>,
+    /// The configuration entry in force at the snapshot point, `(its index, members)`: kept when
+    /// compaction discards the entry itself (Figure 13's "last config as of lastIncludedIndex").
+    snapshot_config: Option<(LogIndex, Configuration)>,
 }
 
 impl Default for RaftLog {
@@ -107,6 +124,8 @@ impl Default for RaftLog {
             snapshot_index: 0,
             snapshot_term: 0,
             snapshot_digest: DIGEST_EMPTY,
+            configs: Vec::new(),
+            snapshot_config: None,
         }
     }
 }
@@ -189,6 +208,8 @@ impl RaftLog {
         assert!(index <= self.last_index(), "compact({index}) past the last index {}", self.last_index());
         let Some(digest) = self.digest_upto(index) else { unreachable!("{index} is held") };
         let Some(term) = self.term_at(index) else { unreachable!("{index} is held") };
+        self.snapshot_config = self.config_at(index);
+        self.configs.retain(|i| *i > index);
         let count = (index - self.snapshot_index) as usize;
         for (entry, i) in self.entries.drain(..count).zip(self.snapshot_index + 1..) {
             if let Some(op) = entry.command.op() {
@@ -203,10 +224,18 @@ impl RaftLog {
     }
 
     /// Figure 13, step 7: discards the entire log; it now starts after a snapshot at `index` of
-    /// `term` whose prefix digest is `digest`.
-    pub fn reset_to_snapshot(&mut self, index: LogIndex, term: Term, digest: u64) {
+    /// `term` whose prefix digest is `digest` and whose configuration is `config` (step 8).
+    pub fn reset_to_snapshot(
+        &mut self,
+        index: LogIndex,
+        term: Term,
+        digest: u64,
+        config: Option<(LogIndex, Configuration)>,
+    ) {
         self.entries.clear();
         self.ids.clear();
+        self.configs.clear();
+        self.snapshot_config = config;
         self.snapshot_index = index;
         self.snapshot_term = term;
         self.snapshot_digest = digest;
@@ -223,6 +252,9 @@ impl RaftLog {
         );
         if let Some(op) = entry.command.op() {
             self.ids.insert(op.id, self.last_index() + 1);
+        }
+        if entry.command.config().is_some() {
+            self.configs.push(self.last_index() + 1);
         }
         self.entries.push(entry);
         self.last_index()
@@ -256,6 +288,26 @@ impl RaftLog {
             }
         }
         self.entries.truncate(keep);
+        while self.configs.last().is_some_and(|i| *i >= index) {
+            self.configs.pop();
+        }
+    }
+
+    /// The latest configuration entry in the log, `(index, configuration)`, if any (thesis §4.1:
+    /// a server uses it whether or not it is committed).
+    pub fn latest_config(&self) -> Option<(LogIndex, Configuration)> {
+        self.config_at(self.last_index())
+    }
+
+    /// The configuration entry in force at `index` (at or past the snapshot point): the latest at
+    /// or before it, or the snapshot's when compaction took it. What a snapshot taken at `index`
+    /// must carry, since the entry itself is compacted away.
+    pub fn config_at(&self, index: LogIndex) -> Option<(LogIndex, Configuration)> {
+        let Some(i) = self.configs.partition_point(|c| *c <= index).checked_sub(1) else {
+            return self.snapshot_config;
+        };
+        let at = self.configs[i];
+        self.get(at).and_then(|e| e.command.config()).map(|c| (at, c))
     }
 
     /// [`entry_digest`] folded over every entry, from [`DIGEST_EMPTY`], the compacted prefix
@@ -344,7 +396,7 @@ mod tests {
         assert!(log.entries_from(5, 10).is_empty());
         assert_eq!((log.last_index(), log.last_term()), (4, 2));
         assert_eq!(log.append(entry(4, 6)), 5);
-        log.reset_to_snapshot(9, 4, 77);
+        log.reset_to_snapshot(9, 4, 77, None);
         assert_eq!((log.last_index(), log.last_term(), log.first_index()), (9, 4, 10));
         assert_eq!(log.digest(), 77);
     }
@@ -357,6 +409,29 @@ mod tests {
         log.append(entry(1, 2));
         log.compact(1);
         log.truncate_from(1);
+    }
+
+    /// Thesis §4.1: the configuration in force is the latest configuration entry; a truncation
+    /// that removes it restores the one before; `config_at` is what a snapshot at an index keeps.
+    #[test]
+    fn the_latest_configuration_entry_is_in_force() {
+        use crate::raft::membership::Configuration;
+        use crate::sim::NodeId;
+        let c = |ids: &[u32]| Configuration::from_ids(ids.iter().map(|i| NodeId(*i)));
+        let mut log = RaftLog::new();
+        assert_eq!(log.latest_config(), None);
+        log.append(entry(1, 1));
+        log.append(Entry { term: 1, command: Command::Config(c(&[0, 1, 2])) });
+        log.append(entry(1, 2));
+        log.append(Entry { term: 2, command: Command::Config(c(&[0, 1])) });
+        assert_eq!(log.latest_config(), Some((4, c(&[0, 1]))));
+        assert_eq!(log.config_at(3), Some((2, c(&[0, 1, 2]))));
+        assert_eq!(log.config_at(1), None);
+        log.truncate_from(4);
+        assert_eq!(log.latest_config(), Some((2, c(&[0, 1, 2]))));
+        log.truncate_from(2);
+        assert_eq!(log.latest_config(), None);
+        assert_eq!(Command::Config(c(&[0])).id(), 0);
     }
 
     #[derive(Clone, Debug)]

@@ -23,6 +23,10 @@ pub struct RequestVote {
     pub candidate_id: NodeId,
     pub last_log_index: LogIndex,
     pub last_log_term: Term,
+    /// Thesis §4.2.3: the candidate stands because the leader asked it to (TimeoutNow), so a
+    /// server that has heard from that leader recently must not disregard the request. Not on
+    /// the wire's trace columns; always false without membership changes.
+    pub leadership_transfer: bool,
 }
 
 /// RequestVote results.
@@ -195,7 +199,8 @@ impl Message for Msg {
     /// (AppendEntries) or `match_index` (AppendEntriesReply). `detail` carries the rest of what a
     /// third party sees on the wire, so checkers can use the messages as evidence independent of
     /// the nodes' own rows: `last_term=T` (RequestVote), `granted` / `denied` (RequestVoteReply),
-    /// `prev_term=T entries=N commit=C` (AppendEntries), `success` / `failure`
+    /// `prev_term=T entries=N commit=C` (AppendEntries; followed by ` config=I:n0+n1+n2` for each
+    /// configuration entry it carries, at index I), `success` / `failure`
     /// (AppendEntriesReply; a rejection that names its request adds `reject=P`, its
     /// `prev_log_index`, and with fast backtracking `conflict_term=T` (absent when the follower's
     /// log ends before P) and `conflict_index=I`). A forwarded command shows, like a
@@ -221,12 +226,18 @@ impl Message for Msg {
             Msg::AppendEntries(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.prev_log_index);
-                row.detail = wire_detail(&[
+                let mut detail = wire_detail(&[
                     ("prev_term=", m.prev_log_term),
                     (" entries=", m.entries.len() as u64),
                     (" commit=", m.leader_commit),
-                ])
-                .into();
+                ]);
+                // Membership changes: each configuration entry carried, ` config=<index>:<members>`.
+                for (index, entry) in (m.prev_log_index + 1..).zip(&m.entries) {
+                    if let Some(c) = entry.command.config() {
+                        detail.push_str(&format!(" config={index}:{c}"));
+                    }
+                }
+                row.detail = detail.into();
             }
             Msg::AppendEntriesReply(m) => {
                 row.term = Some(m.term);
@@ -316,6 +327,7 @@ mod tests {
             candidate_id: NodeId(1),
             last_log_index: 7,
             last_log_term: 3,
+            leadership_transfer: false,
         });
         assert_eq!(described(&rv), ("request_vote", Some(4), Some(7)));
         let rvr = Msg::RequestVoteReply(RequestVoteReply { term: 4, vote_granted: true });
@@ -380,6 +392,7 @@ mod tests {
             candidate_id: NodeId(1),
             last_log_index: 7,
             last_log_term: 3,
+            leadership_transfer: false,
         });
         assert_eq!((described(&pv), detail(&pv)), (("pre_vote", Some(5), Some(7)), "last_term=3".into()));
         let pvr = Msg::PreVoteReply(RequestVoteReply { term: 5, vote_granted: true });

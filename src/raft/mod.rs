@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod log;
+pub mod membership;
 pub mod messages;
 pub mod node;
 pub mod sessions;
@@ -20,6 +21,7 @@ pub mod snapshot;
 
 pub use config::{Bug, RaftConfig, ReadMode};
 pub use log::{entry_digest, Command, Entry, LogIndex, RaftLog, Term, DIGEST_EMPTY};
+pub use membership::Configuration;
 pub use messages::{
     AppendEntries, AppendEntriesReply, ClientForward, InstallSnapshot, InstallSnapshotReply, Msg,
     RequestVote, RequestVoteReply, TimeoutNow,

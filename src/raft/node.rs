@@ -29,6 +29,7 @@ use crate::trace::{Event, Record, Value};
 
 use super::config::{Bug, RaftConfig};
 use super::log::{Command, Entry, LogIndex, RaftLog, Term};
+use super::membership::Configuration;
 use super::messages::Msg;
 use super::sessions::Sessions;
 use super::snapshot::Snapshot;
@@ -36,6 +37,7 @@ use super::snapshot::Snapshot;
 mod check_quorum;
 mod client;
 mod election;
+mod membership;
 mod persist;
 mod pipeline;
 mod pre_vote;
@@ -148,6 +150,15 @@ pub struct RaftNode {
     /// The term this node stands in because a leader sent it TimeoutNow.
     transfer_term: Option<Term>,
 
+    // Membership (node/membership.rs).
+    /// The configuration when the log holds no configuration entry: `raft.initial_members`
+    /// (`None`: every node, the classic cluster). A snapshot would replace it with its own.
+    base_config: Option<Configuration>,
+    /// Leaders: the new server being caught up before it is added (§4.2.1).
+    catchup: Option<membership::Catchup>,
+    /// The configuration last written in a `config` row: `(entry index, members)`. Volatile.
+    config_noted: Option<(LogIndex, Option<Configuration>)>,
+
     // Leaders, reinitialised after election; indexed by node id.
     /// Next log index to send to each server. Invariant: `match_index[p] < next_index[p]`.
     next_index: Vec<LogIndex>,
@@ -219,6 +230,9 @@ impl RaftNode {
             transfer: None,
             lease_given_up: false,
             transfer_term: None,
+            base_config: base_config(config, nodes),
+            catchup: None,
+            config_noted: None,
             next_index: vec![1; n],
             match_index: vec![0; n],
             flows: vec![pipeline::Flow::default(); n],
@@ -302,6 +316,12 @@ impl RaftNode {
         self.nodes as usize / 2 + 1
     }
 
+    /// The configuration this server uses now (thesis §4.1: the latest in its log); `None` when
+    /// the scenario changes no membership (every node is a member).
+    pub fn configuration(&self) -> Option<Configuration> {
+        self.members()
+    }
+
     // ---- Inputs -------------------------------------------------------------------------------
 
     /// Start or restart: a follower that knows no leader, waiting one election timeout.
@@ -313,6 +333,13 @@ impl RaftNode {
 
     fn on_election_timeout(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.role == Role::Leader {
+            return;
+        }
+        // §4.1: a server outside its configuration does not stand (its timer stays off until a
+        // leader's AppendEntries re-arms it) — unless that configuration may be uncommitted: a
+        // removed leader deposed before its removal committed must be able to finish it (§4.2.2),
+        // or the members, whose logs lack the entry, may never win its vote.
+        if !self.is_member(self.id) && self.config_index() <= self.commit_index {
             return;
         }
         if self.config.pre_vote {
@@ -327,6 +354,7 @@ impl RaftNode {
             self.heartbeat_tick += 1;
             self.start_read_round(ctx.now());
             self.broadcast_append_entries();
+            self.catchup_progress(ctx);
             ctx.set_timer(RaftTimer::Heartbeat, SimDuration::from_ms(self.config.heartbeat_ms));
         }
     }
@@ -343,6 +371,10 @@ impl RaftNode {
     /// Releases the handler's messages once every persist started so far (this handler's
     /// included) has completed: at once when none is in flight.
     fn flush_outbox(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.config.membership {
+            self.step_down_if_removed(ctx);
+            self.note_config_change(ctx);
+        }
         let delay = self.start_persist(ctx);
         for (to, msg) in self.outbox.drain(..) {
             if delay == SimDuration::ZERO {
@@ -359,6 +391,19 @@ impl RaftNode {
     }
 }
 
+/// `raft.initial_members` as a configuration; `None` (every node) without membership changes.
+fn base_config(config: &RaftConfig, nodes: u32) -> Option<Configuration> {
+    if !config.membership {
+        return None;
+    }
+    let all = Configuration::all(nodes);
+    let listed = config
+        .initial_members
+        .as_ref()
+        .map(|m| Configuration::from_ids(m.iter().filter_map(|t| NodeId::parse(t))));
+    Some(listed.unwrap_or(all))
+}
+
 /// Every node of a cluster of `nodes` but `me`, in id order.
 fn peers(me: NodeId, nodes: u32) -> impl Iterator<Item = NodeId> {
     (0..nodes).map(NodeId).filter(move |p| *p != me)
@@ -369,7 +414,11 @@ fn peers(me: NodeId, nodes: u32) -> impl Iterator<Item = NodeId> {
 /// `cas#<id> expect=<v|nil>`, the no-op msg `noop` alone.
 fn entry_record(event: Event, index: LogIndex, entry: &Entry) -> Record {
     let row = Record::new(event).term(entry.term).index(index);
-    let Command::Op(op) = entry.command else { return row.msg("noop") };
+    let op = match entry.command {
+        Command::Noop => return row.msg("noop"),
+        Command::Config(members) => return row.msg("config").detail(members.to_string()),
+        Command::Op(op) => op,
+    };
     match op.f {
         Func::Write { value } => row.key(op.key).value(Value::Id(value)),
         Func::Read => row.msg("get").key(op.key).detail(format!("get#{}", op.id)),
@@ -414,6 +463,8 @@ impl Protocol for RaftNode {
         self.transfer = None;
         self.lease_given_up = false;
         self.transfer_term = None;
+        self.catchup = None;
+        self.config_noted = None;
         self.next_index = vec![1; n];
         self.match_index = vec![0; n];
         self.flows = vec![pipeline::Flow::default(); n];
@@ -500,6 +551,8 @@ impl Protocol for RaftNode {
         self.check_quorum(ctx);
         match op {
             AdminOp::TransferLeadership { to } => self.start_transfer(ctx, to),
+            AdminOp::AddServer { node } => self.start_add_server(ctx, node),
+            AdminOp::RemoveServer { node } => self.start_remove_server(ctx, node),
         }
         self.flush_outbox(ctx);
     }

@@ -13,9 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::sim::NodeId;
-
 use super::log::{LogIndex, Term};
+use super::membership::Configuration;
 use super::sessions::Sessions;
 
 /// One snapshot. A leader sends it in chunks behind an `Arc`, so every chunk shares one copy.
@@ -31,11 +30,11 @@ pub struct Snapshot {
     pub state_machine: BTreeMap<u64, u64>,
     /// The client sessions as of `last_included_index`.
     pub sessions: Sessions,
-    /// The cluster configuration as of `last_included_index`: the voting members, in id order.
-    /// `None` while membership is static (every node of the scenario is a member); a membership
-    /// change stores the latest configuration entry at or below `last_included_index` here and a
-    /// node installing the snapshot adopts it (Figure 13, step 8).
-    pub config: Option<Vec<NodeId>>,
+    /// The configuration entry in force as of `last_included_index`, `(its index, members)`:
+    /// `None` when the log up to there held none (the base configuration applies). A node
+    /// installing the snapshot adopts it (Figure 13, step 8: "load snapshot's cluster
+    /// configuration"), so a compacted configuration entry still counts (thesis §4.1).
+    pub config: Option<(LogIndex, Configuration)>,
 }
 
 impl Snapshot {

@@ -70,6 +70,8 @@ pub enum FaultKind {
     Heal,
     Pause,
     Transfer,
+    AddServer,
+    RemoveServer,
 }
 
 /// One `[[faults]]` entry as written in the file.
@@ -80,7 +82,8 @@ pub struct FaultSpec {
     /// When the fault fires: ms, or `[min, max]` drawn from the seed.
     pub at_ms: MsOrRange,
     /// crash / restart / pause: `"n3"`, or `"leader"` (crash and pause); transfer: the target
-    /// `"n3"` (absent: the most up-to-date follower).
+    /// `"n3"` (absent: the most up-to-date follower); add_server: the node to add; remove_server:
+    /// the node to remove, or `"leader"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// crash only: bring the node back this long after the crash.
@@ -151,6 +154,14 @@ pub enum FaultAction {
     Transfer {
         to: Option<NodeId>,
     },
+    /// Membership change asked of the current leader: add a node (Raft thesis §4.2.1).
+    AddServer {
+        node: NodeId,
+    },
+    /// Membership change asked of the current leader: remove a node, or (`Leader`) itself.
+    RemoveServer {
+        target: Target,
+    },
 }
 
 fn parse_node(origin: &str, field: &str, text: &str, nodes: u32) -> Result<NodeId> {
@@ -217,6 +228,15 @@ impl FaultSpec {
             FaultKind::Transfer => {
                 if let Some(text) = self.node.as_deref() {
                     parse_node(origin, &node_field, text, nodes)?;
+                }
+            }
+            FaultKind::AddServer | FaultKind::RemoveServer => {
+                let leader_ok = self.action == FaultKind::RemoveServer;
+                let allowed = if leader_ok { "a node n0 … or \"leader\"" } else { "a node n0 …" };
+                match self.node.as_deref() {
+                    Some("leader") if leader_ok => {}
+                    Some(text) => drop(parse_node(origin, &node_field, text, nodes)?),
+                    None => return Err(Error::invalid(origin, node_field, "(missing)", allowed)),
                 }
             }
         }
@@ -332,6 +352,10 @@ impl FaultSpec {
                 pause: after(&self.pause_ms).unwrap_or_default(),
             },
             FaultKind::Transfer => FaultAction::Transfer { to: node() },
+            FaultKind::AddServer => FaultAction::AddServer { node: node().unwrap_or_default() },
+            FaultKind::RemoveServer => {
+                FaultAction::RemoveServer { target: node().map(Target::Node).unwrap_or(Target::Leader) }
+            }
         };
         (at, action)
     }

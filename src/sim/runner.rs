@@ -524,7 +524,32 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 }
             }
             FaultAction::Transfer { to } => self.transfer(to),
+            FaultAction::AddServer { node } => {
+                self.membership(AdminOp::AddServer { node }, format!("add_server {node}"))
+            }
+            FaultAction::RemoveServer { target } => {
+                let node = match target {
+                    Target::Node(n) => Some(n),
+                    Target::Leader => None,
+                };
+                let what = format!("remove_server {}", node.map_or("leader".to_owned(), |n| n.to_string()));
+                self.membership(AdminOp::RemoveServer { node }, what)
+            }
         }
+    }
+
+    /// Asks the node claiming leadership for a membership change (`Protocol::on_admin`), after a
+    /// kernel `note` row `add_server n4` / `remove_server n2` / `remove_server leader` at that node.
+    fn membership(&mut self, op: AdminOp, what: String) {
+        let Some(leader) = self.current_leader() else {
+            return self.emit(&mut Record::new(Event::Note).detail(format!("{what} skipped: no leader")));
+        };
+        if self.paused(leader) {
+            return self
+                .emit(&mut Record::new(Event::Note).node(leader).detail(format!("{what} skipped: paused")));
+        }
+        self.emit(&mut Record::new(Event::Note).node(leader).detail(what));
+        self.invoke(leader, |n, ctx| n.on_admin(ctx, op));
     }
 
     /// Asks the node claiming leadership to transfer it (`Protocol::on_admin`), after a kernel

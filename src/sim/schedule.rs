@@ -179,6 +179,8 @@ fn write_entry(out: &mut String, e: &Entry) {
                 }
                 FaultAction::Resume { node } => write!(out, "resume {node}"),
                 FaultAction::Transfer { to } => write!(out, "transfer {}", node_or(*to, "-")),
+                FaultAction::AddServer { node } => write!(out, "add_server {node}"),
+                FaultAction::RemoveServer { target } => write!(out, "remove_server {}", target_text(*target)),
             }
         }
         Entry::ChaosCrash { at, victim, down } => {
@@ -295,7 +297,9 @@ impl<'a> Fields<'a> {
 const SEND_FORM: &str = "send TIME_US FROM TO K deliver DELAY_US | drop DELAY_US | dup DELAY_US DELAY2_US";
 const FAULT_FORM: &str = "fault TIME_US crash NODE|leader RESTART_AFTER_US|- | restart NODE | \
                           partition NAME CUT HEAL_AFTER_US|- | heal NAME|* | pause NODE|leader PAUSE_US | \
-                          transfer NODE|-";
+                          transfer NODE|- | add_server NODE | remove_server NODE|leader";
+
+const ACTIONS: &str = "crash, restart, partition, heal, pause, transfer, add_server or remove_server";
 
 fn parse_entry(origin: &str, line: &str, nodes: u32) -> Result<Entry> {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -323,7 +327,7 @@ fn parse_entry(origin: &str, line: &str, nodes: u32) -> Result<Entry> {
         }
         "fault" => {
             let at = at(&f)?;
-            let action_word = f.word(2, "action", "crash, restart, partition, heal, pause or transfer")?;
+            let action_word = f.word(2, "action", ACTIONS)?;
             let (action, n) = match action_word {
                 "crash" => (
                     FaultAction::Crash {
@@ -355,6 +359,8 @@ fn parse_entry(origin: &str, line: &str, nodes: u32) -> Result<Entry> {
                     },
                     5,
                 ),
+                "add_server" => (FaultAction::AddServer { node: f.node(3, "node")? }, 4),
+                "remove_server" => (FaultAction::RemoveServer { target: f.target(3, "node")? }, 4),
                 "transfer" => {
                     let to = match f.word(3, "node", "a node, or - for the most up-to-date follower")? {
                         "-" => None,
@@ -362,9 +368,7 @@ fn parse_entry(origin: &str, line: &str, nodes: u32) -> Result<Entry> {
                     };
                     (FaultAction::Transfer { to }, 4)
                 }
-                other => {
-                    return Err(f.bad("action", other, "crash, restart, partition, heal, pause or transfer"))
-                }
+                other => return Err(f.bad("action", other, ACTIONS)),
             };
             f.count(n, FAULT_FORM)?;
             Ok(Entry::Fault { at, action })

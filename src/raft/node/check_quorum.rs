@@ -47,8 +47,10 @@ impl RaftNode {
         let recent = |p: &NodeId| {
             now <= self.last_heard[p.index()] + window || (stale_ok && self.ever_heard[p.index()])
         };
-        let heard = 1 + peers(self.id, self.nodes).filter(recent).count();
-        if heard >= self.majority() {
+        // Members only (thesis §4.1); this leader counts itself only while a member.
+        let heard_peers = peers(self.id, self.nodes).filter(|p| self.is_member(*p)).filter(recent).count();
+        let heard = 1 + heard_peers;
+        if heard_peers >= self.peer_acks_needed() {
             return;
         }
         let detail = format!(

@@ -53,7 +53,7 @@ impl RaftNode {
         self.note_role(ctx);
         ctx.note(Record::new(Event::Vote).peer(self.id).term(self.current_term));
         self.votes_granted = BTreeSet::from([self.id]);
-        if self.votes_granted.len() >= self.majority() {
+        if self.votes_win() {
             // A cluster of one: its own vote is a majority.
             self.become_leader(ctx);
             return;
@@ -64,6 +64,7 @@ impl RaftNode {
             candidate_id: self.id,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
+            leadership_transfer: self.transfer_term == Some(self.current_term),
         };
         for peer in peers(self.id, self.nodes) {
             self.outbox.push((peer, Msg::RequestVote(request.clone())));
@@ -112,6 +113,12 @@ impl RaftNode {
     // ---- RequestVote (§5.2, §5.4.1) -----------------------------------------------------------
 
     pub(super) fn handle_request_vote(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, req: RequestVote) {
+        if self.disregard_request_vote(ctx.now(), req.leadership_transfer) {
+            // §4.2.3: a leader is in touch; the request may come from a removed server.
+            let row = Record::new(Event::Note).msg("disregard").peer(from).term(req.term);
+            ctx.note(row.detail("request_vote: a leader was heard within election_timeout_ms[0]"));
+            return;
+        }
         self.observe_term(ctx, req.term);
         // §5.4.1: the candidate's log must be at least as up-to-date: later last term, or the same
         // last term and at least as long.
@@ -150,7 +157,7 @@ impl RaftNode {
         }
         // A set: a duplicated reply is one vote.
         self.votes_granted.insert(from);
-        if self.votes_granted.len() >= self.majority() {
+        if self.votes_win() {
             self.become_leader(ctx);
         }
     }

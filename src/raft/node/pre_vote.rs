@@ -29,7 +29,7 @@ impl RaftNode {
         self.role = Role::PreCandidate;
         self.note_role(ctx);
         self.pre_votes_granted = BTreeSet::from([self.id]);
-        if self.pre_votes_granted.len() >= self.majority() {
+        if self.is_quorum(&self.pre_votes_granted) {
             // A cluster of one needs nobody's opinion.
             self.start_election(ctx);
             return;
@@ -40,6 +40,7 @@ impl RaftNode {
             candidate_id: self.id,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
+            leadership_transfer: false,
         };
         for peer in peers(self.id, self.nodes) {
             self.outbox.push((peer, Msg::PreVote(request.clone())));
@@ -79,7 +80,7 @@ impl RaftNode {
         }
         // A set: a duplicated grant is one grant.
         self.pre_votes_granted.insert(from);
-        if self.pre_votes_granted.len() >= self.majority() {
+        if self.is_quorum(&self.pre_votes_granted) {
             self.start_election(ctx);
         }
     }

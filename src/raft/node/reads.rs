@@ -85,7 +85,7 @@ impl RaftNode {
             r.starts.pop_front();
         }
         r.starts.push_back((r.round, now));
-        if self.majority() == 1 {
+        if self.peer_acks_needed() == 0 {
             self.reads.acked_round = self.reads.round;
             self.reads.acked_start = Some(now);
         }
@@ -94,7 +94,9 @@ impl RaftNode {
     /// A reply of the current term answered round `round`. The highest round that a majority
     /// (this leader included) has acked at or after is confirmed.
     pub(super) fn read_round_acked(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, round: u64) {
-        let (nodes, majority) = (self.nodes as usize, self.majority());
+        let (nodes, need) = (self.nodes as usize, self.peer_acks_needed());
+        let members = self.members();
+        let me = self.id.index();
         let r = &mut self.reads;
         if round > r.round || round <= r.acked_round {
             return;
@@ -105,10 +107,12 @@ impl RaftNode {
             return;
         }
         *slot = round;
+        // Members only (thesis §4.1); `need` counts this leader if it is one.
+        let counted = |i: usize| i != me && members.map_or(true, |c| c.contains(NodeId(i as u32)));
         let mut rounds: Vec<u64> =
-            r.peer_round.iter().enumerate().filter(|(i, _)| *i != self.id.index()).map(|(_, x)| *x).collect();
+            r.peer_round.iter().enumerate().filter(|(i, _)| counted(*i)).map(|(_, x)| *x).collect();
         rounds.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = rounds.get(majority.saturating_sub(2)).copied().unwrap_or(0);
+        let confirmed = rounds.get(need.saturating_sub(1)).copied().unwrap_or(0);
         if confirmed <= r.acked_round {
             return;
         }
@@ -219,7 +223,7 @@ impl RaftNode {
         if need_round {
             self.start_read_round(ctx.now());
             self.broadcast_append_entries();
-            if self.majority() == 1 {
+            if self.peer_acks_needed() == 0 {
                 self.serve_reads(ctx);
             }
         }

@@ -5,7 +5,7 @@ use crate::protocol::Ctx;
 use crate::sim::NodeId;
 use crate::trace::{Event, Record};
 
-use super::{entry_record, peers, RaftNode, Role};
+use super::{entry_record, RaftNode, Role};
 use crate::raft::log::{Command, Entry, LogIndex};
 use crate::raft::messages::{AppendEntries, AppendEntriesReply, Msg};
 use crate::raft::Bug;
@@ -179,6 +179,7 @@ impl RaftNode {
             if self.pipelined_ack(from, reply.match_index.min(last)) {
                 self.advance_commit_index(ctx);
                 self.fill_window(from);
+                self.catchup_progress(ctx);
             }
         } else if let (false, Some(rejected)) = (reply.success, reply.rejected_prev) {
             self.named_rejection(from, &reply, rejected);
@@ -192,6 +193,7 @@ impl RaftNode {
             self.match_index[p] = matched;
             self.next_index[p] = self.next_index[p].max(matched + 1);
             self.advance_commit_index(ctx);
+            self.catchup_progress(ctx);
             if self.next_index[p] <= self.log.last_index() {
                 self.send_append_entries(from);
             }
@@ -219,7 +221,7 @@ impl RaftNode {
     }
 
     pub(super) fn broadcast_append_entries(&mut self) {
-        for peer in peers(self.id, self.nodes) {
+        for peer in self.replication_targets() {
             if self.config.pipelined() {
                 self.pipelined_heartbeat(peer);
             } else {
@@ -236,12 +238,8 @@ impl RaftNode {
     pub(super) fn advance_commit_index(&mut self, ctx: &mut Ctx<'_, Self>) {
         // The leader's own copy counts once durable (node/persist.rs).
         self.match_index[self.id.index()] = self.durable_prefix();
-        let mut matched = std::mem::take(&mut self.matched);
-        matched.clear();
-        matched.extend_from_slice(&self.match_index);
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        let n = matched[self.majority() - 1];
-        self.matched = matched;
+        // Over the configuration in force (thesis §4.1), this leader counted only if a member.
+        let Some(n) = self.quorum_match() else { return };
         if n <= self.commit_index {
             return;
         }
@@ -274,7 +272,7 @@ impl RaftNode {
                 unreachable!("index {index} <= last index {}", self.log.last_index());
             };
             match entry.command {
-                Command::Noop => ctx.note(entry_record(Event::Apply, index, &entry)),
+                Command::Noop | Command::Config(_) => ctx.note(entry_record(Event::Apply, index, &entry)),
                 Command::Op(op) => self.apply_op(ctx, index, &entry, op),
             }
         }

@@ -72,7 +72,7 @@ impl RaftNode {
             digest,
             state_machine: self.state_machine.clone(),
             sessions: self.sessions.clone(),
-            config: None,
+            config: self.log.config_at(index),
         };
         self.snapshot = Some(Arc::new(snapshot));
         self.log.compact(index.saturating_sub(self.config.snapshot_trailing));
@@ -180,11 +180,12 @@ impl RaftNode {
             return;
         }
         if let Some((snapshot, offset)) = &mut self.snapshot_sending[p] {
-            // A reply about the transfer under way; a stale or duplicated one names an older
-            // offset. 0 means the follower starts over (it restarted).
-            if snapshot.last_included_index == reply.last_included_index
-                && (reply.received > *offset || reply.received == 0)
-            {
+            // A reply about the transfer under way names what the follower holds: resume from
+            // there. A smaller offset is a stale or duplicated reply, or a follower that started
+            // over (a restart, or a late duplicate of chunk 0): resending from it costs a chunk
+            // if stale (the follower answers with its real offset), and ignoring it would
+            // livelock a follower that did start over (hunt seed 848, snapshots + membership).
+            if snapshot.last_included_index == reply.last_included_index && reply.received != *offset {
                 *offset = reply.received;
                 self.send_snapshot_chunk(from);
             }
@@ -245,7 +246,7 @@ impl RaftNode {
             self.log.compact(index);
         } else {
             // 7. Discard the entire log.
-            self.log.reset_to_snapshot(index, term, snapshot.digest);
+            self.log.reset_to_snapshot(index, term, snapshot.digest, snapshot.config);
             self.log_dirty_from(index + 1);
         }
         // 8. Reset the state machine using the snapshot's contents.

@@ -44,14 +44,18 @@ impl RaftNode {
             return skip(ctx, "a transfer is under way");
         }
         // Most up to date: the highest match_index, the lowest id among equals.
-        let best =
-            peers(self.id, self.nodes).max_by_key(|p| (self.match_index[p.index()], std::cmp::Reverse(p.0)));
+        let best = peers(self.id, self.nodes)
+            .filter(|p| self.is_member(*p))
+            .max_by_key(|p| (self.match_index[p.index()], std::cmp::Reverse(p.0)));
         if to == Some(self.id) {
             return skip(ctx, "the target leads already");
         }
         let Some(target) = to.or(best) else {
             return skip(ctx, "no other node");
         };
+        if !self.is_member(target) {
+            return skip(ctx, "the target is not in the configuration");
+        }
         ctx.note(Record::new(Event::Note).peer(target).term(self.current_term).detail("transfer start"));
         self.transfer = Some(Transfer { target, timeout_now_sent: false });
         let abort_after = SimDuration::from_ms(self.config.election_timeout_ms[1]);
@@ -112,7 +116,8 @@ impl RaftNode {
     /// TimeoutNow from the leader: stand at once, skipping the timer and any pre-vote.
     pub(super) fn handle_timeout_now(&mut self, ctx: &mut Ctx<'_, Self>, m: TimeoutNow) {
         self.observe_term(ctx, m.term);
-        if m.term < self.current_term || self.role == Role::Leader {
+        // A server outside its configuration does not stand (thesis §4.1), transfer or not.
+        if m.term < self.current_term || self.role == Role::Leader || !self.is_member(self.id) {
             return;
         }
         self.transfer_term = Some(self.current_term + 1);
