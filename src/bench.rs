@@ -226,6 +226,18 @@ pub fn raft_scaled(events: u64, overrides: &[String]) -> Result<Scenario> {
     Scenario::from_str(DEFAULT_RAFT.0, DEFAULT_RAFT.1, &all)
 }
 
+/// The default Raft scenario for `dsim bench --memory`: stopped at `events` events, with the
+/// workload's request cap lifted so the 50 commands/s go on for the whole run, then `overrides`.
+pub fn raft_memory(events: u64, overrides: &[String]) -> Result<Scenario> {
+    let mut all = vec![
+        "duration_ms=1000000000".to_owned(),
+        format!("events_max={events}"),
+        "workload.requests_max=1000000000000".to_owned(),
+    ];
+    all.extend_from_slice(overrides);
+    Scenario::from_str(DEFAULT_RAFT.0, DEFAULT_RAFT.1, &all)
+}
+
 /// The default eventual KV scenario (`sims/eventual.toml`: 3 nodes, Dynamo-style, 10 % loss)
 /// with writes for the whole `duration_ms`.
 pub fn eventual_steady(duration_ms: u64) -> Result<Scenario> {

@@ -99,7 +99,7 @@ impl ClientOp {
         row.index = Some(self.id);
         row.key = Some(self.key);
         row.value = self.written().map_or(Value::None, Value::Id);
-        let mut detail = format!("p{}", self.process);
+        let mut detail = process_detail(self.process);
         if let Func::Cas { expected, .. } = self.f {
             match expected {
                 Some(v) => {
@@ -118,12 +118,22 @@ impl ClientOp {
         row.index = Some(self.id);
         row.key = Some(self.key);
         row.value = self.written().map_or(Value::None, Value::Id);
-        row.detail = Cow::Owned(if attempt == 0 {
-            format!("p{}", self.process)
-        } else {
-            format!("p{} attempt={attempt}", self.process)
-        });
+        let mut detail = process_detail(self.process);
+        if attempt > 0 {
+            detail.push_str(" attempt=");
+            detail.push_str(itoa::Buffer::new().format(attempt));
+        }
+        row.detail = Cow::Owned(detail);
     }
+}
+
+/// `p<process>`, the start of a client row's detail, spelt without the formatting machinery (three
+/// rows per operation carry it).
+fn process_detail(process: u64) -> String {
+    let mut detail = String::with_capacity(24);
+    detail.push('p');
+    detail.push_str(itoa::Buffer::new().format(process));
+    detail
 }
 
 /// A node's answer to an operation.

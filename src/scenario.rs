@@ -28,7 +28,7 @@ pub const DEFAULT_EVENTUAL: (&str, &str) = ("sims/eventual.toml", include_str!("
 
 /// Every scenario in `sims/`, compiled in, so `dsim run sims/raft_chaos.toml` (and every replay
 /// command a sweep prints) works from any directory.
-pub const EMBEDDED: [(&str, &str); 15] = [
+pub const EMBEDDED: [(&str, &str); 16] = [
     DEFAULT_RAFT,
     DEFAULT_EVENTUAL,
     ("sims/raft_faults.toml", include_str!("../sims/raft_faults.toml")),
@@ -41,6 +41,7 @@ pub const EMBEDDED: [(&str, &str); 15] = [
     ("sims/raft_minority_leader.toml", include_str!("../sims/raft_minority_leader.toml")),
     ("sims/raft_transfer.toml", include_str!("../sims/raft_transfer.toml")),
     ("sims/raft_production.toml", include_str!("../sims/raft_production.toml")),
+    ("sims/raft_snapshot.toml", include_str!("../sims/raft_snapshot.toml")),
     ("sims/eventual_seed.toml", include_str!("../sims/eventual_seed.toml")),
     ("sims/eventual_partition.toml", include_str!("../sims/eventual_partition.toml")),
     ("sims/eventual_quorum.toml", include_str!("../sims/eventual_quorum.toml")),

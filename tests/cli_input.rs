@@ -44,6 +44,22 @@ fn out_of_range_overrides_name_the_set_the_field_and_the_range() {
         refused(&["run", "--set", &set], &[&field, "[1, 1024]"]);
     }
     refused(&["run", "--set", "raft.fast_backtrack=3"], &["fast_backtrack"]);
+    refused(
+        &["run", "--set", "raft.snapshot_chunk_entries=0"],
+        &["raft.snapshot_chunk_entries = 0", "[1, 100000000]"],
+    );
+    refused(&["run", "--set", "raft.snapshot_every=100000001"], &["raft.snapshot_every = 100000001"]);
+    refused(
+        &["run", "--set", "raft.bug=\"entries_before_snapshot\""],
+        &["raft.bug = entries_before_snapshot", "needs raft.snapshot_every > 0"],
+    );
+}
+
+#[test]
+fn bench_memory_refuses_a_bad_max_or_override_before_running_anything() {
+    refused(&["bench", "--memory", "--memory-max", "5000000"], &["--memory-max", "5000000", "power of ten"]);
+    refused(&["bench", "--memory", "--memory-max", "100000"], &["--memory-max", "100000"]);
+    refused(&["bench", "--memory", "--set", "raft.heartbeat_ms=0"], &["raft.heartbeat_ms = 0"]);
 }
 
 #[test]
@@ -111,4 +127,14 @@ fn every_scenario_in_sims_is_embedded_and_matches_its_file() {
     // From a directory without sims/, the names still work.
     let dir = tempfile::tempdir().unwrap();
     dsim().current_dir(dir.path()).args(["run", "sims/raft_chaos.toml"]).assert().success();
+}
+
+#[test]
+fn a_memory_point_reports_its_events_and_peak_rss() {
+    // The child `dsim bench --memory` spawns per point: one JSON line, the events asked for.
+    let out = dsim().args(["bench", "--memory-point", "20000"]).assert().success().get_output().clone();
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["events"], 20_000, "{line}");
+    assert_eq!(line["violations"], 0, "{line}");
+    assert!(line["peak_rss_kib"].as_u64().is_some_and(|k| k > 0), "{line}");
 }

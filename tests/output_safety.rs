@@ -362,9 +362,17 @@ fn settings_without_effect_are_warned_about() {
     }
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["warnings"].as_array().map(|w| w.len()), Some(3), "{json}");
+    // The text summary says it too, on a `note` line: a long run does not go quiet unexplained.
+    let out = dsim().arg("run").arg(&scenario).assert().success().get_output().clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l.starts_with("  note ") && l.contains("workload.requests_max = 3: reached")),
+        "{stdout}"
+    );
     // A run without such settings warns about nothing.
     let out = dsim().args(["run", "--set", "duration_ms=300"]).assert().success().get_output().clone();
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("  note "));
     refused(
         &["sweep", "--param", "nodes=3", "--shard", "1/2", "--shard-count", "2"],
         &["--shard-count", "auto"],

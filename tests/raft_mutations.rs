@@ -30,6 +30,12 @@
 //! `transfer_keeps_accepting` on sims/raft_transfer.toml (lease reads across a transfer whose old
 //! leader hears nothing back: `linearizable`).
 //!
+//! The two bugs of log compaction (issue 15) on the hunt with snapshots every 10 applies:
+//! `entries_before_snapshot` (entries land at the wrong indexes: `log_matching`,
+//! `state_machine_safety`) and, with fast elections so that resent chunks arrive late,
+//! `snapshot_older_than_commit` (a follower moves `commit_index` and `last_applied` back:
+//! `commit_apply`, and `committed_kept` when the reset log drops committed entries).
+//!
 //! `cargo test --release --test raft_mutations -- --ignored --nocapture mutation_table` prints
 //! the full table: bug -> checkers -> first failing seed -> share of seeds 1..=500 caught.
 
@@ -55,6 +61,20 @@ const FAST_ELECTIONS: &[&str] =
 /// Pipelined replication with fast backtracking: the hunt's duplicates and heavy-tailed latency
 /// reorder the replies of the requests in flight (what `pipeline_match_regress` gets wrong).
 const PIPELINED: &[&str] = &["raft.max_inflight_appends=8", "raft.fast_backtrack=true"];
+
+/// Log compaction on (issue 15): a snapshot every 10 applies, sent in chunks of 4 entries' worth.
+const SNAPSHOTS: &[&str] = &["raft.snapshot_every=10", "raft.snapshot_chunk_entries=4"];
+
+/// Log compaction with fast elections: heartbeats every 5 ms resend the chunk in flight often,
+/// so late copies of a snapshot a follower already installed are common (what
+/// `snapshot_older_than_commit` gets wrong).
+const SNAPSHOTS_FAST: &[&str] = &[
+    "raft.snapshot_every=10",
+    "raft.snapshot_chunk_entries=4",
+    "raft.heartbeat_ms=5",
+    "raft.election_timeout_ms=[20,40]",
+    "raft.lease_drift_margin_ms=5",
+];
 
 /// One row of the suite: the bug, where it is hunted, the checkers expected to catch it (any one
 /// of them firing counts), and the seed budget it must be caught within.
@@ -137,6 +157,20 @@ const CASES: &[Case] = &[
         overrides: &[],
         checkers: &["linearizable"],
         budget: 20,
+    },
+    Case {
+        bug: Bug::SnapshotOlderThanCommit,
+        file: HUNT,
+        overrides: SNAPSHOTS_FAST,
+        checkers: &["commit_apply", "committed_kept"],
+        budget: 20,
+    },
+    Case {
+        bug: Bug::EntriesBeforeSnapshot,
+        file: HUNT,
+        overrides: SNAPSHOTS,
+        checkers: &["log_matching", "state_machine_safety"],
+        budget: 10,
     },
 ];
 
@@ -252,6 +286,24 @@ fn correct_raft_with_the_deployed_switches_is_clean() {
         let case = CASES.iter().find(|c| c.bug == bug).expect("case");
         let seeds = if case.file.0 == HUNT.0 { 150 } else { 50 };
         for (seed, props) in sweep(case, Bug::None, 1..=seeds) {
+            let sets: Vec<String> = case.overrides.iter().map(|o| format!(" --set {o}")).collect();
+            assert!(
+                props.is_empty(),
+                "seed {seed}: {props:?}\nreplay: dsim run {} --seed {seed}{}",
+                case.file.0,
+                sets.concat()
+            );
+        }
+    }
+}
+
+/// The same with log compaction on (issue 15): the hunt with snapshots, and with snapshots and
+/// fast elections.
+#[test]
+fn correct_raft_with_snapshots_is_clean() {
+    for bug in [Bug::SnapshotOlderThanCommit, Bug::EntriesBeforeSnapshot] {
+        let case = CASES.iter().find(|c| c.bug == bug).expect("case");
+        for (seed, props) in sweep(case, Bug::None, 1..=100) {
             let sets: Vec<String> = case.overrides.iter().map(|o| format!(" --set {o}")).collect();
             assert!(
                 props.is_empty(),

@@ -77,6 +77,7 @@ impl Checker for AcksMatch {
             Event::Append,
             Event::Store,
             Event::Truncate,
+            Event::InstallSnapshot,
             Event::Crash,
         ])
     }
@@ -104,7 +105,7 @@ impl Checker for AcksMatch {
                 self.term.insert(node, 0);
                 self.leading.insert(node, 0);
             }
-            Event::Append | Event::Store | Event::Truncate => self.logs.observe(row),
+            Event::Append | Event::Store | Event::Truncate | Event::InstallSnapshot => self.logs.observe(row),
             _ => {}
         }
     }

@@ -101,7 +101,9 @@ impl Checker for CheckQuorum {
             (Event::Send, Some(term), _) if row.msg == wire::APPEND_ENTRIES => {
                 self.check_send(row, node, term, out)
             }
-            (Event::Deliver, Some(term), Some(peer)) if row.msg == wire::APPEND_ENTRIES_REPLY => {
+            (Event::Deliver, Some(term), Some(peer))
+                if row.msg == wire::APPEND_ENTRIES_REPLY || row.msg == wire::INSTALL_SNAPSHOT_REPLY =>
+            {
                 self.heard.insert((node, term, peer), row.time_us);
             }
             _ => {}

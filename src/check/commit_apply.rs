@@ -7,6 +7,10 @@
 //! Both indexes are volatile state (Figure 2), so a `crash` or `restart` resets them to 0; the log
 //! persists, and so does the last index tracked here.
 //!
+//! A snapshot (Raft §7) moves both at once: an `install_snapshot` row sets `commit_index` and
+//! `last_applied` to its index, which must not be below `last_applied` (Figure 13 only ever moves a
+//! follower forward: a snapshot older than what it applied would roll its state machine back).
+//!
 //! Read commands go through the log and are applied with an `apply` row (msg `get`) like any other
 //! entry; a Raft `read` row, if the node writes one too, is not counted as an apply.
 
@@ -54,6 +58,23 @@ impl CommitApply {
         state.commit_index = at.index;
     }
 
+    fn check_install(&mut self, row: &Record, at: At, out: &mut Vec<Violation>) {
+        if crate::check::raft_log::install_reset(row).is_some() {
+            self.last_index.insert(at.node, at.index);
+        }
+        let state = self.volatile.entry_or_default(at.node);
+        if at.index < state.last_applied {
+            let message = format!(
+                "{} installed a snapshot at index {} below its last_applied {} (commit_index {}): its \
+                 state machine moved back",
+                at.node, at.index, state.last_applied, state.commit_index
+            );
+            out.push(Violation::at(Self::NAME, row, message));
+        }
+        state.commit_index = at.index;
+        state.last_applied = at.index;
+    }
+
     fn check_apply(&mut self, row: &Record, at: At, out: &mut Vec<Violation>) {
         let state = self.volatile.entry_or_default(at.node);
         if at.index != state.last_applied + 1 {
@@ -86,6 +107,7 @@ impl Checker for CommitApply {
             Event::Truncate,
             Event::Commit,
             Event::Apply,
+            Event::InstallSnapshot,
         ])
     }
 
@@ -108,6 +130,11 @@ impl Checker for CommitApply {
             Event::Commit => {
                 if let Some(at) = At::of(row) {
                     self.check_commit(row, at, out);
+                }
+            }
+            Event::InstallSnapshot => {
+                if let Some(at) = At::of(row) {
+                    self.check_install(row, at, out);
                 }
             }
             Event::Apply => {

@@ -152,6 +152,7 @@ impl Checker for CommittedKept {
             Event::Append,
             Event::Store,
             Event::Truncate,
+            Event::InstallSnapshot,
             Event::Commit,
             Event::Crash,
         ])
@@ -202,6 +203,18 @@ impl Checker for CommittedKept {
                     self.check_truncate(row, node, index, out);
                 }
                 self.logs.observe(row);
+            }
+            Event::InstallSnapshot => {
+                // Figure 13 step 7 discards the log after the snapshot point: a truncation there
+                // (the prefix it replaces is committed, so it holds the committed entries).
+                if let Some(at) = crate::check::raft_log::install_reset(row) {
+                    self.check_truncate(row, node, at.index + 1, out);
+                    self.logs.observe(row);
+                }
+                if let Some(index) = row.index {
+                    let c = self.commit_index.entry_or_default(node);
+                    *c = (*c).max(index);
+                }
             }
             Event::Commit => {
                 if let Some(index) = row.index {

@@ -14,11 +14,11 @@
 //! is caught here, even if no other property notices.
 
 use crate::check::node_map::NodeMap;
-use crate::check::raft_log::wire;
+use crate::check::raft_log::{command_id, install_reset, wire};
 use crate::check::{Checker, Violation};
 use crate::raft::{entry_digest, DIGEST_EMPTY};
 use crate::sim::NodeId;
-use crate::trace::{Event, Record, Value};
+use crate::trace::{Event, Record};
 
 #[derive(Clone, Debug, Default)]
 struct Implied {
@@ -26,6 +26,8 @@ struct Implied {
     log: Vec<(u64, u64)>,
     commit: u64,
     term: u64,
+    /// An install reset the log and no node held the snapshot's prefix: the digest is unknown.
+    prefix_unknown: bool,
     /// Crashed and not restarted: its final row shows what it would restart with, which only its
     /// restart rows reveal, so a node down at the end is not compared.
     down: bool,
@@ -56,7 +58,7 @@ impl FinalState {
         if row.index != Some(implied.log.len() as u64) {
             wrong.push(format!("last index {:?}, rows imply {}", row.index, implied.log.len()));
         }
-        if real_digest != Some(digest) {
+        if real_digest != Some(digest) && !implied.prefix_unknown {
             wrong.push(format!("log digest {}, rows imply {digest:016x}", field("digest").unwrap_or("?")));
         }
         if real_commit != Some(implied.commit) {
@@ -75,18 +77,31 @@ impl FinalState {
     }
 }
 
-/// The command id an entry row shows: a put's value id, or the id in a get's `get#<id>` detail.
-/// The command identity an `append` / `store` row shows, as `raft::Command::id` defines it: a
-/// read's or cas's op id from `detail` (`get#<id>`, `cas#<id> …`), a write's value id (its op id),
-/// 0 for the §8 no-op.
-fn command_id(row: &Record) -> u64 {
-    let first = row.detail.split(' ').next().unwrap_or("");
-    if let Some(id) = first.strip_prefix("get#").or_else(|| first.strip_prefix("cas#")) {
-        return id.parse().unwrap_or(0);
-    }
-    match row.value {
-        Value::Id(v) => v,
-        _ => 0,
+impl FinalState {
+    /// An `install_snapshot` row: `commit_index` becomes its index; with `log=reset` the log is
+    /// the prefix of a node holding the snapshot's last entry (`raft_log` module comment).
+    fn install(&mut self, row: &Record, node: NodeId) {
+        if let Some(at) = install_reset(row) {
+            let i = at.index as usize;
+            let holder = self.nodes.iter().find(|(n, other)| {
+                *n != node && other.log.get(i.wrapping_sub(1)).is_some_and(|(t, _)| *t == at.term)
+            });
+            let (log, unknown) = match holder {
+                Some((_, other)) => (other.log[..i].to_vec(), other.prefix_unknown),
+                None if i <= 1 << 20 => {
+                    let mut log = vec![(0, 0); i];
+                    log[i - 1].0 = at.term;
+                    (log, true)
+                }
+                None => return,
+            };
+            let implied = self.nodes.entry_or_default(node);
+            implied.log = log;
+            implied.prefix_unknown = unknown;
+        }
+        if let Some(index) = row.index {
+            self.nodes.entry_or_default(node).commit = index;
+        }
     }
 }
 
@@ -106,6 +121,7 @@ impl Checker for FinalState {
             Event::Store,
             Event::Truncate,
             Event::Commit,
+            Event::InstallSnapshot,
             Event::Final,
         ])
     }
@@ -119,6 +135,10 @@ impl Checker for FinalState {
             return;
         }
         if row.event == Event::Deliver && !wire::is_rpc(row) {
+            return;
+        }
+        if row.event == Event::InstallSnapshot {
+            self.install(row, node);
             return;
         }
         let implied = self.nodes.entry_or_default(node);

@@ -58,7 +58,15 @@ impl Checker for LeaderAppendOnly {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Role, Event::Crash, Event::Restart, Event::Append, Event::Store, Event::Truncate])
+        Some(&[
+            Event::Role,
+            Event::Crash,
+            Event::Restart,
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::InstallSnapshot,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
@@ -91,6 +99,11 @@ impl Checker for LeaderAppendOnly {
                     out.push(Violation::at(Self::NAME, row, message));
                 }
                 self.last_index.insert(node, at.index);
+            }
+            Event::InstallSnapshot => {
+                if let Some(at) = crate::check::raft_log::install_reset(row) {
+                    self.last_index.insert(node, at.index);
+                }
             }
             Event::Truncate => {
                 let Some(index) = row.index else { return };

@@ -137,7 +137,14 @@ impl Checker for LeaderCompleteness {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Append, Event::Store, Event::Truncate, Event::Commit, Event::Role])
+        Some(&[
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::InstallSnapshot,
+            Event::Commit,
+            Event::Role,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
@@ -148,6 +155,13 @@ impl Checker for LeaderCompleteness {
                     self.lower_mark(node, index);
                 }
                 self.logs.observe(row);
+            }
+            Event::InstallSnapshot => {
+                if let Some(at) = crate::check::raft_log::install_reset(row) {
+                    if let Some(changed) = self.logs.install(at) {
+                        self.lower_mark(node, changed);
+                    }
+                }
             }
             Event::Commit => {
                 if let Some(at) = At::of(row) {

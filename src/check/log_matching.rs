@@ -125,7 +125,7 @@ impl Checker for LogMatching {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Append, Event::Store, Event::Truncate])
+        Some(&[Event::Append, Event::Store, Event::Truncate, Event::InstallSnapshot])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
@@ -136,7 +136,7 @@ impl Checker for LogMatching {
                 }
                 self.logs.observe(row);
             }
-            Event::Truncate => self.logs.observe(row),
+            Event::Truncate | Event::InstallSnapshot => self.logs.observe(row),
             _ => {}
         }
     }

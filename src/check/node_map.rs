@@ -3,7 +3,8 @@
 //! Checkers look up a node's state on almost every row they read; a `Vec` indexed by the id is a
 //! load where a `BTreeMap` is a search. Ids come from trace files too, and a hand-made row may name
 //! `n4000000000`: ids below [`NodeMap::DENSE_MAX`] live in the `Vec`, larger ones in a `BTreeMap`,
-//! so no id can make the map allocate more than a few kilobytes per slot kind. Nothing iterates it.
+//! so no id can make the map allocate more than a few kilobytes per slot kind. Only [`NodeMap::iter`]
+//! iterates it, in id order.
 
 use std::collections::BTreeMap;
 
@@ -68,6 +69,12 @@ impl<V> NodeMap<V> {
         } else {
             self.sparse.remove(node)
         }
+    }
+
+    /// Every node's value, in id order (dense ids are all below sparse ones).
+    pub fn iter(&self) -> impl Iterator<Item = (NodeId, &V)> {
+        let dense = self.dense.iter().enumerate().filter_map(|(i, v)| Some((NodeId(i as u32), v.as_ref()?)));
+        dense.chain(self.sparse.iter().map(|(k, v)| (*k, v)))
     }
 
     /// `node`'s value, inserting `V::default()` first if it has none.

@@ -5,6 +5,11 @@
 //! `(key, value, msg)`. The rebuilt logs keep only each entry's term, which is all the log
 //! properties compare: payloads are compared once per `(term, index)` by `LogMatching`.
 //! Logs persist across `crash` / `restart` (Figure 2: the log is persistent state).
+//!
+//! Log compaction (§7) writes no rows: a compacted prefix is still the node's log, logically. An
+//! `install_snapshot` row with `log=reset` (Figure 13 step 7: the follower discarded its log) gives
+//! the node the prefix `1..=index` of a node that holds the snapshot's last entry `(term, index)`
+//! (Log Matching makes every such prefix the same), and nothing after it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -65,6 +70,34 @@ impl At {
     }
 }
 
+/// The command identity an `append` / `store` / `apply` row shows, as `raft::Command::id` defines
+/// it: a read's or cas's op id from `detail` (`get#<id>`, `cas#<id> …`), a write's value id (its
+/// op id), 0 for the §8 no-op.
+pub fn command_id(row: &Record) -> u64 {
+    let first = row.detail.split(' ').next().unwrap_or("");
+    if let Some(id) = first.strip_prefix("get#").or_else(|| first.strip_prefix("cas#")) {
+        return id.parse().unwrap_or(0);
+    }
+    match row.value {
+        Value::Id(v) => v,
+        _ => 0,
+    }
+}
+
+/// A `detail` field `name=value` (space-separated pairs), if present.
+pub fn detail_field<'a>(row: &'a Record, name: &str) -> Option<&'a str> {
+    row.detail.split(' ').find_map(|tok| tok.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+}
+
+/// An `install_snapshot` row after which the node's log is the snapshot's prefix alone
+/// (`log=reset`): its node, index and term.
+pub fn install_reset(row: &Record) -> Option<At> {
+    if row.event != Event::InstallSnapshot || detail_field(row, "log") != Some("reset") {
+        return None;
+    }
+    At::of(row)
+}
+
 /// Whether `row` is a `role` row saying its node became leader.
 pub fn is_leader_row(row: &Record) -> bool {
     row.event == Event::Role && matches!(&row.value, Value::Text(t) if t == "leader")
@@ -79,6 +112,8 @@ pub mod wire {
     pub const REQUEST_VOTE_REPLY: &str = "request_vote_reply";
     pub const APPEND_ENTRIES: &str = "append_entries";
     pub const APPEND_ENTRIES_REPLY: &str = "append_entries_reply";
+    pub const INSTALL_SNAPSHOT: &str = "install_snapshot";
+    pub const INSTALL_SNAPSHOT_REPLY: &str = "install_snapshot_reply";
 
     /// A RequestVoteReply that grants the vote.
     pub fn is_grant(row: &Record) -> bool {
@@ -90,9 +125,18 @@ pub mod wire {
         row.msg == APPEND_ENTRIES_REPLY && row.detail == "success"
     }
 
-    /// Any of the four Raft RPC messages, whose `term` column is the sender's current term.
+    /// Any of the Raft RPC messages (Figure 2's two and InstallSnapshot of Figure 13, with their
+    /// replies), whose `term` column is the sender's current term.
     pub fn is_rpc(row: &Record) -> bool {
-        [REQUEST_VOTE, REQUEST_VOTE_REPLY, APPEND_ENTRIES, APPEND_ENTRIES_REPLY].contains(&&*row.msg)
+        [
+            REQUEST_VOTE,
+            REQUEST_VOTE_REPLY,
+            APPEND_ENTRIES,
+            APPEND_ENTRIES_REPLY,
+            INSTALL_SNAPSHOT,
+            INSTALL_SNAPSHOT_REPLY,
+        ]
+        .contains(&&*row.msg)
     }
 }
 
@@ -206,9 +250,14 @@ impl LogTerms {
         LogTerms::default()
     }
 
-    /// Applies an `append`, `store` or `truncate` row; other rows are ignored.
+    /// Applies an `append`, `store`, `truncate` or `install_snapshot` row; other rows are ignored.
     pub fn observe(&mut self, row: &Record) {
         match row.event {
+            Event::InstallSnapshot => {
+                if let Some(at) = install_reset(row) {
+                    self.install(at);
+                }
+            }
             Event::Append | Event::Store => {
                 if let Some(at) = At::of(row) {
                     self.write(at);
@@ -221,6 +270,33 @@ impl LogTerms {
             }
             _ => {}
         }
+    }
+
+    /// `at.node` installed a snapshot whose last entry is `(at.term, at.index)` and discarded its
+    /// log (module comment). Returns the first index where its log changed, if any.
+    pub fn install(&mut self, at: At) -> Option<u64> {
+        let source = self
+            .logs
+            .iter()
+            .find(|(n, log)| *n != at.node && log.term_at(at.index) == Some(at.term))
+            .map(|(_, log)| log.clone());
+        let mut new = match source {
+            Some(mut log) => {
+                log.truncate(at.index);
+                log
+            }
+            None => {
+                let mut log = TermRuns::default();
+                log.write(at.index, at.term);
+                log
+            }
+        };
+        new.truncate(at.index);
+        let old = self.logs.entry_or_default(at.node);
+        let changed =
+            (1..=old.last_index().max(new.last_index())).find(|&i| old.term_at(i) != new.term_at(i));
+        *old = new;
+        changed
     }
 
     fn write(&mut self, at: At) {
@@ -315,6 +391,43 @@ mod tests {
             }
         }
         assert!(runs.runs.len() <= 2, "{:?}", runs.runs);
+    }
+
+    /// Reference: Raft §7, Figure 13 step 7 — a follower that discarded its log holds the
+    /// snapshot's prefix, which is any holder's prefix up to the snapshot's last entry.
+    #[test]
+    fn an_install_that_resets_takes_a_holders_prefix() {
+        let mut logs = LogTerms::new();
+        for row in [append(0, 1, 1, 1), append(0, 1, 2, 2), append(0, 2, 3, 3), append(0, 2, 4, 4)] {
+            logs.observe(&row);
+        }
+        logs.observe(&store(1, 1, 1, 1));
+        logs.observe(&store(1, 1, 2, 2));
+        logs.observe(&store(1, 1, 3, 9));
+        let install = |node: u32, term: u64, index: u64| {
+            Record::new(Event::InstallSnapshot)
+                .node(NodeId(node))
+                .term(term)
+                .index(index)
+                .detail("from=leader digest=0 log=reset")
+        };
+        logs.observe(&install(1, 2, 3));
+        assert_eq!(logs.last_index(NodeId(1)), 3);
+        assert_eq!(logs.term_at(NodeId(1), 3), Some(2));
+        assert_eq!(logs.term_at(NodeId(1), 1), Some(1));
+        // No holder: the prefix is a gap before the snapshot's last entry.
+        logs.observe(&install(2, 7, 5));
+        assert_eq!((logs.last_index(NodeId(2)), logs.term_at(NodeId(2), 4)), (5, None));
+        assert_eq!(logs.term_at(NodeId(2), 5), Some(7));
+        // `log=kept` changes nothing.
+        let kept = Record::new(Event::InstallSnapshot).node(NodeId(0)).term(1).index(2).detail("log=kept");
+        logs.observe(&kept);
+        assert_eq!(logs.last_index(NodeId(0)), 4);
+        let mut again = LogTerms::new();
+        again.observe(&append(0, 1, 1, 1));
+        again.observe(&store(1, 1, 1, 1));
+        assert_eq!(again.install(At { node: NodeId(1), term: 1, index: 1 }), None);
+        assert_eq!(again.install(At { node: NodeId(1), term: 5, index: 1 }), Some(1));
     }
 
     #[test]

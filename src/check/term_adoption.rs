@@ -28,10 +28,17 @@ impl TermAdoption {
 }
 
 fn static_name(msg: &str) -> &'static str {
-    [wire::REQUEST_VOTE, wire::REQUEST_VOTE_REPLY, wire::APPEND_ENTRIES, wire::APPEND_ENTRIES_REPLY]
-        .into_iter()
-        .find(|m| *m == msg)
-        .unwrap_or("message")
+    [
+        wire::REQUEST_VOTE,
+        wire::REQUEST_VOTE_REPLY,
+        wire::APPEND_ENTRIES,
+        wire::APPEND_ENTRIES_REPLY,
+        wire::INSTALL_SNAPSHOT,
+        wire::INSTALL_SNAPSHOT_REPLY,
+    ]
+    .into_iter()
+    .find(|m| *m == msg)
+    .unwrap_or("message")
 }
 
 impl Checker for TermAdoption {

@@ -48,6 +48,25 @@ pub struct BenchArgs {
     /// With --scaling: the longest run-length point, in events (powers of ten from 10^5).
     #[arg(long, default_value_t = 10_000_000)]
     pub length_max: u64,
+    /// Instead: peak resident memory (VmHWM) of the default Raft scenario with every checker and
+    /// metric live, at 10^6 events and every power of ten up to --memory-max, with the trace off
+    /// and with the CSV trace written to a file; each point runs in a child process of this binary
+    /// so peaks do not mix. Linux only (/proc/self/status).
+    #[arg(long)]
+    pub memory: bool,
+    /// With --memory: the longest point, in events (a power of ten from 10^6).
+    #[arg(long, default_value_t = 100_000_000)]
+    pub memory_max: u64,
+    /// With --memory: override a field of the measured scenario (KEY=VALUE, repeatable), e.g.
+    /// raft.snapshot_every=10000.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// The child of --memory: run one point of this many events and print its JSON line.
+    #[arg(long, hide = true)]
+    pub memory_point: Option<u64>,
+    /// The child of --memory: write the CSV trace here.
+    #[arg(long, hide = true)]
+    pub memory_trace: Option<std::path::PathBuf>,
 }
 
 /// One measured line: what, how many events per repetition, and the seconds of each repetition.
@@ -91,6 +110,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     }
     if !(1_000..=10_000_000_000).contains(&args.hold_steps) {
         return Err(flag_error("--hold-steps", args.hold_steps.to_string(), "1000 to 10000000000").into());
+    }
+    if let Some(events) = args.memory_point {
+        return memory_point(events, &args.set, args.memory_trace.as_deref());
+    }
+    if args.memory {
+        return memory(&args);
     }
     if args.lin {
         return lin(args.reps, args.json);
@@ -203,6 +228,127 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         crate::outln!("(median of {reps} repetitions each; wall clock, shared machine)")?;
     }
     Ok(0)
+}
+
+/// The smallest `--memory` point, in events.
+const MEMORY_MIN_EVENTS: u64 = 1_000_000;
+
+/// The peak resident set size of this process so far (`VmHWM`), in KiB.
+fn vm_hwm_kib() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| {
+        anyhow::anyhow!("dsim bench --memory: cannot read /proc/self/status ({e}); Linux only")
+    })?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("dsim bench --memory: no VmHWM line in /proc/self/status"))
+}
+
+/// One `--memory` point, in the child: runs the scenario for `events` events and prints one JSON
+/// line (events, peak RSS, wall seconds, violations). Exits 1 if a checker fired.
+fn memory_point(events: u64, set: &[String], trace: Option<&std::path::Path>) -> anyhow::Result<u8> {
+    let scenario = bench::raft_memory(events, set)?;
+    let started = Instant::now();
+    let outcome = harness::run(&scenario, Options { trace, hash: false, history: None })?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let line = json!({
+        "events": outcome.stats.events,
+        "simulated_s": outcome.stats.end_time.as_us() as f64 / 1e6,
+        "committed": outcome.metrics.iter().find(|(k, _)| *k == "commands_committed").and_then(|(_, v)| v.as_f64()),
+        "peak_rss_kib": vm_hwm_kib()?,
+        "wall_s": wall_s,
+        "violations": outcome.violations_total,
+    });
+    crate::outln!("{line}")?;
+    Ok(if outcome.ok() { 0 } else { 1 })
+}
+
+/// `dsim bench --memory`: each point in a child process of this binary (`--memory-point`).
+fn memory(args: &BenchArgs) -> anyhow::Result<u8> {
+    let max = args.memory_max;
+    let mut valid = MEMORY_MIN_EVENTS;
+    while valid < max {
+        valid *= 10;
+    }
+    if max < MEMORY_MIN_EVENTS || valid != max || max > 10_000_000_000 {
+        return Err(flag_error(
+            "--memory-max",
+            max.to_string(),
+            "a power of ten from 1000000 to 10000000000",
+        )
+        .into());
+    }
+    // Validate the overrides here, once, so a bad one is a one-line error and not a child's.
+    bench::raft_memory(MEMORY_MIN_EVENTS, &args.set)?;
+    let exe = std::env::current_exe()?;
+    let trace_dir = tempfile::tempdir()?;
+    let mut points = Vec::new();
+    let mut events = MEMORY_MIN_EVENTS;
+    while events <= max {
+        for with_trace in [false, true] {
+            let mut child = std::process::Command::new(&exe);
+            child.args(["bench", "--memory-point", &events.to_string()]);
+            for set in &args.set {
+                child.args(["--set", set]);
+            }
+            let trace_path = trace_dir.path().join("memory.csv");
+            if with_trace {
+                child.arg("--memory-trace").arg(&trace_path);
+            }
+            let out = child.stderr(std::process::Stdio::inherit()).output()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut line: Value = serde_json::from_str(text.trim()).map_err(|e| {
+                anyhow::anyhow!("dsim bench --memory: the child at {events} events printed {text:?}: {e}")
+            })?;
+            let trace_bytes = std::fs::metadata(&trace_path).map(|m| m.len()).ok();
+            let _ = std::fs::remove_file(&trace_path);
+            let _ = std::fs::remove_file(crate::trace::manifest::manifest_path(&trace_path));
+            line["trace"] = json!(if with_trace { "csv_file" } else { "off" });
+            line["trace_bytes"] = json!(trace_bytes);
+            line["exit"] = json!(out.status.code());
+            if !args.json {
+                eprintln!(
+                    "dsim bench --memory: {events} events, trace {}: {} KiB",
+                    line["trace"], line["peak_rss_kib"]
+                );
+            }
+            points.push(line);
+        }
+        events *= 10;
+    }
+    let violations: u64 = points.iter().filter_map(|p| p["violations"].as_u64()).sum();
+    if args.json {
+        crate::outln!("{}", json!({ "set": args.set, "points": points }))?;
+    } else {
+        crate::outln!(
+            "{:>12} {:>6} {:>12} {:>10} {:>12} {:>9} {:>10}",
+            "events",
+            "trace",
+            "simulated_s",
+            "committed",
+            "peak_rss_MiB",
+            "wall_s",
+            "violations"
+        )?;
+        for p in &points {
+            crate::outln!(
+                "{:>12} {:>6} {:>12.0} {:>10} {:>12.1} {:>9.1} {:>10}",
+                p["events"].as_u64().unwrap_or(0),
+                if p["trace"] == "off" { "off" } else { "csv" },
+                p["simulated_s"].as_f64().unwrap_or(f64::NAN),
+                p["committed"].as_f64().map_or("-".to_owned(), |c| format!("{c:.0}")),
+                p["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+                p["wall_s"].as_f64().unwrap_or(f64::NAN),
+                p["violations"].as_u64().unwrap_or(0),
+            )?;
+        }
+        crate::outln!(
+            "(default Raft scenario, 50 commands/s, every checker and metric live; one child process per point{})",
+            if args.set.is_empty() { String::new() } else { format!("; --set {}", args.set.join(" --set ")) }
+        )?;
+    }
+    Ok(if violations == 0 { 0 } else { 1 })
 }
 
 /// `dsim bench --lin`: the median seconds to decide each generated history (after one warm-up).

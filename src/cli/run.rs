@@ -172,13 +172,17 @@ impl Drop for ProgressLine {
 /// Settings that had no effect: the scenario's own, and the workload's cap when the run hit it.
 pub fn warnings(scenario: &Scenario, outcome: &Outcome) -> Vec<String> {
     let mut warnings = scenario.warnings();
-    let cap = scenario.workload.requests_max;
-    if outcome.stats.client_requests >= cap {
-        warnings.push(format!(
-            "workload.requests_max = {cap}: reached; no request was sent after it (raise it for a steady load)"
-        ));
-    }
+    warnings.extend(requests_max_note(scenario, outcome));
     warnings
+}
+
+/// The note when the open-loop workload stopped at its cap: on stderr and in the summary, so a
+/// long run does not go quiet without saying why.
+fn requests_max_note(scenario: &Scenario, outcome: &Outcome) -> Option<String> {
+    let cap = scenario.workload.requests_max;
+    (outcome.stats.client_requests >= cap).then(|| {
+        format!("workload.requests_max = {cap}: reached; no request was sent after it (raise it for a steady load)")
+    })
 }
 
 fn metric_json(value: MetricValue) -> Value {
@@ -267,6 +271,9 @@ pub fn summary_text(scenario: &Scenario, outcome: &Outcome, wall_s: f64) -> Stri
             v => v.to_string(),
         };
         let _ = writeln!(out, "  {name:<width$}{shown}");
+    }
+    if let Some(note) = requests_max_note(scenario, outcome) {
+        let _ = writeln!(out, "  note        {note}");
     }
     if outcome.violations_total == 0 {
         let _ = writeln!(out, "  violations  none");

@@ -289,11 +289,24 @@ impl EventualNode {
     ) {
         let applied = self.store.apply(key, versions);
         for (held, received) in &applied.conflicts {
+            // `<via> held=<clock> received=<clock>`, spelt without the formatting machinery: one
+            // row per conflicting pair is the eventual KV's most frequent row.
+            let mut detail = String::with_capacity(via.len() + 40);
+            detail.push_str(via);
+            detail.push_str(" held=");
+            held.clock.write_to(&mut detail);
+            detail.push_str(" received=");
+            received.clock.write_to(&mut detail);
+            let ids = if held.value == received.value {
+                Value::Id(held.value)
+            } else {
+                Value::Ids(vec![held.value.min(received.value), held.value.max(received.value)])
+            };
             let mut row = Record::new(Event::Conflict)
                 .key(key)
-                .value(value_of(&[held.clone(), received.clone()]))
+                .value(ids)
                 .clock(received.clock.to_trace())
-                .detail(format!("{via} held={} received={}", held.clock, received.clock));
+                .detail(detail);
             row.peer = from;
             ctx.note(row);
         }

@@ -156,11 +156,11 @@ impl Store {
 
     /// Merges received versions of `key` under the store's rule.
     pub fn apply(&mut self, key: u64, received: &[Version]) -> Applied {
-        let held = self.get(key).to_vec();
-        let conflicts = new_conflicts(self.rule, &held, received);
+        let held = self.get(key);
+        let conflicts = new_conflicts(self.rule, held, received);
         let next = match self.rule {
-            Rule::Seed => seed_apply(&held, received),
-            rule => merge(rule, &held, received),
+            Rule::Seed => seed_apply(held, received),
+            rule => merge(rule, held, received),
         };
         let changed = next != held;
         if !next.is_empty() {
@@ -202,7 +202,7 @@ pub fn canonical(rule: Rule, mut all: Vec<Version>) -> Vec<Version> {
             let Some(winner) = all.iter().max_by_key(|v| v.lww_key()).cloned() else {
                 return Vec::new();
             };
-            let clock = all.iter().fold(VClock::new(), |acc, v| acc.joined(&v.clock));
+            let clock = join_clock(&all);
             vec![Version { clock, ..winner }]
         }
         Rule::Seed => all,
@@ -246,7 +246,11 @@ fn new_conflicts(rule: Rule, held: &[Version], received: &[Version]) -> Vec<(Ver
 
 /// Join of the clocks of a set (the empty clock for the empty set).
 pub fn join_clock(set: &[Version]) -> VClock {
-    set.iter().fold(VClock::new(), |acc, v| acc.joined(&v.clock))
+    let mut out = VClock::new();
+    for v in set {
+        out.merge(&v.clock);
+    }
+    out
 }
 
 /// The trace cell for a set: `v7`, `v3|v5` (sorted), or empty.

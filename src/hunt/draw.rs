@@ -34,6 +34,8 @@ const DRAW_STREAM: u64 = 0x6875_6e74;
 /// The stream of the deployed-Raft switches (Pre-Vote, CheckQuorum, transfers), drawn apart so
 /// that adding them shifted none of the draws above.
 const DEPLOYED_STREAM: u64 = DRAW_STREAM + 1;
+/// The stream of log compaction (issue 15), after the deployed switches' so none of theirs moved.
+const SNAPSHOT_STREAM: u64 = DEPLOYED_STREAM + 1;
 /// The stream of the mutation-suite shapes (Raft): a duplicate storm, and one of three scripted
 /// families (Figure 8, a lease overlap, a transfer under lease reads). +1 and +2 are taken by
 /// snapshots and membership.
@@ -77,6 +79,8 @@ pub struct Features {
     pub lease_transfer: bool,
     /// Eventual KV: no fault, loss or duplication at all.
     pub calm: bool,
+    /// Log compaction with InstallSnapshot (only when the base scenario turns it on).
+    pub snapshots: bool,
 }
 
 /// The scenario that hunt seed `seed` runs: `base` with the drawn fields replaced, `seed` set,
@@ -265,6 +269,7 @@ pub fn draw(base: &Scenario, sets: &[String], seed: u64) -> (Scenario, Features)
     // place anywhere after its invoke, and a few hundred of them exhaust its budget.)
     s.workload.rate_per_s = 0.0;
     draw_deployed(&mut s, base, seed, end_ms, &mut f);
+    draw_snapshots(&mut s, base, sets, seed, &mut f);
     // Liveness: a commit is required after the faults are over.
     if base.duration_ms > end_ms {
         s.liveness.after_ms = Some(end_ms);
@@ -629,6 +634,31 @@ fn draw_calm(s: &mut Scenario, seed: u64, f: &mut Features) {
     }
 }
 
+/// Log compaction, from its own stream: only when the base scenario turns it on (`--set
+/// raft.snapshot_every=N`), so the default hunt is unchanged. Then `snapshot_every` in 5..=50
+/// (compaction often, even in short runs), `snapshot_trailing` in 0..=10 and
+/// `snapshot_chunk_entries` in 1..=64; a pinned field keeps its `--set` value.
+fn draw_snapshots(s: &mut Scenario, base: &Scenario, sets: &[String], seed: u64, f: &mut Features) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ DRAW_KEY_SALT);
+    rng.set_stream(SNAPSHOT_STREAM);
+    f.snapshots = base.raft.snapshot_every > 0;
+    let every = rng.gen_range(5..=50u64);
+    let trailing = rng.gen_range(0..=10u64);
+    let chunk = rng.gen_range(1..=64u64);
+    if !f.snapshots {
+        return;
+    }
+    if !pinned(sets, "raft.snapshot_every") {
+        s.raft.snapshot_every = every;
+    }
+    if !pinned(sets, "raft.snapshot_trailing") {
+        s.raft.snapshot_trailing = trailing;
+    }
+    if !pinned(sets, "raft.snapshot_chunk_entries") {
+        s.raft.snapshot_chunk_entries = chunk;
+    }
+}
+
 fn fault(action: FaultKind) -> FaultSpec {
     FaultSpec {
         action,
@@ -681,6 +711,34 @@ mod tests {
             }
         }
         assert_ne!(draw_scenario(&base, &[], 1).unwrap(), draw_scenario(&base, &[], 2).unwrap());
+    }
+
+    /// Snapshots are drawn only when the base turns them on, from their own stream: every other
+    /// field draws the same either way.
+    #[test]
+    fn snapshots_are_drawn_apart_and_only_when_on() {
+        let off = base();
+        let mut on = base();
+        on.raft.snapshot_every = 7;
+        let mut everies = std::collections::BTreeSet::new();
+        for seed in 0..100 {
+            let (a, fa) = draw(&off, &[], seed);
+            let (mut b, fb) = draw(&on, &[], seed);
+            assert!(!fa.snapshots && fb.snapshots);
+            assert_eq!(a.raft.snapshot_every, 0);
+            assert!((5..=50).contains(&b.raft.snapshot_every), "{}", b.raft.snapshot_every);
+            assert!(b.raft.snapshot_trailing <= 10);
+            assert!((1..=64).contains(&b.raft.snapshot_chunk_entries));
+            everies.insert(b.raft.snapshot_every);
+            b.raft.snapshot_every = 0;
+            b.raft.snapshot_trailing = a.raft.snapshot_trailing;
+            b.raft.snapshot_chunk_entries = a.raft.snapshot_chunk_entries;
+            assert_eq!(a, b, "seed {seed}");
+        }
+        assert!(everies.len() > 10);
+        let sets = ["raft.snapshot_every=20".to_owned()];
+        let pinned = draw_scenario(&on, &sets, 3).unwrap();
+        assert_eq!(pinned.raft.snapshot_every, 20);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Run metrics: numbers computed from the trace rows of one run, for `dsim run`'s summary and for
 //! sweeps. Like the checkers they observe rows, so the same figures can be recomputed from a file.
 
+pub mod counts;
 pub mod eventual;
 pub mod raft;
 pub mod sessions;

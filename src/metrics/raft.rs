@@ -42,14 +42,16 @@
 //! steps down with a `role` row of its own. Time before the first leader
 //! counts as unavailable.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
+use crate::metrics::counts::{Counts, IdSet};
 use crate::metrics::{percentile, MetricValue, Metrics};
 use crate::sim::NodeId;
 use crate::trace::{Event, Record, Value};
 
 /// Accumulates the figures row by row. Memory: one number per submitted but not yet applied
-/// command, one per applied command, one latency per applied command, one slot per node.
+/// command, one range per run of consecutively applied command ids, one count per distinct
+/// latency (µs; exact, see [`crate::metrics::counts`]), one slot per node.
 #[derive(Clone, Debug)]
 pub struct RaftMetrics {
     first_leader_us: Option<u64>,
@@ -60,8 +62,8 @@ pub struct RaftMetrics {
     /// (Both maps are looked up by id only, never iterated.)
     submitted_at: FxHashMap<u64, u64>,
     /// Ids of commands applied somewhere.
-    applied: FxHashSet<u64>,
-    latencies_us: Vec<u64>,
+    applied: IdSet,
+    latencies_us: Counts,
     /// Per node: the term it serves as leader in, if it is a serving leader.
     serving: Vec<Option<u64>>,
     /// The highest term of any `leader` row so far.
@@ -83,7 +85,7 @@ pub struct RaftMetrics {
     /// Op id -> invoke time, until its outcome (looked up only).
     invoked_at: FxHashMap<u64, u64>,
     outcomes: [u64; 3],
-    client_latencies_us: Vec<u64>,
+    client_latencies_us: Counts,
 }
 
 /// One lost leader: when, its term, and when the cluster recovered.
@@ -137,8 +139,8 @@ impl RaftMetrics {
             terms_max: 0,
             commands_submitted: 0,
             submitted_at: FxHashMap::default(),
-            applied: FxHashSet::default(),
-            latencies_us: Vec::new(),
+            applied: IdSet::default(),
+            latencies_us: Counts::default(),
             serving: vec![None; nodes as usize],
             role_term_max: 0,
             unavailable_since: Some(0),
@@ -152,7 +154,7 @@ impl RaftMetrics {
             open_commit: 0,
             invoked_at: FxHashMap::default(),
             outcomes: [0; 3],
-            client_latencies_us: Vec::new(),
+            client_latencies_us: Counts::default(),
         }
     }
 
@@ -230,7 +232,7 @@ impl RaftMetrics {
         let Some(id) = row.index else { return };
         self.commands_submitted += 1;
         self.invoked_at.insert(id, row.time_us);
-        if !self.applied.contains(&id) {
+        if !self.applied.contains(id) {
             self.submitted_at.entry(id).or_insert(row.time_us);
         }
     }
@@ -302,10 +304,9 @@ impl RaftMetrics {
     }
 
     fn latency_figures(&self) -> [MetricValue; 3] {
-        let mut sorted = self.latencies_us.clone();
-        sorted.sort_unstable();
+        let l = &self.latencies_us;
         let int = |v: Option<u64>| v.map_or(MetricValue::Missing, MetricValue::Int);
-        [mean_of(&sorted), int(percentile(&sorted, 50.0)), int(percentile(&sorted, 99.0))]
+        [l.mean(), int(l.percentile(50.0)), int(l.percentile(99.0))]
     }
 }
 
@@ -348,16 +349,14 @@ impl Metrics for RaftMetrics {
         let [append_mean, append_p50, append_max] = self.recovery_figures(|l| l.append_us);
         let [commit_mean, commit_p50, commit_max] = self.recovery_figures(|l| l.commit_us);
         let unfinished = self.losses.iter().filter(|l| l.commit_us.is_none()).count() as u64;
-        let mut sorted = self.client_latencies_us.clone();
-        sorted.sort_unstable();
-        let client =
-            [50.0, 99.0].map(|p| percentile(&sorted, p).map_or(MetricValue::Missing, MetricValue::Int));
+        let client = [50.0, 99.0]
+            .map(|p| self.client_latencies_us.percentile(p).map_or(MetricValue::Missing, MetricValue::Int));
         let values = [
             self.first_leader_us.map_or(MetricValue::Missing, MetricValue::Int),
             MetricValue::Int(self.leader_elections),
             MetricValue::Int(self.terms_max),
             MetricValue::Int(self.commands_submitted),
-            MetricValue::Int(self.applied.len() as u64),
+            MetricValue::Int(self.applied.len()),
             mean,
             p50,
             p99,

@@ -60,6 +60,16 @@ pub enum Bug {
     /// serving lease reads after it sent TimeoutNow, though the new leader, elected by transfer,
     /// does not wait out its lease.
     TransferKeepsAccepting,
+    /// `snapshot_every > 0`: a follower installs an InstallSnapshot whose last included index is
+    /// at or below its `commit_index` (Figure 13 only ever moves a follower forward), discarding its
+    /// log and resetting its state machine to the older snapshot: `commit_index` and
+    /// `last_applied` move back.
+    SnapshotOlderThanCommit,
+    /// `snapshot_every > 0`: a leader whose `next_index` for a follower lies inside its compacted
+    /// prefix sends AppendEntries instead of InstallSnapshot, with `prev_log_index = next_index - 1`,
+    /// a made-up `prev_log_term` (its snapshot's last included term) and the entries after its
+    /// snapshot point, which land at the wrong indexes on a follower that accepts them.
+    EntriesBeforeSnapshot,
 }
 
 impl Bug {
@@ -68,10 +78,11 @@ impl Bug {
                                      truncate_every_append, ignore_higher_term_reply, ack_before_fsync, \
                                      vote_ignoring_voted_for, no_session_dedupe, stale_local_read, \
                                      lease_no_wait, pipeline_match_regress, prevote_bumps_term, \
-                                     check_quorum_stale_acks, transfer_keeps_accepting";
+                                     check_quorum_stale_acks, transfer_keeps_accepting, \
+                                     snapshot_older_than_commit, entries_before_snapshot";
 
     /// Every broken variant (not `None`), in declaration order.
-    pub const ALL_BUGS: [Bug; 17] = [
+    pub const ALL_BUGS: [Bug; 19] = [
         Bug::Figure8Commit,
         Bug::VoteWithoutLogCheck,
         Bug::ForgetVotedFor,
@@ -89,6 +100,8 @@ impl Bug {
         Bug::PrevoteBumpsTerm,
         Bug::CheckQuorumStaleAcks,
         Bug::TransferKeepsAccepting,
+        Bug::SnapshotOlderThanCommit,
+        Bug::EntriesBeforeSnapshot,
     ];
 
     /// The spelling in scenario files.
@@ -112,6 +125,8 @@ impl Bug {
             Bug::PrevoteBumpsTerm => "prevote_bumps_term",
             Bug::CheckQuorumStaleAcks => "check_quorum_stale_acks",
             Bug::TransferKeepsAccepting => "transfer_keeps_accepting",
+            Bug::SnapshotOlderThanCommit => "snapshot_older_than_commit",
+            Bug::EntriesBeforeSnapshot => "entries_before_snapshot",
         }
     }
 }
@@ -177,6 +192,15 @@ pub struct RaftConfig {
     /// CheckQuorum: a leader that has not heard an AppendEntries reply of its term from a
     /// majority (itself included) within `election_timeout_ms[0]` steps down.
     pub check_quorum: bool,
+    /// Log compaction (§7): a node snapshots its state machine (with the client sessions) every
+    /// this many applied entries and discards the log prefix the snapshot covers. 0 = never.
+    pub snapshot_every: u64,
+    /// Entries kept in the log behind the snapshot point, so a follower slightly behind still gets
+    /// AppendEntries rather than a whole snapshot.
+    pub snapshot_trailing: u64,
+    /// InstallSnapshot chunk size (Figure 13's `offset` / `done`), counted in entries' worth of
+    /// the snapshot (a snapshot at index N is N entries' worth), so the chunking is deterministic.
+    pub snapshot_chunk_entries: u64,
     /// A deliberately broken variant, or `none`.
     pub bug: Bug,
 }
@@ -198,6 +222,9 @@ impl Default for RaftConfig {
             fast_backtrack: false,
             pre_vote: false,
             check_quorum: false,
+            snapshot_every: 0,
+            snapshot_trailing: 0,
+            snapshot_chunk_entries: 1_000,
             bug: Bug::None,
         }
     }
@@ -265,10 +292,34 @@ impl RaftConfig {
                 format!("an integer in [1, {}] (1 = stop-and-wait)", Self::INFLIGHT_MAX),
             );
         }
+        if self.snapshot_every > Self::SNAPSHOT_MAX {
+            return bad(
+                "snapshot_every",
+                &self.snapshot_every,
+                format!("an integer in [0, {}] (0 = no snapshots)", Self::SNAPSHOT_MAX),
+            );
+        }
+        if self.snapshot_trailing > Self::SNAPSHOT_MAX {
+            return bad(
+                "snapshot_trailing",
+                &self.snapshot_trailing,
+                format!("an integer in [0, {}]", Self::SNAPSHOT_MAX),
+            );
+        }
+        if !(1..=Self::SNAPSHOT_MAX).contains(&self.snapshot_chunk_entries) {
+            return bad(
+                "snapshot_chunk_entries",
+                &self.snapshot_chunk_entries,
+                format!("an integer in [1, {}]", Self::SNAPSHOT_MAX),
+            );
+        }
         // A broken variant of a switched-off feature would run the correct protocol unnoticed.
         let needs = match self.bug {
             Bug::PrevoteBumpsTerm if !self.pre_vote => Some("raft.pre_vote = true"),
             Bug::CheckQuorumStaleAcks if !self.check_quorum => Some("raft.check_quorum = true"),
+            Bug::SnapshotOlderThanCommit | Bug::EntriesBeforeSnapshot if self.snapshot_every == 0 => {
+                Some("raft.snapshot_every > 0")
+            }
             Bug::PipelineMatchRegress if self.max_inflight_appends < 2 => {
                 Some("raft.max_inflight_appends of 2 or more")
             }
@@ -278,6 +329,14 @@ impl RaftConfig {
             return bad("bug", &self.bug.as_str(), format!("a bug that needs {needs}"));
         }
         Ok(())
+    }
+
+    /// The largest `snapshot_every`, `snapshot_trailing` and `snapshot_chunk_entries` accepted.
+    pub const SNAPSHOT_MAX: u64 = 100_000_000;
+
+    /// Whether log compaction is on.
+    pub fn snapshots(&self) -> bool {
+        self.snapshot_every > 0
     }
 
     /// The largest `max_inflight_appends` accepted.
@@ -345,6 +404,27 @@ mod tests {
         let c = RaftConfig { bug: Bug::CheckQuorumStaleAcks, ..Default::default() };
         assert!(c.validate("f").unwrap_err().to_string().contains("needs raft.check_quorum = true"));
         RaftConfig { check_quorum: true, ..c }.validate("f").unwrap();
+        for bug in [Bug::SnapshotOlderThanCommit, Bug::EntriesBeforeSnapshot] {
+            let c = RaftConfig { bug, ..Default::default() };
+            assert_eq!(
+                c.validate("f").unwrap_err().to_string(),
+                format!("f: raft.bug = {}: a bug that needs raft.snapshot_every > 0", bug.as_str())
+            );
+            RaftConfig { snapshot_every: 10, ..c }.validate("f").unwrap();
+        }
+    }
+
+    #[test]
+    fn snapshot_fields_are_bounded() {
+        let c = RaftConfig { snapshot_chunk_entries: 0, ..Default::default() };
+        assert_eq!(
+            c.validate("f").unwrap_err().to_string(),
+            "f: raft.snapshot_chunk_entries = 0: an integer in [1, 100000000]"
+        );
+        let c = RaftConfig { snapshot_every: RaftConfig::SNAPSHOT_MAX + 1, ..Default::default() };
+        assert!(c.validate("f").unwrap_err().to_string().contains("raft.snapshot_every = 100000001"));
+        let c = RaftConfig { snapshot_trailing: RaftConfig::SNAPSHOT_MAX + 1, ..Default::default() };
+        assert!(c.validate("f").unwrap_err().to_string().contains("raft.snapshot_trailing"));
     }
 
     /// Regression: short elections with the default margin are refused only in lease mode

@@ -6,6 +6,12 @@
 //! which is at least every term it holds, and a follower only keeps a prefix that matches a leader);
 //! `append` asserts it. The log is part of the persistent state: it survives a crash.
 //!
+//! Log compaction (§7): the log may start after a compacted prefix that a snapshot covers. Then
+//! `entries[0]` is at `first_index() = snapshot_index() + 1`; `term_at(snapshot_index())` is the
+//! snapshot's last included term (what the consistency check needs at the snapshot point) and
+//! indexes inside the prefix have no term (`None`) and no entry. The digest of the compacted prefix
+//! is kept, so [`RaftLog::digest`] covers the whole logical log, prefix included.
+//!
 //! The log also indexes its client commands by op id ([`RaftLog::find`]), so a leader can tell in
 //! O(1) whether it already holds a resent command (§8) without scanning.
 
@@ -77,13 +83,32 @@ impl Entry {
     }
 }
 
-/// The log. Invariant: `entries[i]` is the entry at index `i + 1`; terms are non-decreasing;
-/// `ids` maps the op id of every client command in `entries` to the last index holding it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The log. Invariant: `entries[i]` is the entry at index `snapshot_index + i + 1`; terms are
+/// non-decreasing (from `snapshot_term` on); `ids` maps the op id of every client command in
+/// `entries` to the last index holding it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RaftLog {
     entries: Vec<Entry>,
     /// Looked up only, never iterated.
     ids: FxHashMap<u64, LogIndex>,
+    /// The last index of the compacted prefix (Figure 13's `lastIncludedIndex`; 0: none).
+    snapshot_index: LogIndex,
+    /// The term of the entry at `snapshot_index` (`lastIncludedTerm`; 0 when none).
+    snapshot_term: Term,
+    /// [`entry_digest`] folded over the compacted prefix, from [`DIGEST_EMPTY`].
+    snapshot_digest: u64,
+}
+
+impl Default for RaftLog {
+    fn default() -> RaftLog {
+        RaftLog {
+            entries: Vec::new(),
+            ids: FxHashMap::default(),
+            snapshot_index: 0,
+            snapshot_term: 0,
+            snapshot_digest: DIGEST_EMPTY,
+        }
+    }
 }
 
 impl RaftLog {
@@ -91,37 +116,100 @@ impl RaftLog {
         RaftLog::default()
     }
 
-    /// Number of entries, which is also the last index.
+    /// The logical length (compacted prefix included), which is also the last index.
     pub fn len(&self) -> u64 {
-        self.entries.len() as u64
+        self.snapshot_index + self.entries.len() as u64
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
-    /// Index of the last entry, 0 when empty.
+    /// Index of the last entry, 0 when empty (the snapshot point when every entry is compacted).
     pub fn last_index(&self) -> LogIndex {
         self.len()
     }
 
-    /// Term of the last entry, 0 when empty.
+    /// Term of the last entry, 0 when empty (the snapshot's term when every entry is compacted).
     pub fn last_term(&self) -> Term {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.snapshot_term, |e| e.term)
     }
 
-    /// Term of the entry at `index`: `Some(0)` for index 0, `None` past the end.
+    /// The first index the log still holds an entry for (`last_index() + 1` when it holds none).
+    pub fn first_index(&self) -> LogIndex {
+        self.snapshot_index + 1
+    }
+
+    /// The last index of the compacted prefix (0: nothing compacted).
+    pub fn snapshot_index(&self) -> LogIndex {
+        self.snapshot_index
+    }
+
+    /// The term at [`RaftLog::snapshot_index`].
+    pub fn snapshot_term(&self) -> Term {
+        self.snapshot_term
+    }
+
+    /// Term of the entry at `index`: `Some(0)` for index 0, the snapshot's term at the snapshot
+    /// point, `None` inside the compacted prefix and past the end.
     pub fn term_at(&self, index: LogIndex) -> Option<Term> {
-        if index == 0 {
-            return Some(0);
+        if index == self.snapshot_index {
+            return Some(self.snapshot_term);
         }
         self.get(index).map(|e| e.term)
     }
 
-    /// The entry at `index` (from 1), `None` for 0 or past the end.
+    /// The entry at `index` (from 1), `None` for 0, inside the compacted prefix or past the end.
     pub fn get(&self, index: LogIndex) -> Option<&Entry> {
-        let i = usize::try_from(index.checked_sub(1)?).ok()?;
+        let i = usize::try_from(index.checked_sub(self.first_index())?).ok()?;
         self.entries.get(i)
+    }
+
+    /// [`entry_digest`] folded over indexes `1..=index` (`None` inside the compacted prefix, where
+    /// the entries are gone, and past the end). O(entries after the snapshot point).
+    pub fn digest_upto(&self, index: LogIndex) -> Option<u64> {
+        if index < self.snapshot_index || index > self.last_index() {
+            return None;
+        }
+        let count = (index - self.snapshot_index) as usize;
+        Some(
+            self.entries[..count]
+                .iter()
+                .zip(self.first_index()..)
+                .fold(self.snapshot_digest, |h, (e, i)| entry_digest(h, i, e.term, e.command.id())),
+        )
+    }
+
+    /// Discards the entries up to and including `index` (§7), which must be held (or be the
+    /// snapshot point already); the entries after it stay.
+    pub fn compact(&mut self, index: LogIndex) {
+        if index <= self.snapshot_index {
+            return;
+        }
+        assert!(index <= self.last_index(), "compact({index}) past the last index {}", self.last_index());
+        let Some(digest) = self.digest_upto(index) else { unreachable!("{index} is held") };
+        let Some(term) = self.term_at(index) else { unreachable!("{index} is held") };
+        let count = (index - self.snapshot_index) as usize;
+        for (entry, i) in self.entries.drain(..count).zip(self.snapshot_index + 1..) {
+            if let Some(op) = entry.command.op() {
+                if self.ids.get(&op.id) == Some(&i) {
+                    self.ids.remove(&op.id);
+                }
+            }
+        }
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.snapshot_digest = digest;
+    }
+
+    /// Figure 13, step 7: discards the entire log; it now starts after a snapshot at `index` of
+    /// `term` whose prefix digest is `digest`.
+    pub fn reset_to_snapshot(&mut self, index: LogIndex, term: Term, digest: u64) {
+        self.entries.clear();
+        self.ids.clear();
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.snapshot_digest = digest;
     }
 
     /// Appends `entry` at `last_index() + 1` and returns that index.
@@ -149,12 +237,20 @@ impl RaftLog {
     }
 
     /// Deletes the entry at `index` and every entry after it. `index` past the end is a no-op.
+    /// The compacted prefix holds committed entries only and is never truncated: `index` must be
+    /// past the snapshot point.
     pub fn truncate_from(&mut self, index: LogIndex) {
         assert!(index >= 1, "truncate_from(0): index 0 is not an entry");
-        let keep = usize::try_from(index - 1).unwrap_or(usize::MAX);
+        assert!(
+            index > self.snapshot_index,
+            "truncate_from({index}) inside the compacted prefix (snapshot at {})",
+            self.snapshot_index
+        );
+        let keep = usize::try_from(index - self.first_index()).unwrap_or(usize::MAX);
+        let first = self.first_index();
         for (i, entry) in self.entries.iter().enumerate().skip(keep) {
             if let Some(op) = entry.command.op() {
-                if self.ids.get(&op.id) == Some(&(i as u64 + 1)) {
+                if self.ids.get(&op.id) == Some(&(i as u64 + first)) {
                     self.ids.remove(&op.id);
                 }
             }
@@ -162,18 +258,25 @@ impl RaftLog {
         self.entries.truncate(keep);
     }
 
-    /// [`entry_digest`] folded over every entry, from [`DIGEST_EMPTY`].
+    /// [`entry_digest`] folded over every entry, from [`DIGEST_EMPTY`], the compacted prefix
+    /// included.
     pub fn digest(&self) -> u64 {
         self.entries
             .iter()
-            .zip(1..)
-            .fold(DIGEST_EMPTY, |h, (e, i)| entry_digest(h, i, e.term, e.command.id()))
+            .zip(self.first_index()..)
+            .fold(self.snapshot_digest, |h, (e, i)| entry_digest(h, i, e.term, e.command.id()))
     }
 
     /// Up to `max` entries starting at index `start` (from 1); empty when `start` is past the end.
+    /// `start` must be past the compacted prefix.
     pub fn entries_from(&self, start: LogIndex, max: u64) -> &[Entry] {
         assert!(start >= 1, "entries_from(0): index 0 is not an entry");
-        let Ok(from) = usize::try_from(start - 1) else {
+        assert!(
+            start > self.snapshot_index,
+            "entries_from({start}) inside the compacted prefix (snapshot at {})",
+            self.snapshot_index
+        );
+        let Ok(from) = usize::try_from(start - self.first_index()) else {
             return &[];
         };
         if from >= self.entries.len() {
@@ -211,26 +314,76 @@ mod tests {
         log.append(entry(1, 2));
     }
 
+    /// Reference: Raft §7 — after compaction the log answers for the snapshot point and the
+    /// entries after it, by their original indexes, and its digest still covers the prefix.
+    #[test]
+    fn compaction_keeps_indexes_terms_and_digest() {
+        let mut log = RaftLog::new();
+        for (i, term) in [1, 1, 2, 2, 3].into_iter().enumerate() {
+            log.append(entry(term, i as u64 + 1));
+        }
+        let whole = log.digest();
+        let upto3 = log.digest_upto(3);
+        log.compact(3);
+        assert_eq!((log.snapshot_index(), log.snapshot_term(), log.first_index()), (3, 2, 4));
+        assert_eq!((log.last_index(), log.last_term()), (5, 3));
+        assert_eq!(log.term_at(3), Some(2));
+        assert_eq!(log.term_at(2), None);
+        assert_eq!(log.term_at(0), None);
+        assert!(log.get(3).is_none());
+        assert_eq!(log.get(4), Some(&entry(2, 4)));
+        assert_eq!(log.entries_from(4, 10), &[entry(2, 4), entry(3, 5)]);
+        assert_eq!(log.digest(), whole);
+        assert_eq!(log.digest_upto(3), upto3);
+        assert_eq!(log.digest_upto(2), None);
+        assert_eq!(log.find(1), None, "a compacted command is no longer indexed");
+        assert_eq!(log.find(5), Some(5));
+        log.truncate_from(5);
+        assert_eq!(log.last_index(), 4);
+        log.compact(4);
+        assert!(log.entries_from(5, 10).is_empty());
+        assert_eq!((log.last_index(), log.last_term()), (4, 2));
+        assert_eq!(log.append(entry(4, 6)), 5);
+        log.reset_to_snapshot(9, 4, 77);
+        assert_eq!((log.last_index(), log.last_term(), log.first_index()), (9, 4, 10));
+        assert_eq!(log.digest(), 77);
+    }
+
+    #[test]
+    #[should_panic(expected = "inside the compacted prefix")]
+    fn the_compacted_prefix_is_never_truncated() {
+        let mut log = RaftLog::new();
+        log.append(entry(1, 1));
+        log.append(entry(1, 2));
+        log.compact(1);
+        log.truncate_from(1);
+    }
+
     #[derive(Clone, Debug)]
     enum LogOp {
         Append(u64),
         TruncateFrom(u64),
+        Compact(u64),
     }
 
     fn log_op() -> impl Strategy<Value = LogOp> {
         prop_oneof![
             3 => (0u64..3).prop_map(LogOp::Append),
             1 => (1u64..12).prop_map(LogOp::TruncateFrom),
+            1 => (1u64..12).prop_map(LogOp::Compact),
         ]
     }
 
     proptest! {
-        /// The log agrees with a plain `Vec` (0-based) after any sequence of appends and truncations.
+        /// The log agrees with a plain `Vec` (0-based) after any sequence of appends,
+        /// truncations and compactions (§7): same indexes, terms, digest; the compacted prefix
+        /// answers only at the snapshot point.
         #[test]
         fn log_matches_a_vec_model(ops in proptest::collection::vec(log_op(), 0..40),
                                    start in 1u64..14, max in 0u64..6) {
             let mut log = RaftLog::new();
             let mut model: Vec<Entry> = Vec::new();
+            let mut compacted = 0u64;
             for (n, op) in ops.into_iter().enumerate() {
                 match op {
                     LogOp::Append(bump) => {
@@ -239,21 +392,34 @@ mod tests {
                         prop_assert_eq!(log.append(e.clone()), model.len() as u64 + 1);
                         model.push(e);
                     }
-                    LogOp::TruncateFrom(i) => {
+                    // The compacted prefix is committed: it is never truncated.
+                    LogOp::TruncateFrom(i) if i > compacted => {
                         log.truncate_from(i);
                         model.truncate((i - 1) as usize);
                     }
+                    LogOp::TruncateFrom(_) => {}
+                    LogOp::Compact(i) if i <= model.len() as u64 => {
+                        log.compact(i);
+                        compacted = compacted.max(i);
+                    }
+                    LogOp::Compact(_) => {}
                 }
             }
+            prop_assert_eq!(log.snapshot_index(), compacted);
             prop_assert_eq!(log.last_index(), model.len() as u64);
             prop_assert_eq!(log.last_term(), model.last().map_or(0, |e| e.term));
+            let digest = model.iter().zip(1..).fold(DIGEST_EMPTY, |h, (e, i)| entry_digest(h, i, e.term, e.command.id()));
+            prop_assert_eq!(log.digest(), digest);
             for i in 0..=model.len() as u64 + 2 {
-                let want = if i == 0 { Some(0) } else { model.get(i as usize - 1).map(|e| e.term) };
+                let term = if i == 0 { Some(0) } else { model.get(i as usize - 1).map(|e| e.term) };
+                let want = if i < compacted { None } else { term };
                 prop_assert_eq!(log.term_at(i), want);
             }
-            let lo = ((start - 1) as usize).min(model.len());
-            let hi = (lo + max as usize).min(model.len());
-            prop_assert_eq!(log.entries_from(start, max), &model[lo..hi]);
+            if start > compacted {
+                let lo = ((start - 1) as usize).min(model.len());
+                let hi = (lo + max as usize).min(model.len());
+                prop_assert_eq!(log.entries_from(start, max), &model[lo..hi]);
+            }
         }
     }
 }

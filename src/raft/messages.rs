@@ -11,7 +11,10 @@ use crate::protocol::Message;
 use crate::sim::NodeId;
 use crate::trace::{Record, Value};
 
+use std::sync::Arc;
+
 use super::log::{Entry, LogIndex, Term};
+use super::snapshot::Snapshot;
 
 /// RequestVote arguments (Figure 2), sent by candidates (§5.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +74,39 @@ pub struct AppendEntriesReply {
     pub conflict_index: Option<LogIndex>,
 }
 
+/// InstallSnapshot arguments (Figure 13): one chunk of the leader's snapshot, sent when a
+/// follower's `next_index` lies inside the leader's compacted prefix (§7). Chunks are counted in
+/// entries' worth of the snapshot (`Snapshot::size`); every chunk shares the one snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstallSnapshot {
+    pub term: Term,
+    pub leader_id: NodeId,
+    pub last_included_index: LogIndex,
+    pub last_included_term: Term,
+    /// Where this chunk starts, in entries' worth.
+    pub offset: u64,
+    /// This chunk's length, in entries' worth.
+    pub len: u64,
+    /// Whether this is the last chunk.
+    pub done: bool,
+    pub snapshot: Arc<Snapshot>,
+}
+
+/// InstallSnapshot results: Figure 13's `term`, plus what the follower holds so the leader can
+/// go on (the paper leaves the leader's bookkeeping implicit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstallSnapshotReply {
+    /// The follower's `current_term`, for the leader to update itself.
+    pub term: Term,
+    /// The snapshot the reply is about.
+    pub last_included_index: LogIndex,
+    /// How much of it the follower has received, in entries' worth: the next chunk's offset.
+    pub received: u64,
+    /// The follower holds the snapshot's prefix (installed it, already had it, or is past it):
+    /// the leader may set `match_index` to `last_included_index`.
+    pub done: bool,
+}
+
 /// TimeoutNow (thesis §3.10): the leader tells the target of a leadership transfer to start an
 /// election at once, without waiting for its timer and without a pre-vote round.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +123,11 @@ pub struct ClientForward {
     /// How many times the command has been forwarded, counting this one. Bounded by the cluster size.
     pub hops: u32,
 }
+
+/// `msg` of an InstallSnapshot row.
+pub const INSTALL_SNAPSHOT: &str = "install_snapshot";
+/// `msg` of an InstallSnapshotReply row.
+pub const INSTALL_SNAPSHOT_REPLY: &str = "install_snapshot_reply";
 
 /// `detail` of a RequestVoteReply row that grants the vote.
 pub const GRANTED: &str = "granted";
@@ -112,6 +153,8 @@ pub enum Msg {
     /// when denied (so a stale would-be candidate learns the newer term).
     PreVoteReply(RequestVoteReply),
     TimeoutNow(TimeoutNow),
+    InstallSnapshot(InstallSnapshot),
+    InstallSnapshotReply(InstallSnapshotReply),
 }
 
 impl Msg {
@@ -125,6 +168,8 @@ impl Msg {
             Msg::AppendEntriesReply(m) => Some(m.term),
             Msg::PreVoteReply(m) if !m.vote_granted => Some(m.term),
             Msg::TimeoutNow(m) => Some(m.term),
+            Msg::InstallSnapshot(m) => Some(m.term),
+            Msg::InstallSnapshotReply(m) => Some(m.term),
             Msg::PreVote(_) | Msg::PreVoteReply(_) | Msg::ClientForward(_) => None,
         }
     }
@@ -141,6 +186,8 @@ impl Message for Msg {
             Msg::PreVote(_) => "pre_vote",
             Msg::PreVoteReply(_) => "pre_vote_reply",
             Msg::TimeoutNow(_) => "timeout_now",
+            Msg::InstallSnapshot(_) => INSTALL_SNAPSHOT,
+            Msg::InstallSnapshotReply(_) => INSTALL_SNAPSHOT_REPLY,
         }
     }
 
@@ -156,7 +203,10 @@ impl Message for Msg {
     /// like `request_vote` (term = the PROPOSED term), `pre_vote_reply` like `request_vote_reply`
     /// (term = the proposed term if granted, else the voter's), `timeout_now` the leader's term;
     /// the checkers that read votes and terms from the wire match on the message name, so a
-    /// pre-vote grant is never taken for a vote.
+    /// pre-vote grant is never taken for a vote. `install_snapshot` rows show the leader's term,
+    /// index = `last_included_index` and detail `last_term=T offset=O len=L done=0|1 digest=<16
+    /// hex digits>` (the snapshot's prefix digest); `install_snapshot_reply` rows the follower's
+    /// term, index = `last_included_index` and detail `received=R done=0|1`.
     fn describe(&self, row: &mut Record) {
         match self {
             Msg::RequestVote(m) | Msg::PreVote(m) => {
@@ -184,6 +234,24 @@ impl Message for Msg {
                 row.detail = reply_detail(m);
             }
             Msg::TimeoutNow(m) => row.term = Some(m.term),
+            Msg::InstallSnapshot(m) => {
+                row.term = Some(m.term);
+                row.index = Some(m.last_included_index);
+                row.detail = format!(
+                    "last_term={} offset={} len={} done={} digest={:016x}",
+                    m.last_included_term,
+                    m.offset,
+                    m.len,
+                    u8::from(m.done),
+                    m.snapshot.digest
+                )
+                .into();
+            }
+            Msg::InstallSnapshotReply(m) => {
+                row.term = Some(m.term);
+                row.index = Some(m.last_included_index);
+                row.detail = wire_detail(&[("received=", m.received), (" done=", u64::from(m.done))]).into();
+            }
             Msg::ClientForward(m) => {
                 row.key = Some(m.op.key);
                 row.value = m.op.written().map_or(Value::None, Value::Id);

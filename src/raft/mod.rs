@@ -9,17 +9,20 @@
 //! [`Bug`] selects deliberately broken variants so the checkers can be seen to fail.
 //!
 //! Files: `log.rs` (the 1-based log), `messages.rs` (RPCs and replies), `node.rs` (the server),
-//! `config.rs` (the `[raft]` scenario section).
+//! `config.rs` (the `[raft]` scenario section), `snapshot.rs` (log compaction, §7).
 
 pub mod config;
 pub mod log;
 pub mod messages;
 pub mod node;
 pub mod sessions;
+pub mod snapshot;
 
 pub use config::{Bug, RaftConfig, ReadMode};
 pub use log::{entry_digest, Command, Entry, LogIndex, RaftLog, Term, DIGEST_EMPTY};
 pub use messages::{
-    AppendEntries, AppendEntriesReply, ClientForward, Msg, RequestVote, RequestVoteReply, TimeoutNow,
+    AppendEntries, AppendEntriesReply, ClientForward, InstallSnapshot, InstallSnapshotReply, Msg,
+    RequestVote, RequestVoteReply, TimeoutNow,
 };
 pub use node::{RaftNode, RaftTimer, Role, FSYNC_LOST};
+pub use snapshot::Snapshot;

@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
@@ -30,6 +31,7 @@ use super::config::{Bug, RaftConfig};
 use super::log::{Command, Entry, LogIndex, RaftLog, Term};
 use super::messages::Msg;
 use super::sessions::Sessions;
+use super::snapshot::Snapshot;
 
 mod check_quorum;
 mod client;
@@ -39,6 +41,7 @@ mod pipeline;
 mod pre_vote;
 mod reads;
 mod replication;
+mod snapshot;
 mod transfer;
 
 pub use persist::FSYNC_LOST;
@@ -108,6 +111,9 @@ pub struct RaftNode {
     /// Candidate that received this server's vote in `current_term`.
     voted_for: Option<NodeId>,
     log: RaftLog,
+    /// The latest snapshot (§7): taken at `snapshot_every` applies or installed from a leader.
+    /// Invariant: covers at least the log's compacted prefix.
+    snapshot: Option<Arc<Snapshot>>,
 
     // Volatile state on all servers.
     role: Role,
@@ -149,6 +155,11 @@ pub struct RaftNode {
     match_index: Vec<LogIndex>,
     /// Pipelining (`max_inflight_appends > 1`): each follower's flow control (node/pipeline.rs).
     flows: Vec<pipeline::Flow>,
+    /// Leaders: per node id, the snapshot being sent and the offset of its next chunk
+    /// (node/snapshot.rs).
+    snapshot_sending: Vec<Option<(Arc<Snapshot>, u64)>>,
+    /// Followers: the snapshot being received, chunk by chunk. Volatile.
+    incoming: Option<snapshot::Incoming>,
     /// Heartbeats this node has sent as leader, ever: the clock of the pipelining window.
     heartbeat_tick: u64,
 
@@ -193,6 +204,7 @@ impl RaftNode {
             current_term: 0,
             voted_for: None,
             log: RaftLog::new(),
+            snapshot: None,
             role: Role::Follower,
             commit_index: 0,
             last_applied: 0,
@@ -210,6 +222,8 @@ impl RaftNode {
             next_index: vec![1; n],
             match_index: vec![0; n],
             flows: vec![pipeline::Flow::default(); n],
+            snapshot_sending: vec![None; n],
+            incoming: None,
             heartbeat_tick: 0,
             pending: VecDeque::new(),
             pending_ids: FxHashSet::default(),
@@ -382,9 +396,9 @@ impl Protocol for RaftNode {
         self.flush_outbox(ctx);
     }
 
-    /// Keeps the durable `current_term`, `voted_for` and log (what completed persists wrote);
-    /// everything else is volatile. The state machine is rebuilt by re-applying from index 1 once
-    /// `commit_index` is learned again.
+    /// Keeps the durable `current_term`, `voted_for`, log and snapshot (what completed persists
+    /// wrote); everything else is volatile. The state machine is rebuilt from the snapshot (at the
+    /// restart) and by re-applying the log after it once `commit_index` is learned again.
     fn on_crash(&mut self) {
         self.revert_to_durable();
         let n = self.nodes as usize;
@@ -403,6 +417,8 @@ impl Protocol for RaftNode {
         self.next_index = vec![1; n];
         self.match_index = vec![0; n];
         self.flows = vec![pipeline::Flow::default(); n];
+        self.snapshot_sending = vec![None; n];
+        self.incoming = None;
         self.pending.clear();
         self.pending_ids.clear();
         self.retry_armed = false;
@@ -417,13 +433,16 @@ impl Protocol for RaftNode {
 
     fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.note_crash_loss(ctx);
+        self.restore_snapshot(ctx);
         self.boot(ctx);
         self.flush_outbox(ctx);
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
-        if let Msg::AppendEntriesReply(reply) = &msg {
-            self.note_heard(ctx.now(), from, reply.term);
+        match &msg {
+            Msg::AppendEntriesReply(reply) => self.note_heard(ctx.now(), from, reply.term),
+            Msg::InstallSnapshotReply(reply) => self.note_heard(ctx.now(), from, reply.term),
+            _ => {}
         }
         // A message of a newer term deposes this node anyway (§5.1), with the new term's row.
         if !msg.term_to_adopt().is_some_and(|t| t > self.current_term) {
@@ -431,6 +450,7 @@ impl Protocol for RaftNode {
         }
         let leader_contact = match &msg {
             Msg::AppendEntries(m) => Some(m.term),
+            Msg::InstallSnapshot(m) => Some(m.term),
             _ => None,
         };
         match msg {
@@ -442,6 +462,8 @@ impl Protocol for RaftNode {
             Msg::PreVote(m) => self.handle_pre_vote(ctx, from, m),
             Msg::PreVoteReply(m) => self.handle_pre_vote_reply(ctx, from, m),
             Msg::TimeoutNow(m) => self.handle_timeout_now(ctx, m),
+            Msg::InstallSnapshot(m) => self.handle_install_snapshot(ctx, from, m),
+            Msg::InstallSnapshotReply(m) => self.handle_install_snapshot_reply(ctx, from, m),
         }
         if leader_contact == Some(self.current_term) && self.role == Role::Follower {
             self.last_leader_contact = Some(ctx.now());

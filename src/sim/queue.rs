@@ -89,11 +89,93 @@ impl<E> PartialOrd for Once<E> {
 
 type Priority = Reverse<(SimTime, u64)>;
 
+/// Payloads larger than this many bytes wait in a slab while the heap orders `(time, seq, slot)`
+/// entries of 24 bytes: a heap sift then moves three words per level instead of the whole event (a
+/// Raft or eventual event is ~100 bytes, moved with a `memcpy` call per level). Smaller payloads (the
+/// hold model's `u64`) stay in the heap, where the slab's bookkeeping would cost more than it saves.
+/// Either way the order is by (time, seq) alone.
+const INLINE_MAX: usize = 16;
+
+/// The one-shot events: a plain heap of them, or (large payloads) a heap of slots into a slab.
+#[derive(Debug)]
+struct OnceHeap<E> {
+    inline: BinaryHeap<Once<E>>,
+    slots: BinaryHeap<Once<u32>>,
+    slab: Vec<Option<E>>,
+    /// Slab slots whose event has been popped, reused before the slab grows.
+    free: Vec<u32>,
+}
+
+impl<E> OnceHeap<E> {
+    /// Decided per payload type at compile time: the other branch of every method is dead code.
+    const SLAB: bool = std::mem::size_of::<E>() > INLINE_MAX;
+
+    fn with_capacity(n: usize) -> Self {
+        let (inline, slots) = if Self::SLAB { (0, n) } else { (n, 0) };
+        OnceHeap {
+            inline: BinaryHeap::with_capacity(inline),
+            slots: BinaryHeap::with_capacity(slots),
+            slab: Vec::with_capacity(slots),
+            free: Vec::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        if Self::SLAB {
+            self.slots.len()
+        } else {
+            self.inline.len()
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, at: SimTime, seq: u64, payload: E) {
+        if !Self::SLAB {
+            self.inline.push(Once { at, seq, payload });
+            return;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(payload);
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.slab.len()).expect("more than 2^32 pending one-shot events");
+                self.slab.push(Some(payload));
+                slot
+            }
+        };
+        self.slots.push(Once { at, seq, payload: slot });
+    }
+
+    /// (time, seq) of the earliest.
+    #[inline(always)]
+    fn peek(&self) -> Option<(SimTime, u64)> {
+        if Self::SLAB {
+            self.slots.peek().map(|o| (o.at, o.seq))
+        } else {
+            self.inline.peek().map(|o| (o.at, o.seq))
+        }
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Option<(SimTime, u64, E)> {
+        if !Self::SLAB {
+            return self.inline.pop().map(|o| (o.at, o.seq, o.payload));
+        }
+        let o = self.slots.pop()?;
+        let payload = self.slab[o.payload as usize].take().expect("a queued slot holds its event");
+        self.free.push(o.payload);
+        Some((o.at, o.seq, payload))
+    }
+}
+
 /// Earliest-first queue of events with payload `E` and timer keys `T`.
 #[derive(Debug)]
 pub struct EventQueue<T: Hash + Eq, E> {
     timers: PriorityQueue<TimerSlot<T, E>, Priority, BuildHasherDefault<FxHasher>>,
-    once: BinaryHeap<Once<E>>,
+    once: OnceHeap<E>,
     next_seq: u64,
 }
 
@@ -105,14 +187,14 @@ impl<T: Hash + Eq + Copy, E> Default for EventQueue<T, E> {
 
 impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
     pub fn new() -> Self {
-        EventQueue { timers: PriorityQueue::with_default_hasher(), once: BinaryHeap::new(), next_seq: 0 }
+        Self::with_capacity(0)
     }
 
     /// A queue with room for `n` pending one-shot events before it reallocates.
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             timers: PriorityQueue::with_default_hasher(),
-            once: BinaryHeap::with_capacity(n),
+            once: OnceHeap::with_capacity(n),
             next_seq: 0,
         }
     }
@@ -122,7 +204,7 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.timers.is_empty() && self.once.is_empty()
+        self.timers.is_empty() && self.once.len() == 0
     }
 
     fn take_seq(&mut self) -> u64 {
@@ -134,7 +216,7 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
     /// Schedules a one-shot event.
     pub fn schedule(&mut self, at: SimTime, payload: E) {
         let seq = self.take_seq();
-        self.once.push(Once { at, seq, payload });
+        self.once.push(at, seq, payload);
     }
 
     /// Arms `timer` at `at`, moving it in place if it is already armed. The payload of an armed
@@ -159,7 +241,7 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
     /// Whether the next event is a timer (ties cannot happen: seqs are unique).
     fn timer_first(&self) -> Option<bool> {
         let timer = self.timers.peek().map(|(_, Reverse(p))| *p);
-        let once = self.once.peek().map(|o| (o.at, o.seq));
+        let once = self.once.peek();
         match (timer, once) {
             (None, None) => None,
             (Some(_), None) => Some(true),
@@ -171,7 +253,7 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
     /// The time of the earliest event.
     pub fn peek_time(&self) -> Option<SimTime> {
         let timer = self.timers.peek().map(|(_, Reverse((at, _)))| *at);
-        let once = self.once.peek().map(|o| o.at);
+        let once = self.once.peek().map(|(at, _)| at);
         match (timer, once) {
             (Some(t), Some(o)) => Some(t.min(o)),
             (t, o) => t.or(o),
@@ -183,7 +265,7 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
         if self.timer_first()? {
             self.timers.pop().map(|(slot, Reverse((at, _)))| (at, Key::Timer(slot.key), slot.payload))
         } else {
-            self.once.pop().map(|o| (o.at, Key::Once(o.seq), o.payload))
+            self.once.pop().map(|(at, seq, payload)| (at, Key::Once(seq), payload))
         }
     }
 }
@@ -312,6 +394,34 @@ mod tests {
                 for (t, (at, _)) in &armed {
                     proptest::prop_assert_eq!(q.timer_deadline(*t), Some(SimTime(*at)));
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The same with payloads large enough to wait in the slab, slots reused as events pop.
+        #[test]
+        fn slab_payloads_pop_in_time_then_insertion_order(
+            steps in proptest::collection::vec((0u64..50, proptest::bool::ANY), 0..300)
+        ) {
+            const { assert!(OnceHeap::<[u64; 8]>::SLAB && !OnceHeap::<u64>::SLAB) };
+            let mut q: EventQueue<u8, [u64; 8]> = EventQueue::new();
+            let mut model: std::collections::BTreeMap<(u64, u64), [u64; 8]> = Default::default();
+            let mut now = 0;
+            for (i, (d, pop)) in steps.into_iter().enumerate() {
+                if pop {
+                    let want = model.pop_first();
+                    let got = q.pop();
+                    proptest::prop_assert_eq!(got.map(|(at, _, p)| (at.0, p)), want.map(|((at, _), p)| (at, p)));
+                    if let Some(((at, _), _)) = want {
+                        now = at;
+                    }
+                } else {
+                    let payload = [i as u64; 8];
+                    q.schedule(SimTime(now + d), payload);
+                    model.insert((now + d, i as u64), payload);
+                }
+                proptest::prop_assert_eq!(q.len(), model.len());
             }
         }
     }

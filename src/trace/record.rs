@@ -33,6 +33,10 @@ pub enum Event {
     Truncate,
     Commit,
     Apply,
+    /// A node took a snapshot of its state machine (Raft §7): index and term of the last entry it covers.
+    Snapshot,
+    /// A follower installed a leader's snapshot (Raft §7, Figure 13).
+    InstallSnapshot,
     // Eventual-consistency events.
     Write,
     Read,
@@ -49,7 +53,7 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 26] = [
+    pub const ALL: [Event; 28] = [
         Event::Send,
         Event::Deliver,
         Event::Drop,
@@ -67,6 +71,8 @@ impl Event {
         Event::Truncate,
         Event::Commit,
         Event::Apply,
+        Event::Snapshot,
+        Event::InstallSnapshot,
         Event::Write,
         Event::Read,
         Event::Conflict,
@@ -97,6 +103,8 @@ impl Event {
             Event::Truncate => "truncate",
             Event::Commit => "commit",
             Event::Apply => "apply",
+            Event::Snapshot => "snapshot",
+            Event::InstallSnapshot => "install_snapshot",
             Event::Write => "write",
             Event::Read => "read",
             Event::Conflict => "conflict",

@@ -1,13 +1,17 @@
 //! The streaming CSV trace writer: constant memory, hashed as it goes, atomic on completion.
 //!
-//! Rows go through a buffered writer into a temporary file next to the target and are hashed
-//! (SHA-256) on the way; `finish` flushes and renames the file into place (through
+//! Rows are formatted into 64 KiB chunks on the simulation's thread; a second thread of the trace's
+//! own hashes each chunk (SHA-256) and writes it to a temporary file next to the target, in order,
+//! so the bytes and the hash are those of one thread doing both, and the run is unaffected by the
+//! thread's timing. `finish` waits for the thread and renames the file into place (through
 //! [`crate::output`]). A run that fails, panics or is interrupted leaves no file under the final
 //! name and no temporary file either (SIGINT/SIGTERM remove it). The path `-` streams to stdout.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
@@ -30,7 +34,7 @@ pub struct TraceInfo {
 }
 
 /// Hashes and counts everything written through it.
-struct HashingWriter<W: Write> {
+struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     bytes: u64,
@@ -52,6 +56,84 @@ impl<W: Write> Write for HashingWriter<W> {
 /// Bytes gathered before they go to the hasher and the inner writer.
 const CHUNK: usize = 1 << 16;
 
+/// Full chunks queued for the writing thread before the encoder waits for it (bounds the memory of
+/// a trace whose disk is slower than the run).
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// Where a [`RowEncoder`]'s chunks go: hashed and written on the calling thread, or on a thread of
+/// their own.
+enum Out<W> {
+    Inline(HashingWriter<W>),
+    Worker(Worker<W>),
+}
+
+/// The trace's writing thread: receives full chunks in order, hashes and writes each, and hands the
+/// emptied buffer back for reuse, so a steady run allocates no chunk.
+struct Worker<W> {
+    full: Option<SyncSender<Vec<u8>>>,
+    empty: Receiver<Vec<u8>>,
+    handle: Option<JoinHandle<io::Result<HashingWriter<W>>>>,
+}
+
+impl<W: Write + Send + 'static> Worker<W> {
+    fn spawn(inner: W) -> io::Result<Worker<W>> {
+        let (full, chunks) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+        let (back, empty) = channel();
+        let handle = std::thread::Builder::new().name("dsim-trace".into()).spawn(move || {
+            let mut out = HashingWriter { inner, hasher: Sha256::new(), bytes: 0 };
+            for mut chunk in chunks {
+                out.write_all(&chunk)?;
+                chunk.clear();
+                // The encoder may have finished already; the buffer is then simply freed.
+                let _ = back.send(chunk);
+            }
+            out.flush()?;
+            Ok(out)
+        })?;
+        Ok(Worker { full: Some(full), empty, handle: Some(handle) })
+    }
+}
+
+impl<W> Worker<W> {
+    /// A buffer for the next chunk: one the thread has emptied, or a new one while all are in flight.
+    fn spare(&self) -> Vec<u8> {
+        self.empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK + 1024))
+    }
+
+    fn send(&mut self, chunk: Vec<u8>) -> io::Result<()> {
+        if self.full.as_ref().is_some_and(|tx| tx.send(chunk).is_ok()) {
+            return Ok(());
+        }
+        // The thread stopped early: its error is the one to report.
+        match self.join() {
+            Err(e) => Err(e),
+            Ok(_) => Err(io::Error::other("the trace writing thread stopped early")),
+        }
+    }
+
+    /// Closes the queue and waits for the thread to write what it holds.
+    fn join(&mut self) -> io::Result<HashingWriter<W>> {
+        self.full = None;
+        match self.handle.take() {
+            None => Err(io::Error::other("the trace writing thread has already stopped")),
+            Some(handle) => {
+                handle.join().unwrap_or_else(|_| Err(io::Error::other("the trace writing thread panicked")))
+            }
+        }
+    }
+}
+
+impl<W> Drop for Worker<W> {
+    /// An unfinished trace (a failed or panicking run) still waits for the thread, which then drops
+    /// the temporary file: nothing is left behind.
+    fn drop(&mut self) {
+        self.full = None;
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// Formats rows into any `Write`, hashing the bytes. Used for files and for in-memory hashing.
 ///
 /// The CSV is written by hand, byte for byte what the `csv` crate writes with its defaults (the
@@ -61,14 +143,26 @@ const CHUNK: usize = 1 << 16;
 /// one reused buffer and handed on in chunks, so a row costs no allocation and no formatting
 /// machinery.
 pub struct RowEncoder<W: Write> {
-    out: HashingWriter<W>,
+    out: Out<W>,
     buf: Vec<u8>,
     rows: u64,
 }
 
+impl<W: Write + Send + 'static> RowEncoder<W> {
+    /// An encoder whose chunks are hashed and written on a thread of their own (see the module
+    /// docs): the simulation's thread only formats.
+    pub fn threaded(inner: W) -> io::Result<Self> {
+        Self::with_out(Out::Worker(Worker::spawn(inner)?))
+    }
+}
+
 impl<W: Write> RowEncoder<W> {
+    /// An encoder that hashes and writes on the calling thread.
     pub fn new(inner: W) -> io::Result<Self> {
-        let out = HashingWriter { inner, hasher: Sha256::new(), bytes: 0 };
+        Self::with_out(Out::Inline(HashingWriter { inner, hasher: Sha256::new(), bytes: 0 }))
+    }
+
+    fn with_out(out: Out<W>) -> io::Result<Self> {
         let mut encoder = RowEncoder { out, buf: Vec::with_capacity(CHUNK + 1024), rows: 0 };
         for (i, column) in COLUMNS.iter().enumerate() {
             if i > 0 {
@@ -141,16 +235,33 @@ impl<W: Write> RowEncoder<W> {
 
     /// Hands the gathered bytes to the hasher and the inner writer.
     fn drain(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        match &mut self.out {
+            Out::Inline(out) => {
+                out.write_all(&self.buf)?;
+                self.buf.clear();
+            }
+            Out::Worker(worker) => {
+                let chunk = std::mem::replace(&mut self.buf, worker.spare());
+                worker.send(chunk)?;
+            }
+        }
         Ok(())
     }
 
     /// Flushes and returns (inner writer, rows, bytes, sha256 hex).
     pub fn finish(mut self) -> io::Result<(W, u64, u64, String)> {
         self.drain()?;
-        self.out.flush()?;
-        let HashingWriter { inner, hasher, bytes } = self.out;
+        let out = match self.out {
+            Out::Inline(mut out) => {
+                out.flush()?;
+                out
+            }
+            Out::Worker(mut worker) => worker.join()?,
+        };
+        let HashingWriter { inner, hasher, bytes } = out;
         Ok((inner, self.rows, bytes, hex(&hasher.finalize())))
     }
 }
@@ -196,15 +307,15 @@ pub fn hex(bytes: &[u8]) -> String {
 /// A trace file being written (or stdout, for the path `-`).
 pub struct TraceWriter {
     path: PathBuf,
-    encoder: RowEncoder<BufWriter<Sink>>,
+    encoder: RowEncoder<Sink>,
 }
 
 impl TraceWriter {
     /// Starts a trace that will appear at `path` when `finish` succeeds; `-` streams to stdout.
     pub fn create(path: &Path) -> Result<TraceWriter> {
         let file = Sink::create(path, true)?;
-        let encoder =
-            RowEncoder::new(BufWriter::with_capacity(1 << 16, file)).map_err(|e| Error::io(path, e))?;
+        // Chunks of 64 KiB go straight to the file: no second buffer.
+        let encoder = RowEncoder::threaded(file).map_err(|e| Error::io(path, e))?;
         Ok(TraceWriter { path: path.to_path_buf(), encoder })
     }
 
@@ -215,8 +326,7 @@ impl TraceWriter {
     /// Flushes, syncs and renames the file into place.
     pub fn finish(self) -> Result<TraceInfo> {
         let path = self.path;
-        let (buf, rows, bytes, sha256) = self.encoder.finish().map_err(|e| Error::io(&path, e))?;
-        let sink = buf.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+        let (sink, rows, bytes, sha256) = self.encoder.finish().map_err(|e| Error::io(&path, e))?;
         sink.commit()?;
         Ok(TraceInfo { path, rows, bytes, sha256 })
     }
@@ -349,6 +459,61 @@ mod tests {
             })
             .collect();
         assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
+    }
+
+    #[test]
+    fn the_writing_thread_gives_the_same_bytes_and_hash() {
+        // Enough rows for many chunks, more than can be in flight at once.
+        let rows: Vec<Record> = (0..60_000u64)
+            .map(|i| {
+                Record::new(Event::Send).at(crate::sim::SimTime(i)).node(NodeId(2)).term(i).detail("x,y")
+            })
+            .collect();
+        let mut threaded = RowEncoder::threaded(Vec::new()).unwrap();
+        for r in &rows {
+            threaded.write(r).unwrap();
+        }
+        let threaded = threaded.finish().unwrap();
+        assert!(threaded.0.len() > 2 * CHUNKS_IN_FLIGHT * CHUNK);
+        assert_eq!(threaded, encoded(&rows));
+    }
+
+    /// A writer that fails after `left` bytes.
+    #[derive(Debug)]
+    struct Failing {
+        left: usize,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if buf.len() > self.left {
+                return Err(io::Error::other("disk full"));
+            }
+            self.left -= buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_error_on_the_writing_thread_reaches_the_encoder() {
+        let mut e = RowEncoder::threaded(Failing { left: 3 * CHUNK }).unwrap();
+        let row = Record::new(Event::Note).node(NodeId(1)).detail("0123456789".repeat(10));
+        let mut failed = None;
+        for _ in 0..100_000 {
+            if let Err(err) = e.write(&row) {
+                failed = Some(err);
+                break;
+            }
+        }
+        let err = match failed {
+            Some(err) => err,
+            None => e.finish().unwrap_err(),
+        };
+        assert_eq!(err.to_string(), "disk full");
     }
 
     #[test]

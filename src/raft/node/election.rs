@@ -83,6 +83,7 @@ impl RaftNode {
         self.match_index.iter_mut().for_each(|m| *m = 0);
         self.match_index[self.id.index()] = self.durable_prefix();
         self.reset_flows();
+        self.snapshot_sending.iter_mut().for_each(|s| *s = None);
         self.reset_reads(ctx.now());
         self.take_office_deployed(ctx.now());
         self.start_read_round(ctx.now());

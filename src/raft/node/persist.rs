@@ -6,8 +6,13 @@
 //! has completed (persists complete in the order they start), so a reply never acknowledges state
 //! that a crash could still take back. With `persist_delay_us = 0` every persist completes at once
 //! and nothing is tracked.
+//!
+//! With log compaction on (`snapshot_every > 0`) a persist carries the whole live log (short: it
+//! is compacted every `snapshot_every` applies) and the latest snapshot, so a crash before the
+//! persist of a snapshot completes loses that snapshot and the compaction with it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::protocol::Ctx;
 use crate::sim::{NodeId, SimDuration, SimTime};
@@ -15,6 +20,7 @@ use crate::trace::{Event, Record};
 
 use super::{entry_record, RaftNode, RaftTimer, Role};
 use crate::raft::log::{Entry, LogIndex, RaftLog, Term};
+use crate::raft::snapshot::Snapshot;
 use crate::raft::Bug;
 
 /// Persistent state as of the last completed persist.
@@ -23,6 +29,14 @@ pub(super) struct Durable {
     pub current_term: Term,
     pub voted_for: Option<NodeId>,
     pub log: RaftLog,
+    pub snapshot: Option<Arc<Snapshot>>,
+}
+
+/// With log compaction on: the whole log and the snapshot a persist makes durable.
+#[derive(Clone, Debug)]
+pub(super) struct Compacted {
+    log: RaftLog,
+    snapshot: Option<Arc<Snapshot>>,
 }
 
 /// One persist in flight: the persistent state a handler left, due to be durable at `done_at`.
@@ -34,6 +48,8 @@ pub(super) struct Persist {
     voted_for: Option<NodeId>,
     from: LogIndex,
     entries: Vec<Entry>,
+    /// Log compaction on: replaces `entries` (module comment).
+    compacted: Option<Compacted>,
 }
 
 /// What a crash took back, written as rows when the node restarts.
@@ -45,6 +61,8 @@ pub(super) struct CrashLoss {
     /// First index where the live log differed from the durable one, and the live last index.
     log_from: LogIndex,
     log_last: LogIndex,
+    /// First durable entry written back with a `store` row (`log_from` but after a lost install).
+    stores_from: LogIndex,
 }
 
 impl RaftNode {
@@ -72,7 +90,13 @@ impl RaftNode {
         }
         if changed {
             let from = from.min(self.log.last_index() + 1);
-            let entries = if from <= self.log.last_index() {
+            let compacted = self
+                .config
+                .snapshots()
+                .then(|| Compacted { log: self.log.clone(), snapshot: self.snapshot.clone() });
+            let entries = if compacted.is_some() {
+                Vec::new()
+            } else if from <= self.log.last_index() {
                 self.log.entries_from(from, u64::MAX).to_vec()
             } else {
                 Vec::new()
@@ -87,6 +111,7 @@ impl RaftNode {
                 voted_for: self.voted_for,
                 from,
                 entries,
+                compacted,
             });
         }
         match self.persists.back() {
@@ -102,6 +127,11 @@ impl RaftNode {
             let Some(p) = self.persists.pop_front() else { break };
             self.durable.current_term = p.current_term;
             self.durable.voted_for = p.voted_for;
+            if let Some(c) = p.compacted {
+                self.durable.log = c.log;
+                self.durable.snapshot = c.snapshot;
+                continue;
+            }
             if p.from <= self.durable.log.last_index() {
                 self.durable.log.truncate_from(p.from);
             }
@@ -134,10 +164,23 @@ impl RaftNode {
         }
         self.persists.clear();
         let durable = &self.durable;
-        let common = (1..=self.log.last_index().min(durable.log.last_index()))
-            .find(|i| self.log.get(*i) != durable.log.get(*i))
-            .unwrap_or(self.log.last_index().min(durable.log.last_index()) + 1);
-        let log_changed = common <= self.log.last_index().max(durable.log.last_index());
+        // Compacted prefixes: compare from where both logs hold entries, if they agree on the
+        // point before it. Else the crash took back a snapshot install that discarded the log
+        // (Figure 13 step 7): what is lost is the live log past the durable one's end, and every
+        // durable entry is written back (a `store` at its index replaces what the install put
+        // there, if it differed).
+        let base = self.log.snapshot_index().max(durable.log.snapshot_index());
+        let same_base =
+            self.log.term_at(base).is_some() && self.log.term_at(base) == durable.log.term_at(base);
+        let (common, stores_from) = if same_base {
+            let common = (base + 1..=self.log.last_index().min(durable.log.last_index()))
+                .find(|i| self.log.get(*i) != durable.log.get(*i))
+                .unwrap_or(self.log.last_index().min(durable.log.last_index()).max(base) + 1);
+            (common, common)
+        } else {
+            (durable.log.last_index() + 1, durable.log.first_index())
+        };
+        let log_changed = !same_base || common <= self.log.last_index().max(durable.log.last_index());
         let term_lost = self.current_term != durable.current_term;
         let vote_lost = self.voted_for != durable.voted_for;
         if log_changed || term_lost || vote_lost {
@@ -145,12 +188,14 @@ impl RaftNode {
                 term_lost: self.current_term,
                 vote_lost: self.voted_for.filter(|_| vote_lost || term_lost),
                 log_from: common,
+                stores_from,
                 log_last: self.log.last_index(),
             });
         }
         self.current_term = durable.current_term;
         self.voted_for = durable.voted_for;
         self.log = durable.log.clone();
+        self.snapshot = durable.snapshot.clone();
         self.flushed_len = self.log.last_index();
     }
 
@@ -176,7 +221,7 @@ impl RaftNode {
             let to = loss.log_from - 1;
             ctx.note(Record::new(Event::Truncate).index(loss.log_from).detail(format!("lost to {to}")));
         }
-        for index in loss.log_from..=self.log.last_index() {
+        for index in loss.stores_from..=self.log.last_index() {
             if let Some(entry) = self.log.get(index) {
                 ctx.note(entry_record(Event::Store, index, entry));
             }

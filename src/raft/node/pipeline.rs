@@ -75,6 +75,12 @@ impl RaftNode {
         let max = self.config.max_inflight_appends as usize;
         while self.flows[p].inflight.len() < max && self.next_index[p] <= self.log.last_index() {
             let next = self.next_index[p];
+            if self.behind_snapshot(next - 1) {
+                // §7: the follower needs the snapshot first; stop-and-wait until it has it.
+                self.flows[p].probe();
+                self.send_snapshot_chunk(to);
+                return;
+            }
             let last = self.send_append_from(to, next);
             self.next_index[p] = last + 1;
             let tick = self.heartbeat_tick;
@@ -114,6 +120,11 @@ impl RaftNode {
 
     /// An AppendEntries with no entries after `prev_log_index`.
     fn send_empty_at(&mut self, to: NodeId, prev_log_index: LogIndex) {
+        if self.behind_snapshot(prev_log_index) {
+            self.flows[to.index()].probe();
+            self.send_snapshot_chunk(to);
+            return;
+        }
         self.push_append(to, prev_log_index, Vec::new());
     }
 
@@ -189,7 +200,7 @@ impl RaftNode {
         // Terms never decrease along the log: scan down from the rejected index while they are
         // above the follower's term.
         let mut index = rejected.min(self.log.last_index());
-        while index > 0 {
+        while index > self.log.snapshot_index() {
             match self.log.term_at(index) {
                 Some(t) if t > term => index -= 1,
                 Some(t) if t == term => return index + 1,
@@ -209,7 +220,8 @@ impl RaftNode {
         }
         let term = self.log.term_at(prev_log_index);
         let mut first = prev_log_index;
-        while first > 1 && self.log.term_at(first - 1) == term {
+        // Not into the compacted prefix: its terms are gone (§7).
+        while first > 1 && first - 1 > self.log.snapshot_index() && self.log.term_at(first - 1) == term {
             first -= 1;
         }
         (term, first)

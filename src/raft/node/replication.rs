@@ -30,6 +30,11 @@ impl RaftNode {
         self.leader_id = Some(req.leader_id);
         self.reset_election_timer(ctx);
         self.forward_pending(ctx);
+        // §7: entries at or before this node's snapshot point are committed, so they match the
+        // leader's; only what follows the snapshot point is checked and merged.
+        let (prev_log_index, prev_log_term, entries) =
+            self.skip_compacted(req.prev_log_index, req.prev_log_term, req.entries);
+        let req = AppendEntries { prev_log_index, prev_log_term, entries, ..req };
         if self.log.term_at(req.prev_log_index) != Some(req.prev_log_term) {
             if self.config.named_rejections() {
                 self.reject_naming(from, req.prev_log_index, req.read_round);
@@ -56,6 +61,28 @@ impl RaftNode {
             _ => last_new,
         };
         self.reply_append_entries(from, true, matched, req.read_round);
+    }
+
+    /// An AppendEntries whose `prev_log_index` lies inside this node's compacted prefix, cut to
+    /// start at the snapshot point: the entries up to it are dropped (they are committed, so the
+    /// leader's match them) and the request is checked at the snapshot point. A request that ends
+    /// at or before the snapshot point becomes a heartbeat at it.
+    fn skip_compacted(
+        &self,
+        prev_log_index: LogIndex,
+        prev_log_term: crate::raft::log::Term,
+        mut entries: Vec<Entry>,
+    ) -> (LogIndex, crate::raft::log::Term, Vec<Entry>) {
+        let snapshot_index = self.log.snapshot_index();
+        if prev_log_index >= snapshot_index || self.config.bug == Bug::EntriesBeforeSnapshot {
+            return (prev_log_index, prev_log_term, entries);
+        }
+        let skip = usize::try_from(snapshot_index - prev_log_index).unwrap_or(usize::MAX);
+        if skip > entries.len() {
+            return (snapshot_index, self.log.snapshot_term(), Vec::new());
+        }
+        entries.drain(..skip);
+        (snapshot_index, self.log.snapshot_term(), entries)
     }
 
     pub(super) fn reply_append_entries(
@@ -183,6 +210,10 @@ impl RaftNode {
 
     pub(super) fn send_append_entries(&mut self, to: NodeId) {
         let next = self.next_index[to.index()].clamp(1, self.log.last_index() + 1);
+        if self.behind_snapshot(next - 1) {
+            self.send_snapshot_chunk(to);
+            return;
+        }
         let entries = self.log.entries_from(next, self.config.max_entries_per_append).to_vec();
         self.push_append(to, next - 1, entries);
     }
@@ -247,6 +278,7 @@ impl RaftNode {
                 Command::Op(op) => self.apply_op(ctx, index, &entry, op),
             }
         }
+        self.maybe_snapshot(ctx);
         self.serve_reads(ctx);
     }
 }
