@@ -13,8 +13,6 @@ figure8_commit match_last_log lease_no_wait transfer_keeps_accepting"
 for bug in $BUGS; do
   pins=""
   case $bug in
-    figure8_commit) pins="--set raft.noop=false --set duration_ms=16000";;
-    lease_no_wait) pins="--set raft.read_mode=lease";;
     prevote_bumps_term) pins="--set raft.pre_vote=true";;
     check_quorum_stale_acks) pins="--set raft.check_quorum=true";;
     pipeline_match_regress) pins="--set raft.max_inflight_appends=8";;
@@ -27,8 +25,7 @@ done
 python3 - "$OUT" "$BUGS" <<'PY'
 import json, os, sys
 out, bugs = sys.argv[1], sys.argv[2].split()
-pins = {"figure8_commit": "raft.noop=false duration_ms=16000", "lease_no_wait": "raft.read_mode=lease",
-        "prevote_bumps_term": "raft.pre_vote=true", "check_quorum_stale_acks": "raft.check_quorum=true",
+pins = {"prevote_bumps_term": "raft.pre_vote=true", "check_quorum_stale_acks": "raft.check_quorum=true",
         "pipeline_match_regress": "raft.max_inflight_appends=8"}
 print("| raft.bug | pinned | first failing seed | its checker | failing seeds of 2000 (by first checker: runs, first seed) | wall |")
 print("|---|---|---|---|---|---|")

@@ -7,8 +7,8 @@
 //! and the rates of the features that are on are drawn within the bounds below, which keep correct
 //! Raft live: partitions always heal, at most a minority is down, latency stays well under the
 //! election timeout, and every fault is over by `FAULTS_END_PERCENT` of the run so the liveness
-//! checker can demand a commit afterwards. Fields not drawn (`raft.bug`, `duration_ms`, `[check]`,
-//! `[clocks]`, …) keep the base's values, which is how `--set raft.bug=…` reaches every draw.
+//! checker can demand a commit afterwards. Fields not drawn (`raft.bug`, `duration_ms` outside the
+//! scripted families of `draw_shapes`, `[check]`, `[clocks]`, …) keep the base's values, which is how `--set raft.bug=…` reaches every draw.
 //!
 //! A `--set` of a drawn field *pins* it: the draw runs as usual, then the `--set`s are applied
 //! again on top. A pinned field still consumes its draw, so a pin that no later range depends on
@@ -39,6 +39,12 @@ const SNAPSHOT_STREAM: u64 = DEPLOYED_STREAM + 1;
 /// The stream of the membership changes (issue 15), drawn apart so no other draw moved.
 /// (`DEPLOYED_STREAM + 1` is another draw's.)
 const MEMBERSHIP_STREAM: u64 = DEPLOYED_STREAM + 2;
+/// The stream of the mutation-suite shapes (Raft): a duplicate storm, and one of three scripted
+/// families (Figure 8, a lease overlap, a transfer under lease reads). +1 and +2 are taken by
+/// snapshots and membership.
+const SHAPE_STREAM: u64 = DEPLOYED_STREAM + 3;
+/// The stream of the eventual KV's calm seeds (no fault at all, so strict quorums are judged).
+const CALM_STREAM: u64 = DEPLOYED_STREAM + 4;
 /// Mixed into the seed before keying, so the draw's key differs from the run's.
 const DRAW_KEY_SALT: u64 = 0x5357_4152_4d5f_4b45;
 /// Faults start after this (ms), once a first leader has usually been elected.
@@ -66,6 +72,16 @@ pub struct Features {
     pub transfers: bool,
     pub pipelined: bool,
     pub fast_backtrack: bool,
+    /// Duplicates 0.2–0.4 with one entry per AppendEntries (sims/raft_hunt.toml's replication).
+    pub storm: bool,
+    /// Figure 8's family: no §8 no-op, a trickle of open-loop writes, minorities cut in turn.
+    pub figure8: bool,
+    /// A lease overlap: a follower cut off alone rejoins the majority as the old leader is cut off.
+    pub lease_overlap: bool,
+    /// A transfer under lease reads away from a leader that hears nothing back.
+    pub lease_transfer: bool,
+    /// Eventual KV: no fault, loss or duplication at all.
+    pub calm: bool,
     /// Log compaction with InstallSnapshot (only when the base scenario turns it on).
     pub snapshots: bool,
     /// Membership changes (thesis ch. 4): a node outside at the start and added, servers removed
@@ -276,6 +292,9 @@ pub fn draw(base: &Scenario, sets: &[String], seed: u64) -> (Scenario, Features)
     }
     if s.protocol == ProtocolKind::Eventual {
         eventual_premises(&mut s, end_ms);
+        draw_calm(&mut s, seed, &mut f);
+    } else {
+        draw_shapes(&mut s, base, pinned(sets, "nodes"), seed, &mut f);
     }
     (s, f)
 }
@@ -362,6 +381,268 @@ fn draw_deployed(s: &mut Scenario, base: &Scenario, seed: u64, end_ms: u64, f: &
     s.raft.max_inflight_appends = if f.pipelined { window } else { base.raft.max_inflight_appends };
     f.fast_backtrack = on(&mut rng) || base.raft.fast_backtrack;
     s.raft.fast_backtrack = f.fast_backtrack;
+}
+
+/// The run length of the Figure 8 family: sims/raft_figure8.toml's, so many leaders come and go.
+const FIGURE8_DURATION_MS: u64 = 16_000;
+
+/// The shapes that the mutation suite's own scenarios build (docs/mutations.md) and that the
+/// independent fault draws above almost never do, from their own stream after every other draw
+/// (so no earlier draw moved; the fields a shape sets are overwritten, which changes those seeds'
+/// runs). A duplicate storm in a quarter of the seeds; then at most one of three scripted families,
+/// each in an eighth of the seeds, which replaces the drawn faults and workload (the network,
+/// cluster size and timing stay as drawn): Figure 8, a lease overlap and a transfer under lease
+/// reads. Every family keeps correct Raft safe and the checks sound: see each function.
+fn draw_shapes(s: &mut Scenario, base: &Scenario, nodes_pinned: bool, seed: u64, f: &mut Features) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ DRAW_KEY_SALT);
+    rng.set_stream(SHAPE_STREAM);
+    // sims/raft_hunt.toml's replication: 3 in 10 messages duplicated and one entry per request, so
+    // reordered and duplicated requests cover different ranges (what `match_last_log` and
+    // `commit_min_last_log` get wrong).
+    f.storm = rng.gen_bool(0.25);
+    let duplicates = rng.gen_range(0.2..=0.4);
+    if f.storm {
+        s.network.duplicate_probability = duplicates;
+        s.raft.max_entries_per_append = 1;
+    }
+    match rng.gen_range(0..8) {
+        0 => {
+            f.figure8 = true;
+            figure8_family(&mut rng, s, base, nodes_pinned);
+        }
+        1 => {
+            f.lease_overlap = true;
+            lease_overlap(&mut rng, s, base);
+        }
+        2 => {
+            f.lease_transfer = true;
+            lease_transfer(&mut rng, s);
+        }
+        _ => {}
+    }
+}
+
+/// A random permutation of the node ids.
+fn shuffled(rng: &mut ChaCha8Rng, nodes: u32) -> Vec<u32> {
+    let mut ids: Vec<u32> = (0..nodes).collect();
+    for k in 0..ids.len() {
+        let j = rng.gen_range(k..ids.len());
+        ids.swap(k, j);
+    }
+    ids
+}
+
+fn names(ids: &[u32]) -> Vec<String> {
+    ids.iter().map(|n| format!("n{n}")).collect()
+}
+
+/// Replaces the drawn faults by `faults` (sorted by time) and switches the chaos off.
+fn script(s: &mut Scenario, mut faults: Vec<FaultSpec>) {
+    faults.sort_by_key(|f| match f.at_ms {
+        MsOrRange::Fixed(ms) | MsOrRange::Range([ms, _]) => ms,
+    });
+    s.faults = faults;
+    s.chaos = ChaosConfig::default();
+}
+
+/// The paper's Figure 8 (§5.4.2), as sims/raft_figure8.toml builds it: Raft without §8's no-op
+/// (a new leader then often has no entry of its own term), five or seven nodes (a drawn three
+/// becomes five unless pinned), a trickle of 2–5 open-loop writes/s
+/// and no client processes, CheckQuorum only if the base sets it, and a minority cut off in turn every election
+/// maximum plus minimum to two maxima (sims/raft_figure8.toml: 600 ms for [150, 300]; each
+/// cut starting up to a sixth of that late and lasting the whole period, so cuts sometimes
+/// overlap) for 16 s × 60 %, then 6.4 s of calm in which a commit is required. Correct Raft stays
+/// safe without the no-op, only less live: a term's first commit waits for a request of that term
+/// (at 2 requests/s none in 6.4 s has odds of about e^-12.8), and with no client process there
+/// are no reads, whose ReadIndex and lease paths would stall without an entry of the term.
+fn figure8_family(rng: &mut ChaCha8Rng, s: &mut Scenario, base: &Scenario, nodes_pinned: bool) {
+    let [election_min_ms, election_max_ms] = s.raft.election_timeout_ms;
+    s.raft.noop = false;
+    // A leader cut off with a minority under CheckQuorum steps down within an election timeout and
+    // takes no more writes of its stale term (on sims/raft_figure8.toml the bug is then caught in
+    // 3 of 300 seeds, not 32): off unless the base sets it.
+    s.raft.check_quorum = base.raft.check_quorum;
+    s.duration_ms = FIGURE8_DURATION_MS;
+    let end_ms = FIGURE8_DURATION_MS * FAULTS_END_PERCENT / 100;
+    s.clients.count = 0;
+    s.workload.rate_per_s = rng.gen_range(2.0..=5.0);
+    s.workload.keys = rng.gen_range(1..=5);
+    s.workload.read_fraction = 0.0;
+    s.workload.start_ms = 0;
+    s.workload.stop_ms = None;
+    // Three nodes cannot show it: a leader cut off alone replicates its stale entry nowhere.
+    if s.nodes == 3 && !nodes_pinned {
+        s.nodes = 5;
+    }
+    let minority = ((s.nodes - 1) / 2) as usize;
+    let ids = shuffled(rng, s.nodes);
+    let period_ms = rng.gen_range(election_max_ms + election_min_ms..=2 * election_max_ms);
+    let mut faults = Vec::new();
+    let mut t = FAULTS_START_MS;
+    for i in 0.. {
+        let at_ms = t + rng.gen_range(0..=period_ms / 6);
+        if at_ms + period_ms > end_ms {
+            break;
+        }
+        // The next `minority` nodes of the permutation, round and round (Figure 8's n0 n1, n2 n3,
+        // n4 n0, …): each cut takes different nodes from the one before.
+        let mut order = ids.clone();
+        order.rotate_left(i * minority % ids.len());
+        let (small, rest) = order.split_at(minority);
+        faults.push(FaultSpec {
+            at_ms: MsOrRange::Fixed(at_ms),
+            groups: Some(vec![names(small), names(rest)]),
+            heal_after_ms: Some(MsOrRange::Fixed(period_ms)),
+            ..fault(FaultKind::Partition)
+        });
+        t += period_ms;
+    }
+    script(s, faults);
+    s.liveness.after_ms = Some(end_ms);
+    s.liveness.within_ms = FIGURE8_DURATION_MS - end_ms;
+}
+
+/// The overlap of two leaders' terms that a lease must cover (thesis §6.4.1), as
+/// sims/raft_lease.toml builds it, with the nodes and times drawn: a transfer makes node L leader;
+/// later node X is cut off alone for one to one and a half election timeouts (it hears no
+/// heartbeat, so its timer runs ahead of the others'); then X rejoins the majority at the moment L
+/// is cut off with at most a minority, so X may be elected while L still holds its lease. Clients
+/// only read, from a little before the cut; open-loop writes of the same key start at the cut, so
+/// X's log is up to date when it stands and a write commits at X while L answers lease reads.
+/// Lease reads; Pre-Vote and CheckQuorum only as the base sets them (they make X's early election
+/// rarer); no liveness window (nothing is written after the cut's writes). The clients' writes
+/// the cut-off leader took end `info`, which widens the linearizability search: at least
+/// 16 000 000 states (sims/raft_lease.toml has 4 000 000; at that one seed in 2 000 of
+/// correct Raft, 1525, was undecided).
+fn lease_overlap(rng: &mut ChaCha8Rng, s: &mut Scenario, base: &Scenario) {
+    let [election_min_ms, election_max_ms] = s.raft.election_timeout_ms;
+    s.raft.read_mode = ReadMode::Lease;
+    s.raft.pre_vote = base.raft.pre_vote;
+    s.raft.check_quorum = base.raft.check_quorum;
+    let minority = (s.nodes - 1) / 2;
+    let ids = shuffled(rng, s.nodes);
+    let (leader, alone) = (ids[0], ids[1]);
+    let with_leader = rng.gen_range(0..minority) as usize;
+    let t0 = FAULTS_START_MS + 2 * election_max_ms;
+    let t1 = t0 + rng.gen_range(election_max_ms..=2 * election_max_ms);
+    let t2 = t1 + rng.gen_range(election_min_ms..=election_max_ms + election_min_ms / 2);
+    let hold_ms = rng.gen_range(2 * election_max_ms..=3 * election_max_ms);
+    let mut away = vec![leader];
+    away.extend_from_slice(&ids[2..2 + with_leader]);
+    let rest: Vec<u32> = (0..s.nodes).filter(|n| !away.contains(n)).collect();
+    script(
+        s,
+        vec![
+            FaultSpec {
+                at_ms: MsOrRange::Fixed(t0),
+                node: Some(format!("n{leader}")),
+                ..fault(FaultKind::Transfer)
+            },
+            FaultSpec {
+                at_ms: MsOrRange::Fixed(t1),
+                groups: Some(vec![names(&[alone])]),
+                heal_after_ms: Some(MsOrRange::Fixed(t2 - t1)),
+                ..fault(FaultKind::Partition)
+            },
+            FaultSpec {
+                at_ms: MsOrRange::Fixed(t2),
+                groups: Some(vec![names(&away), names(&rest)]),
+                heal_after_ms: Some(MsOrRange::Fixed(hold_ms)),
+                ..fault(FaultKind::Partition)
+            },
+        ],
+    );
+    let reads_from_ms = t2.saturating_sub(rng.gen_range(50..=election_min_ms));
+    read_only_clients(rng, s, reads_from_ms, t2 + 200);
+    open_loop_writes(rng, s, t2, t2 + 200);
+    s.duration_ms = t2 + hold_ms + 500;
+    s.liveness.after_ms = None;
+}
+
+/// A leadership transfer under lease reads (thesis §3.10), as sims/raft_transfer.toml builds it,
+/// with the nodes and times drawn: a transfer makes node L leader; later everything the others
+/// send to L is cut (one way: L still reaches them) and L is asked to hand over to a drawn node
+/// or the most up-to-date follower, which wins and commits the open-loop writes that start just
+/// after. L never hears of the new term: it must refuse lease reads once it has sent TimeoutNow.
+/// Clients only read, on the writes' key. No liveness window; the linearizability search gets at
+/// least 16 000 000 states (as lease_overlap).
+fn lease_transfer(rng: &mut ChaCha8Rng, s: &mut Scenario) {
+    let [_, election_max_ms] = s.raft.election_timeout_ms;
+    s.raft.read_mode = ReadMode::Lease;
+    let ids = shuffled(rng, s.nodes);
+    let leader = ids[0];
+    let to = if rng.gen_bool(0.75) { Some(format!("n{}", ids[1])) } else { None };
+    let t0 = FAULTS_START_MS + 2 * election_max_ms;
+    let t1 = t0 + rng.gen_range(election_max_ms..=3 * election_max_ms);
+    let hold_ms = rng.gen_range(3 * election_max_ms..=5 * election_max_ms);
+    script(
+        s,
+        vec![
+            FaultSpec {
+                at_ms: MsOrRange::Fixed(t0),
+                node: Some(format!("n{leader}")),
+                ..fault(FaultKind::Transfer)
+            },
+            FaultSpec {
+                at_ms: MsOrRange::Fixed(t1),
+                from: Some(names(&ids[1..])),
+                to: Some(names(&[leader])),
+                heal_after_ms: Some(MsOrRange::Fixed(hold_ms)),
+                ..fault(FaultKind::Partition)
+            },
+            FaultSpec { at_ms: MsOrRange::Fixed(t1), node: to, ..fault(FaultKind::Transfer) },
+        ],
+    );
+    read_only_clients(rng, s, 0, t1 + 500);
+    open_loop_writes(rng, s, t1 + 20, t1 + 220);
+    s.duration_ms = t1 + hold_ms + 500;
+    s.liveness.after_ms = None;
+}
+
+/// 3–6 closed-loop processes that only read key 0, from `start_ms` to `stop_ms`, thinking 2 ms
+/// to 10–20 ms (with up to 8 processes and no think time, 2 of 10 000 correct seeds had 400–700
+/// reads and were undecided at 16 000 000 states, linearizable at 100 000 000 in 12–26 s), timing out after two election minima and resending every two thirds of one (as
+/// sims/raft_lease.toml: the drawn timeouts of 2–4 election maxima leave reads pending across the
+/// cut, each of which widens the linearizability search).
+fn read_only_clients(rng: &mut ChaCha8Rng, s: &mut Scenario, start_ms: u64, stop_ms: u64) {
+    let [election_min_ms, _] = s.raft.election_timeout_ms;
+    s.clients.timeout_ms = 2 * election_min_ms;
+    s.clients.retry_ms = election_min_ms * 2 / 3;
+    s.clients.count = rng.gen_range(3..=6);
+    s.clients.keys = 1;
+    s.clients.read_fraction = 1.0;
+    s.clients.cas_fraction = 0.0;
+    s.clients.think_ms = [2, rng.gen_range(10..=20)];
+    s.clients.start_ms = start_ms;
+    s.clients.stop_ms = Some(stop_ms);
+    s.check.lin_states_max = s.check.lin_states_max.max(16_000_000);
+}
+
+/// Open-loop writes of key 0 at 15–40/s from `start_ms` to `stop_ms` (a few: an open-loop write
+/// never completes, and each pending write multiplies the linearizability search; at up to 150/s
+/// one seed in 14 of correct Raft was undecided at 4 000 000 states, at 20–60/s one in 80).
+fn open_loop_writes(rng: &mut ChaCha8Rng, s: &mut Scenario, start_ms: u64, stop_ms: u64) {
+    s.workload.rate_per_s = rng.gen_range(15.0..=40.0);
+    s.workload.keys = 1;
+    s.workload.read_fraction = 0.0;
+    s.workload.start_ms = start_ms;
+    s.workload.stop_ms = Some(stop_ms);
+}
+
+/// The eventual KV's calm seeds, from their own stream after every other draw: in a quarter of
+/// the seeds no fault, crash, loss or duplication at all (latency, slow nodes and the workload as
+/// drawn). Such a run on a strict-quorum base (R + W > N) gets `strict_quorum_reads`, the only
+/// checker that sees an acknowledgement before the write quorum (`ack_before_quorum`), whose
+/// premise is a fault-free run.
+fn draw_calm(s: &mut Scenario, seed: u64, f: &mut Features) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ DRAW_KEY_SALT);
+    rng.set_stream(CALM_STREAM);
+    f.calm = rng.gen_bool(0.25);
+    if f.calm {
+        script(s, Vec::new());
+        s.network.drop_probability = 0.0;
+        s.network.duplicate_probability = 0.0;
+    }
 }
 
 /// Log compaction, from its own stream: only when the base scenario turns it on (`--set
@@ -495,7 +776,11 @@ mod tests {
         for seed in [0, 1, 7, u64::MAX] {
             assert_eq!(draw(&base, &[], seed), draw(&base, &[], seed));
             assert_eq!(draw_scenario(&base, &[], seed).unwrap().raft.bug, base.raft.bug);
-            assert_eq!(draw_scenario(&base, &[], seed).unwrap().duration_ms, base.duration_ms);
+            // The scripted families set their own run length.
+            let f = draw(&base, &[], seed).1;
+            if !(f.figure8 || f.lease_overlap || f.lease_transfer) {
+                assert_eq!(draw_scenario(&base, &[], seed).unwrap().duration_ms, base.duration_ms);
+            }
         }
         assert_ne!(draw_scenario(&base, &[], 1).unwrap(), draw_scenario(&base, &[], 2).unwrap());
     }
@@ -628,6 +913,66 @@ mod tests {
             assert_eq!(strip(a), strip(b), "seed {seed}");
             assert!(fb.pre_vote && fb.check_quorum);
             assert_eq!(fa.transfers, fb.transfers);
+        }
+    }
+
+    /// The mutation-suite shapes (their own stream): the duplicate storm in about a quarter of
+    /// the seeds, each scripted family in about an eighth, never two families at once, and each
+    /// family with the fields that make it what it is.
+    #[test]
+    fn the_shapes_appear_with_their_fields() {
+        let base = base();
+        let draws: Vec<(Scenario, Features)> = (0..400).map(|seed| draw(&base, &[], seed)).collect();
+        let count = |pick: fn(&Features) -> bool| draws.iter().filter(|(_, f)| pick(f)).count();
+        let storms = count(|f| f.storm);
+        assert!((60..=140).contains(&storms), "storm on in {storms} of 400 draws");
+        for (name, n) in [
+            ("figure8", count(|f| f.figure8)),
+            ("lease_overlap", count(|f| f.lease_overlap)),
+            ("lease_transfer", count(|f| f.lease_transfer)),
+        ] {
+            assert!((25..=75).contains(&n), "{name} in {n} of 400 draws");
+        }
+        for (s, f) in &draws {
+            let families = [f.figure8, f.lease_overlap, f.lease_transfer].iter().filter(|&&x| x).count();
+            assert!(families <= 1, "{f:?}");
+            if f.storm {
+                assert_eq!(s.raft.max_entries_per_append, 1);
+                assert!(s.network.duplicate_probability >= 0.2);
+            }
+            // noop = false only in the Figure 8 family, which has no client process (whose reads
+            // would stall without an entry of the leader's term) and requires a commit at the end.
+            assert_eq!(s.raft.noop, !f.figure8, "{f:?}");
+            if f.figure8 {
+                assert_eq!(s.clients.count, 0);
+                assert!(s.workload.rate_per_s >= 2.0 && s.nodes >= 5);
+                assert!(s.liveness.after_ms.is_some());
+                assert!(s.faults.iter().all(|x| x.action == FaultKind::Partition) && s.faults.len() >= 3);
+            }
+            if f.lease_overlap || f.lease_transfer {
+                assert_eq!(s.raft.read_mode, ReadMode::Lease);
+                assert_eq!(s.clients.read_fraction, 1.0);
+                assert!(s.chaos.crash_every_ms.is_none());
+                let transfers = s.faults.iter().filter(|x| x.action == FaultKind::Transfer).count();
+                assert_eq!(transfers, if f.lease_transfer { 2 } else { 1 }, "{f:?}");
+            }
+        }
+    }
+
+    /// The KV's calm seeds: about a quarter, with no fault, loss or duplication, so a
+    /// strict-quorum base installs `strict_quorum_reads`; the others keep their drawn faults.
+    #[test]
+    fn an_eventual_base_draws_calm_seeds_that_get_strict_quorum_reads() {
+        let (origin, text) = embedded("sims/eventual_quorum.toml").unwrap();
+        let base = Scenario::from_str(origin, text, &[]).unwrap();
+        let draws: Vec<(Scenario, Features)> = (0..400).map(|seed| draw(&base, &[], seed)).collect();
+        let calm = draws.iter().filter(|(_, f)| f.calm).count();
+        assert!((60..=140).contains(&calm), "calm in {calm} of 400 draws");
+        for (s, f) in &draws {
+            // Strict only where R + W > N: the base's W = R = 2 on a drawn 3 nodes, not 5 or 7.
+            let strict = s.eventual.read_quorum + s.eventual.write_quorum > s.nodes;
+            assert_eq!(f.calm && strict, crate::check::eventual_set::strict_quorum_applies(s), "{f:?}");
+            assert!(!(f.storm || f.figure8 || f.lease_overlap || f.lease_transfer), "Raft shapes on the KV");
         }
     }
 
