@@ -9,13 +9,16 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 BUGS="truncate_every_append stale_local_read prevote_bumps_term check_quorum_stale_acks \
 pipeline_match_regress vote_without_log_check ignore_higher_term_reply vote_ignoring_voted_for \
 no_session_dedupe commit_min_last_log ack_before_fsync forget_voted_for count_stale_replies \
-figure8_commit match_last_log lease_no_wait transfer_keeps_accepting"
+figure8_commit match_last_log lease_no_wait transfer_keeps_accepting \
+snapshot_older_than_commit entries_before_snapshot membership_before_commit count_removed_vote"
 for bug in $BUGS; do
   pins=""
   case $bug in
     prevote_bumps_term) pins="--set raft.pre_vote=true";;
     check_quorum_stale_acks) pins="--set raft.check_quorum=true";;
     pipeline_match_regress) pins="--set raft.max_inflight_appends=8";;
+    snapshot_older_than_commit|entries_before_snapshot) pins="--set raft.snapshot_every=10";;
+    membership_before_commit|count_removed_vote) pins="--set raft.membership=true";;
   esac
   start=$(date +%s.%N)
   # Exit 1 = failures found, which is the point; anything else is an error.
@@ -26,7 +29,9 @@ python3 - "$OUT" "$BUGS" <<'PY'
 import json, os, sys
 out, bugs = sys.argv[1], sys.argv[2].split()
 pins = {"prevote_bumps_term": "raft.pre_vote=true", "check_quorum_stale_acks": "raft.check_quorum=true",
-        "pipeline_match_regress": "raft.max_inflight_appends=8"}
+        "pipeline_match_regress": "raft.max_inflight_appends=8",
+        "snapshot_older_than_commit": "raft.snapshot_every=10", "entries_before_snapshot": "raft.snapshot_every=10",
+        "membership_before_commit": "raft.membership=true", "count_removed_vote": "raft.membership=true"}
 print("| raft.bug | pinned | first failing seed | its checker | failing seeds of 2000 (by first checker: runs, first seed) | wall |")
 print("|---|---|---|---|---|---|")
 for bug in bugs:

@@ -800,7 +800,9 @@ mod tests {
             assert_eq!(a.raft.snapshot_every, 0);
             assert!((5..=50).contains(&b.raft.snapshot_every), "{}", b.raft.snapshot_every);
             assert!(b.raft.snapshot_trailing <= 10);
-            assert!((1..=64).contains(&b.raft.snapshot_chunk_entries));
+            assert!(
+                (8..=512).contains(&b.raft.snapshot_chunk_entries) && b.raft.snapshot_chunk_entries % 8 == 0
+            );
             everies.insert(b.raft.snapshot_every);
             b.raft.snapshot_every = 0;
             b.raft.snapshot_trailing = a.raft.snapshot_trailing;

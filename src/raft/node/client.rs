@@ -9,7 +9,7 @@ use crate::protocol::Ctx;
 use crate::sim::SimDuration;
 use crate::trace::{Event, Record, Value};
 
-use super::{entry_record, refuse, RaftNode, RaftTimer, Role};
+use super::{entry_record, peers, refuse, RaftNode, RaftTimer, Role};
 use crate::raft::log::{Command, Entry, LogIndex};
 use crate::raft::messages::{ClientForward, Msg};
 use crate::raft::sessions::Check;
@@ -96,8 +96,7 @@ impl RaftNode {
     /// Sends a freshly appended entry to the followers that are caught up, and commits it at once
     /// in a cluster of one.
     pub(super) fn replicate_new_entry(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex) {
-        // Members and a server being caught up only (thesis §4.1; every peer without changes).
-        for peer in self.replication_targets() {
+        for peer in peers(self.id, self.nodes) {
             if self.config.pipelined() && self.flows[peer.index()].replicating {
                 self.fill_window(peer);
                 continue;
