@@ -117,11 +117,15 @@ pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
 /// Several checkers fed the same rows, with their violations collected in detection order.
 ///
 /// A broken run can violate a property on almost every row, so only the first
-/// [`CheckSet::VIOLATIONS_KEPT_MAX`] violations are kept; the rest are only counted.
+/// [`CheckSet::VIOLATIONS_KEPT_MAX`] violations are kept, plus the first of every property that
+/// has none among them (so a checker that fires late, like `linearizable` at the end of a run, is
+/// still named); the rest are only counted.
 pub struct CheckSet {
     checkers: Vec<Box<dyn Checker>>,
-    /// Invariant: `kept.len() <= VIOLATIONS_KEPT_MAX`.
+    /// Invariant: `kept.len() <= VIOLATIONS_KEPT_MAX` + the number of checkers.
     kept: Vec<Violation>,
+    /// The properties with a kept violation.
+    kept_properties: Vec<&'static str>,
     /// Violations detected after `kept` was full.
     omitted: u64,
     /// Reused buffer the checkers push into, so observing a clean row does not allocate.
@@ -141,7 +145,14 @@ impl CheckSet {
                 (0..checkers.len()).filter(|i| reads(checkers[*i].as_ref())).collect()
             })
             .collect();
-        CheckSet { checkers, kept: Vec::new(), omitted: 0, scratch: Vec::new(), by_event }
+        CheckSet {
+            checkers,
+            kept: Vec::new(),
+            kept_properties: Vec::new(),
+            omitted: 0,
+            scratch: Vec::new(),
+            by_event,
+        }
     }
 
     /// The checkers' names, in feeding order.
@@ -172,7 +183,11 @@ impl CheckSet {
             return;
         }
         for violation in self.scratch.drain(..) {
-            if self.kept.len() < Self::VIOLATIONS_KEPT_MAX {
+            let new_property = !self.kept_properties.contains(&violation.property);
+            if self.kept.len() < Self::VIOLATIONS_KEPT_MAX || new_property {
+                if new_property {
+                    self.kept_properties.push(violation.property);
+                }
                 self.kept.push(violation);
             } else {
                 self.omitted += 1;
@@ -180,7 +195,8 @@ impl CheckSet {
         }
     }
 
-    /// The first violations detected, at most `VIOLATIONS_KEPT_MAX`.
+    /// The first violations detected, at most `VIOLATIONS_KEPT_MAX`, then the first of each
+    /// property not among them.
     pub fn violations(&self) -> &[Violation] {
         &self.kept
     }
@@ -299,6 +315,38 @@ mod tests {
             assert!(!rows.is_empty());
             assert_eq!(set.violations(), &all[..]);
         }
+    }
+
+    /// Fires on every row (`every`) or only at the end (`late`).
+    struct Fires(&'static str, bool);
+
+    impl Checker for Fires {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
+            if !self.1 {
+                out.push(Violation::at(self.0, row, "every row".into()));
+            }
+        }
+        fn finish(&mut self, end_us: u64, out: &mut Vec<Violation>) {
+            if self.1 {
+                out.push(Violation { property: self.0, time_us: end_us, seq: 0, message: "late".into() });
+            }
+        }
+    }
+
+    #[test]
+    fn a_late_property_is_kept_past_the_bound() {
+        let mut set = CheckSet::new(vec![Box::new(Fires("every", false)), Box::new(Fires("late", true))]);
+        for v in 1..=150 {
+            set.observe(&apply(0, 1, 1, v));
+        }
+        set.finish(1);
+        let kept = set.violations();
+        assert_eq!(kept.len(), CheckSet::VIOLATIONS_KEPT_MAX + 1);
+        assert_eq!(kept.last().map(|v| v.property), Some("late"));
+        assert_eq!((set.total(), set.omitted()), (151, 50));
     }
 
     #[test]
