@@ -533,11 +533,7 @@ fn lease_overlap(rng: &mut ChaCha8Rng, s: &mut Scenario, base: &Scenario) {
     script(
         s,
         vec![
-            FaultSpec {
-                at_ms: MsOrRange::Fixed(t0),
-                node: Some(format!("n{leader}")),
-                ..fault(FaultKind::Transfer)
-            },
+            make_leader(t0, leader),
             FaultSpec {
                 at_ms: MsOrRange::Fixed(t1),
                 groups: Some(vec![names(&[alone])]),
@@ -559,6 +555,15 @@ fn lease_overlap(rng: &mut ChaCha8Rng, s: &mut Scenario, base: &Scenario) {
     s.liveness.after_ms = None;
 }
 
+/// A transfer at `at_ms` that makes node `leader` the leader (the scripted families start so).
+fn make_leader(at_ms: u64, leader: u32) -> FaultSpec {
+    FaultSpec {
+        at_ms: MsOrRange::Fixed(at_ms),
+        node: Some(format!("n{leader}")),
+        ..fault(FaultKind::Transfer)
+    }
+}
+
 /// A leadership transfer under lease reads (thesis §3.10), as sims/raft_transfer.toml builds it,
 /// with the nodes and times drawn: a transfer makes node L leader; later everything the others
 /// send to L is cut (one way: L still reaches them) and L is asked to hand over to a drawn node
@@ -578,11 +583,7 @@ fn lease_transfer(rng: &mut ChaCha8Rng, s: &mut Scenario) {
     script(
         s,
         vec![
-            FaultSpec {
-                at_ms: MsOrRange::Fixed(t0),
-                node: Some(format!("n{leader}")),
-                ..fault(FaultKind::Transfer)
-            },
+            make_leader(t0, leader),
             FaultSpec {
                 at_ms: MsOrRange::Fixed(t1),
                 from: Some(names(&ids[1..])),
