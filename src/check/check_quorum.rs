@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::raft_log::{wire, ClusterSize};
+use crate::check::raft_log::wire;
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
 use crate::trace::{Event, Record};
@@ -31,7 +31,6 @@ pub struct CheckQuorum {
     pauses: BTreeMap<NodeId, (u64, u64)>,
     /// (leader, term) pairs already reported (one violation each).
     reported: BTreeMap<(NodeId, u64), ()>,
-    size: ClusterSize,
     /// Each node's configuration (membership changes: a majority is one of its members).
     configs: crate::check::membership::Configs,
 }
@@ -46,7 +45,6 @@ impl CheckQuorum {
             heard: BTreeMap::new(),
             pauses: BTreeMap::new(),
             reported: BTreeMap::new(),
-            size: ClusterSize::default(),
             configs: Default::default(),
         }
     }
@@ -77,7 +75,7 @@ impl CheckQuorum {
         let msg = format!(
             "{leader} still sent append_entries as leader of term {term}, but only {heard} of {} nodes \
              (itself included) had replied in term {term} within the last {} ms",
-            self.size.nodes(),
+            self.configs.size().nodes(),
             window_us / 1_000
         );
         out.push(Violation::at(Self::NAME, row, msg));
@@ -104,7 +102,6 @@ impl Checker for CheckQuorum {
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
-        self.size.observe(row);
         self.configs.observe(row);
         let Some(node) = row.node else { return };
         match (row.event, row.term, row.peer) {

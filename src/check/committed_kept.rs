@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use crate::check::membership::Configs;
 use crate::check::node_map::NodeMap;
-use crate::check::raft_log::{is_leader_row, wire, ClusterSize, LogTerms};
+use crate::check::raft_log::{is_leader_row, wire, LogTerms};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
 use crate::trace::{Event, Record};
@@ -29,7 +29,6 @@ use crate::trace::{Event, Record};
 #[derive(Clone, Debug, Default)]
 pub struct CommittedKept {
     logs: LogTerms,
-    size: ClusterSize,
     /// Each node's configuration (membership changes): a leader counts its members' acks only.
     configs: Configs,
     /// Node -> its `commit_index` since it last (re)started.
@@ -73,7 +72,7 @@ impl CommittedKept {
         // Thesis §4.1: a majority of the leader's configuration, as its log rows show it.
         let members = self.configs.of(leader);
         let need = match members {
-            None => self.size.majority().saturating_sub(1),
+            None => self.configs.size().majority().saturating_sub(1),
             Some(c) => c.majority().saturating_sub(usize::from(c.contains(leader))),
         };
         let counted = |f: &NodeId| members.map_or(true, |c| c.contains(*f));
@@ -169,7 +168,6 @@ impl Checker for CommittedKept {
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
-        self.size.observe(row);
         self.configs.observe(row);
         let Some(node) = row.node else { return };
         match row.event {

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
 use crate::check::membership::Configs;
-use crate::check::raft_log::{is_leader_row, wire, ClusterSize};
+use crate::check::raft_log::{is_leader_row, wire};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
 use crate::trace::{Event, Record};
@@ -44,7 +44,6 @@ pub struct ElectionSafety {
     configs: Configs,
     /// Whether any RequestVote reply was seen (the trace carries wire evidence).
     wire_seen: bool,
-    size: ClusterSize,
 }
 
 impl ElectionSafety {
@@ -73,7 +72,6 @@ impl Checker for ElectionSafety {
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
-        self.size.observe(row);
         self.configs.observe(row);
         if row.event == Event::Deliver {
             self.observe_grant(row, out);
@@ -92,7 +90,7 @@ impl Checker for ElectionSafety {
                     "{node} became leader of term {term} with {} of {} votes granted on the \
                      wire (its own included), short of a majority",
                     voters().count(),
-                    self.size.nodes()
+                    self.configs.size().nodes()
                 ),
                 Some(c) => format!(
                     "{node} became leader of term {term} with {} of its configuration {c}'s votes \

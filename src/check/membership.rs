@@ -29,10 +29,6 @@ pub struct Configs {
 }
 
 impl Configs {
-    /// The rows this tracker reads.
-    pub const EVENTS: [Event; 6] =
-        [Event::Note, Event::Append, Event::Store, Event::Truncate, Event::Deliver, Event::InstallSnapshot];
-
     pub fn observe(&mut self, row: &Record) {
         self.size.observe(row);
         if matches!(row.event, Event::Deliver | Event::InstallSnapshot) {
@@ -46,16 +42,17 @@ impl Configs {
                     self.base = Some(c);
                 }
             }
-            Event::Append | Event::Store => {
-                let log = self.log(node);
-                log.retain(|(i, _)| *i < index);
-                if row.msg == "config" {
+            // Without configuration entries (every run without membership changes) nothing to do.
+            Event::Append | Event::Store | Event::Truncate => {
+                if let Some(log) = self.logs.get_mut(&node) {
+                    log.retain(|(i, _)| *i < index);
+                }
+                if row.event != Event::Truncate && row.msg == "config" {
                     if let Some(c) = Configuration::parse(&row.detail) {
-                        log.push((index, c));
+                        self.log(node).push((index, c));
                     }
                 }
             }
-            Event::Truncate => self.log(node).retain(|(i, _)| *i < index),
             _ => {}
         }
     }
@@ -85,6 +82,11 @@ impl Configs {
             self.logs.insert(node, Vec::new());
         }
         self.logs.get_mut(&node).expect("inserted")
+    }
+
+    /// The cluster size seen so far (every row the owner reads passes through [`Configs::observe`]).
+    pub fn size(&self) -> &ClusterSize {
+        &self.size
     }
 
     /// The configuration `node` uses, `None` in a trace without membership changes.

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::check::node_map::NodeMap;
-use crate::check::raft_log::{wire, ClusterSize};
+use crate::check::raft_log::wire;
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
 use crate::trace::{Event, Record};
@@ -33,7 +33,6 @@ pub struct PreVote {
     grants: BTreeMap<(NodeId, u64), BTreeSet<NodeId>>,
     /// Whether a `pre_vote` row was seen (Pre-Vote is on).
     active: bool,
-    size: ClusterSize,
     /// Each node's configuration (membership changes: a majority is one of its members).
     configs: crate::check::membership::Configs,
 }
@@ -92,7 +91,7 @@ impl PreVote {
                 "{node} sent a {} of term {term} above term {allowed} without a pre-vote majority \
                  ({granted} of {} nodes granted term {term}) or a message of that term",
                 row.msg,
-                self.size.nodes()
+                self.configs.size().nodes()
             );
             out.push(Violation::at(Self::NAME, row, msg));
         }
@@ -119,7 +118,6 @@ impl Checker for PreVote {
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
-        self.size.observe(row);
         self.configs.observe(row);
         let (Some(node), Some(term)) = (row.node, row.term) else { return };
         match row.event {

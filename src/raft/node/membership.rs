@@ -90,9 +90,11 @@ impl RaftNode {
     }
 
     /// The servers a leader replicates to: every other member, and a server being caught up.
-    pub(super) fn replication_targets(&self) -> Vec<NodeId> {
-        let catchup = self.catchup.map(|c| c.node);
-        super::peers(self.id, self.nodes).filter(|p| self.is_member(*p) || Some(*p) == catchup).collect()
+    /// (Owns what it reads, so the caller may send while iterating; no allocation per round.)
+    pub(super) fn replication_targets(&self) -> impl Iterator<Item = NodeId> {
+        let (members, catchup) = (self.members(), self.catchup.map(|c| c.node));
+        super::peers(self.id, self.nodes)
+            .filter(move |p| members.map_or(true, |c| c.contains(*p)) || Some(*p) == catchup)
     }
 
     /// The largest index replicated on a majority of the configuration, by `match_index`.
