@@ -69,9 +69,9 @@ impl Configs {
         let Some(at) = install_reset(row) else { return };
         let upto =
             |l: &Vec<(u64, Configuration)>| l.iter().filter(|(i, _)| *i <= at.index).copied().collect();
-        let sender = self.snapshot_from.get(&node).and_then(|from| self.logs.get(from));
-        let prefix: Vec<(u64, Configuration)> = match sender {
-            Some(l) => upto(l),
+        // The sender's entries (none recorded: it held no configuration entry), else its own.
+        let prefix: Vec<(u64, Configuration)> = match self.snapshot_from.get(&node) {
+            Some(from) => self.logs.get(from).map_or_else(Vec::new, upto),
             None => upto(self.log(node)),
         };
         *self.log(node) = prefix;
