@@ -241,7 +241,7 @@ impl Default for RaftConfig {
             max_entries_per_append: 64,
             client_retry_ms: 100,
             pending_max: 1_000,
-            sessions_max: 100_000,
+            sessions_max: 10_000,
             noop: true,
             read_mode: ReadMode::Log,
             lease_drift_margin_ms: 20,

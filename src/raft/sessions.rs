@@ -17,9 +17,10 @@
 //! log; this table keeps the LRU bound, in apply order so every replica evicts the same session.
 //! A smaller bound is safe as long as eviction never reaches a live process — one that may still
 //! resend, i.e. invoked less than `clients.timeout_ms` ago (≈ 50 processes at the default 50
-//! commands/s and 1 s timeout) — but the default is recorded in every manifest, so it stays; each
-//! session is kept small instead (a response is stored in 16 bytes, the eviction order is a deque
-//! with stale entries dropped lazily).
+//! commands/s and 1 s timeout). The default is 10 000 (it was 100 000: every snapshot holds a copy
+//! of the table, and at that bound the sessions alone took ≈ 73 MiB of a five-node run; see
+//! docs/scenario.md), and each session is kept small (a response is stored in 16 bytes, the
+//! eviction order is a deque with stale entries dropped lazily).
 
 use std::collections::VecDeque;
 
