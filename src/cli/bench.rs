@@ -264,6 +264,19 @@ fn memory_point(events: u64, set: &[String], trace: Option<&std::path::Path>) ->
     Ok(if outcome.ok() { 0 } else { 1 })
 }
 
+/// How flat a series of peak RSS figures (MiB, in event order) is, against issue 15's targets: the
+/// largest under 100 MiB, every point within ±10 % of the middle of the range.
+fn memory_spread(rss: &[f64]) -> Option<String> {
+    let (first, last) = (*rss.first()?, *rss.last()?);
+    let min = rss.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = rss.iter().copied().fold(0.0, f64::max);
+    let spread = if max + min > 0.0 { 100.0 * (max - min) / (max + min) } else { 0.0 };
+    Some(format!(
+        "{first:.1} MiB at the first point, {last:.1} at the last; range {min:.1}–{max:.1} MiB = ±{spread:.1} % \
+         (targets: < 100 MiB, ±10 %)"
+    ))
+}
+
 /// `dsim bench --memory`: each point in a child process of this binary (`--memory-point`).
 fn memory(args: &BenchArgs) -> anyhow::Result<u8> {
     let max = args.memory_max;
@@ -347,6 +360,17 @@ fn memory(args: &BenchArgs) -> anyhow::Result<u8> {
             "(default Raft scenario, 50 commands/s, every checker and metric live; one child process per point{})",
             if args.set.is_empty() { String::new() } else { format!("; --set {}", args.set.join(" --set ")) }
         )?;
+        for trace in ["off", "csv_file"] {
+            let rss: Vec<f64> = points
+                .iter()
+                .filter(|p| p["trace"] == trace)
+                .filter_map(|p| p["peak_rss_kib"].as_f64())
+                .map(|kib| kib / 1024.0)
+                .collect();
+            if let Some(line) = memory_spread(&rss) {
+                crate::outln!("trace {}: {line}", if trace == "off" { "off" } else { "csv" })?;
+            }
+        }
     }
     Ok(if violations == 0 { 0 } else { 1 })
 }
@@ -550,4 +574,18 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
         )?;
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory_spread;
+
+    #[test]
+    fn memory_spread_is_half_the_range_over_its_middle() {
+        assert_eq!(memory_spread(&[]), None);
+        let line = memory_spread(&[90.0, 110.0, 100.0]).unwrap();
+        assert!(line.contains("90.0 MiB at the first point, 100.0 at the last"), "{line}");
+        assert!(line.contains("range 90.0–110.0 MiB = ±10.0 %"), "{line}");
+        assert!(memory_spread(&[50.0]).unwrap().contains("±0.0 %"));
+    }
 }
