@@ -245,6 +245,18 @@ pub fn eventual_steady(duration_ms: u64) -> Result<Scenario> {
     Scenario::from_str(DEFAULT_EVENTUAL.0, DEFAULT_EVENTUAL.1, &overrides)
 }
 
+/// The default eventual KV scenario with `overrides` (`workload.keys=…`, `nodes=…`), writing for the
+/// whole run and stopped after exactly `events` events: one point of the KV's scaling axes.
+pub fn eventual_scaled(events: u64, overrides: &[String]) -> Result<Scenario> {
+    let mut all = vec![
+        "duration_ms=1000000000".to_owned(),
+        "workload.stop_ms=1000000000".to_owned(),
+        format!("events_max={events}"),
+    ];
+    all.extend_from_slice(overrides);
+    Scenario::from_str(DEFAULT_EVENTUAL.0, DEFAULT_EVENTUAL.1, &all)
+}
+
 /// A Raft scenario through the runner alone: the same nodes, workload and network as
 /// `harness::run`, but rows go to a sink that drops them (no checkers, metrics or trace).
 pub fn raft_kernel_only(scenario: &Scenario) -> RunStats {

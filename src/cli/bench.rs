@@ -34,7 +34,8 @@ pub struct BenchArgs {
     pub lin: bool,
     /// Instead: the scaling benchmarks of the default Raft scenario with every checker and metric
     /// (trace off): events/s against offered load (1k..100k commands/s), cluster size (3..201
-    /// nodes) and run length (10^5 events up to --length-max), each beside the bare heap.
+    /// nodes) and run length (10^5 events up to --length-max), and the default eventual KV scenario
+    /// against keys (5..5000) and replicas (3..17), each beside the bare heap.
     #[arg(long)]
     pub scaling: bool,
     /// Instead: replication throughput (simulated committed commands/s, every checker on) of
@@ -472,6 +473,9 @@ const LOADS_PER_S: [u64; 6] = [1_000, 5_000, 10_000, 20_000, 50_000, 100_000];
 const CLUSTER_SIZES: [u32; 5] = [3, 5, 9, 51, 201];
 /// The offered load of the cluster-size points.
 const SIZE_LOAD_PER_S: u64 = 1_000;
+/// The eventual KV's axes: keys written (3 nodes) and replicas (5 keys), at its default load.
+const KV_KEYS: [u64; 4] = [5, 50, 500, 5_000];
+const KV_NODES: [u32; 4] = [3, 5, 9, 17];
 
 /// One point of a scaling axis.
 struct Point {
@@ -496,7 +500,11 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
     let bare_before = bare_rate(args.hold_steps)?;
     let mut points = Vec::new();
     let mut point = |axis: &'static str, x: u64, events: u64, overrides: Vec<String>| -> anyhow::Result<()> {
-        let scenario = bench::raft_scaled(events, &overrides)?;
+        let scenario = if axis.starts_with("kv_") {
+            bench::eventual_scaled(events, &overrides)?
+        } else {
+            bench::raft_scaled(events, &overrides)?
+        };
         let nodes = scenario.nodes;
         let figure =
             measure(axis, "", reps, || Ok(harness::run(&scenario, Options::default())?.stats.events))?;
@@ -514,6 +522,12 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
     while length <= args.length_max {
         point("events", length, length, Vec::new())?;
         length *= 10;
+    }
+    for keys in KV_KEYS {
+        point("kv_keys", keys, args.scale_events, vec![format!("workload.keys={keys}")])?;
+    }
+    for nodes in KV_NODES {
+        point("kv_nodes", u64::from(nodes), args.scale_events, vec![format!("nodes={nodes}")])?;
     }
     let bare_after = bare_rate(args.hold_steps)?;
     let bare = (bare_before + bare_after) / 2.0;
@@ -570,7 +584,7 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
         }
         crate::outln!("bare heap (hold N=1000): {bare:.0} events/s (mean of the medians before and after)")?;
         crate::outln!(
-            "(default Raft scenario, every checker and metric, trace off; median of {reps} repetitions)"
+            "(default Raft scenario, kv_*: default eventual KV scenario writing throughout; every checker and metric, trace off; median of {reps} repetitions)"
         )?;
     }
     Ok(0)
