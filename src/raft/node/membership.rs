@@ -18,7 +18,10 @@
 //! entry that removes it commits, then steps down (§4.2.2). Disruptive removed servers (§4.2.3):
 //! with `raft.membership` a server that has heard from a leader within `election_timeout_ms[0]`
 //! (or leads) disregards RequestVote — neither adopting its term nor granting — unless it is a
-//! leadership transfer's (node/election.rs); Pre-Vote, when on, adds its own protection.
+//! leadership transfer's (node/election.rs); Pre-Vote, when on, adds its own protection. A leader
+//! sends nothing to a server outside its configuration (no heartbeat, new entry or snapshot
+//! chunk: `replication_targets()`), or the reply to one, carrying the term of the
+//! removed server's own elections, would depose it (hunt seed 6768, snapshots + membership).
 //!
 //! Rows: a `note` with msg `config`, index = the entry's index (0 for the base configuration)
 //! and detail = the members (`n0+n1+n2`) whenever the configuration a server uses changes
