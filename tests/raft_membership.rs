@@ -169,3 +169,41 @@ fn three_node_draws_keep_three_members() {
         trace(&drawn);
     }
 }
+
+/// Hunt seed 6768 (snapshots + membership pinned on): once the leader n0 removed n2 it still sent
+/// n2 each new entry, and n2 — standing in term after term because it heard no heartbeats —
+/// answered with its term and deposed n0 while the remaining member n1 was still being caught up
+/// by snapshot; nothing committed in the recovery window (`progress`). Thesis §4.2.3: a removed
+/// server hears nothing more from the leader. Read from the wire: after n0's configuration
+/// without n2, no AppendEntries or InstallSnapshot leaves n0 for n2, n0 keeps leading, and
+/// every checker (progress included) is clean.
+#[test]
+fn a_removed_server_hears_nothing_new_and_cannot_depose_the_leader() {
+    let text = include_str!("fixtures/membership/hunt-seed-6768.toml");
+    let s = scenario(("tests/fixtures/membership/hunt-seed-6768.toml", text), &[], 6768);
+    let rows = trace(&s);
+    let removed = rows
+        .iter()
+        .position(|l| {
+            col(l, 2) == "n0" && col(l, 3) == "note" && col(l, 5) == "config" && col(l, 11) == "n0+n1"
+        })
+        .expect("n0 adopts the configuration without n2");
+    let after = &rows[removed + 1..];
+    let leaders_before: Vec<&String> =
+        rows[..removed].iter().filter(|l| col(l, 3) == "role" && col(l, 9) == "leader").collect();
+    assert_eq!(leaders_before.last().map(|l| col(l, 2)), Some("n0"), "n0 leads when it removes n2");
+    let to_n2 = after.iter().find(|l| {
+        col(l, 2) == "n0"
+            && col(l, 3) == "send"
+            && col(l, 4) == "n2"
+            && matches!(col(l, 5), "append_entries" | "install_snapshot")
+    });
+    assert_eq!(to_n2, None, "the leader replicated to a server outside its configuration");
+    let n0_roles: Vec<&String> = after.iter().filter(|l| col(l, 2) == "n0" && col(l, 3) == "role").collect();
+    assert!(n0_roles.is_empty(), "n0 lost leadership after removing n2: {n0_roles:?}");
+    // n2 did stand (the disruption the leader must withstand), and commits resumed.
+    assert!(after.iter().any(|l| col(l, 2) == "n2" && col(l, 3) == "role" && col(l, 9) == "candidate"));
+    assert!(after.iter().any(|l| col(l, 2) == "n0"
+        && col(l, 3) == "commit"
+        && col(l, 0).parse::<u64>().unwrap() >= 3_000_000));
+}

@@ -9,7 +9,7 @@ use crate::protocol::Ctx;
 use crate::sim::SimDuration;
 use crate::trace::{Event, Record, Value};
 
-use super::{entry_record, peers, refuse, RaftNode, RaftTimer, Role};
+use super::{entry_record, refuse, RaftNode, RaftTimer, Role};
 use crate::raft::log::{Command, Entry, LogIndex};
 use crate::raft::messages::{ClientForward, Msg};
 use crate::raft::sessions::Check;
@@ -94,9 +94,10 @@ impl RaftNode {
     }
 
     /// Sends a freshly appended entry to the followers that are caught up, and commits it at once
-    /// in a cluster of one.
+    /// in a cluster of one. Only to the replication targets (node/membership.rs): a server
+    /// outside the configuration gets nothing new (thesis §4.2.3).
     pub(super) fn replicate_new_entry(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex) {
-        for peer in peers(self.id, self.nodes) {
+        for peer in self.replication_targets() {
             if self.config.pipelined() && self.flows[peer.index()].replicating {
                 self.fill_window(peer);
                 continue;

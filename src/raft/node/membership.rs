@@ -18,7 +18,10 @@
 //! entry that removes it commits, then steps down (§4.2.2). Disruptive removed servers (§4.2.3):
 //! with `raft.membership` a server that has heard from a leader within `election_timeout_ms[0]`
 //! (or leads) disregards RequestVote — neither adopting its term nor granting — unless it is a
-//! leadership transfer's (node/election.rs); Pre-Vote, when on, adds its own protection.
+//! leadership transfer's (node/election.rs); Pre-Vote, when on, adds its own protection. A leader
+//! sends nothing to a server outside its configuration (no heartbeat, new entry or snapshot
+//! chunk: `replication_targets()`), or the reply to one, carrying the term of the
+//! removed server's own elections, would depose it (hunt seed 6768, snapshots + membership).
 //!
 //! Rows: a `note` with msg `config`, index = the entry's index (0 for the base configuration)
 //! and detail = the members (`n0+n1+n2`) whenever the configuration a server uses changes
@@ -91,10 +94,19 @@ impl RaftNode {
 
     /// The servers a leader replicates to: every other member, and a server being caught up.
     /// (Owns what it reads, so the caller may send while iterating; no allocation per round.)
+    /// Nothing else hears from the leader — no heartbeat, no new entry, no next chunk on a reply:
+    /// a removed server "will not receive heartbeats" (thesis §4.2.3), and one that still heard
+    /// new entries would answer with the term of its own elections and depose the leader (hunt
+    /// seed 6768 with snapshots + membership).
     pub(super) fn replication_targets(&self) -> impl Iterator<Item = NodeId> {
         let (members, catchup) = (self.members(), self.catchup.map(|c| c.node));
         super::peers(self.id, self.nodes)
             .filter(move |p| members.map_or(true, |c| c.contains(*p)) || Some(*p) == catchup)
+    }
+
+    /// Whether `peer` is one of [`Self::replication_targets`].
+    pub(super) fn is_replication_target(&self, peer: NodeId) -> bool {
+        peer != self.id && (self.is_member(peer) || self.catchup.is_some_and(|c| c.node == peer))
     }
 
     /// The largest index replicated on a majority of the configuration, by `match_index`.

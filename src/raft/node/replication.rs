@@ -173,15 +173,21 @@ impl RaftNode {
         }
         // Any reply of this term confirms this node still leads, for the round it answers (§6.4).
         self.read_round_acked(ctx, from, reply.read_round);
+        // A server outside the configuration gets no more entries (thesis §4.2.3; membership.rs),
+        // but its acknowledgements still count: should it be added back in this term, the
+        // leader must not resend below what it acknowledged.
+        let target = self.is_replication_target(from);
         let p = from.index();
         let last = self.log.last_index();
         if reply.success && self.config.pipelined() {
             if self.pipelined_ack(from, reply.match_index.min(last)) {
                 self.advance_commit_index(ctx);
-                self.fill_window(from);
+                if target {
+                    self.fill_window(from);
+                }
                 self.catchup_progress(ctx);
             }
-        } else if let (false, Some(rejected)) = (reply.success, reply.rejected_prev) {
+        } else if let (false, Some(rejected), true) = (reply.success, reply.rejected_prev, target) {
             self.named_rejection(from, &reply, rejected);
         } else if reply.success {
             // Replies may be stale or duplicated: progress only moves forward. The clamp only
@@ -194,10 +200,10 @@ impl RaftNode {
             self.next_index[p] = self.next_index[p].max(matched + 1);
             self.advance_commit_index(ctx);
             self.catchup_progress(ctx);
-            if self.next_index[p] <= self.log.last_index() {
+            if target && self.next_index[p] <= self.log.last_index() {
                 self.send_append_entries(from);
             }
-        } else {
+        } else if target {
             // Back off one entry, or straight past the follower's last index; never below what is
             // known to match, nor above where it was.
             let next = self.next_index[p];

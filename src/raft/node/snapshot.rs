@@ -165,6 +165,9 @@ impl RaftNode {
         if self.role != Role::Leader || reply.term != self.current_term {
             return;
         }
+        // A server outside the configuration gets nothing more (thesis §4.2.3; membership.rs),
+        // but what it acknowledges still counts (as for AppendEntries, node/replication.rs).
+        let target = self.is_replication_target(from);
         let p = from.index();
         if reply.done {
             self.snapshot_sending[p] = None;
@@ -174,9 +177,12 @@ impl RaftNode {
                 self.next_index[p] = self.next_index[p].max(matched + 1);
                 self.advance_commit_index(ctx);
             }
-            if self.next_index[p] <= self.log.last_index() {
+            if target && self.next_index[p] <= self.log.last_index() {
                 self.send_append_entries(from);
             }
+            return;
+        }
+        if !target {
             return;
         }
         if let Some((snapshot, offset)) = &mut self.snapshot_sending[p] {
