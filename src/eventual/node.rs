@@ -312,11 +312,10 @@ impl EventualNode {
         }
         if applied.changed {
             let set = self.store.get(key);
-            let mut row = Record::new(Event::Apply)
-                .key(key)
-                .value(value_of(set))
-                .clock(join_clock(set).to_trace())
-                .detail(via);
+            // The store keeps the set's joined clock (its digest entry's).
+            let clock =
+                self.store.digest_of(key).map_or_else(|| join_clock(set).to_trace(), |(c, _)| c.to_trace());
+            let mut row = Record::new(Event::Apply).key(key).value(value_of(set)).clock(clock).detail(via);
             row.peer = from;
             ctx.note(row);
         }

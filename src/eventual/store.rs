@@ -191,7 +191,10 @@ impl Store {
 
     /// One digest entry per held key, in key order.
     pub fn digest(&self) -> Vec<DigestEntry> {
-        self.keys.iter().map(|(key, h)| DigestEntry { key: *key, clock: h.clock.clone(), hash: h.hash }).collect()
+        self.keys
+            .iter()
+            .map(|(key, h)| DigestEntry { key: *key, clock: h.clock.clone(), hash: h.hash })
+            .collect()
     }
 
     /// The digest entry of `key` as `(clock, hash)`, without copying the clock; `None` if no
