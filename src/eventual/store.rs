@@ -222,11 +222,24 @@ pub fn canonical(rule: Rule, mut all: Vec<Version>) -> Vec<Version> {
         Rule::Siblings | Rule::AnyEntryGreater => {
             all.sort_by(|x, y| x.value.cmp(&y.value).then_with(|| x.clock.canonical_cmp(&y.clock)));
             all.dedup();
-            let newer = |w: &Version, v: &Version| match rule {
-                Rule::AnyEntryGreater => seed_is_newer(&w.clock, &v.clock),
-                _ => w.clock.compare(&v.clock) == Ordering4::After,
-            };
-            let keep: Vec<bool> = all.iter().map(|v| !all.iter().any(|w| newer(w, v))).collect();
+            if rule == Rule::Siblings {
+                // Strict descent is transitive, so a version dominated by one already removed is
+                // dominated by what dominated that one, which stays or is itself dominated further
+                // up: removing in place as we go keeps exactly the maximal versions, with no
+                // second vector (sets are a few versions; this is the KV's most frequent merge).
+                let mut i = 0;
+                while i < all.len() {
+                    if all.iter().any(|w| w.clock.compare(&all[i].clock) == Ordering4::After) {
+                        all.remove(i);
+                    } else {
+                        i += 1;
+                    }
+                }
+                return all;
+            }
+            // The seed's comparison is not transitive: decide every version against the whole bag.
+            let keep: Vec<bool> =
+                all.iter().map(|v| !all.iter().any(|w| seed_is_newer(&w.clock, &v.clock))).collect();
             all.into_iter().zip(keep).filter(|(_, k)| *k).map(|(v, _)| v).collect()
         }
         Rule::Lww => {
