@@ -312,11 +312,10 @@ impl EventualNode {
         }
         if applied.changed {
             let set = self.store.get(key);
-            let mut row = Record::new(Event::Apply)
-                .key(key)
-                .value(value_of(set))
-                .clock(join_clock(set).to_trace())
-                .detail(via);
+            // The store keeps the set's joined clock (its digest entry's).
+            let clock =
+                self.store.digest_of(key).map_or_else(|| join_clock(set).to_trace(), |(c, _)| c.to_trace());
+            let mut row = Record::new(Event::Apply).key(key).value(value_of(set)).clock(clock).detail(via);
             row.peer = from;
             ctx.note(row);
         }
@@ -429,9 +428,13 @@ impl EventualNode {
             let j = ctx.rng().gen_range(i..peers.len());
             peers.swap(i, j);
         }
-        let entries = self.store.digest();
-        for peer in &peers[..fanout] {
-            ctx.send(*peer, EventualMsg::AeDigest { entries: entries.clone() });
+        if let Some((last, others)) = peers[..fanout].split_last() {
+            let entries = self.store.digest();
+            for peer in others {
+                ctx.send(*peer, EventualMsg::AeDigest { entries: entries.clone() });
+            }
+            // The last peer takes the digest itself: one copy fewer per round.
+            ctx.send(*last, EventualMsg::AeDigest { entries });
         }
         self.arm_anti_entropy(ctx);
     }
@@ -441,22 +444,22 @@ impl EventualNode {
     /// (the sender only sends) pushes nothing; `"pull"` (the sender only gets) wants nothing.
     fn handle_ae_digest(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, entries: &[store::DigestEntry]) {
         let theirs: BTreeMap<u64, &store::DigestEntry> = entries.iter().map(|e| (e.key, e)).collect();
-        let mine = self.store.digest();
+        // This node's own digest is read in place (the store keeps each key's entry current).
         let mut push = Vec::new();
-        for m in &mine {
-            let send = match theirs.get(&m.key) {
+        for (key, clock, hash) in self.store.digest_iter() {
+            let send = match theirs.get(&key) {
                 None => true,
-                Some(t) => t.hash != m.hash && m.clock.compare(&t.clock) != Ordering4::Before,
+                Some(t) => t.hash != hash && clock.compare(&t.clock) != Ordering4::Before,
             };
             if send {
-                push.push(KeyVersions { key: m.key, versions: self.store.get(m.key).to_vec() });
+                push.push(KeyVersions { key, versions: self.store.get(key).to_vec() });
             }
         }
         let mut want = Vec::new();
         for t in entries {
-            let need = match mine.binary_search_by_key(&t.key, |m| m.key) {
-                Err(_) => true,
-                Ok(i) => mine[i].hash != t.hash && t.clock.compare(&mine[i].clock) != Ordering4::Before,
+            let need = match self.store.digest_of(t.key) {
+                None => true,
+                Some((clock, hash)) => hash != t.hash && t.clock.compare(clock) != Ordering4::Before,
             };
             if need {
                 want.push(t.key);

@@ -89,7 +89,26 @@ pub struct DigestEntry {
 pub struct Store {
     rule: Rule,
     /// Invariant: no empty sets; each set canonical for `rule` (see [`canonical`]).
-    keys: BTreeMap<u64, Vec<Version>>,
+    keys: BTreeMap<u64, Held>,
+}
+
+/// One key's versions with their digest entry's two figures, computed when the set changes rather
+/// than for every key on every anti-entropy round (a node digests its whole store every
+/// `anti_entropy_ms` and again for each digest it receives; most keys have not changed between).
+/// Both are functions of `versions`, so deriving `Eq` on the whole is still set equality.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Held {
+    versions: Vec<Version>,
+    /// [`join_clock`] of `versions`.
+    clock: VClock,
+    /// [`set_hash`] of `versions`.
+    hash: u64,
+}
+
+impl Held {
+    fn new(versions: Vec<Version>) -> Held {
+        Held { clock: join_clock(&versions), hash: set_hash(&versions), versions }
+    }
 }
 
 impl Store {
@@ -103,12 +122,12 @@ impl Store {
 
     /// The versions held for `key` (empty if none).
     pub fn get(&self, key: u64) -> &[Version] {
-        self.keys.get(&key).map(Vec::as_slice).unwrap_or(&[])
+        self.keys.get(&key).map_or(&[], |h| h.versions.as_slice())
     }
 
     /// Every key with its versions, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &[Version])> {
-        self.keys.iter().map(|(k, v)| (*k, v.as_slice()))
+        self.keys.iter().map(|(k, h)| (*k, h.versions.as_slice()))
     }
 
     pub fn len(&self) -> usize {
@@ -129,7 +148,7 @@ impl Store {
                 "write {version:?} does not descend from {held}"
             );
         }
-        self.keys.insert(key, vec![version]);
+        self.keys.insert(key, Held::new(vec![version]));
     }
 
     /// The coordinator's own write under a context (Dynamo §4.4): merged with what is held, so it
@@ -150,7 +169,7 @@ impl Store {
         if versions.is_empty() {
             self.keys.remove(&key);
         } else {
-            self.keys.insert(key, versions);
+            self.keys.insert(key, Held::new(versions));
         }
     }
 
@@ -163,8 +182,9 @@ impl Store {
             rule => merge(rule, held, received),
         };
         let changed = next != held;
-        if !next.is_empty() {
-            self.keys.insert(key, next);
+        // Unchanged: the held set (and its digest figures) stay as they are.
+        if changed && !next.is_empty() {
+            self.keys.insert(key, Held::new(next));
         }
         Applied { changed, conflicts }
     }
@@ -173,8 +193,19 @@ impl Store {
     pub fn digest(&self) -> Vec<DigestEntry> {
         self.keys
             .iter()
-            .map(|(key, set)| DigestEntry { key: *key, clock: join_clock(set), hash: set_hash(set) })
+            .map(|(key, h)| DigestEntry { key: *key, clock: h.clock.clone(), hash: h.hash })
             .collect()
+    }
+
+    /// The digest entry of `key` as `(clock, hash)`, without copying the clock; `None` if no
+    /// version of it is held.
+    pub fn digest_of(&self, key: u64) -> Option<(&VClock, u64)> {
+        self.keys.get(&key).map(|h| (&h.clock, h.hash))
+    }
+
+    /// [`Store::digest`] by reference: `(key, clock, hash)` per held key, in key order.
+    pub fn digest_iter(&self) -> impl Iterator<Item = (u64, &VClock, u64)> {
+        self.keys.iter().map(|(key, h)| (*key, &h.clock, h.hash))
     }
 }
 
@@ -191,11 +222,24 @@ pub fn canonical(rule: Rule, mut all: Vec<Version>) -> Vec<Version> {
         Rule::Siblings | Rule::AnyEntryGreater => {
             all.sort_by(|x, y| x.value.cmp(&y.value).then_with(|| x.clock.canonical_cmp(&y.clock)));
             all.dedup();
-            let newer = |w: &Version, v: &Version| match rule {
-                Rule::AnyEntryGreater => seed_is_newer(&w.clock, &v.clock),
-                _ => w.clock.compare(&v.clock) == Ordering4::After,
-            };
-            let keep: Vec<bool> = all.iter().map(|v| !all.iter().any(|w| newer(w, v))).collect();
+            if rule == Rule::Siblings {
+                // Strict descent is transitive, so a version dominated by one already removed is
+                // dominated by what dominated that one, which stays or is itself dominated further
+                // up: removing in place as we go keeps exactly the maximal versions, with no
+                // second vector (sets are a few versions; this is the KV's most frequent merge).
+                let mut i = 0;
+                while i < all.len() {
+                    if all.iter().any(|w| w.clock.compare(&all[i].clock) == Ordering4::After) {
+                        all.remove(i);
+                    } else {
+                        i += 1;
+                    }
+                }
+                return all;
+            }
+            // The seed's comparison is not transitive: decide every version against the whole bag.
+            let keep: Vec<bool> =
+                all.iter().map(|v| !all.iter().any(|w| seed_is_newer(&w.clock, &v.clock))).collect();
             all.into_iter().zip(keep).filter(|(_, k)| *k).map(|(v, _)| v).collect()
         }
         Rule::Lww => {

@@ -32,7 +32,111 @@ pub enum Ordering4 {
 /// (derived `Eq`/`Hash` are then the clock equality).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct VClock {
-    counters: Vec<u64>,
+    counters: Counters,
+}
+
+/// Counters kept inline up to this many nodes (the shipped scenarios have 3 to 5).
+const INLINE: usize = 6;
+
+/// A clock's counters: inline up to [`INLINE`] entries, on the heap beyond. Versions, digests and
+/// trace cells copy clocks all the time; with a `Vec` every copy was an allocation and a free
+/// (≈ a third of an eventual KV run's instructions went to malloc/free). Reads go through the
+/// slice (`Deref`), so equality, hashing and order are those of the counter slice, as with the
+/// `Vec` before.
+#[derive(Clone)]
+enum Counters {
+    Inline { len: u8, buf: [u64; INLINE] },
+    Heap(Vec<u64>),
+}
+
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters::Inline { len: 0, buf: [0; INLINE] }
+    }
+}
+
+impl Counters {
+    fn from_slice(c: &[u64]) -> Counters {
+        if c.len() <= INLINE {
+            let mut buf = [0; INLINE];
+            buf[..c.len()].copy_from_slice(c);
+            Counters::Inline { len: c.len() as u8, buf }
+        } else {
+            Counters::Heap(c.to_vec())
+        }
+    }
+
+    /// Grows to `n` entries, the new ones 0 (never shrinks).
+    fn grow_to(&mut self, n: usize) {
+        match self {
+            Counters::Inline { len, .. } if n <= usize::from(*len) => {}
+            // Entries past `len` are kept 0 (see `pop`), so they need no clearing.
+            Counters::Inline { len, .. } if n <= INLINE => *len = n as u8,
+            Counters::Inline { len, buf } => {
+                let mut v = buf[..usize::from(*len)].to_vec();
+                v.resize(n, 0);
+                *self = Counters::Heap(v);
+            }
+            Counters::Heap(v) => {
+                if v.len() < n {
+                    v.resize(n, 0);
+                }
+            }
+        }
+    }
+
+    fn pop(&mut self) {
+        match self {
+            Counters::Inline { len, buf } => {
+                if *len > 0 {
+                    *len -= 1;
+                    buf[usize::from(*len)] = 0;
+                }
+            }
+            Counters::Heap(v) => {
+                v.pop();
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Counters {
+    type Target = [u64];
+    fn deref(&self) -> &[u64] {
+        match self {
+            Counters::Inline { len, buf } => &buf[..usize::from(*len)],
+            Counters::Heap(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Counters {
+    fn deref_mut(&mut self) -> &mut [u64] {
+        match self {
+            Counters::Inline { len, buf } => &mut buf[..usize::from(*len)],
+            Counters::Heap(v) => v,
+        }
+    }
+}
+
+impl PartialEq for Counters {
+    fn eq(&self, other: &Counters) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl Eq for Counters {}
+
+impl std::hash::Hash for Counters {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self[..].hash(state)
+    }
+}
+
+impl std::fmt::Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self[..].fmt(f)
+    }
 }
 
 impl VClock {
@@ -43,7 +147,7 @@ impl VClock {
     /// A clock from counters indexed by node id (trailing zeros are dropped).
     pub fn from_counters(counters: &[u64]) -> VClock {
         assert!(counters.len() <= NODES_MAX as usize, "clock with {} entries", counters.len());
-        let mut clock = VClock { counters: counters.to_vec() };
+        let mut clock = VClock { counters: Counters::from_slice(counters) };
         clock.trim();
         clock
     }
@@ -68,9 +172,7 @@ impl VClock {
 
     fn set(&mut self, node: NodeId, count: u64) {
         assert!(node.0 < NODES_MAX, "node {node} beyond the clock limit {NODES_MAX}");
-        if self.counters.len() <= node.index() {
-            self.counters.resize(node.index() + 1, 0);
-        }
+        self.counters.grow_to(node.index() + 1);
         self.counters[node.index()] = count;
         self.trim();
     }
@@ -89,10 +191,8 @@ impl VClock {
 
     /// Pointwise maximum: the least clock that descends from both.
     pub fn merge(&mut self, other: &VClock) {
-        if self.counters.len() < other.counters.len() {
-            self.counters.resize(other.counters.len(), 0);
-        }
-        for (mine, theirs) in self.counters.iter_mut().zip(&other.counters) {
+        self.counters.grow_to(other.counters.len());
+        for (mine, theirs) in self.counters.iter_mut().zip(other.counters.iter()) {
             *mine = (*mine).max(*theirs);
         }
     }
@@ -144,7 +244,7 @@ impl VClock {
 
     /// Total order on the counter vectors, used only to sort version sets canonically.
     pub fn canonical_cmp(&self, other: &VClock) -> Ordering {
-        self.counters.cmp(&other.counters)
+        self.counters[..].cmp(&other.counters[..])
     }
 }
 

@@ -22,9 +22,11 @@ use crate::trace::{Clock, Event, Record};
 
 /// Receives every trace row, in order.
 pub trait RowSink {
-    /// Whether the sink reads what rows hold. One that only counts or drops them (`()`) lets the
-    /// runner skip the wire evidence (`Message::describe`, an owned string per message) it would
-    /// otherwise build for every send, deliver and drop row. Rows are still emitted and numbered.
+    /// Whether the sink reads rows at all. One that drops them (`()`, the kernel benchmarks) lets
+    /// the runner skip building its own hot rows — `send`, `deliver`, `drop`, `duplicate`,
+    /// `timeout`, with their wire evidence (`Message::describe`, an owned string per message) —
+    /// and hand it none of them; they are still numbered (`RunStats::rows` is the same). The
+    /// protocol's own notes are still built and handed over.
     const READS_ROWS: bool = true;
 
     fn row(&mut self, row: &Record);
@@ -387,7 +389,11 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             }
             Ev::Timer { node, timer } => {
                 self.stats.timeouts += 1;
-                self.emit(&mut Record::new(Event::Timeout).node(node).msg(timer.name()));
+                if S::READS_ROWS {
+                    self.emit(&mut Record::new(Event::Timeout).node(node).msg(timer.name()));
+                } else {
+                    self.skip_rows(1);
+                }
                 self.invoke(node, |n, ctx| n.on_timer(ctx, timer));
             }
             Ev::Open { node, key, kind } => {
@@ -421,11 +427,13 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             return;
         }
         self.stats.messages_delivered += 1;
-        let mut row = Record::new(Event::Deliver).node(to).peer(from).msg(msg.name());
         if S::READS_ROWS {
+            let mut row = Record::new(Event::Deliver).node(to).peer(from).msg(msg.name());
             msg.describe(&mut row);
+            self.emit(&mut row);
+        } else {
+            self.skip_rows(1);
         }
-        self.emit(&mut row);
         self.invoke(to, |n, ctx| n.on_message(ctx, from, msg));
     }
 
@@ -794,10 +802,6 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
     /// A message leaves `from` now: trace it, and let the network decide its fate.
     fn transmit(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
         self.stats.messages_sent += 1;
-        let mut row = Record::new(Event::Send).node(from).peer(to).msg(msg.name());
-        if S::READS_ROWS {
-            msg.describe(&mut row);
-        }
         let link = from.index() * self.nodes.len() + to.index();
         let k = self.link_sent[link];
         self.link_sent[link] += 1;
@@ -812,9 +816,20 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             }),
         };
         self.record(Entry::Send { at: self.now, from, to, k, fate });
+        // The `send` row, and its `drop` / `duplicate` twin. A sink that does not read rows gets
+        // neither built: only their numbers are taken (`skip_rows`), so its run counts the same rows.
+        let send_row = |msg: &P::Msg| {
+            let mut row = Record::new(Event::Send).node(from).peer(to).msg(msg.name());
+            msg.describe(&mut row);
+            row
+        };
         match self.network.apply_fate(self.now, from, to, fate) {
             crate::sim::network::Route::Dropped(reason) => {
                 self.stats.messages_dropped += 1;
+                if !S::READS_ROWS {
+                    return self.skip_rows(2);
+                }
+                let mut row = send_row(&msg);
                 let mut drop = row.clone();
                 self.emit(&mut row);
                 drop.event = Event::Drop;
@@ -824,17 +839,30 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             crate::sim::network::Route::Delivered { at, duplicate } => {
                 if let Some(again) = duplicate {
                     self.stats.messages_duplicated += 1;
-                    let mut dup = row.clone();
-                    dup.event = Event::Duplicate;
-                    self.emit(&mut row);
-                    self.emit(&mut dup);
+                    if S::READS_ROWS {
+                        let mut row = send_row(&msg);
+                        let mut dup = row.clone();
+                        dup.event = Event::Duplicate;
+                        self.emit(&mut row);
+                        self.emit(&mut dup);
+                    } else {
+                        self.skip_rows(2);
+                    }
                     self.queue.schedule(again, Ev::Deliver { from, to, msg: msg.clone() });
+                } else if S::READS_ROWS {
+                    self.emit(&mut send_row(&msg));
                 } else {
-                    self.emit(&mut row);
+                    self.skip_rows(1);
                 }
                 self.queue.schedule(at, Ev::Deliver { from, to, msg });
             }
         }
+    }
+
+    /// Numbers `n` rows without building them, for a sink that does not read rows (what `emit`
+    /// would have done for it: the sink ignores them).
+    fn skip_rows(&mut self, n: u64) {
+        self.stats.rows += n;
     }
 
     /// Stamps `row` with the time and the next row number and hands it to the sink. By reference:
