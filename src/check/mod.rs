@@ -26,6 +26,7 @@ pub mod no_invented_values;
 pub mod node_map;
 pub mod pre_vote;
 pub mod progress;
+pub mod prune;
 pub mod raft_log;
 pub mod siblings_antichain;
 pub mod state_machine_safety;
