@@ -24,7 +24,7 @@
 //! A write below the point (a node that came back from an older durable snapshot) is checked for
 //! gaps only.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use crate::check::prune::PrunePoint;
 use crate::check::raft_log::{At, LogTerms, Payload};
@@ -45,9 +45,12 @@ struct Created {
 #[derive(Clone, Debug, Default)]
 pub struct LogMatching {
     logs: LogTerms,
-    /// `(index, term)` -> what it was created with, for indexes at or above `prune.point()`.
-    entries: BTreeMap<(u64, u64), Created>,
+    /// `(index, term)` -> what it was created with, for indexes at or above the pruning point as
+    /// of the last prune. Looked up by key only, never iterated in an order that reaches a message.
+    entries: FxHashMap<(u64, u64), Created>,
     prune: PrunePoint,
+    /// The pruning point `entries` was last pruned to (`prune::PrunePoint::due`).
+    pruned_to: u64,
 }
 
 impl LogMatching {
@@ -149,7 +152,11 @@ impl Checker for LogMatching {
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         if let Some(point) = self.prune.observe(row) {
-            self.entries = self.entries.split_off(&(point, 0));
+            if PrunePoint::due(point, self.pruned_to, self.entries.len()) {
+                self.entries.retain(|&(index, _), _| index >= point);
+                self.pruned_to = point;
+                PrunePoint::shrink(&mut self.entries);
+            }
         }
         match row.event {
             Event::Append | Event::Store => {

@@ -19,7 +19,7 @@
 //! that re-applies below the point (it restarted from an older durable snapshot) is then compared
 //! once, by digest, when it applies the entry at the point: the digest covers every entry before.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use crate::check::node_map::NodeMap;
 use crate::check::prune::PrunePoint;
@@ -45,9 +45,12 @@ struct Applied {
 /// point.
 #[derive(Clone, Debug, Default)]
 pub struct StateMachineSafety {
-    /// Index -> the first entry applied there, for indexes at or above `prune.point()`.
-    applied: BTreeMap<u64, Applied>,
+    /// Index -> the first entry applied there, for indexes at or above the pruning point as of the
+    /// last prune. Looked up by index only, never iterated.
+    applied: FxHashMap<u64, Applied>,
     prune: PrunePoint,
+    /// The pruning point `applied` was last pruned to (`prune::PrunePoint::due`).
+    pruned_to: u64,
     /// Per node: the last index it applied and the digest of its applied prefix (absent: unknown,
     /// e.g. a gap in its apply rows).
     running: NodeMap<(u64, u64)>,
@@ -85,7 +88,11 @@ impl Checker for StateMachineSafety {
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         if let Some(point) = self.prune.observe(row) {
-            self.applied = self.applied.split_off(&point);
+            if PrunePoint::due(point, self.pruned_to, self.applied.len()) {
+                self.applied.retain(|&index, _| index >= point);
+                self.pruned_to = point;
+                PrunePoint::shrink(&mut self.applied);
+            }
         }
         match row.event {
             Event::Apply => {}
