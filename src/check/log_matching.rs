@@ -20,7 +20,8 @@
 //! — so by the induction hypothesis they agree up to `i - 1`, and by (a) at `i`.
 //! Cost: one map lookup and one log lookup per row; memory: one record per entry created at or
 //! above the cluster's pruning point (`prune`: every member has snapshotted past the entries below
-//! it, so in a correct run no node writes there again) plus every node's log of terms, as runs.
+//! it, so in a correct run no node writes there again; dropped in batches, `PrunePoint::due`) plus
+//! every node's log of terms, as runs.
 //! A write below the point (a node that came back from an older durable snapshot) is checked for
 //! gaps only.
 

@@ -42,7 +42,7 @@ struct Applied {
 
 /// Remembers the first entry applied at each index, from the `apply` rows.
 /// Cost: one map lookup per apply row; memory: one entry per applied index at or above the pruning
-/// point.
+/// point (dropped in batches, `PrunePoint::due`).
 #[derive(Clone, Debug, Default)]
 pub struct StateMachineSafety {
     /// Index -> the first entry applied there, for indexes at or above the pruning point as of the
