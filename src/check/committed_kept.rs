@@ -16,11 +16,17 @@
 //!   truncation below m is legitimate and lowers the promise to what is left.
 //!
 //! Cost: O(1) per row but a truncate, which scans the node's truncated suffix.
+//!
+//! Bounded memory (issue 15): the wire-committed entries below the cluster's pruning point
+//! (`prune`: every member has snapshotted past them, so in a correct run none truncates there)
+//! are forgotten; a truncation below the point is still held against the node's own commit index
+//! and acknowledgements.
 
 use std::collections::BTreeMap;
 
 use crate::check::membership::Configs;
 use crate::check::node_map::NodeMap;
+use crate::check::prune::PrunePoint;
 use crate::check::raft_log::{is_leader_row, wire, LogTerms};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
@@ -48,6 +54,7 @@ pub struct CommittedKept {
     committed: BTreeMap<u64, (u64, u64)>,
     /// Term -> the highest index recorded as committed by that term's acks.
     committed_upto: BTreeMap<u64, u64>,
+    prune: PrunePoint,
 }
 
 impl CommittedKept {
@@ -55,6 +62,11 @@ impl CommittedKept {
 
     pub fn new() -> CommittedKept {
         CommittedKept::default()
+    }
+
+    /// The number of wire-committed entries held (for the memory tests).
+    pub fn records(&self) -> usize {
+        self.committed.len()
     }
 
     fn observe_ack(&mut self, row: &Record) {
@@ -86,7 +98,7 @@ impl CommittedKept {
         if n <= done || self.logs.term_at(leader, n) != Some(term) {
             return;
         }
-        for index in done + 1..=n {
+        for index in (done + 1).max(self.prune.point())..=n {
             if let Some(t) = self.logs.term_at(leader, index) {
                 self.committed.entry(index).or_insert((t, term));
             }
@@ -164,10 +176,14 @@ impl Checker for CommittedKept {
             Event::Commit,
             Event::Crash,
             Event::Note,
+            Event::Snapshot,
         ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
+        if let Some(point) = self.prune.observe(row) {
+            self.committed = self.committed.split_off(&point);
+        }
         self.configs.observe(row);
         let Some(node) = row.node else { return };
         match row.event {
@@ -369,5 +385,27 @@ mod tests {
             lost,
         ];
         assert_eq!(run(&mut CommittedKept::new(), rows), vec![]);
+    }
+
+    /// Issue 15: the wire-committed entries stay behind the pruning point, and a truncation of
+    /// one after it is still caught.
+    #[test]
+    fn records_stay_bounded_behind_the_pruning_point() {
+        let mut rows = snapshotting_history(2000, 10);
+        rows.extend([
+            append(0, 1, 2001, 2001),
+            store(1, 1, 2001, 2001),
+            store(2, 1, 2001, 2001),
+            ack(Event::Deliver, 1, 0, 1, 2001),
+            truncate(2, 2001),
+        ]);
+        let mut checker = CommittedKept::new();
+        let v = run(&mut checker, rows);
+        assert!(checker.records() <= 10, "{} records", checker.records());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(
+            v[0].message,
+            "n2 truncated from index 2001 the entry (1,2001), committed by a majority of acknowledgements to the leader of term 1, while in term 1"
+        );
     }
 }

@@ -18,8 +18,14 @@
 //! high-water mark kept across restarts and lowered when the log changes below it), so recording
 //! costs O(log entries) over the whole run plus O(log) per row. A leader row scans every committed
 //! entry once: O(committed entries) per election, which is rare next to the other rows.
+//!
+//! Bounded memory (issue 15): the committed entries below the cluster's pruning point (`prune`:
+//! every member has snapshotted past them) are kept as runs of equal `(entry term, commit term)`,
+//! which grow with the number of terms, not entries; a leader is checked against the runs a whole
+//! run at a time. A commit row below the point records nothing new.
 
 use crate::check::node_map::NodeMap;
+use crate::check::prune::PrunePoint;
 use crate::check::raft_log::{is_leader_row, At, LogTerms, TermRuns};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
@@ -39,6 +45,13 @@ pub struct LeaderCompleteness {
     recorded_upto: NodeMap<u64>,
     /// Every leader row seen: (term, node, its log's terms at that row).
     leaders: Vec<(u64, NodeId, TermRuns)>,
+    /// The committed entries pruned from `committed`: `(first index, entry term, commit term)`
+    /// per run of consecutive indexes with equal terms, indexes increasing. An index with two
+    /// committed entries (a broken run) is not pruned.
+    pruned: Vec<(u64, u64, u64)>,
+    /// One past the last index in `pruned`.
+    pruned_end: u64,
+    prune: PrunePoint,
 }
 
 impl LeaderCompleteness {
@@ -48,10 +61,58 @@ impl LeaderCompleteness {
         LeaderCompleteness::default()
     }
 
+    /// The number of committed entries held one by one, and of pruned runs (for the memory tests).
+    pub fn records(&self) -> (usize, usize) {
+        (self.committed.len(), self.pruned.len())
+    }
+
+    /// Moves the committed entries below `point` into `pruned` (module comment).
+    fn prune_below(&mut self, point: u64) {
+        let below = self.committed.partition_point(|&(i, _, _)| i < point);
+        let mut kept = Vec::new();
+        for (k, &(index, entry_term, commit_term)) in self.committed[..below].iter().enumerate() {
+            let twice = |j: usize| self.committed.get(j).is_some_and(|e| e.0 == index);
+            if twice(k + 1) || (k > 0 && twice(k - 1)) {
+                kept.push((index, entry_term, commit_term));
+                continue;
+            }
+            let extends = self.pruned.last().is_some_and(|&(_, t, c)| (t, c) == (entry_term, commit_term));
+            if !(extends && self.pruned_end == index) {
+                if self.pruned_end < index && self.pruned.last().is_some_and(|r| r.1 != 0) {
+                    // A gap: indexes no commit row recorded.
+                    self.pruned.push((self.pruned_end, 0, 0));
+                }
+                self.pruned.push((index, entry_term, commit_term));
+            }
+            self.pruned_end = index + 1;
+        }
+        kept.extend_from_slice(&self.committed[below..]);
+        self.committed = kept;
+    }
+
+    /// The first pruned committed entry (committed below `term`) that `node`'s log lacks, with
+    /// how many pruned ones it lacks.
+    fn missing_pruned(&self, node: NodeId, term: u64) -> Option<((u64, u64, u64), u64)> {
+        let log = self.logs.log(node);
+        let mut first = None;
+        let mut count = 0;
+        for (k, &(from, entry_term, commit_term)) in self.pruned.iter().enumerate() {
+            if entry_term == 0 || commit_term >= term {
+                continue;
+            }
+            let to = self.pruned.get(k + 1).map_or(self.pruned_end, |r| r.0) - 1;
+            if let Some((index, n)) = log.first_not(from, to, entry_term) {
+                first.get_or_insert((index, entry_term, commit_term));
+                count += n;
+            }
+        }
+        first.map(|f| (f, count))
+    }
+
     fn record_commit(&mut self, row: &Record, at: At, out: &mut Vec<Violation>) {
         let upto = self.recorded_upto.get(&at.node).copied().unwrap_or(0);
         let end = at.index.min(self.logs.last_index(at.node));
-        for index in upto + 1..=end {
+        for index in (upto + 1).max(self.prune.point())..=end {
             // A gap (no entry) commits nothing that a leader could be asked to hold.
             if let Some(entry_term) = self.logs.term_at(at.node, index) {
                 self.record(index, entry_term, at.term);
@@ -114,10 +175,16 @@ impl LeaderCompleteness {
                 commit_term < term && self.logs.term_at(node, index) != Some(entry_term)
             })
             .copied();
-        let Some((index, entry_term, commit_term)) = missing.next() else {
-            return;
+        let listed = missing.next();
+        let listed_more = missing.count() as u64;
+        let pruned = if self.pruned.is_empty() { None } else { self.missing_pruned(node, term) };
+        let (first, more) = match (listed, pruned) {
+            (None, None) => return,
+            (Some(l), None) => (l, listed_more),
+            (None, Some((p, n))) => (p, n - 1),
+            (Some(l), Some((p, n))) => (l.min(p), listed_more + n),
         };
-        let more = missing.count();
+        let (index, entry_term, commit_term) = first;
         let has = match self.logs.term_at(node, index) {
             Some(t) => format!("an entry of term {t}"),
             None => "no entry".to_owned(),
@@ -144,10 +211,15 @@ impl Checker for LeaderCompleteness {
             Event::InstallSnapshot,
             Event::Commit,
             Event::Role,
+            Event::Snapshot,
+            Event::Note,
         ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
+        if let Some(point) = self.prune.observe(row) {
+            self.prune_below(point);
+        }
         let Some(node) = row.node else { return };
         match row.event {
             Event::Append | Event::Store | Event::Truncate => {
@@ -268,5 +340,29 @@ mod tests {
             "n1 became leader of term 3 without (1,1), committed in term 1: it has no entry at index 1 \
              (and 2 more committed entries)"
         );
+    }
+
+    /// Issue 15: the committed entries behind the pruning point are kept as runs, and a leader
+    /// is still held against them: the same violation as without pruning.
+    #[test]
+    fn pruned_committed_entries_are_still_required() {
+        let elect = |every: u64| {
+            let mut rows = snapshotting_history(200, every);
+            rows.extend([store(1, 2, 5, 5), role(1, 3, "leader")]);
+            let mut checker = LeaderCompleteness::new();
+            let v = run(&mut checker, rows);
+            (v, checker.records())
+        };
+        let (v, (listed, runs)) = elect(10);
+        assert!(listed <= 10 && runs <= 2, "{listed} listed, {runs} runs");
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(
+            v[0].message,
+            "n1 became leader of term 3 without (1,5), committed in term 1: it has an entry of term 2 at \
+             index 5 (and 195 more committed entries)"
+        );
+        let (unpruned, (listed, runs)) = elect(1000);
+        assert_eq!((listed, runs), (200, 0));
+        assert_eq!(unpruned[0].message, v[0].message);
     }
 }

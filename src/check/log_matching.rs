@@ -18,11 +18,16 @@
 //! stale. Now let logs A and B both hold `(t, i)`. For `i = 1` they agree on index 1 by (a). For
 //! `i > 1` both hold an entry of term `pred(t, i)` at `i - 1` — the same entry `(pred(t, i), i - 1)`
 //! — so by the induction hypothesis they agree up to `i - 1`, and by (a) at `i`.
-//! Cost: one map lookup and one log lookup per row; memory: one record per entry ever created plus
-//! every node's log of terms.
+//! Cost: one map lookup and one log lookup per row; memory: one record per entry created at or
+//! above the cluster's pruning point (`prune`: every member has snapshotted past the entries below
+//! it, so in a correct run no node writes there again; dropped in batches, `PrunePoint::due`) plus
+//! every node's log of terms, as runs.
+//! A write below the point (a node that came back from an older durable snapshot) is checked for
+//! gaps only.
 
 use rustc_hash::FxHashMap;
 
+use crate::check::prune::PrunePoint;
 use crate::check::raft_log::{At, LogTerms, Payload};
 use crate::check::{Checker, Violation};
 use crate::sim::NodeId;
@@ -41,9 +46,12 @@ struct Created {
 #[derive(Clone, Debug, Default)]
 pub struct LogMatching {
     logs: LogTerms,
-    /// `(term, index)` -> what it was created with.
-    /// Looked up by key only, never iterated (so the hash order cannot reach a message).
+    /// `(index, term)` -> what it was created with, for indexes at or above the pruning point as
+    /// of the last prune. Looked up by key only, never iterated in an order that reaches a message.
     entries: FxHashMap<(u64, u64), Created>,
+    prune: PrunePoint,
+    /// The pruning point `entries` was last pruned to (`prune::PrunePoint::due`).
+    pruned_to: u64,
 }
 
 impl LogMatching {
@@ -64,12 +72,14 @@ impl LogMatching {
 
     fn check_write(&mut self, row: &Record, at: At, out: &mut Vec<Violation>) {
         let prev = self.prev_term(at);
-        let Some(created) = self.entries.get(&(at.term, at.index)) else {
-            // First sight of (term, index): this row defines it. A leader's gap is reported by
-            // LeaderAppendOnly; a follower's below.
-            let payload = Payload::of(row);
-            let prev_term = prev.unwrap_or(0);
-            self.entries.insert((at.term, at.index), Created { payload, prev_term, node: at.node });
+        let Some(created) = self.entries.get(&(at.index, at.term)) else {
+            // First sight of (term, index): this row defines it (below the pruning point it is
+            // forgotten). A leader's gap is reported by LeaderAppendOnly; a follower's below.
+            if at.index >= self.prune.point() {
+                let payload = Payload::of(row);
+                let prev_term = prev.unwrap_or(0);
+                self.entries.insert((at.index, at.term), Created { payload, prev_term, node: at.node });
+            }
             if prev.is_none() && row.event == Event::Store {
                 out.push(self.gap(row, at));
             }
@@ -106,6 +116,11 @@ impl LogMatching {
         }
     }
 
+    /// The number of `(term, index)` records held (for the memory tests).
+    pub fn records(&self) -> usize {
+        self.entries.len()
+    }
+
     fn gap(&self, row: &Record, at: At) -> Violation {
         let message = format!(
             "{} wrote ({},{}) with no entry at index {} (last index {})",
@@ -125,10 +140,25 @@ impl Checker for LogMatching {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Append, Event::Store, Event::Truncate, Event::InstallSnapshot])
+        Some(&[
+            Event::Append,
+            Event::Store,
+            Event::Truncate,
+            Event::InstallSnapshot,
+            Event::Snapshot,
+            Event::Role,
+            Event::Note,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
+        if let Some(point) = self.prune.observe(row) {
+            if PrunePoint::due(point, self.pruned_to, self.entries.len()) {
+                self.entries.retain(|&(index, _), _| index >= point);
+                self.pruned_to = point;
+                PrunePoint::shrink(&mut self.entries);
+            }
+        }
         match row.event {
             Event::Append | Event::Store => {
                 if let Some(at) = At::of(row) {
@@ -207,5 +237,25 @@ mod tests {
         let v = run(&mut LogMatching::new(), rows);
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].seq, 5);
+    }
+
+    /// Issue 15: with every node snapshotting, the records stay behind the pruning point, and a
+    /// write after it is still checked. Without snapshots every entry is held.
+    #[test]
+    fn records_stay_bounded_behind_the_pruning_point() {
+        let mut rows = snapshotting_history(2000, 10);
+        rows.extend([append(0, 1, 2001, 2001), store(1, 1, 2001, 7)]);
+        let mut checker = LogMatching::new();
+        let v = run(&mut checker, rows);
+        assert!(checker.records() <= 10, "{} records", checker.records());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].message.starts_with("n1 wrote (1,2001) with [put k1 v7], but n0 created it"),
+            "{}",
+            v[0].message
+        );
+        let mut unpruned = LogMatching::new();
+        assert_eq!(run(&mut unpruned, snapshotting_history(200, 1000)), vec![]);
+        assert_eq!(unpruned.records(), 200);
     }
 }

@@ -26,6 +26,7 @@ pub mod no_invented_values;
 pub mod node_map;
 pub mod pre_vote;
 pub mod progress;
+pub mod prune;
 pub mod raft_log;
 pub mod siblings_antichain;
 pub mod state_machine_safety;
@@ -294,8 +295,15 @@ mod tests {
     /// truncations and elections in them).
     #[test]
     fn event_filter_changes_nothing() {
-        let histories =
-            [good_history(), figure8_history(), vote_without_log_check_history(), forget_voted_for_history()];
+        let mut pruned_then_broken = snapshotting_history(300, 10);
+        pruned_then_broken.extend([store(1, 2, 5, 5), role(1, 3, "leader"), apply(2, 1, 300, 7)]);
+        let histories = [
+            good_history(),
+            figure8_history(),
+            vote_without_log_check_history(),
+            forget_voted_for_history(),
+            pruned_then_broken,
+        ];
         for rows in histories {
             let rows = history(rows);
             let mut unfiltered = raft_checkers();
@@ -314,6 +322,25 @@ mod tests {
             }
             assert!(!rows.is_empty());
             assert_eq!(set.violations(), &all[..]);
+        }
+    }
+
+    /// A checker that prunes reads every row its pruning point reads (else, fed through a
+    /// `CheckSet`, it would miss nodes or snapshots and prune too early).
+    #[test]
+    fn pruning_checkers_read_the_pruning_rows() {
+        let pruning: [Box<dyn Checker>; 5] = [
+            Box::new(LogMatching::new()),
+            Box::new(StateMachineSafety::new()),
+            Box::new(FinalState::new()),
+            Box::new(CommittedKept::new()),
+            Box::new(LeaderCompleteness::new()),
+        ];
+        for c in pruning {
+            let events = c.events().unwrap_or(&Event::ALL[..]);
+            for e in prune::PrunePoint::EVENTS {
+                assert!(events.contains(&e), "{} does not read {e:?}", c.name());
+            }
         }
     }
 

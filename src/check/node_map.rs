@@ -77,6 +77,18 @@ impl<V> NodeMap<V> {
         dense.chain(self.sparse.iter().map(|(k, v)| (*k, v)))
     }
 
+    /// Calls `f` on every node's value, in id order.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(NodeId, &mut V)) {
+        for (i, v) in self.dense.iter_mut().enumerate() {
+            if let Some(v) = v {
+                f(NodeId(i as u32), v);
+            }
+        }
+        for (k, v) in self.sparse.iter_mut() {
+            f(*k, v);
+        }
+    }
+
     /// `node`'s value, inserting `V::default()` first if it has none.
     #[inline]
     pub fn entry_or_default(&mut self, node: NodeId) -> &mut V

@@ -201,6 +201,30 @@ impl TermRuns {
         (term != 0).then_some(term)
     }
 
+    /// The first index in `from..=to` whose term is not `term` (a gap or beyond the end counts as
+    /// not), with how many indexes there are not: O(runs crossed).
+    pub fn first_not(&self, from: u64, to: u64, term: u64) -> Option<(u64, u64)> {
+        let mut first = None;
+        let mut count = 0;
+        let mut i = from.max(1);
+        while i <= to {
+            // The run holding `i` ends where the next one starts (or at the log's end).
+            let k = self.runs.partition_point(|&(f, _)| f <= i);
+            let (run_term, end) = if i > self.len || k == 0 {
+                (0, to)
+            } else {
+                let end = self.runs.get(k).map_or(self.len, |&(f, _)| f - 1);
+                (self.runs[k - 1].1, end.min(to))
+            };
+            if run_term != term {
+                first.get_or_insert(i);
+                count += end - i + 1;
+            }
+            i = end + 1;
+        }
+        first.map(|f| (f, count))
+    }
+
     /// Keeps indexes `1..=keep`.
     pub fn truncate(&mut self, keep: u64) {
         if keep >= self.len {

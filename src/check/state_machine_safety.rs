@@ -13,10 +13,16 @@
 //! `deliver` row of `install_snapshot`, detail `digest=<hex>`) must equal the digest of what was
 //! first applied up to its index; a node that then applies on top of an installed snapshot must
 //! agree with the others' digest at each index too.
+//!
+//! Bounded memory (issue 15): the entries below the cluster's pruning point (`prune`: every member
+//! has snapshotted past them) are forgotten; the entry at the point is kept with its digest. A node
+//! that re-applies below the point (it restarted from an older durable snapshot) is then compared
+//! once, by digest, when it applies the entry at the point: the digest covers every entry before.
 
 use rustc_hash::FxHashMap;
 
 use crate::check::node_map::NodeMap;
+use crate::check::prune::PrunePoint;
 use crate::check::raft_log::{command_id, detail_field, wire, At, Payload};
 use crate::check::{Checker, Violation};
 use crate::raft::{entry_digest, DIGEST_EMPTY};
@@ -35,11 +41,16 @@ struct Applied {
 }
 
 /// Remembers the first entry applied at each index, from the `apply` rows.
-/// Cost: one map lookup per apply row; memory: one entry per applied index.
+/// Cost: one map lookup per apply row; memory: one entry per applied index at or above the pruning
+/// point (dropped in batches, `PrunePoint::due`).
 #[derive(Clone, Debug, Default)]
 pub struct StateMachineSafety {
-    /// Looked up by index only, never iterated.
+    /// Index -> the first entry applied there, for indexes at or above the pruning point as of the
+    /// last prune. Looked up by index only, never iterated.
     applied: FxHashMap<u64, Applied>,
+    prune: PrunePoint,
+    /// The pruning point `applied` was last pruned to (`prune::PrunePoint::due`).
+    pruned_to: u64,
     /// Per node: the last index it applied and the digest of its applied prefix (absent: unknown,
     /// e.g. a gap in its apply rows).
     running: NodeMap<(u64, u64)>,
@@ -51,6 +62,11 @@ impl StateMachineSafety {
     pub fn new() -> StateMachineSafety {
         StateMachineSafety::default()
     }
+
+    /// The number of applied entries held (for the memory tests).
+    pub fn records(&self) -> usize {
+        self.applied.len()
+    }
 }
 
 impl Checker for StateMachineSafety {
@@ -59,10 +75,25 @@ impl Checker for StateMachineSafety {
     }
 
     fn events(&self) -> Option<&'static [Event]> {
-        Some(&[Event::Apply, Event::InstallSnapshot, Event::Deliver, Event::Crash])
+        Some(&[
+            Event::Apply,
+            Event::InstallSnapshot,
+            Event::Deliver,
+            Event::Crash,
+            Event::Snapshot,
+            Event::Role,
+            Event::Note,
+        ])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
+        if let Some(point) = self.prune.observe(row) {
+            if PrunePoint::due(point, self.pruned_to, self.applied.len()) {
+                self.applied.retain(|&index, _| index >= point);
+                self.pruned_to = point;
+                PrunePoint::shrink(&mut self.applied);
+            }
+        }
         match row.event {
             Event::Apply => {}
             Event::Crash => {
@@ -96,6 +127,7 @@ impl Checker for StateMachineSafety {
             None => self.running.remove(&at.node),
         };
         match self.applied.get_mut(&at.index) {
+            None if at.index < self.prune.point() => {}
             None => {
                 let payload = Payload::of(row);
                 let applied = Applied { term: at.term, payload, node: at.node, digest: running };
@@ -236,5 +268,48 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         let v = run(&mut StateMachineSafety::new(), vec![apply(0, 1, 1, 1), apply_get(1, 1, 1, 1)]);
         assert_eq!(v.len(), 1, "{v:?}");
+    }
+
+    /// Issue 15: the applied entries stay behind the pruning point, and an apply after it is
+    /// still compared.
+    #[test]
+    fn records_stay_bounded_behind_the_pruning_point() {
+        let mut rows = snapshotting_history(2000, 10);
+        rows.extend([apply(0, 1, 2001, 2001), apply(1, 1, 2001, 5)]);
+        let mut checker = StateMachineSafety::new();
+        let v = run(&mut checker, rows);
+        assert!(checker.records() <= 10, "{} records", checker.records());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].message.starts_with("n1 applied (1,2001) [put k2 v5] at index 2001"),
+            "{}",
+            v[0].message
+        );
+    }
+
+    /// A node that restarts from an older durable snapshot re-applies below the pruning point: a
+    /// different entry there is caught by the digest at the point.
+    #[test]
+    fn a_reapply_below_the_pruning_point_is_compared_by_digest() {
+        let reapply = |changed: u64| {
+            let mut rows = snapshotting_history(100, 10);
+            rows.push(crash(2));
+            rows.push(restart(2));
+            rows.push(
+                Record::new(Event::InstallSnapshot)
+                    .node(NodeId(2))
+                    .term(1)
+                    .index(50)
+                    .detail(format!("from=restart digest={:016x} log=kept", snapshotting_digest(50))),
+            );
+            rows.extend((51..=100).map(|i| apply(2, 1, i, if i == 70 { changed } else { i })));
+            rows
+        };
+        let mut checker = StateMachineSafety::new();
+        assert_eq!(run(&mut checker, reapply(70)), vec![]);
+        assert!(checker.records() <= 10, "{} records", checker.records());
+        let v = run(&mut StateMachineSafety::new(), reapply(71));
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].message.starts_with("n2 applied (1,100) on a prefix of digest"), "{}", v[0].message);
     }
 }

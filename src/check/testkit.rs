@@ -255,3 +255,41 @@ pub fn forget_voted_for_history() -> Vec<Record> {
         role(1, 1, "leader"),
     ]
 }
+
+/// The digest of the applied prefix `1..=upto` of [`snapshotting_history`] (every entry `(1, i)`
+/// carries value id `i`).
+pub fn snapshotting_digest(upto: u64) -> u64 {
+    (1..=upto).fold(crate::raft::DIGEST_EMPTY, |h, i| crate::raft::entry_digest(h, i, 1, i))
+}
+
+/// A long correct run of three nodes with snapshots (Raft §7): n0 leads term 1 and appends
+/// `(1, i)` for `i` in `1..=entries` (value id `i`); n1 and n2 store it and acknowledge it on the
+/// wire; all three commit and apply it, and snapshot every `every` entries.
+pub fn snapshotting_history(entries: u64, every: u64) -> Vec<Record> {
+    let mut rows = vec![role(0, 1, "leader"), role(1, 1, "follower"), role(2, 1, "follower")];
+    for i in 1..=entries {
+        rows.push(append(0, 1, i, i));
+        for f in [1, 2] {
+            rows.push(store(f, 1, i, i));
+            rows.push(
+                at(Event::Deliver, 0)
+                    .peer(NodeId(f))
+                    .term(1)
+                    .index(i)
+                    .msg("append_entries_reply")
+                    .detail("success"),
+            );
+        }
+        for n in 0..3 {
+            rows.push(commit(n, i, 1));
+            rows.push(apply(n, 1, i, i));
+        }
+        if i % every == 0 {
+            let digest = format!("digest={:016x}", snapshotting_digest(i));
+            for n in 0..3 {
+                rows.push(at(Event::Snapshot, n).term(1).index(i).detail(digest.clone()));
+            }
+        }
+    }
+    rows
+}
