@@ -27,8 +27,11 @@
 //! The verdict is the whole-history search's (tests compare them on generated histories); only
 //! the configurations counted differ. Limits, each an `undecided` answer (never a pass) when
 //! exceeded: `budget` configurations per segment search (as the whole-history search has per
-//! key), [`CONFIGS_MAX`] carried configurations and [`CARRIED_MAX`] carried ops per key, and
-//! [`SEGMENT_OPS_MAX`] ops in a segment (a key never quiescent).
+//! key), [`CARRIED_MAX`] carried ops per key, and [`SEGMENT_OPS_MAX`] ops in a segment (a key
+//! never quiescent). A cut whose end configurations cost more than [`ENDS_STATES_MAX`]
+//! configurations to find, or number more than [`CONFIGS_MAX`], is deferred instead: the segment
+//! is kept and grows until a later cut succeeds or the history ends (then one linearisation is
+//! enough, as for the whole history). Memory is bounded only while cuts succeed.
 //!
 //! Not linearizable is reported with the witness of the failing segment, shrunk as the
 //! whole-history check shrinks (removals re-checked from the same configurations), plus the
@@ -64,6 +67,14 @@ pub const CARRIED_MAX: usize = 100_000;
 
 /// Ops in one segment: a key with ops in flight at every moment is never cut.
 pub const SEGMENT_OPS_MAX: usize = 1_000_000;
+
+/// Configurations the search at a cut may visit to find every end configuration (at most the
+/// budget). Past it, or past the configurations limit, the cut is deferred: the segment is kept
+/// and decided with the ops that follow, at a later quiescent point once it has doubled, or at
+/// the end by the whole-history search's first-success rule. Finding every end explores every
+/// reachable configuration, which many concurrent ops make exponential (a burst of retried
+/// requests during an outage), where finding one linearisation is quick.
+pub const ENDS_STATES_MAX: u64 = 100_000;
 
 /// An op as the check holds it between cuts: values as datums, not interned.
 #[derive(Clone, Debug)]
@@ -128,6 +139,8 @@ struct KeyState {
     /// Invariant: not empty while `failure` is `None`.
     configs: Vec<Config>,
     failure: Option<Failure>,
+    /// After a deferred cut: the segment is cut again once it holds this many ops (else 0).
+    cut_at: usize,
 }
 
 impl KeyState {
@@ -139,6 +152,7 @@ impl KeyState {
             writers: FxHashMap::default(),
             configs: vec![Config { value: Datum::Nil, linearised: Vec::new() }],
             failure: None,
+            cut_at: 0,
         }
     }
 
@@ -323,7 +337,8 @@ impl Incremental {
             }
             self.next_pos += 1;
         }
-        if key.in_flight == 0 && (key.segment.len() >= self.segment_ops || key.failure.is_some()) {
+        let cut_at = key.cut_at.max(self.segment_ops);
+        if key.in_flight == 0 && (key.segment.len() >= cut_at || key.failure.is_some()) {
             self.cut(&key_datum, false);
         }
         result
@@ -334,7 +349,7 @@ impl Incremental {
         let quiescent: Vec<Datum> = self
             .open
             .iter()
-            .filter(|k| self.keys.get(*k).is_some_and(|s| s.in_flight == 0))
+            .filter(|k| self.keys.get(*k).is_some_and(|s| s.in_flight == 0 && s.segment.len() >= s.cut_at))
             .cloned()
             .collect();
         for key in quiescent {
@@ -354,9 +369,17 @@ impl Incremental {
         let first = self.next_carry;
         self.next_carry += segment.len() as u64;
         let limits = (self.configs_max, self.carried_max);
-        let (states, failure) = decide(state, key, segment, first, self.source, &self.budget, limits, last);
+        let (states, step) = decide(state, key, segment, first, self.source, &self.budget, limits, last);
         self.states += states;
-        state.failure = failure;
+        match step {
+            Step::Done => state.cut_at = 0,
+            Step::Failed(failure) => state.failure = Some(failure),
+            Step::Deferred(segment) => {
+                state.cut_at = segment.len().saturating_mul(2);
+                state.segment = segment;
+                self.open.insert(key.clone());
+            }
+        }
         if state.failure.is_some() {
             // Nothing more is checked on this key: its carried state is no longer needed.
             state.carried.clear();
@@ -435,9 +458,19 @@ impl Incremental {
     }
 }
 
+/// What became of a segment at a cut.
+enum Step {
+    /// Decided and forgotten; the key has moved on to the configurations after it.
+    Done,
+    Failed(Failure),
+    /// Too costly to find every end configuration: the segment, to be kept (see
+    /// [`ENDS_STATES_MAX`]).
+    Deferred(Vec<HeldOp>),
+}
+
 /// Decides one segment of `state`'s key from its carried configurations, and on success moves
-/// `state` on to the configurations after it. Returns the configurations searched and the
-/// failure, if any. Carry numbers `first..` are the segment's ops'.
+/// `state` on to the configurations after it. Returns the configurations searched and what
+/// became of the segment. Carry numbers `first..` are the segment's ops'.
 fn decide(
     state: &mut KeyState,
     key: &Datum,
@@ -447,7 +480,7 @@ fn decide(
     budget: &Budget,
     (configs_max, carried_max): (usize, usize),
     last: bool,
-) -> (u64, Option<Failure>) {
+) -> (u64, Step) {
     let (carried, own) = relevant_optional(state, &segment);
     // The segment's history: the relevant carried ops, then the segment's ok ops and relevant
     // unknown-outcome ones, each with its carry number if it has one.
@@ -495,14 +528,16 @@ fn decide(
     }
     let history = builder.finish();
     let all: Vec<usize> = (0..history.ops().len()).collect();
-    let found = Search::new(&history, &all).ends(&starts, budget, last);
+    let ends_budget = if last { *budget } else { Budget::states(budget.states_max.min(ENDS_STATES_MAX)) };
+    let found = Search::new(&history, &all).ends(&starts, &ends_budget, last);
     match found.outcome {
-        Outcome::Undecided => return (found.states, Some(Failure::Undecided(None))),
+        Outcome::Undecided if last => return (found.states, Step::Failed(Failure::Undecided(None))),
+        Outcome::Undecided => return (found.states, Step::Deferred(segment)),
         Outcome::NotLinearizable => {
             let witness = witness(state, history, key_id, &starts, budget, &segment);
-            return (found.states, Some(Failure::NotLinearizable(Box::new(witness))));
+            return (found.states, Step::Failed(Failure::NotLinearizable(Box::new(witness))));
         }
-        Outcome::Linearizable if last => return (found.states, None),
+        Outcome::Linearizable if last => return (found.states, Step::Done),
         Outcome::Linearizable => {}
     }
     let mut next: Vec<Config> = Vec::new();
@@ -515,17 +550,18 @@ fn decide(
             linearised.sort_unstable();
             next.push(Config { value: value.clone(), linearised });
         }
-        // Many more than the limit before pruning: give up rather than hold them all.
+        // Many more than the limit before pruning: keep the segment rather than them all.
         if next.len() > configs_max.saturating_mul(8) {
-            return (found.states, Some(too_many_configs(configs_max)));
+            return (found.states, Step::Deferred(segment));
         }
     }
+    let Some(kept) = least(next, configs_max) else { return (found.states, Step::Deferred(segment)) };
     for (k, op) in segment.into_iter().enumerate() {
         if op.is_optional() {
             state.carry(first + k as u64, op);
         }
     }
-    (found.states, settle(state, next, configs_max, carried_max))
+    (found.states, settle(state, kept, carried_max))
 }
 
 /// The unknown-outcome writes and cas that the segment's search must hold: carried ones (carry
@@ -570,14 +606,9 @@ fn relevant_optional(state: &KeyState, segment: &[HeldOp]) -> (Vec<u64>, FxHashS
     (carried, own)
 }
 
-/// Moves `state` on to the configurations `next` (reachable after the segment): keeps the least
-/// linearised per value, forgets carried ops linearised in all of them, and checks the limits.
-fn settle(
-    state: &mut KeyState,
-    mut next: Vec<Config>,
-    configs_max: usize,
-    carried_max: usize,
-) -> Option<Failure> {
+/// The configurations of `next` not dominated by another of the same value with fewer carried
+/// ops linearised (from it nothing more is reachable); `None` if more than `configs_max`.
+fn least(mut next: Vec<Config>, configs_max: usize) -> Option<Vec<Config>> {
     // By value, then smaller sets first: a set's proper subsets of the same value come before it.
     next.sort_unstable_by(|a, b| {
         (&a.value, a.linearised.len(), &a.linearised).cmp(&(&b.value, b.linearised.len(), &b.linearised))
@@ -593,9 +624,15 @@ fn settle(
             kept.push(config);
         }
         if kept.len() > configs_max {
-            return Some(too_many_configs(configs_max));
+            return None;
         }
     }
+    Some(kept)
+}
+
+/// Moves `state` on to the configurations `kept` (after the segment, as [`least`] leaves them):
+/// forgets carried ops linearised in all of them, and checks the carried limit.
+fn settle(state: &mut KeyState, mut kept: Vec<Config>, carried_max: usize) -> Step {
     // Carried ops linearised in every configuration will never be again.
     let mut common = kept[0].linearised.clone();
     for config in &kept[1..] {
@@ -609,17 +646,11 @@ fn settle(
     }
     state.configs = kept;
     if state.carried.len() > carried_max {
-        return Some(Failure::Undecided(Some(format!(
+        return Step::Failed(Failure::Undecided(Some(format!(
             "has more than {carried_max} writes and cas of unknown outcome that may still take effect"
         ))));
     }
-    None
-}
-
-fn too_many_configs(configs_max: usize) -> Failure {
-    Failure::Undecided(Some(format!(
-        "may be in more than {configs_max} configurations (value, unknown-outcome ops taken effect) at a quiescent point"
-    )))
+    Step::Done
 }
 
 /// Sorted `a` is a subset of sorted `b`.
