@@ -368,8 +368,13 @@ impl Incremental {
         }
         let first = self.next_carry;
         self.next_carry += segment.len() as u64;
-        let limits = (self.configs_max, self.carried_max);
-        let (states, step) = decide(state, key, segment, first, self.source, &self.budget, limits, last);
+        let rules = Rules {
+            source: self.source,
+            budget: self.budget,
+            configs_max: self.configs_max,
+            carried_max: self.carried_max,
+        };
+        let (states, step) = decide(state, key, segment, first, &rules, last);
         self.states += states;
         match step {
             Step::Done => state.cut_at = 0,
@@ -458,6 +463,14 @@ impl Incremental {
     }
 }
 
+/// How a segment is decided: the history's source, the search budget and the carried limits.
+struct Rules {
+    source: Source,
+    budget: Budget,
+    configs_max: usize,
+    carried_max: usize,
+}
+
 /// What became of a segment at a cut.
 enum Step {
     /// Decided and forgotten; the key has moved on to the configurations after it.
@@ -476,11 +489,10 @@ fn decide(
     key: &Datum,
     segment: Vec<HeldOp>,
     first: u64,
-    source: Source,
-    budget: &Budget,
-    (configs_max, carried_max): (usize, usize),
+    rules: &Rules,
     last: bool,
 ) -> (u64, Step) {
+    let Rules { source, ref budget, configs_max, carried_max } = *rules;
     let (carried, own) = relevant_optional(state, &segment);
     // The segment's history: the relevant carried ops, then the segment's ok ops and relevant
     // unknown-outcome ones, each with its carry number if it has one.
