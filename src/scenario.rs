@@ -140,7 +140,8 @@ pub struct LivenessConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct CheckConfig {
     /// The `linearizable` checker (Raft runs) explores at most this many search configurations per
-    /// key; past it the run reports `undecided` — a violation, never a pass (docs/lincheck.md).
+    /// search (one per segment of a key's history, as it checks incrementally); past it the run
+    /// reports `undecided` — a violation, never a pass (docs/lincheck.md).
     pub lin_states_max: u64,
 }
 

@@ -1,10 +1,13 @@
 //! Linearizability of what the clients observed (Herlihy & Wing 1990): the `invoke` / `ok` /
-//! `fail` / `info` rows of a run, checked at the end against one compare-and-set register per key
+//! `fail` / `info` rows of a run, checked as the run goes against one compare-and-set register per key
 //! (initially nil) by the Wing–Gong/Lowe search of `crate::lin` (docs/lincheck.md).
 //!
 //! This is the independent evidence a Raft store's "committed" claims must agree with: only client
-//! rows are read, never a node's log. Rows are buffered during the run; `finish` decides, within a
-//! search budget (configurations per key) given by the caller, so a run stays deterministic.
+//! rows are read, never a node's log. The check is incremental (`crate::lin::incremental`): each
+//! key's history is decided segment by segment at quiescent points and forgotten, carrying only the
+//! register states it may have left, so memory does not grow with the run's length. The verdict is
+//! the whole-history check's, reported at `finish`, within a search budget (configurations per
+//! segment) given by the caller, so a run stays deterministic.
 //!
 //! Outcomes: linearizable — no violation; not linearizable — one violation naming the key and the
 //! shrunk set of ops that cannot be linearised; undecided (the budget ran out) — also one violation,
@@ -13,21 +16,21 @@
 //! is reported at that row, and the history is still checked with the rows that made sense.
 
 use crate::check::{Checker, Violation};
-use crate::lin::history::{HistoryBuilder, Source};
-use crate::lin::{self, Budget, Outcome};
+use crate::lin::history::Source;
+use crate::lin::incremental::Incremental;
+use crate::lin::{Budget, Outcome};
 use crate::trace::{Event, Record};
 
 pub struct Linearizable {
-    builder: Option<HistoryBuilder>,
-    budget: Budget,
+    check: Option<Incremental>,
 }
 
 impl Linearizable {
     pub const NAME: &'static str = "linearizable";
 
-    /// A checker deciding at `finish` with at most `states_max` search configurations per key.
+    /// A checker searching at most `states_max` configurations per segment of a key's history.
     pub fn new(states_max: u64) -> Linearizable {
-        Linearizable { builder: Some(HistoryBuilder::new(Source::Trace)), budget: Budget::states(states_max) }
+        Linearizable { check: Some(Incremental::new(Source::Trace, Budget::states(states_max))) }
     }
 }
 
@@ -41,30 +44,21 @@ impl Checker for Linearizable {
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
-        let Some(builder) = self.builder.as_mut() else { return };
-        if let Err(e) = builder.push_row(row) {
+        let Some(check) = self.check.as_mut() else { return };
+        if let Err(e) = check.push_row(row) {
             out.push(Violation::at(Self::NAME, row, format!("malformed client history: {e}")));
         }
     }
 
     fn finish(&mut self, end_us: u64, out: &mut Vec<Violation>) {
-        let Some(builder) = self.builder.take() else { return };
-        let history = builder.finish();
-        let report = lin::check(&history, &self.budget);
-        let (time_us, seq) = report.witness.first().map_or((end_us, 0), |&i| {
-            let at = history.ops()[i].invoke;
-            (at.time_ns.map_or(end_us, |ns| ns / 1_000), at.line)
-        });
-        let message = match report.outcome {
-            Outcome::Linearizable => return,
-            Outcome::Undecided => report.summary(&history),
-            Outcome::NotLinearizable => {
-                let ops: Vec<String> =
-                    report.witness.iter().map(|&i| history.describe(&history.ops()[i])).collect();
-                format!("{}: {}", report.summary(&history), ops.join("; "))
-            }
-        };
-        out.push(Violation { property: Self::NAME, time_us, seq, message });
+        let Some(check) = self.check.take() else { return };
+        let verdict = check.finish();
+        if verdict.outcome == Outcome::Linearizable {
+            return;
+        }
+        let time_us = verdict.time_ns.map_or(end_us, |ns| ns / 1_000);
+        let seq = verdict.line.unwrap_or(0);
+        out.push(Violation { property: Self::NAME, time_us, seq, message: verdict.message });
     }
 }
 

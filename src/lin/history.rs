@@ -86,6 +86,15 @@ impl Completion {
     pub fn is_ok(&self) -> bool {
         matches!(self, Completion::Ok(_))
     }
+
+    /// The completion a completing event (`ok`, `fail`, `info`) at `at` gives.
+    pub(crate) fn of(kind: Event, at: At) -> Completion {
+        match kind {
+            Event::Ok => Completion::Ok(at),
+            Event::Fail => Completion::Fail(at),
+            _ => Completion::Info(at),
+        }
+    }
 }
 
 /// One operation on one register.
@@ -207,10 +216,7 @@ impl History {
 
     /// What a position is called in this source (`seq` or `line`).
     pub fn line_name(&self) -> &'static str {
-        match self.source {
-            Source::Trace => "seq",
-            Source::Edn => "line",
-        }
+        line_name(self.source)
     }
 
     /// One line describing an op: `op 4 p0 write v1 ok (seq 3..9)`.
@@ -254,17 +260,18 @@ pub struct HistoryBuilder {
 }
 
 /// One parsed event before pairing.
-struct Input {
-    line: u64,
-    time_ns: Option<u64>,
-    process: u64,
-    kind: Event,
-    f: OpF,
-    key: Datum,
+#[derive(Clone, Debug)]
+pub(crate) struct Input {
+    pub line: u64,
+    pub time_ns: Option<u64>,
+    pub process: u64,
+    pub kind: Event,
+    pub f: OpF,
+    pub key: Datum,
     /// Write/cas: the value written; read ok: the value read; else nil.
-    value: Datum,
-    expect: Datum,
-    id: Option<u64>,
+    pub value: Datum,
+    pub expect: Datum,
+    pub id: Option<u64>,
 }
 
 impl HistoryBuilder {
@@ -281,40 +288,10 @@ impl HistoryBuilder {
 
     /// Adds one trace row; rows of events other than invoke/ok/fail/info are ignored.
     pub fn push_row(&mut self, row: &Record) -> Result<(), HistoryError> {
-        if !matches!(row.event, Event::Invoke | Event::Ok | Event::Fail | Event::Info) {
-            return Ok(());
+        match parse_row(row)? {
+            Some(input) => self.push(input),
+            None => Ok(()),
         }
-        let bad =
-            |found: String, allowed: &str| HistoryError { line: row.seq, found, allowed: allowed.into() };
-        let f =
-            OpF::parse(&row.msg).ok_or_else(|| bad(format!("msg = {:?}", row.msg), "read, write or cas"))?;
-        let mut tokens = row.detail.split(' ');
-        let process =
-            tokens.next().and_then(|t| t.strip_prefix('p')).and_then(|p| p.parse().ok()).ok_or_else(
-                || bad(format!("detail = {:?}", row.detail), "first token p<process>, e.g. p3"),
-            )?;
-        let mut expect = Datum::Nil;
-        for token in tokens {
-            if let Some(e) = token.strip_prefix("expect=") {
-                expect = match e {
-                    "nil" => Datum::Nil,
-                    _ => trace_value(&Value::parse(e)),
-                };
-            }
-        }
-        let id = row.index.ok_or_else(|| bad("index = (empty)".into(), "the op id, an integer"))?;
-        let input = Input {
-            line: row.seq,
-            time_ns: Some(row.time_us.saturating_mul(1_000)),
-            process,
-            kind: row.event,
-            f,
-            key: row.key.map_or(Datum::Nil, |k| Datum::Int(k as i64)),
-            value: trace_value(&row.value),
-            expect,
-            id: Some(id),
-        };
-        self.push(input)
     }
 
     /// Adds one EDN op map read from `line`. Maps whose `:process` is not an integer (Jepsen's
@@ -383,7 +360,8 @@ impl HistoryBuilder {
         self.push(Input { line, time_ns, process, kind, f, key, value, expect, id })
     }
 
-    fn intern(&mut self, d: Datum) -> u32 {
+    /// Interns a value or key: equal datums get the same id.
+    pub(crate) fn intern(&mut self, d: Datum) -> u32 {
         if let Some(&id) = self.intern.get(&d) {
             return id;
         }
@@ -393,25 +371,26 @@ impl HistoryBuilder {
         id
     }
 
-    fn push(&mut self, input: Input) -> Result<(), HistoryError> {
+    /// Appends a whole op whose key and values are already interned here (a history assembled
+    /// from parts, as the incremental check does for one segment). Positions must keep the
+    /// history's event order.
+    pub(crate) fn push_op(&mut self, op: Op) {
+        self.history.ops.push(op);
+    }
+
+    pub(crate) fn push(&mut self, input: Input) -> Result<(), HistoryError> {
         let at = At { pos: self.next_pos, line: input.line, time_ns: input.time_ns };
-        let bad = |found: String, allowed: String| HistoryError { line: input.line, found, allowed };
         if input.kind == Event::Invoke {
             if let Some(&open) = self.outstanding.get(&input.process) {
                 let prev = &self.history.ops[open];
-                return Err(bad(
-                    format!("invoke by p{}", input.process),
-                    format!(
-                        "one op at a time per process (p{} still has op {} invoked at {} {} outstanding)",
-                        input.process,
-                        prev.id,
-                        self.history.line_name(),
-                        prev.invoke.line
-                    ),
-                ));
+                return Err(invoke_while_outstanding(&input, prev.id, prev.invoke.line, self.history.source));
             }
             if self.history.ops.len() >= OPS_MAX {
-                return Err(bad("one more op".into(), format!("at most {OPS_MAX} ops")));
+                return Err(HistoryError {
+                    line: input.line,
+                    found: "one more op".into(),
+                    allowed: format!("at most {OPS_MAX} ops"),
+                });
             }
             let op = Op {
                 id: input.id.unwrap_or(self.history.ops.len() as u64),
@@ -427,41 +406,16 @@ impl HistoryBuilder {
             self.history.ops.push(op);
         } else {
             let Some(open) = self.outstanding.remove(&input.process) else {
-                return Err(bad(
-                    format!("{} by p{}", input.kind, input.process),
-                    format!(
-                        "a completion follows an invoke by the same process (p{} has none outstanding)",
-                        input.process
-                    ),
-                ));
+                return Err(completion_without_invoke(&input));
             };
             let op = &self.history.ops[open];
-            if op.f != input.f || (self.history.source == Source::Trace && input.id != Some(op.id)) {
-                return Err(bad(
-                    format!(
-                        "{} {} op {}",
-                        input.kind,
-                        input.f.as_str(),
-                        input.id.map_or("?".into(), |i| i.to_string())
-                    ),
-                    format!(
-                        "the completion of p{}'s outstanding {} op {}",
-                        input.process,
-                        op.f.as_str(),
-                        op.id
-                    ),
-                ));
-            }
+            check_completion(&input, op.f, op.id, self.history.source)?;
             let value = (input.f == OpF::Read && input.kind == Event::Ok).then(|| self.intern(input.value));
             let op = &mut self.history.ops[open];
             if let Some(v) = value {
                 op.value = v;
             }
-            op.completion = match input.kind {
-                Event::Ok => Completion::Ok(at),
-                Event::Fail => Completion::Fail(at),
-                _ => Completion::Info(at),
-            };
+            op.completion = Completion::of(input.kind, at);
         }
         self.next_pos += 1;
         Ok(())
@@ -480,6 +434,112 @@ impl HistoryBuilder {
     pub fn is_empty(&self) -> bool {
         self.history.ops.is_empty()
     }
+}
+
+/// One trace row as an event of the client history; `None` for rows of other events.
+pub(crate) fn parse_row(row: &Record) -> Result<Option<Input>, HistoryError> {
+    if !matches!(row.event, Event::Invoke | Event::Ok | Event::Fail | Event::Info) {
+        return Ok(None);
+    }
+    let bad = |found: String, allowed: &str| HistoryError { line: row.seq, found, allowed: allowed.into() };
+    let f = OpF::parse(&row.msg).ok_or_else(|| bad(format!("msg = {:?}", row.msg), "read, write or cas"))?;
+    let mut tokens = row.detail.split(' ');
+    let process = tokens
+        .next()
+        .and_then(|t| t.strip_prefix('p'))
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| bad(format!("detail = {:?}", row.detail), "first token p<process>, e.g. p3"))?;
+    let mut expect = Datum::Nil;
+    for token in tokens {
+        if let Some(e) = token.strip_prefix("expect=") {
+            expect = match e {
+                "nil" => Datum::Nil,
+                _ => trace_value(&Value::parse(e)),
+            };
+        }
+    }
+    let id = row.index.ok_or_else(|| bad("index = (empty)".into(), "the op id, an integer"))?;
+    let input = Input {
+        line: row.seq,
+        time_ns: Some(row.time_us.saturating_mul(1_000)),
+        process,
+        kind: row.event,
+        f,
+        key: row.key.map_or(Datum::Nil, |k| Datum::Int(k as i64)),
+        value: trace_value(&row.value),
+        expect,
+        id: Some(id),
+    };
+    Ok(Some(input))
+}
+
+/// What a position is called in a history from `source` (`seq` or `line`).
+pub(crate) fn line_name(source: Source) -> &'static str {
+    match source {
+        Source::Trace => "seq",
+        Source::Edn => "line",
+    }
+}
+
+/// The error for an invocation by a process whose op `prev_id`, invoked at `prev_line`, is still
+/// outstanding.
+pub(crate) fn invoke_while_outstanding(
+    input: &Input,
+    prev_id: u64,
+    prev_line: u64,
+    source: Source,
+) -> HistoryError {
+    HistoryError {
+        line: input.line,
+        found: format!("invoke by p{}", input.process),
+        allowed: format!(
+            "one op at a time per process (p{} still has op {} invoked at {} {} outstanding)",
+            input.process,
+            prev_id,
+            line_name(source),
+            prev_line
+        ),
+    }
+}
+
+/// The error for a completion by a process with no outstanding op.
+pub(crate) fn completion_without_invoke(input: &Input) -> HistoryError {
+    HistoryError {
+        line: input.line,
+        found: format!("{} by p{}", input.kind, input.process),
+        allowed: format!(
+            "a completion follows an invoke by the same process (p{} has none outstanding)",
+            input.process
+        ),
+    }
+}
+
+/// A completion must be of its process's outstanding op (`open_f`, `open_id`): the same function
+/// and (a trace's rows carry it) the same op id.
+pub(crate) fn check_completion(
+    input: &Input,
+    open_f: OpF,
+    open_id: u64,
+    source: Source,
+) -> Result<(), HistoryError> {
+    if open_f == input.f && (source != Source::Trace || input.id == Some(open_id)) {
+        return Ok(());
+    }
+    Err(HistoryError {
+        line: input.line,
+        found: format!(
+            "{} {} op {}",
+            input.kind,
+            input.f.as_str(),
+            input.id.map_or("?".into(), |i| i.to_string())
+        ),
+        allowed: format!(
+            "the completion of p{}'s outstanding {} op {}",
+            input.process,
+            open_f.as_str(),
+            open_id
+        ),
+    })
 }
 
 /// A trace `value` cell as a datum: `v7` -> 7, `v3|v5` -> [3 5], empty -> nil, text as a string.

@@ -10,6 +10,7 @@
 pub mod edn;
 pub mod generate;
 pub mod history;
+pub mod incremental;
 pub mod report;
 pub mod search;
 pub mod shrink;

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::lin::history::{Completion, History, OpF, NIL};
 
@@ -76,6 +76,8 @@ struct SOp {
     value: u32,
     expect: u32,
     ok: bool,
+    /// Entry index of the call.
+    call: u32,
     /// Entry index of the return, for ok ops.
     ret: Option<u32>,
 }
@@ -86,6 +88,8 @@ const HEAD: u32 = 0;
 /// The search state for one register's ops.
 pub struct Search {
     ops: Vec<SOp>,
+    /// The history index of each op.
+    history_index: Vec<usize>,
     /// Index 0 is the head sentinel.
     entries: Vec<Entry>,
     next: Vec<u32>,
@@ -140,7 +144,7 @@ impl Search {
         for (k, &i) in ops.iter().enumerate() {
             let op = &all[i];
             let ok = op.completion.is_ok();
-            sops.push(SOp { f: op.f, value: op.value, expect: op.expect, ok, ret: None });
+            sops.push(SOp { f: op.f, value: op.value, expect: op.expect, ok, call: 0, ret: None });
             points.push((op.invoke.pos, k as u32, true));
             if let Completion::Ok(at) = op.completion {
                 points.push((at.pos, k as u32, false));
@@ -150,7 +154,9 @@ impl Search {
         let mut entries = Vec::with_capacity(points.len() + 1);
         entries.push(Entry { op: NONE, is_call: false });
         for (_, op, is_call) in points {
-            if !is_call {
+            if is_call {
+                sops[op as usize].call = entries.len() as u32;
+            } else {
                 sops[op as usize].ret = Some(entries.len() as u32);
             }
             entries.push(Entry { op, is_call });
@@ -162,7 +168,7 @@ impl Search {
         let zobrist = (0..sops.len())
             .map(|_| (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()))
             .collect();
-        Search { ops: sops, entries, next, prev, zobrist }
+        Search { ops: sops, history_index: ops.to_vec(), entries, next, prev, zobrist }
     }
 
     fn unlink(&mut self, e: u32) {
@@ -259,6 +265,147 @@ impl Search {
     }
 }
 
+/// A configuration a search may start from: the register's value and the ops (indexes into
+/// `history.ops()`; `info` or never completed) already linearised before the search's first op.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Start {
+    pub value: u32,
+    pub linearised: Vec<usize>,
+}
+
+/// One configuration in which every `ok` op is linearised: which start it came from, the
+/// register's value, and the optional ops (indexes into `history.ops()`, sorted) the search
+/// linearised on the way (the start's own are not repeated).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct End {
+    pub start: usize,
+    pub value: u32,
+    pub linearised: Vec<usize>,
+}
+
+/// What [`Search::ends`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ends {
+    /// Linearizable if some start reaches an end; undecided if the budget ran out first.
+    pub outcome: Outcome,
+    pub states: u64,
+    pub ends: Vec<End>,
+}
+
+impl Search {
+    /// Every configuration reachable from one of `starts` in which all `ok` ops are linearised
+    /// (with `first_only`, just the first found), within `budget` configurations over all starts.
+    ///
+    /// This is [`Search::run`] without stopping at the first success: when every `ok` op is
+    /// linearised the configuration is recorded and the search backtracks, so every reachable
+    /// one is recorded once. Optional ops left over at that point need not be tried: they were
+    /// invoked before the segment's end, so whoever comes next may still linearise them first.
+    /// Each start gets its own memo: two starts may differ in linearised ops this search does not
+    /// hold, and so reach ends the caller tells apart.
+    pub fn ends(&mut self, starts: &[Start], budget: &Budget, first_only: bool) -> Ends {
+        let position: FxHashMap<usize, u32> =
+            self.history_index.iter().enumerate().map(|(k, &i)| (i, k as u32)).collect();
+        let mut found = Ends { outcome: Outcome::NotLinearizable, states: 0, ends: Vec::new() };
+        for (s, start) in starts.iter().enumerate() {
+            let lifted: Vec<u32> = start.linearised.iter().filter_map(|i| position.get(i).copied()).collect();
+            for &op in &lifted {
+                assert!(!self.ops[op as usize].ok, "a start linearises only optional ops");
+                self.lift(self.ops[op as usize].call);
+            }
+            let done = self.ends_from(s, start.value, &lifted, budget, first_only, &mut found);
+            for &op in lifted.iter().rev() {
+                self.unlift(self.ops[op as usize].call);
+            }
+            if !done {
+                found.outcome = Outcome::Undecided;
+                return found;
+            }
+            if first_only && !found.ends.is_empty() {
+                break;
+            }
+        }
+        if !found.ends.is_empty() {
+            found.outcome = Outcome::Linearizable;
+        }
+        found
+    }
+
+    /// The search of [`Search::ends`] from one start (its ops in `lifted` already out of the
+    /// list); false if the budget ran out.
+    fn ends_from(
+        &mut self,
+        start: usize,
+        value: u32,
+        lifted: &[u32],
+        budget: &Budget,
+        first_only: bool,
+        found: &mut Ends,
+    ) -> bool {
+        let ok_total = self.ops.iter().filter(|o| o.ok).count();
+        let mut ok_done = 0usize;
+        let mut state = value;
+        let mut hash: u128 = lifted.iter().fold(0, |h, &op| h ^ self.zobrist[op as usize]);
+        let mut memo: FxHashSet<(u128, u32)> = FxHashSet::default();
+        memo.insert((hash, state));
+        // (call entry, value before it); and the optional ops among them, in order.
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        let mut optional: Vec<u32> = Vec::new();
+        let mut entry = self.next[HEAD as usize];
+        loop {
+            let mut backtrack = false;
+            if ok_done == ok_total {
+                let mut linearised: Vec<usize> =
+                    optional.iter().map(|&op| self.history_index[op as usize]).collect();
+                linearised.sort_unstable();
+                found.ends.push(End { start, value: state, linearised });
+                if first_only {
+                    return true;
+                }
+                backtrack = true;
+            } else if entry != NONE && self.entries[entry as usize].is_call {
+                let op_index = self.entries[entry as usize].op as usize;
+                let op = self.ops[op_index];
+                if let Some(after) = Self::step(&op, state) {
+                    let h = hash ^ self.zobrist[op_index];
+                    found.states += 1;
+                    if found.states > budget.states_max {
+                        found.states -= 1;
+                        return false;
+                    }
+                    if memo.insert((h, after)) {
+                        stack.push((entry, state));
+                        if !op.ok {
+                            optional.push(op_index as u32);
+                        }
+                        state = after;
+                        hash = h;
+                        ok_done += usize::from(op.ok);
+                        self.lift(entry);
+                        entry = self.next[HEAD as usize];
+                        continue;
+                    }
+                }
+                entry = self.next[entry as usize];
+            } else {
+                backtrack = true;
+            }
+            if backtrack {
+                let Some((call, before)) = stack.pop() else { return true };
+                let op_index = self.entries[call as usize].op as usize;
+                state = before;
+                hash ^= self.zobrist[op_index];
+                if self.ops[op_index].ok {
+                    ok_done -= 1;
+                } else {
+                    optional.pop();
+                }
+                self.unlift(call);
+                entry = self.next[call as usize];
+            }
+        }
+    }
+}
+
 /// Decides one key's ops (indexes into `history.ops()`).
 pub fn check_ops(history: &History, ops: &[usize], budget: &Budget) -> SearchResult {
     let ops = relevant(history, ops);
@@ -267,4 +414,4 @@ pub fn check_ops(history: &History, ops: &[usize], budget: &Budget) -> SearchRes
 
 #[cfg(test)]
 #[path = "search_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -198,7 +198,7 @@ fn generated_histories_are_linearizable_and_a_stale_read_in_them_is_caught() {
 
 /// The brute-force answer: some subset of the optional (info / never completed) ops and some
 /// order of it with the ok ops respects real time and the register.
-fn brute_force(history: &History) -> bool {
+pub(crate) fn brute_force(history: &History) -> bool {
     let ops: Vec<&crate::lin::Op> =
         history.ops().iter().filter(|o| !matches!(o.completion, Completion::Fail(_))).collect();
     let optional: Vec<usize> = (0..ops.len()).filter(|&i| !ops[i].completion.is_ok()).collect();
@@ -255,7 +255,7 @@ fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
 
 /// A tiny random history: up to 6 ops by up to 3 processes over values nil, 1, 2 (repeats
 /// allowed), each ending ok, fail, info or not at all, interleaved at random.
-fn tiny() -> impl Strategy<Value = History> {
+pub(crate) fn tiny() -> impl Strategy<Value = History> {
     let op = (0u8..3, 0u8..3, 0u8..3, 0u8..4, any::<bool>());
     (proptest::collection::vec((0u64..3, op), 1..=6), proptest::collection::vec(any::<u8>(), 12)).prop_map(
         |(ops, interleave)| {

@@ -16,7 +16,7 @@
 use rustc_hash::FxHashSet;
 
 use crate::lin::history::{History, OpF};
-use crate::lin::search::{check_ops, relevant, Budget, Outcome};
+use crate::lin::search::{check_ops, relevant, Budget, Outcome, SearchResult};
 
 /// The result of shrinking.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +37,18 @@ pub const STATES_BUDGETS_MAX: u64 = 4;
 
 /// `ops` (one key, not linearizable) shrunk as described above, each re-check within `budget`.
 pub fn shrink(history: &History, ops: &[usize], budget: &Budget) -> Shrunk {
+    shrink_with(history, ops, budget, |candidate| check_ops(history, candidate, budget))
+}
+
+/// As [`shrink`], deciding each candidate with `check` (which searches at most `budget`
+/// configurations): the incremental check decides a segment from the configurations the history
+/// before it may have left.
+pub fn shrink_with(
+    history: &History,
+    ops: &[usize],
+    budget: &Budget,
+    check: impl Fn(&[usize]) -> SearchResult,
+) -> Shrunk {
     let mut current = relevant(history, ops);
     let mut checks = 0u64;
     let mut states = 0u64;
@@ -52,7 +64,7 @@ pub fn shrink(history: &History, ops: &[usize], budget: &Budget) -> Shrunk {
             let end = (i + chunk).min(current.len());
             let candidate = without(history, &current, &current[i..end]);
             checks += 1;
-            let result = check_ops(history, &candidate, budget);
+            let result = check(&candidate);
             states += result.states;
             if !candidate.is_empty() && result.outcome == Outcome::NotLinearizable {
                 current = relevant(history, &candidate);
