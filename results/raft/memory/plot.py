@@ -1,17 +1,19 @@
 """Draws memory.svg from memory.csv (run.sh): peak RSS (MiB) against events handled, log-log,
-one line per build (before = main, after = this branch)."""
+one line per (build, overrides): before = main at issue 15's start, after = this tree with and
+without log compaction."""
 import csv
 import math
 import sys
 
-COLORS = {"before": "#d62728", "after": "#1f77b4"}
+COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
 
 
 def main():
     lines = {}
     with open(sys.argv[1]) as f:
         for r in csv.DictReader(f):
-            label = f'{r["build"]} ({r["commit"]}{", " + r["set"] if r["set"] else ""})'
+            sets = r["set"] or ("snapshots_off" if r["build"] == "after" else "")
+            label = f'{r["build"]} ({r["commit"]}{", " + sets if sets else ""})'
             lines.setdefault((r["build"], label), []).append((int(r["events"]), int(r["peak_rss_kib"]) / 1024))
     W, H, L, R, T, B = 640, 420, 70, 220, 40, 50
     xs = [x for line in lines.values() for x, _ in line]
@@ -41,14 +43,17 @@ def main():
     out.append(f'<rect x="{L}" y="{T}" width="{W - L - R}" height="{H - T - B}" fill="none" stroke="black"/>')
     for i, ((build, label), line) in enumerate(sorted(lines.items(), reverse=True)):
         line.sort()
-        color = COLORS.get(build, "#2ca02c")
+        color = COLORS[i % len(COLORS)]
         pts = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in line)
         out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2"/>')
         for x, y in line:
             out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>')
-        ly = T + 14 + 18 * i
+        ly = T + 14 + 34 * i
         out.append(f'<line x1="{W - R + 10}" y1="{ly}" x2="{W - R + 40}" y2="{ly}" stroke="{color}" stroke-width="2"/>')
-        out.append(f'<text x="{W - R + 46}" y="{ly + 4}">{label}</text>')
+        head, _, sets = label.partition(", ")
+        out.append(f'<text x="{W - R + 46}" y="{ly + 4}">{head + (")" if sets else "")}</text>')
+        for j, part in enumerate(sets.rstrip(")").split()):
+            out.append(f'<text x="{W - R + 46}" y="{ly + 17 + 12 * j}" font-size="10">{part.removeprefix("raft.")}</text>')
     out.append("</svg>")
     with open("memory.svg", "w") as f:
         f.write("\n".join(out) + "\n")
