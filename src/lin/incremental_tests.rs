@@ -10,6 +10,7 @@ use super::*;
 use crate::lin::check;
 use crate::lin::generate::{self, GenConfig};
 use crate::lin::history::EventRef;
+use crate::lin::search::tests::h;
 use crate::lin::search::tests::{brute_force, tiny};
 use crate::trace::Value;
 
@@ -158,24 +159,6 @@ proptest! {
         let got = incremental(&rows, segment_ops);
         prop_assert_eq!(got.outcome, expected, "{}", got.message);
     }
-}
-
-/// Jepsen-style EDN lines from `p type f value` (values integers or nil), as in search_tests.
-fn h(lines: &str) -> History {
-    let mut text = String::new();
-    for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let w: Vec<&str> = line.split_whitespace().collect();
-        let value = match w[2] {
-            "cas" => format!("[{} {}]", w[3], w[4]),
-            _ => w.get(3).copied().unwrap_or("nil").to_owned(),
-        };
-        text.push_str(&format!("{{:process {}, :type :{}, :f :{}, :value {value}}}\n", w[0], w[1], w[2]));
-    }
-    let mut b = HistoryBuilder::new(Source::Edn);
-    for (line, d) in crate::lin::edn::parse_all(&text).unwrap() {
-        b.push_edn(line, &d).unwrap();
-    }
-    b.finish()
 }
 
 #[test]

@@ -9,8 +9,8 @@ use crate::lin::history::{HistoryBuilder, Source};
 use crate::lin::{check, Report};
 
 /// A history from compact lines: `p type f value`, e.g. `0 invoke write 1`, `1 ok read nil`,
-/// `2 invoke cas 1 2` (values are integers or nil).
-fn h(lines: &str) -> History {
+/// `2 invoke cas 1 2` (values are integers or nil). Shared with the incremental check's tests.
+pub(crate) fn h(lines: &str) -> History {
     let mut text = String::new();
     for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let w: Vec<&str> = line.split_whitespace().collect();
