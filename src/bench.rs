@@ -221,21 +221,22 @@ pub fn raft_steady(duration_ms: u64) -> Result<Scenario> {
 /// `events` events (simulated time is long enough never to end it first at ≥ 50 commands/s): one
 /// point of the scaling benchmarks, so every point handles the same work and events/s compare.
 pub fn raft_scaled(events: u64, overrides: &[String]) -> Result<Scenario> {
+    long_run(DEFAULT_RAFT, events, &[], overrides)
+}
+
+/// `default` (an embedded scenario) run for (practically) unbounded simulated time and stopped at
+/// exactly `events` events, with `fixed` and then `overrides` applied.
+fn long_run(default: (&str, &str), events: u64, fixed: &[&str], overrides: &[String]) -> Result<Scenario> {
     let mut all = vec!["duration_ms=1000000000".to_owned(), format!("events_max={events}")];
+    all.extend(fixed.iter().map(|f| (*f).to_owned()));
     all.extend_from_slice(overrides);
-    Scenario::from_str(DEFAULT_RAFT.0, DEFAULT_RAFT.1, &all)
+    Scenario::from_str(default.0, default.1, &all)
 }
 
 /// The default Raft scenario for `dsim bench --memory`: stopped at `events` events, with the
 /// workload's request cap lifted so the 50 commands/s go on for the whole run, then `overrides`.
 pub fn raft_memory(events: u64, overrides: &[String]) -> Result<Scenario> {
-    let mut all = vec![
-        "duration_ms=1000000000".to_owned(),
-        format!("events_max={events}"),
-        "workload.requests_max=1000000000000".to_owned(),
-    ];
-    all.extend_from_slice(overrides);
-    Scenario::from_str(DEFAULT_RAFT.0, DEFAULT_RAFT.1, &all)
+    long_run(DEFAULT_RAFT, events, &["workload.requests_max=1000000000000"], overrides)
 }
 
 /// The default eventual KV scenario (`sims/eventual.toml`: 3 nodes, Dynamo-style, 10 % loss)
@@ -248,13 +249,7 @@ pub fn eventual_steady(duration_ms: u64) -> Result<Scenario> {
 /// The default eventual KV scenario with `overrides` (`workload.keys=…`, `nodes=…`), writing for the
 /// whole run and stopped after exactly `events` events: one point of the KV's scaling axes.
 pub fn eventual_scaled(events: u64, overrides: &[String]) -> Result<Scenario> {
-    let mut all = vec![
-        "duration_ms=1000000000".to_owned(),
-        "workload.stop_ms=1000000000".to_owned(),
-        format!("events_max={events}"),
-    ];
-    all.extend_from_slice(overrides);
-    Scenario::from_str(DEFAULT_EVENTUAL.0, DEFAULT_EVENTUAL.1, &all)
+    long_run(DEFAULT_EVENTUAL, events, &["workload.stop_ms=1000000000"], overrides)
 }
 
 /// A Raft scenario through the runner alone: the same nodes, workload and network as

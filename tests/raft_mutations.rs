@@ -220,6 +220,20 @@ fn properties(outcome: &Outcome) -> Vec<&'static str> {
     props
 }
 
+/// Asserts that the correct model (`Bug::None`) is clean on `seeds` of `case`'s scenario, naming a
+/// failing seed with the command that replays it.
+fn assert_clean(case: &Case, seeds: std::ops::RangeInclusive<u64>) {
+    for (seed, props) in sweep(case, Bug::None, seeds) {
+        let sets: Vec<String> = case.overrides.iter().map(|o| format!(" --set {o}")).collect();
+        assert!(
+            props.is_empty(),
+            "seed {seed}: {props:?}\nreplay: dsim run {} --seed {seed}{}",
+            case.file.0,
+            sets.concat()
+        );
+    }
+}
+
 /// Runs `seeds` on two threads; returns the properties that fired per seed, in seed order.
 fn sweep(case: &Case, bug: Bug, seeds: std::ops::RangeInclusive<u64>) -> Vec<(u64, Vec<&'static str>)> {
     let seeds: Vec<u64> = seeds.collect();
@@ -311,15 +325,7 @@ fn correct_raft_with_the_deployed_switches_is_clean() {
     for bug in [Bug::PrevoteBumpsTerm, Bug::CheckQuorumStaleAcks, Bug::TransferKeepsAccepting] {
         let case = CASES.iter().find(|c| c.bug == bug).expect("case");
         let seeds = if case.file.0 == HUNT.0 { 150 } else { 50 };
-        for (seed, props) in sweep(case, Bug::None, 1..=seeds) {
-            let sets: Vec<String> = case.overrides.iter().map(|o| format!(" --set {o}")).collect();
-            assert!(
-                props.is_empty(),
-                "seed {seed}: {props:?}\nreplay: dsim run {} --seed {seed}{}",
-                case.file.0,
-                sets.concat()
-            );
-        }
+        assert_clean(case, 1..=seeds);
     }
 }
 
@@ -329,15 +335,7 @@ fn correct_raft_with_the_deployed_switches_is_clean() {
 fn correct_raft_with_snapshots_is_clean() {
     for bug in [Bug::SnapshotOlderThanCommit, Bug::EntriesBeforeSnapshot] {
         let case = CASES.iter().find(|c| c.bug == bug).expect("case");
-        for (seed, props) in sweep(case, Bug::None, 1..=100) {
-            let sets: Vec<String> = case.overrides.iter().map(|o| format!(" --set {o}")).collect();
-            assert!(
-                props.is_empty(),
-                "seed {seed}: {props:?}\nreplay: dsim run {} --seed {seed}{}",
-                case.file.0,
-                sets.concat()
-            );
-        }
+        assert_clean(case, 1..=100);
     }
 }
 
@@ -394,15 +392,7 @@ fn correct_raft_with_membership_changes_is_clean() {
         (MEMBERSHIP_VOTES, DEPLOYED),
     ] {
         let case = Case { bug: Bug::None, file, overrides, checkers: &[], budget: 0 };
-        for (seed, props) in sweep(&case, Bug::None, 1..=40) {
-            let sets: Vec<String> = overrides.iter().map(|o| format!(" --set {o}")).collect();
-            assert!(
-                props.is_empty(),
-                "seed {seed}: {props:?}\nreplay: dsim run {} --seed {seed}{}",
-                file.0,
-                sets.concat()
-            );
-        }
+        assert_clean(&case, 1..=40);
     }
 }
 

@@ -100,13 +100,12 @@ impl RaftNode {
     /// seed 6768 with snapshots + membership).
     pub(super) fn replication_targets(&self) -> impl Iterator<Item = NodeId> {
         let (members, catchup) = (self.members(), self.catchup.map(|c| c.node));
-        super::peers(self.id, self.nodes)
-            .filter(move |p| members.map_or(true, |c| c.contains(*p)) || Some(*p) == catchup)
+        super::peers(self.id, self.nodes).filter(move |&p| is_target(members, catchup, p))
     }
 
     /// Whether `peer` is one of [`Self::replication_targets`].
     pub(super) fn is_replication_target(&self, peer: NodeId) -> bool {
-        peer != self.id && (self.is_member(peer) || self.catchup.is_some_and(|c| c.node == peer))
+        peer != self.id && is_target(self.members(), self.catchup.map(|c| c.node), peer)
     }
 
     /// The largest index replicated on a majority of the configuration, by `match_index`.
@@ -268,4 +267,10 @@ impl RaftNode {
         self.role == Role::Leader
             || (self.leader_id.is_some() && self.last_leader_contact.is_some_and(|t| now < t + wait))
     }
+}
+
+/// The one rule of [`RaftNode::replication_targets`] for a peer: a member of the configuration in
+/// force (every node without one), or the server being caught up.
+fn is_target(members: Option<Configuration>, catchup: Option<NodeId>, peer: NodeId) -> bool {
+    members.map_or(true, |c| c.contains(peer)) || catchup == Some(peer)
 }
