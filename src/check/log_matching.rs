@@ -20,7 +20,7 @@
 //! — so by the induction hypothesis they agree up to `i - 1`, and by (a) at `i`.
 //! Cost: one map lookup and one log lookup per row; memory: one record per entry created at or
 //! above the cluster's pruning point (`prune`: every member has snapshotted past the entries below
-//! it, so in a correct run no node writes there again; dropped in batches, `PrunePoint::due`) plus
+//! it, so in a correct run no node writes there again; dropped in batches, `PrunePoint::prune_map`) plus
 //! every node's log of terms, as runs.
 //! A write below the point (a node that came back from an older durable snapshot) is checked for
 //! gaps only.
@@ -50,7 +50,7 @@ pub struct LogMatching {
     /// of the last prune. Looked up by key only, never iterated in an order that reaches a message.
     entries: FxHashMap<(u64, u64), Created>,
     prune: PrunePoint,
-    /// The pruning point `entries` was last pruned to (`prune::PrunePoint::due`).
+    /// The pruning point `entries` was last pruned to (`prune::PrunePoint::prune_map`).
     pruned_to: u64,
 }
 
@@ -153,11 +153,7 @@ impl Checker for LogMatching {
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         if let Some(point) = self.prune.observe(row) {
-            if PrunePoint::due(point, self.pruned_to, self.entries.len()) {
-                self.entries.retain(|&(index, _), _| index >= point);
-                self.pruned_to = point;
-                PrunePoint::shrink(&mut self.entries);
-            }
+            PrunePoint::prune_map(&mut self.entries, point, &mut self.pruned_to, |&(index, _)| index);
         }
         match row.event {
             Event::Append | Event::Store => {

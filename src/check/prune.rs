@@ -78,17 +78,23 @@ impl PrunePoint {
         }
     }
 
-    /// Whether a hash map of `len` per-index records, last pruned to `pruned_to`, is worth pruning
-    /// to `point` now: a pass over the map costs its length, so it is made once the point has
-    /// moved by half of it (every index below the point holds a record, so at least that many
-    /// go). The map stays within about twice the records above the point, at O(1) per record.
-    pub fn due(point: u64, pruned_to: u64, len: usize) -> bool {
-        point.saturating_sub(pruned_to).saturating_mul(2) >= len as u64
-    }
-
-    /// Gives back a pruned map's spare room (a pass over a hash map costs its capacity, not its
-    /// length), keeping room for twice what is left.
-    pub fn shrink<K: Eq + std::hash::Hash, V>(map: &mut rustc_hash::FxHashMap<K, V>) {
+    /// Drops the records of `map` below `point` (`index` gives a record's log index), in batches:
+    /// a pass over the map costs its length, so it is made once the point has moved by half of it
+    /// since `pruned_to` (every index below the point holds a record, so at least that many go).
+    /// The map stays within about twice the records above the point, at O(1) per record; its
+    /// spare room is given back (a pass over a hash map costs its capacity, not its length),
+    /// keeping room for twice what is left.
+    pub fn prune_map<K: Eq + std::hash::Hash, V>(
+        map: &mut rustc_hash::FxHashMap<K, V>,
+        point: u64,
+        pruned_to: &mut u64,
+        index: impl Fn(&K) -> u64,
+    ) {
+        if point.saturating_sub(*pruned_to).saturating_mul(2) < map.len() as u64 {
+            return;
+        }
+        map.retain(|k, _| index(k) >= point);
+        *pruned_to = point;
         let keep = map.len().max(64) * 2;
         if map.capacity() > 2 * keep {
             map.shrink_to(keep);

@@ -42,14 +42,14 @@ struct Applied {
 
 /// Remembers the first entry applied at each index, from the `apply` rows.
 /// Cost: one map lookup per apply row; memory: one entry per applied index at or above the pruning
-/// point (dropped in batches, `PrunePoint::due`).
+/// point (dropped in batches, `PrunePoint::prune_map`).
 #[derive(Clone, Debug, Default)]
 pub struct StateMachineSafety {
     /// Index -> the first entry applied there, for indexes at or above the pruning point as of the
     /// last prune. Looked up by index only, never iterated.
     applied: FxHashMap<u64, Applied>,
     prune: PrunePoint,
-    /// The pruning point `applied` was last pruned to (`prune::PrunePoint::due`).
+    /// The pruning point `applied` was last pruned to (`prune::PrunePoint::prune_map`).
     pruned_to: u64,
     /// Per node: the last index it applied and the digest of its applied prefix (absent: unknown,
     /// e.g. a gap in its apply rows).
@@ -88,11 +88,7 @@ impl Checker for StateMachineSafety {
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         if let Some(point) = self.prune.observe(row) {
-            if PrunePoint::due(point, self.pruned_to, self.applied.len()) {
-                self.applied.retain(|&index, _| index >= point);
-                self.pruned_to = point;
-                PrunePoint::shrink(&mut self.applied);
-            }
+            PrunePoint::prune_map(&mut self.applied, point, &mut self.pruned_to, |&index| index);
         }
         match row.event {
             Event::Apply => {}
