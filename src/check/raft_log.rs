@@ -149,11 +149,20 @@ pub struct ClusterSize {
 }
 
 impl ClusterSize {
+    #[inline]
     pub fn observe(&mut self, row: &Record) {
-        for id in [row.node, row.peer].into_iter().flatten() {
-            if id.0 < NodeMap::<()>::DENSE_MAX {
-                self.nodes = self.nodes.max(id.0 + 1);
-            }
+        if let Some(id) = row.node {
+            self.see(id);
+        }
+        if let Some(id) = row.peer {
+            self.see(id);
+        }
+    }
+
+    #[inline]
+    fn see(&mut self, id: NodeId) {
+        if id.0 < NodeMap::<()>::DENSE_MAX && id.0 >= self.nodes {
+            self.nodes = id.0 + 1;
         }
     }
 
