@@ -55,6 +55,8 @@ pub struct CommittedKept {
     /// Term -> the highest index recorded as committed by that term's acks.
     committed_upto: BTreeMap<u64, u64>,
     prune: PrunePoint,
+    /// Reused buffer of a term's counted match indexes, so an acknowledgement does not allocate.
+    matches: Vec<u64>,
 }
 
 impl CommittedKept {
@@ -88,7 +90,9 @@ impl CommittedKept {
             Some(c) => c.majority().saturating_sub(usize::from(c.contains(leader))),
         };
         let counted = |f: &NodeId| members.map_or(true, |c| c.contains(*f));
-        let mut matches: Vec<u64> = acks.iter().filter(|(f, _)| counted(f)).map(|(_, m)| *m).collect();
+        let matches = &mut self.matches;
+        matches.clear();
+        matches.extend(acks.iter().filter(|(f, _)| counted(f)).map(|(_, m)| *m));
         if need == 0 || matches.len() < need {
             return;
         }
