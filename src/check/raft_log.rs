@@ -74,8 +74,10 @@ impl At {
 /// it: a read's or cas's op id from `detail` (`get#<id>`, `cas#<id> …`), a write's value id (its
 /// op id), 0 for the §8 no-op.
 pub fn command_id(row: &Record) -> u64 {
-    let first = row.detail.split(' ').next().unwrap_or("");
-    if let Some(id) = first.strip_prefix("get#").or_else(|| first.strip_prefix("cas#")) {
+    // The first word starts with `get#` exactly when the detail does (neither prefix holds a space).
+    let detail = &*row.detail;
+    if let Some(rest) = detail.strip_prefix("get#").or_else(|| detail.strip_prefix("cas#")) {
+        let id = rest.split(' ').next().unwrap_or("");
         return id.parse().unwrap_or(0);
     }
     match row.value {
