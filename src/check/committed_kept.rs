@@ -81,6 +81,7 @@ impl CommittedKept {
         self.committed.len()
     }
 
+    #[inline(never)] // out of `observe`, which most rows leave after a lookup or two
     fn observe_ack(&mut self, row: &Record) {
         let (Some(leader), Some(follower), Some(term), Some(matched)) =
             (row.node, row.peer, row.term, row.index)
@@ -120,6 +121,7 @@ impl CommittedKept {
         state.committed_upto = n;
     }
 
+    #[inline(never)] // out of `observe`, which most rows leave after a lookup or two
     fn check_truncate(&mut self, row: &Record, node: NodeId, index: u64, out: &mut Vec<Violation>) {
         let last = self.logs.last_index(node);
         if index == 0 || index > last {
