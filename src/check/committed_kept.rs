@@ -24,6 +24,8 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::check::membership::Configs;
 use crate::check::node_map::NodeMap;
 use crate::check::prune::PrunePoint;
@@ -45,16 +47,26 @@ pub struct CommittedKept {
     /// A reply of an older term leaving now was decided before the node moved on (it waited for
     /// a persist) and may name entries a newer leader has since, legitimately, replaced.
     term: NodeMap<u64>,
-    /// Term -> its leader (the first `leader` row of the term).
-    leaders: BTreeMap<u64, NodeId>,
-    /// Term -> follower -> highest match index acknowledged to the leader of that term.
-    acks: BTreeMap<u64, BTreeMap<NodeId, u64>>,
+    /// Term -> its leader and what that leader's acknowledgements established: one lookup per
+    /// acknowledgement (looked up, never iterated).
+    terms: FxHashMap<u64, TermAcks>,
     /// Index -> (term of the entry committed there, term whose leader's acks committed it), by the
     /// wire evidence; the first committing term is kept.
     committed: BTreeMap<u64, (u64, u64)>,
-    /// Term -> the highest index recorded as committed by that term's acks.
-    committed_upto: BTreeMap<u64, u64>,
     prune: PrunePoint,
+    /// Reused buffer of a term's counted match indexes, so an acknowledgement does not allocate.
+    matches: Vec<u64>,
+}
+
+/// One term, from its first `leader` row on.
+#[derive(Clone, Debug)]
+struct TermAcks {
+    /// The term's leader (the first `leader` row of the term).
+    leader: NodeId,
+    /// Follower -> highest match index acknowledged to the leader of the term.
+    acks: NodeMap<u64>,
+    /// The highest index recorded as committed by the term's acks (0: none).
+    committed_upto: u64,
 }
 
 impl CommittedKept {
@@ -69,17 +81,18 @@ impl CommittedKept {
         self.committed.len()
     }
 
+    #[inline(never)] // out of `observe`, which most rows leave after a lookup or two
     fn observe_ack(&mut self, row: &Record) {
         let (Some(leader), Some(follower), Some(term), Some(matched)) =
             (row.node, row.peer, row.term, row.index)
         else {
             return;
         };
-        if self.leaders.get(&term) != Some(&leader) || follower == leader {
+        let Some(state) = self.terms.get_mut(&term) else { return };
+        if state.leader != leader || follower == leader {
             return;
         }
-        let acks = self.acks.entry(term).or_default();
-        let slot = acks.entry(follower).or_insert(0);
+        let slot = state.acks.entry_or_default(follower);
         *slot = (*slot).max(matched);
         // Thesis §4.1: a majority of the leader's configuration, as its log rows show it.
         let members = self.configs.of(leader);
@@ -87,14 +100,16 @@ impl CommittedKept {
             None => self.configs.size().majority().saturating_sub(1),
             Some(c) => c.majority().saturating_sub(usize::from(c.contains(leader))),
         };
-        let counted = |f: &NodeId| members.map_or(true, |c| c.contains(*f));
-        let mut matches: Vec<u64> = acks.iter().filter(|(f, _)| counted(f)).map(|(_, m)| *m).collect();
+        let counted = |f: NodeId| members.map_or(true, |c| c.contains(f));
+        let matches = &mut self.matches;
+        matches.clear();
+        matches.extend(state.acks.iter().filter(|(f, _)| counted(*f)).map(|(_, m)| *m));
         if need == 0 || matches.len() < need {
             return;
         }
         matches.sort_unstable_by(|a, b| b.cmp(a));
         let n = matches[need - 1].min(self.logs.last_index(leader));
-        let done = self.committed_upto.get(&term).copied().unwrap_or(0);
+        let done = state.committed_upto;
         if n <= done || self.logs.term_at(leader, n) != Some(term) {
             return;
         }
@@ -103,9 +118,10 @@ impl CommittedKept {
                 self.committed.entry(index).or_insert((t, term));
             }
         }
-        self.committed_upto.insert(term, n);
+        state.committed_upto = n;
     }
 
+    #[inline(never)] // out of `observe`, which most rows leave after a lookup or two
     fn check_truncate(&mut self, row: &Record, node: NodeId, index: u64, out: &mut Vec<Violation>) {
         let last = self.logs.last_index(node);
         if index == 0 || index > last {
@@ -210,7 +226,11 @@ impl Checker for CommittedKept {
                     let current = self.term.entry_or_default(node);
                     *current = (*current).max(term);
                     if is_leader_row(row) {
-                        self.leaders.entry(term).or_insert(node);
+                        self.terms.entry(term).or_insert_with(|| TermAcks {
+                            leader: node,
+                            acks: NodeMap::default(),
+                            committed_upto: 0,
+                        });
                     }
                 }
             }

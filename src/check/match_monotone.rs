@@ -16,7 +16,9 @@
 //! `--set raft.max_inflight_appends=8 --set raft.fast_backtrack=true`, a false alarm before that:
 //! a request built just before the ack of 325 arrived left 168 ms later, after a pause).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use crate::check::node_map::NodeMap;
 use crate::check::raft_log::{is_leader_row, wire};
@@ -44,8 +46,9 @@ pub struct MatchMonotone {
     /// Node -> how many times it has taken office or crashed: acknowledgements of an earlier
     /// office are forgotten.
     epoch: NodeMap<u64>,
-    /// (leader, follower) -> acknowledgements. Looked up, never iterated.
-    acked: BTreeMap<(NodeId, NodeId), Acked>,
+    /// (leader, follower) -> acknowledgements. Looked up, never iterated (so a hash map: no
+    /// order reaches a verdict).
+    acked: FxHashMap<(NodeId, NodeId), Acked>,
     /// Node -> when its current or last pause began.
     paused_at: NodeMap<u64>,
     /// Node -> (when its last pause began, when it resumed).

@@ -29,12 +29,20 @@ pub struct Configs {
 }
 
 impl Configs {
+    /// Reads one row. Inlined: most rows an owner reads (`send`, `commit`, …) only add to the
+    /// cluster size, and a call per row would cost more than that.
+    #[inline]
     pub fn observe(&mut self, row: &Record) {
         self.size.observe(row);
-        if matches!(row.event, Event::Deliver | Event::InstallSnapshot) {
-            self.observe_snapshot(row);
-            return;
+        match row.event {
+            Event::Deliver | Event::InstallSnapshot => self.observe_snapshot(row),
+            Event::Note | Event::Append | Event::Store | Event::Truncate => self.observe_log(row),
+            _ => {}
         }
+    }
+
+    /// The rows of the configuration entries: the base `config` note and the log rows.
+    fn observe_log(&mut self, row: &Record) {
         let (Some(node), Some(index)) = (row.node, row.index) else { return };
         match row.event {
             Event::Note if row.msg == "config" && index == 0 => {

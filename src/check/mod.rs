@@ -131,21 +131,33 @@ pub struct CheckSet {
     omitted: u64,
     /// Reused buffer the checkers push into, so observing a clean row does not allocate.
     scratch: Vec<Violation>,
-    /// Per event (by `Event as usize`): the checkers that read its rows, in feeding order.
-    by_event: Vec<Vec<usize>>,
+    /// Per event (by `Event as usize`): the checkers that read its rows, bit `i` for
+    /// `checkers[i]`; fed in index order, lowest bit first.
+    by_event: [u64; Event::ALL.len()],
 }
 
 impl CheckSet {
     pub const VIOLATIONS_KEPT_MAX: usize = 100;
 
+    /// The most checkers one set holds (one bit each in an event's reader mask).
+    pub const CHECKERS_MAX: usize = 64;
+
     pub fn new(checkers: Vec<Box<dyn Checker>>) -> CheckSet {
-        let by_event = Event::ALL
-            .iter()
-            .map(|event| {
-                let reads = |c: &dyn Checker| c.events().map_or(true, |events| events.contains(event));
-                (0..checkers.len()).filter(|i| reads(checkers[*i].as_ref())).collect()
-            })
-            .collect();
+        assert!(
+            checkers.len() <= Self::CHECKERS_MAX,
+            "a CheckSet holds at most {} checkers, not {}",
+            Self::CHECKERS_MAX,
+            checkers.len()
+        );
+        let mut by_event = [0u64; Event::ALL.len()];
+        for (e, event) in Event::ALL.iter().enumerate() {
+            debug_assert_eq!(*event as usize, e);
+            for (i, c) in checkers.iter().enumerate() {
+                if c.events().map_or(true, |events| events.contains(event)) {
+                    by_event[e] |= 1 << i;
+                }
+            }
+        }
         CheckSet {
             checkers,
             kept: Vec::new(),
@@ -163,8 +175,13 @@ impl CheckSet {
 
     /// Feeds one row to every checker that reads its event, in order.
     pub fn observe(&mut self, row: &Record) {
-        for &i in &self.by_event[row.event as usize] {
-            self.checkers[i].observe(row, &mut self.scratch);
+        let mut readers = self.by_event[row.event as usize];
+        while readers != 0 {
+            let i = readers.trailing_zeros() as usize;
+            readers &= readers - 1;
+            if let Some(checker) = self.checkers.get_mut(i) {
+                checker.observe(row, &mut self.scratch);
+            }
         }
         if !self.scratch.is_empty() {
             self.collect();

@@ -50,9 +50,16 @@ impl<V> NodeMap<V> {
     fn slot(&mut self, node: NodeId) -> &mut Option<V> {
         let i = node.index();
         if i >= self.dense.len() {
-            self.dense.resize_with(i + 1, || None);
+            self.grow(i + 1);
         }
         &mut self.dense[i]
+    }
+
+    /// Out of line: a node's first row only, so the lookups that inline `slot` stay small.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, len: usize) {
+        self.dense.resize_with(len, || None);
     }
 
     pub fn insert(&mut self, node: NodeId, value: V) -> Option<V> {

@@ -39,8 +39,18 @@ impl PrunePoint {
         PrunePoint::default()
     }
 
-    /// Reads one row; returns the new point when it moved up.
+    /// Reads one row; returns the new point when it moved up. Inlined: an owner passes every row
+    /// it reads, and most are of other events.
+    #[inline]
     pub fn observe(&mut self, row: &Record) -> Option<u64> {
+        match row.event {
+            Event::Role | Event::Note | Event::Snapshot | Event::InstallSnapshot => self.observe_own(row),
+            _ => None,
+        }
+    }
+
+    /// [`PrunePoint::observe`] on a row of one of [`PrunePoint::EVENTS`].
+    fn observe_own(&mut self, row: &Record) -> Option<u64> {
         let node = row.node?;
         match row.event {
             Event::Role => {

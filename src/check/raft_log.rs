@@ -74,8 +74,10 @@ impl At {
 /// it: a read's or cas's op id from `detail` (`get#<id>`, `cas#<id> …`), a write's value id (its
 /// op id), 0 for the §8 no-op.
 pub fn command_id(row: &Record) -> u64 {
-    let first = row.detail.split(' ').next().unwrap_or("");
-    if let Some(id) = first.strip_prefix("get#").or_else(|| first.strip_prefix("cas#")) {
+    // The first word starts with `get#` exactly when the detail does (neither prefix holds a space).
+    let detail = &*row.detail;
+    if let Some(rest) = detail.strip_prefix("get#").or_else(|| detail.strip_prefix("cas#")) {
+        let id = rest.split(' ').next().unwrap_or("");
         return id.parse().unwrap_or(0);
     }
     match row.value {
@@ -116,27 +118,42 @@ pub mod wire {
     pub const INSTALL_SNAPSHOT_REPLY: &str = "install_snapshot_reply";
 
     /// A RequestVoteReply that grants the vote.
+    #[inline]
     pub fn is_grant(row: &Record) -> bool {
         row.msg == REQUEST_VOTE_REPLY && row.detail == "granted"
     }
 
     /// An AppendEntriesReply that acknowledges (`success`); its `index` is the match index.
+    #[inline]
     pub fn is_ack(row: &Record) -> bool {
         row.msg == APPEND_ENTRIES_REPLY && row.detail == "success"
     }
 
     /// Any of the Raft RPC messages (Figure 2's two and InstallSnapshot of Figure 13, with their
     /// replies), whose `term` column is the sender's current term.
+    /// The six names have six lengths: one name to compare per row, picked by the length, as a
+    /// fixed-size array (compared inline, where a slice comparison calls `memcmp`).
+    #[inline]
     pub fn is_rpc(row: &Record) -> bool {
-        [
-            REQUEST_VOTE,
-            REQUEST_VOTE_REPLY,
-            APPEND_ENTRIES,
-            APPEND_ENTRIES_REPLY,
-            INSTALL_SNAPSHOT,
-            INSTALL_SNAPSHOT_REPLY,
-        ]
-        .contains(&&*row.msg)
+        let msg = row.msg.as_bytes();
+        match msg.len() {
+            12 => is::<12>(msg, REQUEST_VOTE),
+            18 => is::<18>(msg, REQUEST_VOTE_REPLY),
+            14 => is::<14>(msg, APPEND_ENTRIES),
+            20 => is::<20>(msg, APPEND_ENTRIES_REPLY),
+            16 => is::<16>(msg, INSTALL_SNAPSHOT),
+            22 => is::<22>(msg, INSTALL_SNAPSHOT_REPLY),
+            _ => false,
+        }
+    }
+
+    /// Whether `msg` is `name`, both of `N` bytes.
+    #[inline]
+    fn is<const N: usize>(msg: &[u8], name: &str) -> bool {
+        match (<&[u8; N]>::try_from(msg), <&[u8; N]>::try_from(name.as_bytes())) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
     }
 }
 
@@ -149,11 +166,20 @@ pub struct ClusterSize {
 }
 
 impl ClusterSize {
+    #[inline]
     pub fn observe(&mut self, row: &Record) {
-        for id in [row.node, row.peer].into_iter().flatten() {
-            if id.0 < NodeMap::<()>::DENSE_MAX {
-                self.nodes = self.nodes.max(id.0 + 1);
-            }
+        if let Some(id) = row.node {
+            self.see(id);
+        }
+        if let Some(id) = row.peer {
+            self.see(id);
+        }
+    }
+
+    #[inline]
+    fn see(&mut self, id: NodeId) {
+        if id.0 < NodeMap::<()>::DENSE_MAX && id.0 >= self.nodes {
+            self.nodes = id.0 + 1;
         }
     }
 
@@ -359,6 +385,28 @@ impl LogTerms {
 mod tests {
     use super::*;
     use crate::check::testkit::*;
+
+    /// `is_rpc` picks the name to compare by length: exactly the six names pass, and a name of the
+    /// same length as one of them (`client_forward`, `append_entries`'s 14) does not.
+    #[test]
+    fn is_rpc_is_exactly_the_six_names() {
+        use wire::*;
+        let names = [
+            REQUEST_VOTE,
+            REQUEST_VOTE_REPLY,
+            APPEND_ENTRIES,
+            APPEND_ENTRIES_REPLY,
+            INSTALL_SNAPSHOT,
+            INSTALL_SNAPSHOT_REPLY,
+        ];
+        for name in names {
+            assert!(is_rpc(&Record::new(Event::Send).msg(name)), "{name}");
+            assert!(!is_rpc(&Record::new(Event::Send).msg(&name[1..])), "{name}");
+        }
+        for other in ["", "client_forward", "append_entrieS", "request_votes", "put", "config"] {
+            assert!(!is_rpc(&Record::new(Event::Send).msg(other)), "{other}");
+        }
+    }
 
     #[test]
     fn writes_truncates_and_gaps() {

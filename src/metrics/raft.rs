@@ -166,6 +166,7 @@ impl RaftMetrics {
     }
 
     /// A partition row: does it leave a serving leader without a majority?
+    #[inline(never)] // out of `observe`, which most rows (send, deliver) leave at a counter
     fn observe_partition(&mut self, row: &Record) {
         let n = self.serving.len();
         let majority = n / 2 + 1;
@@ -202,6 +203,7 @@ impl RaftMetrics {
     }
 
     /// A later-term `append_entries` delivered, or a later-term `commit`: close the open losses.
+    #[inline(never)] // out of `observe`, which most rows (send, deliver) leave at a counter
     fn recover(&mut self, row: &Record, commit: bool) {
         let Some(term) = row.term else { return };
         let open = if commit { &mut self.open_commit } else { &mut self.open_append };
@@ -228,6 +230,7 @@ impl RaftMetrics {
         [mean, int(percentile(&sorted, 50.0)), int(sorted.last().copied())]
     }
 
+    #[inline(never)] // out of `observe`, which most rows (send, deliver) leave at a counter
     fn observe_invoke(&mut self, row: &Record) {
         let Some(id) = row.index else { return };
         self.commands_submitted += 1;
@@ -237,6 +240,7 @@ impl RaftMetrics {
         }
     }
 
+    #[inline(never)] // out of `observe`, which most rows (send, deliver) leave at a counter
     fn observe_outcome(&mut self, row: &Record) {
         let slot = match row.event {
             Event::Ok => 0,
@@ -251,6 +255,7 @@ impl RaftMetrics {
     }
 
     /// An `apply` row, or a Raft `read` row (a read command applied, see `docs/trace.md`).
+    #[inline(never)] // out of `observe`, which most rows (send, deliver) leave at a counter
     fn observe_apply(&mut self, row: &Record) {
         let Some(id) = command_id(row) else { return };
         if !self.applied.insert(id) {
@@ -261,6 +266,7 @@ impl RaftMetrics {
         }
     }
 
+    #[inline(never)] // out of `observe`, which most rows (send, deliver) leave at a counter
     fn observe_role(&mut self, row: &Record) {
         let Some(term) = row.term else { return };
         self.terms_max = self.terms_max.max(term);
@@ -281,6 +287,7 @@ impl RaftMetrics {
         self.update_availability(row.time_us);
     }
 
+    #[inline(never)] // out of `observe`, which most rows (send, deliver) leave at a counter
     fn observe_crash(&mut self, row: &Record) {
         if let Some(slot) = row.node.and_then(|n| self.serving.get_mut(n.index())) {
             if let Some(term) = slot.take() {
