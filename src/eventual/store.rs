@@ -376,6 +376,12 @@ pub fn join_clock(set: &[Version]) -> VClock {
 
 /// The trace cell for a set: `v7`, `v3|v5` (sorted), or empty.
 pub fn value_of(set: &[Version]) -> Value {
+    // One version (most sets, most messages): no id vector to build.
+    match set {
+        [] => return Value::None,
+        [one] => return Value::Id(one.value),
+        _ => {}
+    }
     let mut ids: Vec<u64> = set.iter().map(|v| v.value).collect();
     ids.sort_unstable();
     ids.dedup();

@@ -192,6 +192,14 @@ impl VClock {
         }
     }
 
+    /// Raises `node`'s entry to `count` if it is lower: `merge` with a clock whose only entry is
+    /// that one, without building it.
+    pub fn raise(&mut self, node: NodeId, count: u64) {
+        if count > self.get(node) {
+            self.set(node, count);
+        }
+    }
+
     /// Bumps `node`'s entry: the event of a write coordinated by `node`.
     pub fn increment(&mut self, node: NodeId) {
         let next = self.get(node).checked_add(1).expect("vector clock counter overflow");
@@ -431,6 +439,15 @@ mod tests {
             if a.compare(&b) == Ordering4::After && b.compare(&c) == Ordering4::After {
                 prop_assert_eq!(a.compare(&c), Ordering4::After);
             }
+        }
+
+        #[test]
+        fn raise_is_a_merge_with_one_entry(a in clock(), node in 0u32..6, count in 0u64..4) {
+            let mut one = vec![0; node as usize + 1];
+            one[node as usize] = count;
+            let mut raised = a.clone();
+            raised.raise(NodeId(node), count);
+            prop_assert_eq!(raised, a.joined(&VClock::from_counters(&one)));
         }
 
         #[test]
