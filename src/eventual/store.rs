@@ -271,10 +271,27 @@ pub fn merge_siblings_into(set: &mut Vec<Version>, received: &[Version]) -> bool
 }
 
 fn merge_sibling_into(set: &mut Vec<Version>, r: &Version) -> bool {
-    if set.iter().any(|h| h.clock.compare(&r.clock) == Ordering4::After || h == r) {
-        return false;
+    // One comparison per held version: bit i marks `set[i]` as strictly dominated by `r` (sets
+    // hold at most one sibling per coordinator; past 64 the comparisons are redone below).
+    let mut displaced = 0u64;
+    for (i, h) in set.iter().enumerate() {
+        match h.clock.compare(&r.clock) {
+            Ordering4::After => return false,
+            Ordering4::Equal if h == r => return false,
+            Ordering4::Before if i < 64 => displaced |= 1 << i,
+            _ => {}
+        }
     }
-    set.retain(|h| r.clock.compare(&h.clock) != Ordering4::After);
+    if set.len() > 64 {
+        set.retain(|h| r.clock.compare(&h.clock) != Ordering4::After);
+    } else if displaced != 0 {
+        let mut i = 0;
+        set.retain(|_| {
+            let keep = displaced & (1 << i) == 0;
+            i += 1;
+            keep
+        });
+    }
     let at = set.partition_point(|h| sibling_order(h, r) != std::cmp::Ordering::Greater);
     set.insert(at, r.clone());
     true
