@@ -7,16 +7,24 @@
 //! must leave quiet time after its last write and heal for the property to be fair; the textbook
 //! model (`mode = "seed"`) fails it under concurrent writes or message loss.
 
-use crate::check::eventual_history::EventualHistory;
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashSet;
+
+use crate::check::eventual_history::FinalStates;
 use crate::check::{Checker, Violation};
-use crate::trace::Record;
+use crate::trace::{Event, Record, Value};
 
 /// At most this many keys are reported.
 const REPORTED_MAX: usize = 20;
 
 #[derive(Debug, Default)]
 pub struct Convergence {
-    history: EventualHistory,
+    /// Value ids on `write` rows (only counted, so a hash set).
+    written: FxHashSet<u64>,
+    /// Keys on `write` rows.
+    written_keys: BTreeSet<u64>,
+    end: FinalStates,
 }
 
 impl Convergence {
@@ -30,25 +38,43 @@ impl Checker for Convergence {
         "convergence"
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Write, Event::Final])
+    }
+
     fn observe(&mut self, row: &Record, _out: &mut Vec<Violation>) {
-        self.history.observe(row);
+        match row.event {
+            Event::Write => {
+                if let (Value::Id(v), Some(key)) = (&row.value, row.key) {
+                    self.written.insert(*v);
+                    self.written_keys.insert(key);
+                }
+            }
+            Event::Final => self.end.observe_final(row),
+            _ => {}
+        }
     }
 
     fn finish(&mut self, end_us: u64, out: &mut Vec<Violation>) {
-        let h = &self.history;
+        let h = &self.end;
         if h.final_nodes.is_empty() {
-            if !h.writes.is_empty() {
+            if !self.written.is_empty() {
                 out.push(Violation {
                     property: "convergence",
                     time_us: end_us,
                     seq: 0,
-                    message: format!("{} writes but no final rows: the end state is unknown", h.writes.len()),
+                    message: format!(
+                        "{} writes but no final rows: the end state is unknown",
+                        self.written.len()
+                    ),
                 });
             }
             return;
         }
+        // Every key written or held at the end.
+        let keys: BTreeSet<u64> = self.written_keys.iter().chain(h.finals.keys()).copied().collect();
         let mut reported = 0;
-        for key in h.keys() {
+        for key in keys {
             let mut states = h.final_nodes.iter().map(|n| (*n, h.held(key, *n)));
             let Some((first_node, first)) = states.next() else { continue };
             let differing: Vec<String> = states

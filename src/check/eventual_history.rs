@@ -1,6 +1,6 @@
 //! What the eventual-consistency checkers need to remember from a trace: the writes (`write` rows:
-//! key and clock of each value id), the values clients asked to write (`client` `put` rows), and
-//! the end state (`final` rows). Each checker owns one, so checkers stay independent.
+//! key and clock of each value id) and the end state (`final` rows, [`FinalStates`]). Each checker
+//! owns what it reads, so checkers stay independent.
 //!
 //! `final` rows: one per node with no key (so a node holding nothing still appears), then one per
 //! key the node holds: `value` the version ids (sorted), `clock` their joined clock. A key a node
@@ -8,11 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
+
 use crate::eventual::VClock;
 use crate::sim::NodeId;
 use crate::trace::{Event, Record, Value};
 
-/// One client write as its coordinator recorded it.
+/// One client write as its coordinator recorded it (its latest `write` row).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteInfo {
     pub key: u64,
@@ -20,6 +22,16 @@ pub struct WriteInfo {
     pub node: Option<NodeId>,
     pub time_us: u64,
     pub seq: u64,
+    /// The clocks of the value's earlier `write` rows: usually none; a client's resend of a put to
+    /// another coordinator writes the same value again, under another clock.
+    pub earlier: Vec<VClock>,
+}
+
+impl WriteInfo {
+    /// The clock of every `write` row of the value.
+    pub fn copies(&self) -> impl Iterator<Item = &VClock> {
+        self.earlier.iter().chain(std::iter::once(&self.clock))
+    }
 }
 
 /// A node's end state for one key.
@@ -63,15 +75,9 @@ pub fn value_ids(value: &Value) -> Vec<u64> {
     ids
 }
 
+/// The end state, from `final` rows.
 #[derive(Clone, Debug, Default)]
-pub struct EventualHistory {
-    /// Value id → its write.
-    pub writes: BTreeMap<u64, WriteInfo>,
-    /// Value id -> the clock of every `write` row of it. Usually one; a client's resend of a put
-    /// to another coordinator writes the same value again, under another clock.
-    pub copies: BTreeMap<u64, Vec<VClock>>,
-    /// Values clients asked to write.
-    pub client_puts: BTreeSet<u64>,
+pub struct FinalStates {
     /// Nodes that wrote any `final` row.
     pub final_nodes: BTreeSet<NodeId>,
     /// Key → node → end state (only keys with a `final` row at that node).
@@ -80,28 +86,8 @@ pub struct EventualHistory {
     pub last_final_seq: u64,
 }
 
-impl EventualHistory {
-    pub fn observe(&mut self, row: &Record) {
-        match row.event {
-            Event::Client if row.msg == "put" => {
-                if let Value::Id(v) = row.value {
-                    self.client_puts.insert(v);
-                }
-            }
-            Event::Write => {
-                if let (Value::Id(v), Some(key)) = (&row.value, row.key) {
-                    let clock = row.clock.as_ref().map(VClock::from_trace).unwrap_or_default();
-                    self.copies.entry(*v).or_default().push(clock.clone());
-                    let info = WriteInfo { key, clock, node: row.node, time_us: row.time_us, seq: row.seq };
-                    self.writes.insert(*v, info);
-                }
-            }
-            Event::Final => self.observe_final(row),
-            _ => {}
-        }
-    }
-
-    fn observe_final(&mut self, row: &Record) {
+impl FinalStates {
+    pub fn observe_final(&mut self, row: &Record) {
         let Some(node) = row.node else { return };
         self.final_nodes.insert(node);
         self.last_final_seq = self.last_final_seq.max(row.seq);
@@ -112,18 +98,55 @@ impl EventualHistory {
         }
     }
 
-    /// Every key written or held at the end.
-    pub fn keys(&self) -> BTreeSet<u64> {
-        self.writes.values().map(|w| w.key).chain(self.finals.keys().copied()).collect()
-    }
-
     /// `node`'s end state for `key` (empty when it had no row for it).
     pub fn held(&self, key: u64, node: NodeId) -> Held {
         self.finals.get(&key).and_then(|m| m.get(&node)).cloned().unwrap_or_default()
     }
+}
 
-    /// The clock a value was written with, when its `write` row was seen.
-    pub fn write_clock(&self, value: u64) -> Option<&VClock> {
-        self.writes.get(&value).map(|w| &w.clock)
+#[derive(Clone, Debug, Default)]
+pub struct EventualHistory {
+    /// Value id → its write. A hash map: looked up on every `write` row, iterated (sorted by the
+    /// reader) only at the end.
+    pub writes: FxHashMap<u64, WriteInfo>,
+    pub end: FinalStates,
+}
+
+impl EventualHistory {
+    /// The rows [`EventualHistory::observe`] reads.
+    pub const EVENTS: &'static [Event] = &[Event::Write, Event::Final];
+
+    pub fn observe(&mut self, row: &Record) {
+        match row.event {
+            Event::Write => {
+                if let (Value::Id(v), Some(key)) = (&row.value, row.key) {
+                    let clock = row.clock.as_ref().map(VClock::from_trace).unwrap_or_default();
+                    let mut info = WriteInfo {
+                        key,
+                        clock,
+                        node: row.node,
+                        time_us: row.time_us,
+                        seq: row.seq,
+                        earlier: Vec::new(),
+                    };
+                    if let Some(old) = self.writes.get_mut(v) {
+                        std::mem::swap(old, &mut info);
+                        old.earlier = std::mem::take(&mut info.earlier);
+                        old.earlier.push(info.clock);
+                    } else {
+                        self.writes.insert(*v, info);
+                    }
+                }
+            }
+            Event::Final => self.end.observe_final(row),
+            _ => {}
+        }
+    }
+
+    /// The writes in value-id order.
+    pub fn writes_sorted(&self) -> Vec<(u64, &WriteInfo)> {
+        let mut out: Vec<(u64, &WriteInfo)> = self.writes.iter().map(|(v, w)| (*v, w)).collect();
+        out.sort_unstable_by_key(|(v, _)| *v);
+        out
     }
 }

@@ -6,7 +6,7 @@
 //! thing it must never do is return a value nobody wrote. Checked row by row: a value on an
 //! `apply`, `read` or `final` row must have appeared on an earlier `client` `put` or `write` row.
 
-use std::collections::BTreeSet;
+use rustc_hash::FxHashSet;
 
 use crate::check::eventual_history::value_ids;
 use crate::check::{Checker, Violation};
@@ -17,7 +17,8 @@ const REPORTED_MAX: usize = 20;
 
 #[derive(Debug, Default)]
 pub struct NoInventedValues {
-    written: BTreeSet<u64>,
+    /// Ids on `client` `put` and `write` rows (membership only, so a hash set).
+    written: FxHashSet<u64>,
     reported: usize,
 }
 
@@ -30,6 +31,10 @@ impl NoInventedValues {
 impl Checker for NoInventedValues {
     fn name(&self) -> &'static str {
         "no_invented_values"
+    }
+
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(&[Event::Client, Event::Write, Event::Apply, Event::Read, Event::Final])
     }
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {

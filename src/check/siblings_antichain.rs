@@ -10,7 +10,7 @@
 use crate::check::eventual_history::EventualHistory;
 use crate::check::{Checker, Violation};
 use crate::eventual::Ordering4;
-use crate::trace::Record;
+use crate::trace::{Event, Record};
 
 /// At most this many pairs are reported.
 const REPORTED_MAX: usize = 20;
@@ -31,6 +31,10 @@ impl Checker for SiblingsAntichain {
         "siblings_antichain"
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(EventualHistory::EVENTS)
+    }
+
     fn observe(&mut self, row: &Record, _out: &mut Vec<Violation>) {
         self.history.observe(row);
     }
@@ -38,23 +42,16 @@ impl Checker for SiblingsAntichain {
     fn finish(&mut self, end_us: u64, out: &mut Vec<Violation>) {
         let h = &self.history;
         let mut reported = 0;
-        for (key, states) in &h.finals {
+        for (key, states) in &h.end.finals {
             for (node, held) in states {
                 for a in &held.values {
                     for b in &held.values {
-                        let (Some(ca), Some(cb)) = (h.write_clock(*a), h.write_clock(*b)) else { continue };
+                        let (Some(wa), Some(wb)) = (h.writes.get(a), h.writes.get(b)) else { continue };
+                        let (ca, cb) = (&wa.clock, &wb.clock);
                         // A value written twice (a put resent to another coordinator) is judged by
                         // any of its copies: only a pair no copies of which are concurrent counts.
-                        let dominated = |x: &Vec<_>, y: &Vec<_>| {
-                            x.iter().all(|cx: &crate::eventual::VClock| {
-                                y.iter().any(|cy| cx.compare(cy) == Ordering4::Before)
-                            })
-                        };
-                        let copies = (h.copies.get(a), h.copies.get(b));
-                        let all_before = match copies {
-                            (Some(xa), Some(xb)) => dominated(xa, xb),
-                            _ => ca.compare(cb) == Ordering4::Before,
-                        };
+                        let all_before =
+                            wa.copies().all(|cx| wb.copies().any(|cy| cx.compare(cy) == Ordering4::Before));
                         if !all_before || reported >= REPORTED_MAX {
                             continue;
                         }

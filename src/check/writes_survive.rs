@@ -12,7 +12,7 @@
 use crate::check::eventual_history::EventualHistory;
 use crate::check::{Checker, Violation};
 use crate::eventual::{Policy, VClock};
-use crate::trace::Record;
+use crate::trace::{Event, Record};
 
 /// At most this many writes are reported.
 const REPORTED_MAX: usize = 20;
@@ -31,14 +31,14 @@ impl WritesSurvive {
     /// Whether some replica's end state for `key` descends from `clock`.
     fn survives(&self, key: u64, clock: &VClock) -> bool {
         let h = &self.history;
-        let Some(states) = h.finals.get(&key) else { return false };
+        let Some(states) = h.end.finals.get(&key) else { return false };
         states.values().any(|held| match self.policy {
             Policy::Lww => held.clock.descends(clock),
             Policy::Siblings => {
                 // Any copy of a held value (a resent put is written once per coordinator).
                 held.values
                     .iter()
-                    .any(|v| h.copies.get(v).is_some_and(|cs| cs.iter().any(|c| c.descends(clock))))
+                    .any(|v| h.writes.get(v).is_some_and(|w| w.copies().any(|c| c.descends(clock))))
             }
         })
     }
@@ -49,20 +49,24 @@ impl Checker for WritesSurvive {
         "writes_survive"
     }
 
+    fn events(&self) -> Option<&'static [Event]> {
+        Some(EventualHistory::EVENTS)
+    }
+
     fn observe(&mut self, row: &Record, _out: &mut Vec<Violation>) {
         self.history.observe(row);
     }
 
     fn finish(&mut self, end_us: u64, out: &mut Vec<Violation>) {
-        if self.history.final_nodes.is_empty() {
+        if self.history.end.final_nodes.is_empty() {
             return; // No end state to judge; `convergence` reports the missing final rows.
         }
         let lost: Vec<(u64, u64, &VClock)> = self
             .history
-            .writes
-            .iter()
-            .filter(|(v, w)| self.history.copies[*v].iter().any(|c| !self.survives(w.key, c)))
-            .map(|(v, w)| (*v, w.key, &w.clock))
+            .writes_sorted()
+            .into_iter()
+            .filter(|(_, w)| w.copies().any(|c| !self.survives(w.key, c)))
+            .map(|(v, w)| (v, w.key, &w.clock))
             .collect();
         for (value, key, clock) in lost.iter().take(REPORTED_MAX) {
             let w = &self.history.writes[value];
@@ -70,7 +74,7 @@ impl Checker for WritesSurvive {
             out.push(Violation {
                 property: "writes_survive",
                 time_us: end_us,
-                seq: self.history.last_final_seq,
+                seq: self.history.end.last_final_seq,
                 message: format!(
                     "write v{value} to k{key} ({clock}){at}, time_us={}, is neither held nor superseded by any replica at the end",
                     w.time_us
@@ -81,7 +85,7 @@ impl Checker for WritesSurvive {
             out.push(Violation {
                 property: "writes_survive",
                 time_us: end_us,
-                seq: self.history.last_final_seq,
+                seq: self.history.end.last_final_seq,
                 message: format!("… and {} more lost writes", lost.len() - REPORTED_MAX),
             });
         }

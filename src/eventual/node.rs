@@ -205,13 +205,13 @@ impl EventualNode {
             self.seed_clock.increment(self.id);
             self.seed_clock.clone()
         } else {
-            let mut own = vec![0; self.id.index() + 1];
-            own[self.id.index()] = join_clock(self.store.get(key)).get(self.id);
+            // The held set's joined clock is kept with it (its digest entry).
+            let mut own = self.store.digest_of(key).map_or(0, |(held, _)| held.get(self.id));
             if self.outside() {
-                own[self.id.index()] = own[self.id.index()].max(self.coordinator_counter);
+                own = own.max(self.coordinator_counter);
             }
             let mut clock = context.map(VClock::from_trace).unwrap_or_default();
-            clock.merge(&VClock::from_counters(&own));
+            clock.raise(self.id, own);
             clock.increment(self.id);
             self.coordinator_counter = clock.get(self.id);
             clock
@@ -238,8 +238,13 @@ impl EventualNode {
         let w = if self.config.bug == Bug::AckBeforeQuorum { 1 } else { self.write_quorum() };
         let req = if w > 1 || self.outside() { Some(self.take_req()) } else { None };
         let versions = if self.outside() { vec![version] } else { self.store.get(key).to_vec() };
-        for peer in self.targets(ctx) {
-            ctx.send(peer, EventualMsg::Replicate { key, versions: versions.clone(), req });
+        let targets = self.targets(ctx);
+        if let Some((last, others)) = targets.split_last() {
+            for peer in others {
+                ctx.send(*peer, EventualMsg::Replicate { key, versions: versions.clone(), req });
+            }
+            // The last target takes the vector itself: one copy fewer per write.
+            ctx.send(*last, EventualMsg::Replicate { key, versions, req });
         }
         match req {
             None => {
@@ -256,9 +261,9 @@ impl EventualNode {
 
     fn handle_get(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, id: u64) {
         if self.read_quorum() <= 1 && !self.outside() {
-            let local = self.store.get(key).to_vec();
-            note_read(ctx, key, id, &local, 1);
-            ctx.reply(id, self.ok(value_of(&local), &join_clock(&local)));
+            let local = self.store.get(key);
+            note_read(ctx, key, id, local, 1);
+            ctx.reply(id, self.ok(value_of(local), &join_clock(local)));
             return;
         }
         let req = self.take_req();
@@ -513,8 +518,22 @@ fn note_put<P: Protocol>(
             .key(key)
             .value(Value::Id(value))
             .clock(clock.to_trace())
-            .detail(format!("acks={got}/{w}")),
+            .detail(counted("acks=", got as usize, Some(w as usize))),
     );
+}
+
+/// `<label><got>` or `<label><got>/<of>`, spelt without the formatting machinery (one per
+/// acknowledged write and one per read).
+fn counted(label: &str, got: usize, of: Option<usize>) -> String {
+    let mut digits = itoa::Buffer::new();
+    let mut out = String::with_capacity(label.len() + 8);
+    out.push_str(label);
+    out.push_str(digits.format(got));
+    if let Some(of) = of {
+        out.push('/');
+        out.push_str(digits.format(of));
+    }
+    out
 }
 
 fn note_read<P: Protocol>(ctx: &mut Ctx<'_, P>, key: u64, id: u64, versions: &[Version], replies: usize) {
@@ -522,7 +541,7 @@ fn note_read<P: Protocol>(ctx: &mut Ctx<'_, P>, key: u64, id: u64, versions: &[V
         .key(key)
         .index(id)
         .value(value_of(versions))
-        .detail(format!("replies={replies}"));
+        .detail(counted("replies=", replies, None));
     if !versions.is_empty() {
         row = row.clock(join_clock(versions).to_trace());
     }

@@ -109,6 +109,22 @@ impl Held {
     fn new(versions: Vec<Version>) -> Held {
         Held { clock: join_clock(&versions), hash: set_hash(&versions), versions }
     }
+
+    /// `Siblings`: merges `received` in place (see [`merge_siblings_into`]); true if the set changed.
+    fn merge_siblings(&mut self, received: &[Version]) -> bool {
+        let mut changed = false;
+        for r in received {
+            if merge_sibling_into(&mut self.versions, r) {
+                // What the new version displaced it dominates, so the join only grows by its clock.
+                self.clock.merge(&r.clock);
+                changed = true;
+            }
+        }
+        if changed {
+            self.hash = set_hash(&self.versions);
+        }
+        changed
+    }
 }
 
 impl Store {
@@ -156,8 +172,26 @@ impl Store {
     /// `Seed` (see [`Store::put_local`]).
     pub fn put(&mut self, key: u64, version: Version) {
         assert!(self.rule != Rule::Seed, "seed writes replace (put_local)");
+        if self.rule == Rule::Siblings {
+            self.merge_siblings(key, std::slice::from_ref(&version));
+            return;
+        }
         let next = merge(self.rule, self.get(key), &[version]);
         self.set(key, next);
+    }
+
+    /// `Siblings`: merges `received` into the held set of `key` in place; true if it changed.
+    fn merge_siblings(&mut self, key: u64, received: &[Version]) -> bool {
+        if let Some(held) = self.keys.get_mut(&key) {
+            return held.merge_siblings(received);
+        }
+        let mut versions = Vec::new();
+        merge_siblings_into(&mut versions, received);
+        if versions.is_empty() {
+            return false;
+        }
+        self.keys.insert(key, Held::new(versions));
+        true
     }
 
     /// Replaces the versions of `key` outright (only the deliberate bugs do this).
@@ -177,6 +211,11 @@ impl Store {
     pub fn apply(&mut self, key: u64, received: &[Version]) -> Applied {
         let held = self.get(key);
         let conflicts = new_conflicts(self.rule, held, received);
+        if self.rule == Rule::Siblings {
+            // The KV's most frequent merge: in place, no bag rebuilt and re-sorted.
+            let changed = self.merge_siblings(key, received);
+            return Applied { changed, conflicts };
+        }
         let next = match self.rule {
             Rule::Seed => seed_apply(held, received),
             rule => merge(rule, held, received),
@@ -215,12 +254,60 @@ pub fn merge(rule: Rule, a: &[Version], b: &[Version]) -> Vec<Version> {
     canonical(rule, all)
 }
 
+/// `Siblings`: [`canonical`]`(set ∪ received)` computed in place, for a `set` already canonical.
+///
+/// Strict descent is a strict partial order, so the maximal versions of a bag can be kept one
+/// version at a time: a version strictly dominated by one held (or equal to one held) changes
+/// nothing — whatever it dominates, a held version dominates too; otherwise it displaces the held
+/// versions it dominates and joins the set at its sorted place. Under `Siblings` a version's stamp
+/// is a function of its clock and value, so (value, clock) ties are exact duplicates, which
+/// [`canonical`]'s dedup drops as the equality test here does. Returns true if `set` changed.
+pub fn merge_siblings_into(set: &mut Vec<Version>, received: &[Version]) -> bool {
+    let mut changed = false;
+    for r in received {
+        changed |= merge_sibling_into(set, r);
+    }
+    changed
+}
+
+fn merge_sibling_into(set: &mut Vec<Version>, r: &Version) -> bool {
+    // One comparison per held version: bit i marks `set[i]` as strictly dominated by `r` (sets
+    // hold at most one sibling per coordinator; past 64 the comparisons are redone below).
+    let mut displaced = 0u64;
+    for (i, h) in set.iter().enumerate() {
+        match h.clock.compare(&r.clock) {
+            Ordering4::After => return false,
+            Ordering4::Equal if h == r => return false,
+            Ordering4::Before if i < 64 => displaced |= 1 << i,
+            _ => {}
+        }
+    }
+    if set.len() > 64 {
+        set.retain(|h| r.clock.compare(&h.clock) != Ordering4::After);
+    } else if displaced != 0 {
+        let mut i = 0;
+        set.retain(|_| {
+            let keep = displaced & (1 << i) == 0;
+            i += 1;
+            keep
+        });
+    }
+    let at = set.partition_point(|h| sibling_order(h, r) != std::cmp::Ordering::Greater);
+    set.insert(at, r.clone());
+    true
+}
+
+/// The order [`canonical`] sorts a set in: value id, then clock.
+fn sibling_order(x: &Version, y: &Version) -> std::cmp::Ordering {
+    x.value.cmp(&y.value).then_with(|| x.clock.canonical_cmp(&y.clock))
+}
+
 /// The canonical form of a bag of versions: the maximal ones (siblings) or the single LWW winner
 /// with the joined clock. `Seed` sets are left as they are (one version, replaced wholesale).
 pub fn canonical(rule: Rule, mut all: Vec<Version>) -> Vec<Version> {
     match rule {
         Rule::Siblings | Rule::AnyEntryGreater => {
-            all.sort_by(|x, y| x.value.cmp(&y.value).then_with(|| x.clock.canonical_cmp(&y.clock)));
+            all.sort_by(sibling_order);
             all.dedup();
             if rule == Rule::Siblings {
                 // Strict descent is transitive, so a version dominated by one already removed is
@@ -274,14 +361,21 @@ fn seed_apply(held: &[Version], received: &[Version]) -> Vec<Version> {
 fn new_conflicts(rule: Rule, held: &[Version], received: &[Version]) -> Vec<(Version, Version)> {
     let mut out = Vec::new();
     for r in received {
-        let known = held.iter().any(|h| h.clock.descends(&r.clock) && (rule == Rule::Lww || h == r));
-        let dominated = held.iter().any(|h| h.clock.compare(&r.clock) == Ordering4::After);
-        if known || dominated {
-            continue;
-        }
+        // One comparison per pair: the pairs are kept tentatively and dropped again if `r` turns
+        // out to be known (held, or under LWW covered by the joined clock) or dominated.
+        let start = out.len();
         for h in held {
-            if h.clock.compare(&r.clock) == Ordering4::Concurrent {
-                out.push((h.clone(), r.clone()));
+            match h.clock.compare(&r.clock) {
+                Ordering4::After => {
+                    out.truncate(start);
+                    break;
+                }
+                Ordering4::Equal if rule == Rule::Lww || h == r => {
+                    out.truncate(start);
+                    break;
+                }
+                Ordering4::Concurrent => out.push((h.clone(), r.clone())),
+                Ordering4::Equal | Ordering4::Before => {}
             }
         }
     }
@@ -299,6 +393,12 @@ pub fn join_clock(set: &[Version]) -> VClock {
 
 /// The trace cell for a set: `v7`, `v3|v5` (sorted), or empty.
 pub fn value_of(set: &[Version]) -> Value {
+    // One version (most sets, most messages): no id vector to build.
+    match set {
+        [] => return Value::None,
+        [one] => return Value::Id(one.value),
+        _ => {}
+    }
     let mut ids: Vec<u64> = set.iter().map(|v| v.value).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -467,6 +567,28 @@ mod tests {
             let mut y = x.clone();
             prop_assert!(!y.apply(0, &versions).changed);
             prop_assert_eq!(&x, &y);
+        }
+
+        /// The in-place merge is `canonical` of the union, whatever split of the versions is held
+        /// and whatever is received (with repeats), and reports a change exactly when it makes one.
+        #[test]
+        fn in_place_sibling_merge_is_canonical_of_the_union(
+            s in steps(),
+            picks in prop::collection::vec((0usize..64, any::<bool>()), 0..40),
+        ) {
+            let versions = history(Rule::Siblings, &s);
+            prop_assume!(!versions.is_empty());
+            let (mut held, mut received) = (Vec::new(), Vec::new());
+            for (i, to_held) in picks {
+                let v = versions[i % versions.len()].clone();
+                if to_held { held.push(v) } else { received.push(v) }
+            }
+            let held = canonical(Rule::Siblings, held);
+            let expected = canonical(Rule::Siblings, held.iter().chain(&received).cloned().collect());
+            let mut set = held.clone();
+            let changed = merge_siblings_into(&mut set, &received);
+            prop_assert_eq!(&set, &expected);
+            prop_assert_eq!(changed, expected != held);
         }
 
         /// Siblings are pairwise concurrent, and every write is in the set or dominated by it.

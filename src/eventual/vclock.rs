@@ -154,10 +154,19 @@ impl VClock {
 
     /// The clock a trace cell shows.
     pub fn from_trace(clock: &Clock) -> VClock {
+        // Sized once and trimmed once (checkers and metrics read a clock cell from most rows);
+        // a node named twice keeps its last count, as one `set` per entry did.
         let mut out = VClock::new();
-        for (node, count) in &clock.0 {
-            out.set(*node, *count);
+        let mut len = 0;
+        for (node, _) in &clock.0 {
+            assert!(node.0 < NODES_MAX, "node {node} beyond the clock limit {NODES_MAX}");
+            len = len.max(node.index() + 1);
         }
+        out.counters.grow_to(len);
+        for (node, count) in &clock.0 {
+            out.counters[node.index()] = *count;
+        }
+        out.trim();
         out
     }
 
@@ -180,6 +189,14 @@ impl VClock {
     fn trim(&mut self) {
         while self.counters.last() == Some(&0) {
             self.counters.pop();
+        }
+    }
+
+    /// Raises `node`'s entry to `count` if it is lower: `merge` with a clock whose only entry is
+    /// that one, without building it.
+    pub fn raise(&mut self, node: NodeId, count: u64) {
+        if count > self.get(node) {
+            self.set(node, count);
         }
     }
 
@@ -207,16 +224,13 @@ impl VClock {
     /// How `self` relates to `other` (Dynamo §4.4: a version descends from another when its clock
     /// is pointwise greater or equal).
     pub fn compare(&self, other: &VClock) -> Ordering4 {
-        let len = self.counters.len().max(other.counters.len());
-        let (mut less, mut greater) = (false, false);
-        for i in 0..len {
-            let a = self.counters.get(i).copied().unwrap_or(0);
-            let b = other.counters.get(i).copied().unwrap_or(0);
-            match a.cmp(&b) {
-                Ordering::Less => less = true,
-                Ordering::Greater => greater = true,
-                Ordering::Equal => {}
-            }
+        let (a, b) = (&self.counters[..], &other.counters[..]);
+        // No trailing zeros (the invariant): the longer clock has a non-zero entry past the
+        // shorter one's end, where the shorter reads 0, so the tail decides one direction unseen.
+        let (mut less, mut greater) = (a.len() < b.len(), a.len() > b.len());
+        for (x, y) in a.iter().zip(b) {
+            less |= x < y;
+            greater |= x > y;
         }
         match (less, greater) {
             (false, false) => Ordering4::Equal,
@@ -306,6 +320,9 @@ mod tests {
         // A hand-made cell with a zero entry still gives the trimmed clock.
         let cell = Clock(vec![(NodeId(0), 3), (NodeId(4), 0)]);
         assert_eq!(VClock::from_trace(&cell), vc(&[3]));
+        // Out of order, and a node named twice: its last count holds.
+        let cell = Clock(vec![(NodeId(2), 1), (NodeId(0), 4), (NodeId(2), 0), (NodeId(1), 6)]);
+        assert_eq!(VClock::from_trace(&cell), vc(&[4, 6]));
     }
 
     #[test]
@@ -392,6 +409,22 @@ mod tests {
     }
 
     proptest! {
+        /// The length shortcut in `compare` agrees with the pointwise definition, missing = 0.
+        #[test]
+        fn compare_is_pointwise(a in clock(), b in clock()) {
+            let len = a.counters().len().max(b.counters().len());
+            let at = |c: &VClock, i: usize| c.counters().get(i).copied().unwrap_or(0);
+            let less = (0..len).any(|i| at(&a, i) < at(&b, i));
+            let greater = (0..len).any(|i| at(&a, i) > at(&b, i));
+            let expected = match (less, greater) {
+                (false, false) => Ordering4::Equal,
+                (true, false) => Ordering4::Before,
+                (false, true) => Ordering4::After,
+                (true, true) => Ordering4::Concurrent,
+            };
+            prop_assert_eq!(a.compare(&b), expected);
+        }
+
         #[test]
         fn compare_is_antisymmetric(a in clock(), b in clock()) {
             prop_assert_eq!(a.compare(&b), flip(b.compare(&a)));
@@ -406,6 +439,15 @@ mod tests {
             if a.compare(&b) == Ordering4::After && b.compare(&c) == Ordering4::After {
                 prop_assert_eq!(a.compare(&c), Ordering4::After);
             }
+        }
+
+        #[test]
+        fn raise_is_a_merge_with_one_entry(a in clock(), node in 0u32..6, count in 0u64..4) {
+            let mut one = vec![0; node as usize + 1];
+            one[node as usize] = count;
+            let mut raised = a.clone();
+            raised.raise(NodeId(node), count);
+            prop_assert_eq!(raised, a.joined(&VClock::from_counters(&one)));
         }
 
         #[test]

@@ -29,7 +29,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::check::eventual_history::value_ids;
+use rustc_hash::FxHashMap;
+
 use crate::eventual::{Ordering4, VClock};
 use crate::metrics::sessions::Sessions;
 use crate::metrics::{MetricValue, Metrics};
@@ -66,6 +67,29 @@ struct State {
     clock: VClock,
 }
 
+/// One key's replica states.
+#[derive(Clone, Debug)]
+struct KeyStates {
+    /// State per node (index = node id; `None` = holds nothing).
+    slots: Vec<Option<State>>,
+    /// Every slot equal.
+    agree: bool,
+}
+
+/// The ids of a value cell into `out`, sorted and deduplicated (`value_ids` without allocating).
+fn fill_ids(out: &mut Vec<u64>, value: &Value) {
+    out.clear();
+    match value {
+        Value::Id(v) => out.push(*v),
+        Value::Ids(vs) => {
+            out.extend_from_slice(vs);
+            out.sort_unstable();
+            out.dedup();
+        }
+        Value::None | Value::Text(_) => {}
+    }
+}
+
 /// The latest finished write of a key.
 #[derive(Clone, Debug)]
 struct Finished {
@@ -82,16 +106,16 @@ pub struct EventualMetrics {
     conflicts: u64,
     last_write_us: Option<u64>,
     last_heal_us: Option<u64>,
-    /// Key → state per node (index = node id; `None` = holds nothing).
-    states: BTreeMap<u64, Vec<Option<State>>>,
-    /// Keys whose replicas currently disagree.
-    mismatched: BTreeSet<u64>,
+    /// Key → its replica states.
+    states: BTreeMap<u64, KeyStates>,
+    /// How many keys' replicas currently disagree.
+    mismatched: usize,
     last_change_us: u64,
-    /// Value id → (key, write clock).
-    write_clocks: BTreeMap<u64, (u64, VClock)>,
+    /// Value id → (key, write clock). Only counted over at the end, in any order.
+    write_clocks: FxHashMap<u64, (u64, VClock)>,
     latest_finished: BTreeMap<u64, Finished>,
     /// Read id → (begin time, the latest finished write of its key at that time).
-    read_begins: BTreeMap<u64, (u64, Option<Finished>)>,
+    read_begins: FxHashMap<u64, (u64, Option<Finished>)>,
     judged: u64,
     stale: u64,
     /// Per bucket: (consistent, total).
@@ -110,11 +134,11 @@ impl EventualMetrics {
             last_write_us: None,
             last_heal_us: None,
             states: BTreeMap::new(),
-            mismatched: BTreeSet::new(),
+            mismatched: 0,
             last_change_us: 0,
-            write_clocks: BTreeMap::new(),
+            write_clocks: FxHashMap::default(),
             latest_finished: BTreeMap::new(),
-            read_begins: BTreeMap::new(),
+            read_begins: FxHashMap::default(),
             judged: 0,
             stale: 0,
             tvis: [(0, 0); 4],
@@ -122,19 +146,28 @@ impl EventualMetrics {
         }
     }
 
-    fn set_state(&mut self, row: &Record, values: Vec<u64>) {
+    /// The row's node now holds the row's values (ids sorted) under the row's clock.
+    fn set_state(&mut self, row: &Record, clock: VClock) {
         let (Some(node), Some(key)) = (row.node, row.key) else { return };
-        let clock = row.clock.as_ref().map(VClock::from_trace).unwrap_or_default();
-        let slots = self.states.entry(key).or_insert_with(|| vec![None; self.nodes as usize]);
+        let nodes = self.nodes as usize;
+        let key_states =
+            self.states.entry(key).or_insert_with(|| KeyStates { slots: vec![None; nodes], agree: true });
+        let slots = &mut key_states.slots;
         if slots.len() <= node.index() {
             slots.resize(node.index() + 1, None);
         }
-        slots[node.index()] = Some(State { values, clock });
+        // The slot's buffers are reused: a row changes a state in place.
+        let state = slots[node.index()].get_or_insert_with(State::default);
+        fill_ids(&mut state.values, &row.value);
+        state.clock = clock;
         let agree = slots.iter().all(|s| *s == slots[0]);
-        if agree {
-            self.mismatched.remove(&key);
-        } else {
-            self.mismatched.insert(key);
+        if agree != key_states.agree {
+            key_states.agree = agree;
+            if agree {
+                self.mismatched -= 1;
+            } else {
+                self.mismatched += 1;
+            }
         }
         self.last_change_us = row.time_us;
     }
@@ -167,7 +200,7 @@ impl EventualMetrics {
     }
 
     fn held_states(&self) -> impl Iterator<Item = &State> {
-        self.states.values().flatten().flatten()
+        self.states.values().flat_map(|k| k.slots.iter().flatten())
     }
 
     /// Writes no other write of the same key descends from, held by no replica at the end.
@@ -176,14 +209,16 @@ impl EventualMetrics {
         for (value, (key, clock)) in &self.write_clocks {
             by_key.entry(*key).or_default().push((*value, clock));
         }
+        for writes in by_key.values_mut() {
+            writes.sort_unstable_by_key(|(value, _)| *value);
+        }
         let mut lost = 0;
         for (key, writes) in &by_key {
             let held: BTreeSet<u64> = self
                 .states
                 .get(key)
                 .into_iter()
-                .flatten()
-                .flatten()
+                .flat_map(|k| k.slots.iter().flatten())
                 .flat_map(|s| s.values.iter().copied())
                 .collect();
             for (value, clock) in writes {
@@ -207,7 +242,7 @@ impl EventualMetrics {
         let nodes = self.nodes as usize;
         let mut count = 0;
         for (key, clock) in self.write_clocks.values() {
-            let slots = self.states.get(key);
+            let slots = self.states.get(key).map(|k| &k.slots);
             let everywhere = (0..nodes).all(|n| {
                 slots.and_then(|s| s.get(n)).and_then(Option::as_ref).is_some_and(|s| s.clock.descends(clock))
             });
@@ -238,11 +273,13 @@ impl Metrics for EventualMetrics {
                 self.last_write_us = Some(row.time_us);
                 if let (Value::Id(v), Some(key)) = (&row.value, row.key) {
                     let clock = row.clock.as_ref().map(VClock::from_trace).unwrap_or_default();
-                    self.write_clocks.insert(*v, (key, clock));
-                    self.set_state(row, vec![*v]);
+                    self.write_clocks.insert(*v, (key, clock.clone()));
+                    self.set_state(row, clock);
                 }
             }
-            Event::Apply => self.set_state(row, value_ids(&row.value)),
+            Event::Apply => {
+                self.set_state(row, row.clock.as_ref().map(VClock::from_trace).unwrap_or_default())
+            }
             Event::Note if row.msg == "put_ack" => {
                 if let Some(key) = row.key {
                     let clock = row.clock.as_ref().map(VClock::from_trace).unwrap_or_default();
@@ -264,7 +301,7 @@ impl Metrics for EventualMetrics {
     }
 
     fn finish(&mut self, _end_us: u64) -> Vec<(&'static str, MetricValue)> {
-        let converged = self.mismatched.is_empty();
+        let converged = self.mismatched == 0;
         let convergence_us = match (converged, self.last_write_us) {
             (true, Some(write_us)) => {
                 let start = write_us.max(self.last_heal_us.unwrap_or(0));
