@@ -209,7 +209,7 @@ impl RaftNode {
                 ClientReply::Ok(value)
             }
         };
-        self.sessions.record(&op, response.clone());
+        self.sessions.record(&op, &response);
         self.reply_if_leader(ctx, op.id, response);
     }
 
