@@ -156,11 +156,17 @@ impl RaftNode {
         std::mem::take(&mut self.pending).into()
     }
 
-    /// A node that has just learned the leader hands it the commands it was holding.
+    /// A node that has just learned the leader hands it the commands it was holding. Every
+    /// AppendEntries calls it, nearly always with nothing held: that test is inlined.
+    #[inline]
     pub(super) fn forward_pending(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if self.pending.is_empty() {
-            return;
+        if !self.pending.is_empty() {
+            self.forward_held(ctx);
         }
+    }
+
+    /// [`Self::forward_pending`] with commands held.
+    fn forward_held(&mut self, ctx: &mut Ctx<'_, Self>) {
         for op in self.take_pending(ctx) {
             self.handle_client_command(ctx, op, 0, false);
         }
