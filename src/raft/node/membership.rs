@@ -127,7 +127,9 @@ impl RaftNode {
         matched.clear();
         match members {
             None => matched.extend_from_slice(&self.match_index),
-            Some(c) => matched.extend(c.iter().filter(|n| n.0 < self.nodes).map(|n| self.match_index[n.index()])),
+            Some(c) => {
+                matched.extend(c.iter().filter(|n| n.0 < self.nodes).map(|n| self.match_index[n.index()]))
+            }
         }
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let n = matched.get(need - 1).copied();
