@@ -44,7 +44,9 @@ impl RaftNode {
         }
     }
 
-    /// [`Self::check_quorum`] on a leader that checks.
+    /// [`Self::check_quorum`] on a leader that checks. Never inlined: inlined into its one
+    /// caller it made that too large to inline where the inputs call it.
+    #[inline(never)]
     fn check_quorum_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
         let now = ctx.now();
         let window_ms = self.config.election_timeout_ms[0];
