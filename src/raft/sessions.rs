@@ -52,11 +52,13 @@ enum Stored {
 }
 
 impl Stored {
-    fn new(reply: ClientReply) -> Stored {
+    /// Borrows the response: the common ones are stored without a clone (the leader still
+    /// sends the response itself to the client).
+    fn new(reply: &ClientReply) -> Stored {
         match reply {
             ClientReply::Ok(Value::None) => Stored::OkNone,
-            ClientReply::Ok(Value::Id(v)) => Stored::OkId(v),
-            other => Stored::Other(Box::new(other)),
+            ClientReply::Ok(Value::Id(v)) => Stored::OkId(*v),
+            other => Stored::Other(Box::new(other.clone())),
         }
     }
 
@@ -133,7 +135,7 @@ impl Sessions {
     }
 
     /// `op` was applied with `response`: it becomes its process's last op.
-    pub fn record(&mut self, op: &ClientOp, response: ClientReply) {
+    pub fn record(&mut self, op: &ClientOp, response: &ClientReply) {
         self.seq += 1;
         let seq = self.seq;
         let session = Session { last_id: op.id, response: Stored::new(response), seq };
@@ -182,7 +184,7 @@ mod tests {
         let mut s = Sessions::new(10);
         let op = ClientOp::write(1, 5, 0);
         assert_eq!(s.check(&op), Check::New);
-        s.record(&op, ClientReply::Ok(Value::None));
+        s.record(&op, &ClientReply::Ok(Value::None));
         assert_eq!(s.check(&op), Check::Duplicate(ClientReply::Ok(Value::None)));
         assert_eq!(s.check(&ClientOp::write(1, 4, 0)), Check::Stale);
         assert_eq!(s.check(&ClientOp::write(1, 6, 0)), Check::New);
@@ -191,10 +193,10 @@ mod tests {
     #[test]
     fn eviction_is_by_apply_order_and_expires_older_ops_of_unknown_processes() {
         let mut s = Sessions::new(2);
-        s.record(&ClientOp::write(1, 10, 0), ClientReply::Ok(Value::None));
-        s.record(&ClientOp::write(2, 11, 0), ClientReply::Ok(Value::None));
-        s.record(&ClientOp::write(1, 12, 0), ClientReply::Ok(Value::None));
-        s.record(&ClientOp::write(3, 13, 0), ClientReply::Ok(Value::None));
+        s.record(&ClientOp::write(1, 10, 0), &ClientReply::Ok(Value::None));
+        s.record(&ClientOp::write(2, 11, 0), &ClientReply::Ok(Value::None));
+        s.record(&ClientOp::write(1, 12, 0), &ClientReply::Ok(Value::None));
+        s.record(&ClientOp::write(3, 13, 0), &ClientReply::Ok(Value::None));
         assert_eq!(s.len(), 2);
         // Process 2 applied least recently: evicted, so its op 11 can no longer be told apart.
         assert_eq!(s.check(&ClientOp::write(2, 11, 0)), Check::Expired);
@@ -209,11 +211,11 @@ mod tests {
         // holds more than `max` sessions and the eviction order stays within 2 * max + 16.
         let mut s = Sessions::new(50);
         for id in 1..=100_000u64 {
-            s.record(&ClientOp::write(id % 10, id, 0), ClientReply::Ok(Value::Id(id)));
+            s.record(&ClientOp::write(id % 10, id, 0), &ClientReply::Ok(Value::Id(id)));
             assert!(s.len() <= 50 && s.order_len() <= 2 * 50 + 16, "{} {}", s.len(), s.order_len());
         }
         for id in 100_001..=200_000u64 {
-            s.record(&ClientOp::write(id, id, 0), ClientReply::Fail("cas_mismatch"));
+            s.record(&ClientOp::write(id, id, 0), &ClientReply::Fail("cas_mismatch"));
             assert!(s.len() <= 50 && s.order_len() <= 2 * 50 + 16, "{} {}", s.len(), s.order_len());
         }
         assert_eq!(
@@ -229,11 +231,11 @@ mod tests {
     #[test]
     fn a_process_applied_again_is_not_evicted_by_its_stale_place() {
         let mut s = Sessions::new(2);
-        s.record(&ClientOp::write(1, 10, 0), ClientReply::Ok(Value::None));
-        s.record(&ClientOp::write(2, 11, 0), ClientReply::Ok(Value::Id(4)));
-        s.record(&ClientOp::write(1, 12, 0), ClientReply::Ok(Value::None));
+        s.record(&ClientOp::write(1, 10, 0), &ClientReply::Ok(Value::None));
+        s.record(&ClientOp::write(2, 11, 0), &ClientReply::Ok(Value::Id(4)));
+        s.record(&ClientOp::write(1, 12, 0), &ClientReply::Ok(Value::None));
         // Process 1's first place (seq 1) is stale: the least recently applied is process 2.
-        s.record(&ClientOp::write(3, 13, 0), ClientReply::Ok(Value::None));
+        s.record(&ClientOp::write(3, 13, 0), &ClientReply::Ok(Value::None));
         assert!(matches!(s.check(&ClientOp::write(1, 12, 0)), Check::Duplicate(_)));
         assert_eq!(s.check(&ClientOp::write(2, 11, 0)), Check::Expired);
     }

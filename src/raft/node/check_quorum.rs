@@ -35,11 +35,19 @@ impl RaftNode {
     }
 
     /// Steps down (a `note` row, then the `role` row) if a majority has not been heard from
-    /// within `election_timeout_ms[0]`.
+    /// within `election_timeout_ms[0]`. Inlined test, since every input calls it and only a
+    /// leader with `check_quorum` goes on.
+    #[inline]
     pub(super) fn check_quorum(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if !self.config.check_quorum || self.role != Role::Leader {
-            return;
+        if self.config.check_quorum && self.role == Role::Leader {
+            self.check_quorum_leader(ctx);
         }
+    }
+
+    /// [`Self::check_quorum`] on a leader that checks. Never inlined: inlined into its one
+    /// caller it made that too large to inline where the inputs call it.
+    #[inline(never)]
+    fn check_quorum_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
         let now = ctx.now();
         let window_ms = self.config.election_timeout_ms[0];
         let window = SimDuration::from_ms(window_ms);

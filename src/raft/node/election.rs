@@ -29,7 +29,16 @@ impl RaftNode {
         true
     }
 
+    /// Inlined test: every AppendEntries calls it, nearly always on a follower already.
+    #[inline]
     pub(super) fn become_follower(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.role != Role::Follower {
+            self.leave_office(ctx);
+        }
+    }
+
+    /// A leader, candidate or pre-candidate returns to follower (§5.1), with its `role` row.
+    fn leave_office(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self.role {
             Role::Follower => return,
             Role::Leader => {

@@ -108,21 +108,29 @@ impl RaftNode {
         peer != self.id && is_target(self.members(), self.catchup.map(|c| c.node), peer)
     }
 
-    /// The largest index replicated on a majority of the configuration, by `match_index`.
-    pub(super) fn quorum_match(&mut self) -> Option<LogIndex> {
-        let mut matched = std::mem::take(&mut self.matched);
-        matched.clear();
+    /// The largest index replicated on a majority of the configuration, by `match_index`, if it is
+    /// above `floor`. A count comes first: most calls (acknowledgements of entries a majority
+    /// already holds) end there, without copying and sorting `match_index`.
+    pub(super) fn quorum_match_above(&mut self, floor: LogIndex) -> Option<LogIndex> {
         let members = self.members();
-        let need = match members {
-            None => {
-                matched.extend_from_slice(&self.match_index);
-                self.majority()
-            }
+        let (above, need) = match members {
+            None => (self.match_index.iter().filter(|m| **m > floor).count(), self.majority()),
             Some(c) => {
-                matched.extend(c.iter().filter(|n| n.0 < self.nodes).map(|n| self.match_index[n.index()]));
-                c.majority()
+                let matched = c.iter().filter(|n| n.0 < self.nodes).map(|n| self.match_index[n.index()]);
+                (matched.filter(|m| *m > floor).count(), c.majority())
             }
         };
+        if above < need {
+            return None;
+        }
+        let mut matched = std::mem::take(&mut self.matched);
+        matched.clear();
+        match members {
+            None => matched.extend_from_slice(&self.match_index),
+            Some(c) => {
+                matched.extend(c.iter().filter(|n| n.0 < self.nodes).map(|n| self.match_index[n.index()]))
+            }
+        }
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let n = matched.get(need - 1).copied();
         self.matched = matched;

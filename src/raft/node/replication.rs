@@ -245,10 +245,7 @@ impl RaftNode {
         // The leader's own copy counts once durable (node/persist.rs).
         self.match_index[self.id.index()] = self.durable_prefix();
         // Over the configuration in force (thesis §4.1), this leader counted only if a member.
-        let Some(n) = self.quorum_match() else { return };
-        if n <= self.commit_index {
-            return;
-        }
+        let Some(n) = self.quorum_match_above(self.commit_index) else { return };
         let current = self.log.term_at(n) == Some(self.current_term);
         if self.lease_wait(ctx) {
             return;

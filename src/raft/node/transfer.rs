@@ -67,9 +67,17 @@ impl RaftNode {
     }
 
     /// Sends TimeoutNow once the target holds the whole log (and, with leases, once this
-    /// leader's wait for its predecessor's lease is over). Called after every message.
+    /// leader's wait for its predecessor's lease is over). Called after every message, so the
+    /// test for a transfer under way is inlined.
+    #[inline]
     pub(super) fn try_timeout_now(&mut self, ctx: &mut Ctx<'_, Self>) {
-        let Some(t) = self.transfer else { return };
+        if let Some(t) = self.transfer {
+            self.try_timeout_now_for(ctx, t);
+        }
+    }
+
+    /// [`Self::try_timeout_now`] with transfer `t` under way.
+    fn try_timeout_now_for(&mut self, ctx: &mut Ctx<'_, Self>, t: Transfer) {
         if t.timeout_now_sent || self.role != Role::Leader {
             return;
         }
