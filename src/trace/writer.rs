@@ -146,6 +146,56 @@ pub struct RowEncoder<W: Write> {
     out: Out<W>,
     buf: Vec<u8>,
     rows: u64,
+    /// The digits of the last row's `time_us`: a run writes its rows in bursts at one instant.
+    time: Digits,
+    /// The digits of the last row's `seq`: the runner numbers rows 0, 1, 2, … so the next one is
+    /// this counter incremented in place.
+    seq: Digits,
+}
+
+/// A number and its decimal digits, right-aligned in a fixed buffer (`u64::MAX` has 20).
+struct Digits {
+    value: u64,
+    start: usize,
+    bytes: [u8; 20],
+}
+
+impl Digits {
+    fn zero() -> Digits {
+        Digits { value: 0, start: 19, bytes: [b'0'; 20] }
+    }
+
+    /// The digits of `n`: the cached ones when `n` is the last number, incremented in place when it
+    /// is the next, formatted afresh otherwise. The same bytes `itoa` writes in every case.
+    #[inline]
+    fn of(&mut self, n: u64) -> &[u8] {
+        if n != self.value {
+            if n == self.value.wrapping_add(1) && n != 0 {
+                self.increment();
+            } else {
+                let mut ints = itoa::Buffer::new();
+                let digits = ints.format(n).as_bytes();
+                self.start = 20 - digits.len();
+                self.bytes[self.start..].copy_from_slice(digits);
+            }
+            self.value = n;
+        }
+        &self.bytes[self.start..]
+    }
+
+    /// Adds one to the digits: the last digit, carrying left (a `9…9` grows by a leading `1`).
+    fn increment(&mut self) {
+        for i in (self.start..20).rev() {
+            if self.bytes[i] < b'9' {
+                self.bytes[i] += 1;
+                return;
+            }
+            self.bytes[i] = b'0';
+        }
+        // Every digit was a 9: `n` < `u64::MAX` has fewer than 20 digits, so there is room.
+        self.start -= 1;
+        self.bytes[self.start] = b'1';
+    }
 }
 
 impl<W: Write + Send + 'static> RowEncoder<W> {
@@ -163,7 +213,13 @@ impl<W: Write> RowEncoder<W> {
     }
 
     fn with_out(out: Out<W>) -> io::Result<Self> {
-        let mut encoder = RowEncoder { out, buf: Vec::with_capacity(CHUNK + 1024), rows: 0 };
+        let mut encoder = RowEncoder {
+            out,
+            buf: Vec::with_capacity(CHUNK + 1024),
+            rows: 0,
+            time: Digits::zero(),
+            seq: Digits::zero(),
+        };
         for (i, column) in COLUMNS.iter().enumerate() {
             if i > 0 {
                 encoder.buf.push(b',');
@@ -176,10 +232,9 @@ impl<W: Write> RowEncoder<W> {
 
     pub fn write(&mut self, row: &Record) -> io::Result<()> {
         let b = &mut self.buf;
-        let mut ints = itoa::Buffer::new();
-        b.extend_from_slice(ints.format(row.time_us).as_bytes());
+        b.extend_from_slice(self.time.of(row.time_us));
         b.push(b',');
-        b.extend_from_slice(ints.format(row.seq).as_bytes());
+        b.extend_from_slice(self.seq.of(row.seq));
         b.push(b',');
         prefixed(b, b'n', row.node.map(|n| u64::from(n.0)));
         b.push(b',');
@@ -283,9 +338,36 @@ fn uint(b: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// Whether a text cell holds a byte that CSV would misread (`,`, `"`, `\r`, `\n`). Eight bytes at
+/// a time: a word has the byte `c` iff `word ^ c…c` has a zero byte, and `(x - 0x01…) & !x & 0x80…`
+/// is non-zero iff `x` has a zero byte. A cell that is not a whole number of words ends with an
+/// overlapping last word; cells shorter than a word go byte by byte.
+fn needs_quotes(cell: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = ONES * 0x80;
+    fn holds(word: u64, c: u8) -> u64 {
+        let x = word ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    }
+    fn special(word: &[u8]) -> bool {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let word = u64::from_le_bytes(w);
+        (holds(word, b',') | holds(word, b'"') | holds(word, b'\r') | holds(word, b'\n')) != 0
+    }
+    if cell.len() < 8 {
+        return cell.iter().any(|c| matches!(c, b',' | b'"' | b'\r' | b'\n'));
+    }
+    let mut words = cell.chunks_exact(8);
+    if words.any(special) {
+        return true;
+    }
+    !words.remainder().is_empty() && special(&cell[cell.len() - 8..])
+}
+
 /// A text cell, quoted (with `"` doubled) when it holds a byte that CSV would misread.
 fn text_cell(b: &mut Vec<u8>, cell: &[u8]) {
-    if !cell.iter().any(|c| matches!(c, b',' | b'"' | b'\r' | b'\n')) {
+    if !needs_quotes(cell) {
         b.extend_from_slice(cell);
         return;
     }
@@ -443,6 +525,41 @@ mod tests {
             prop_assert_eq!(n, rows.len() as u64);
             prop_assert_eq!(len, bytes.len() as u64);
             prop_assert_eq!(sha, hex(&Sha256::digest(&bytes)));
+        }
+    }
+
+    #[test]
+    fn cached_digits_are_what_itoa_writes() {
+        let mut d = Digits::zero();
+        let mut check = |n: u64| {
+            let want = itoa::Buffer::new().format(n).to_owned();
+            assert_eq!(d.of(n), want.as_bytes(), "{n}");
+        };
+        // Runs of consecutive numbers across every carry, repeats, jumps back and forth, the ends.
+        for start in [0, 7, 95, 997, 99_990, 10u64.pow(19) - 3, u64::MAX - 2] {
+            for n in start..start.saturating_add(12).min(u64::MAX) {
+                check(n);
+                check(n);
+            }
+        }
+        for n in [u64::MAX, 0, 1, u64::MAX, 5, 4, 10, 9, 100, 0] {
+            check(n);
+        }
+    }
+
+    #[test]
+    fn quote_bytes_are_found_at_every_position() {
+        let naive = |cell: &[u8]| cell.iter().any(|c| matches!(c, b',' | b'"' | b'\r' | b'\n'));
+        for len in 0..40 {
+            let clean = vec![b'a'; len];
+            assert!(!needs_quotes(&clean));
+            for at in 0..len {
+                for c in [b',', b'"', b'\r', b'\n', b' ', b'+', b'-', b'!', 0x80, 0xff, 0] {
+                    let mut cell = clean.clone();
+                    cell[at] = c;
+                    assert_eq!(needs_quotes(&cell), naive(&cell), "{len} {at} {c}");
+                }
+            }
         }
     }
 
