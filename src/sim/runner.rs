@@ -815,7 +815,9 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 ..drawn
             }),
         };
-        self.record(Entry::Send { at: self.now, from, to, k, fate });
+        if self.recording.is_some() {
+            self.record(Entry::Send { at: self.now, from, to, k, fate });
+        }
         // The `send` row, and its `drop` / `duplicate` twin. A sink that does not read rows gets
         // neither built: only their numbers are taken (`skip_rows`), so its run counts the same rows.
         let send_row = |msg: &P::Msg| {
