@@ -7,6 +7,7 @@
 //! [`crate::output`]). A run that fails, panics or is interrupted leaves no file under the final
 //! name and no temporary file either (SIGINT/SIGTERM remove it). The path `-` streams to stdout.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -151,7 +152,13 @@ pub struct RowEncoder<W: Write> {
     /// The digits of the last row's `seq`: the runner numbers rows 0, 1, 2, … so the next one is
     /// this counter incremented in place.
     seq: Digits,
+    /// Static text cells (message, timer and event names; fixed details) already found to need no
+    /// quotes, by address and length: a `&'static str` never changes, so one look is enough.
+    clean: [(usize, usize); CLEAN_SLOTS],
 }
+
+/// Slots of [`RowEncoder::clean`] (a protocol has a few dozen static names).
+const CLEAN_SLOTS: usize = 64;
 
 /// A number and its decimal digits, right-aligned in a fixed buffer (`u64::MAX` has 20).
 struct Digits {
@@ -219,6 +226,7 @@ impl<W: Write> RowEncoder<W> {
             rows: 0,
             time: Digits::zero(),
             seq: Digits::zero(),
+            clean: [(0, 0); CLEAN_SLOTS],
         };
         for (i, column) in COLUMNS.iter().enumerate() {
             if i > 0 {
@@ -242,7 +250,7 @@ impl<W: Write> RowEncoder<W> {
         b.push(b',');
         prefixed(b, b'n', row.peer.map(|n| u64::from(n.0)));
         b.push(b',');
-        text_cell(b, row.msg.as_bytes());
+        static_or_text_cell(b, &mut self.clean, &row.msg);
         b.push(b',');
         if let Some(t) = row.term {
             uint(b, t);
@@ -279,7 +287,7 @@ impl<W: Write> RowEncoder<W> {
             }
         }
         b.push(b',');
-        text_cell(b, row.detail.as_bytes());
+        static_or_text_cell(b, &mut self.clean, &row.detail);
         b.push(b'\n');
         self.rows += 1;
         if self.buf.len() >= CHUNK {
@@ -363,6 +371,25 @@ fn needs_quotes(cell: &[u8]) -> bool {
         return true;
     }
     !words.remainder().is_empty() && special(&cell[cell.len() - 8..])
+}
+
+/// A text cell; a static one found clean before is copied without a look at its bytes.
+#[inline]
+fn static_or_text_cell(b: &mut Vec<u8>, clean: &mut [(usize, usize); CLEAN_SLOTS], cell: &Cow<'static, str>) {
+    let Cow::Borrowed(text) = cell else { return text_cell(b, cell.as_bytes()) };
+    if text.is_empty() {
+        return;
+    }
+    let key = (text.as_ptr() as usize, text.len());
+    let slot = &mut clean[((key.0 >> 3) ^ key.1) % CLEAN_SLOTS];
+    if *slot == key {
+        b.extend_from_slice(text.as_bytes());
+    } else if needs_quotes(text.as_bytes()) {
+        text_cell(b, text.as_bytes());
+    } else {
+        *slot = key;
+        b.extend_from_slice(text.as_bytes());
+    }
 }
 
 /// A text cell, quoted (with `"` doubled) when it holds a byte that CSV would misread.
@@ -526,6 +553,29 @@ mod tests {
             prop_assert_eq!(len, bytes.len() as u64);
             prop_assert_eq!(sha, hex(&Sha256::digest(&bytes)));
         }
+    }
+
+    #[test]
+    fn static_cells_are_quoted_on_every_use() {
+        // The same static texts again and again (the cache of clean ones hits), quoted or not.
+        const TEXTS: [&str; 8] = [
+            "append_entries",
+            "a,b",
+            "say \"hi\"",
+            "",
+            "x",
+            "line\nbreak",
+            "granted",
+            "prev_term=2 entries=1",
+        ];
+        let rows: Vec<Record> = (0..200usize)
+            .map(|i| {
+                let mut row = Record::new(Event::Send).node(NodeId(1)).detail(TEXTS[(i * 5) % TEXTS.len()]);
+                row.msg = Cow::Borrowed(TEXTS[i % TEXTS.len()]);
+                row
+            })
+            .collect();
+        assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
     }
 
     #[test]
