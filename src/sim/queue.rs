@@ -67,9 +67,18 @@ struct Once<E> {
     payload: E,
 }
 
+impl<E> Once<E> {
+    /// (time, seq) as one number, so that a heap sift compares once, without a branch on equal
+    /// times: the order of `(at, seq)` pairs is the order of `at * 2^64 + seq`.
+    #[inline(always)]
+    fn order(&self) -> u128 {
+        pack(self.at, self.seq)
+    }
+}
+
 impl<E> PartialEq for Once<E> {
     fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+        self.order() == other.order()
     }
 }
 
@@ -77,7 +86,7 @@ impl<E> Eq for Once<E> {}
 
 impl<E> Ord for Once<E> {
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
+        other.order().cmp(&self.order())
     }
 }
 
@@ -87,7 +96,18 @@ impl<E> PartialOrd for Once<E> {
     }
 }
 
-type Priority = Reverse<(SimTime, u64)>;
+/// A timer's (time, seq) packed as in [`Once::order`].
+type Priority = Reverse<u128>;
+
+#[inline(always)]
+fn pack(at: SimTime, seq: u64) -> u128 {
+    (u128::from(at.0) << 64) | u128::from(seq)
+}
+
+#[inline(always)]
+fn time_of(order: u128) -> SimTime {
+    SimTime((order >> 64) as u64)
+}
 
 /// Payloads larger than this many bytes wait in a slab while the heap orders `(time, seq, slot)`
 /// entries of 24 bytes: a heap sift then moves three words per level instead of the whole event (a
@@ -223,8 +243,8 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
     /// timer is kept (a timer's payload is a function of its key).
     pub fn set_timer(&mut self, timer: T, at: SimTime, payload: E) {
         let seq = self.take_seq();
-        if self.timers.change_priority(&timer, Reverse((at, seq))).is_none() {
-            self.timers.push(TimerSlot { key: timer, payload }, Reverse((at, seq)));
+        if self.timers.change_priority(&timer, Reverse(pack(at, seq))).is_none() {
+            self.timers.push(TimerSlot { key: timer, payload }, Reverse(pack(at, seq)));
         }
     }
 
@@ -235,7 +255,7 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
 
     /// Whether `timer` is armed, and when it fires.
     pub fn timer_deadline(&self, timer: T) -> Option<SimTime> {
-        self.timers.get_priority(&timer).map(|Reverse((at, _))| *at)
+        self.timers.get_priority(&timer).map(|Reverse(p)| time_of(*p))
     }
 
     /// Whether the next event is a timer (ties cannot happen: seqs are unique).
@@ -246,13 +266,13 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
             (None, None) => None,
             (Some(_), None) => Some(true),
             (None, Some(_)) => Some(false),
-            (Some(t), Some(o)) => Some(t < o),
+            (Some(t), Some((at, seq))) => Some(t < pack(at, seq)),
         }
     }
 
     /// The time of the earliest event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        let timer = self.timers.peek().map(|(_, Reverse((at, _)))| *at);
+        let timer = self.timers.peek().map(|(_, Reverse(p))| time_of(*p));
         let once = self.once.peek().map(|(at, _)| at);
         match (timer, once) {
             (Some(t), Some(o)) => Some(t.min(o)),
@@ -263,7 +283,7 @@ impl<T: Hash + Eq + Copy, E> EventQueue<T, E> {
     /// Removes the earliest event: (time, key, payload).
     pub fn pop(&mut self) -> Option<(SimTime, Key<T>, E)> {
         if self.timer_first()? {
-            self.timers.pop().map(|(slot, Reverse((at, _)))| (at, Key::Timer(slot.key), slot.payload))
+            self.timers.pop().map(|(slot, Reverse(p))| (time_of(p), Key::Timer(slot.key), slot.payload))
         } else {
             self.once.pop().map(|(at, seq, payload)| (at, Key::Once(seq), payload))
         }

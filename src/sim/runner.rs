@@ -112,6 +112,8 @@ enum Ev<P: Protocol> {
         from: NodeId,
         to: NodeId,
         msg: P::Msg,
+        /// Its `send` row, parked in [`InFlight`] (a sink that reads rows only).
+        wire: u32,
     },
     /// A message held back by a local delay (persist time) leaves its node now, if the node has not
     /// crashed since (same incarnation).
@@ -138,6 +140,43 @@ enum Ev<P: Protocol> {
     ChaosPartition,
 }
 
+/// No parked `send` row: a sink that does not read rows parks none.
+const NO_WIRE: u32 = u32::MAX;
+
+/// The `send` rows of messages in flight, by slot, until their `deliver` (or `drop`) row reuses them.
+#[derive(Debug, Default)]
+struct InFlight {
+    rows: Vec<Option<Record>>,
+    /// Slots whose row has been taken, reused before `rows` grows.
+    free: Vec<u32>,
+}
+
+impl InFlight {
+    fn park(&mut self, row: Record) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.rows[slot as usize] = Some(row);
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.rows.len()).expect("more than 2^32 messages in flight");
+                self.rows.push(Some(row));
+                slot
+            }
+        }
+    }
+
+    fn get(&self, slot: u32) -> &Record {
+        self.rows[slot as usize].as_ref().expect("a message in flight has its send row")
+    }
+
+    fn take(&mut self, slot: u32) -> Record {
+        let row = self.rows[slot as usize].take().expect("a message in flight has its send row");
+        self.free.push(slot);
+        row
+    }
+}
+
 /// One simulation: nodes, network, workload, queue and clock.
 pub struct Runner<P: Protocol, W: Workload, S: RowSink> {
     config: KernelConfig,
@@ -157,6 +196,8 @@ pub struct Runner<P: Protocol, W: Workload, S: RowSink> {
     clients: Clients,
     sink: S,
     effects: Vec<Effect<P>>,
+    /// The `send` rows of the messages in flight (a sink that reads rows only).
+    in_flight: InFlight,
     stats: RunStats,
     timer_draws: Option<Vec<Vec<u64>>>,
     /// Each node's clock drift ρ: its timers fire after `after / (1 + ρ)`.
@@ -235,6 +276,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             ),
             sink,
             effects: Vec::new(),
+            in_flight: InFlight::default(),
             stats: RunStats::default(),
             timer_draws: None,
             drift,
@@ -381,7 +423,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             return;
         }
         match ev {
-            Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
+            Ev::Deliver { from, to, msg, wire } => self.deliver(from, to, msg, wire),
             Ev::Depart { from, to, msg, incarnation } => {
                 if self.up[from.index()] && self.incarnation[from.index()] == incarnation {
                     self.transmit(from, to, msg);
@@ -408,7 +450,10 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
         }
     }
 
-    fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+    /// A message arrives. Its `deliver` (or `drop`) row is its `send` row with another event (and
+    /// node and peer swapped): what `describe` wrote is a function of the message, which has not
+    /// changed in flight, so it is not run again.
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg, wire: u32) {
         let lost = if !self.up[to.index()] {
             Some(DropReason::NodeDown)
         } else if self.network.cut_in_flight(from, to) {
@@ -418,18 +463,23 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
         };
         if let Some(reason) = lost {
             self.stats.messages_dropped += 1;
-            let mut row = Record::new(Event::Drop).node(from).peer(to).msg(msg.name());
-            if S::READS_ROWS {
-                msg.describe(&mut row);
-            }
+            let mut row = if S::READS_ROWS {
+                let mut row = self.in_flight.take(wire);
+                row.event = Event::Drop;
+                row
+            } else {
+                Record::new(Event::Drop).node(from).peer(to).msg(msg.name())
+            };
             row.detail = reason.as_str().into();
             self.emit(&mut row);
             return;
         }
         self.stats.messages_delivered += 1;
         if S::READS_ROWS {
-            let mut row = Record::new(Event::Deliver).node(to).peer(from).msg(msg.name());
-            msg.describe(&mut row);
+            let mut row = self.in_flight.take(wire);
+            row.event = Event::Deliver;
+            row.node = Some(to);
+            row.peer = Some(from);
             self.emit(&mut row);
         } else {
             self.skip_rows(1);
@@ -815,7 +865,9 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 ..drawn
             }),
         };
-        self.record(Entry::Send { at: self.now, from, to, k, fate });
+        if self.recording.is_some() {
+            self.record(Entry::Send { at: self.now, from, to, k, fate });
+        }
         // The `send` row, and its `drop` / `duplicate` twin. A sink that does not read rows gets
         // neither built: only their numbers are taken (`skip_rows`), so its run counts the same rows.
         let send_row = |msg: &P::Msg| {
@@ -837,24 +889,29 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 self.emit(&mut drop);
             }
             crate::sim::network::Route::Delivered { at, duplicate } => {
+                // Each copy's `send` row waits in `in_flight` for its `deliver` row.
+                let mut wire = NO_WIRE;
+                if S::READS_ROWS {
+                    let mut row = send_row(&msg);
+                    self.emit(&mut row);
+                    wire = self.in_flight.park(row);
+                }
                 if let Some(again) = duplicate {
                     self.stats.messages_duplicated += 1;
+                    let mut copy = NO_WIRE;
                     if S::READS_ROWS {
-                        let mut row = send_row(&msg);
-                        let mut dup = row.clone();
+                        let mut dup = self.in_flight.get(wire).clone();
                         dup.event = Event::Duplicate;
-                        self.emit(&mut row);
                         self.emit(&mut dup);
+                        copy = self.in_flight.park(dup);
                     } else {
                         self.skip_rows(2);
                     }
-                    self.queue.schedule(again, Ev::Deliver { from, to, msg: msg.clone() });
-                } else if S::READS_ROWS {
-                    self.emit(&mut send_row(&msg));
-                } else {
+                    self.queue.schedule(again, Ev::Deliver { from, to, msg: msg.clone(), wire: copy });
+                } else if !S::READS_ROWS {
                     self.skip_rows(1);
                 }
-                self.queue.schedule(at, Ev::Deliver { from, to, msg });
+                self.queue.schedule(at, Ev::Deliver { from, to, msg, wire });
             }
         }
     }

@@ -7,6 +7,7 @@
 //! [`crate::output`]). A run that fails, panics or is interrupted leaves no file under the final
 //! name and no temporary file either (SIGINT/SIGTERM remove it). The path `-` streams to stdout.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -146,6 +147,62 @@ pub struct RowEncoder<W: Write> {
     out: Out<W>,
     buf: Vec<u8>,
     rows: u64,
+    /// The digits of the last row's `time_us`: a run writes its rows in bursts at one instant.
+    time: Digits,
+    /// The digits of the last row's `seq`: the runner numbers rows 0, 1, 2, … so the next one is
+    /// this counter incremented in place.
+    seq: Digits,
+    /// Static text cells (message, timer and event names; fixed details) already found to need no
+    /// quotes, by address and length: a `&'static str` never changes, so one look is enough.
+    clean: [(usize, usize); CLEAN_SLOTS],
+}
+
+/// Slots of [`RowEncoder::clean`] (a protocol has a few dozen static names).
+const CLEAN_SLOTS: usize = 64;
+
+/// A number and its decimal digits, right-aligned in a fixed buffer (`u64::MAX` has 20).
+struct Digits {
+    value: u64,
+    start: usize,
+    bytes: [u8; 20],
+}
+
+impl Digits {
+    fn zero() -> Digits {
+        Digits { value: 0, start: 19, bytes: [b'0'; 20] }
+    }
+
+    /// The digits of `n`: the cached ones when `n` is the last number, incremented in place when it
+    /// is the next, formatted afresh otherwise. The same bytes `itoa` writes in every case.
+    #[inline]
+    fn of(&mut self, n: u64) -> &[u8] {
+        if n != self.value {
+            if n == self.value.wrapping_add(1) && n != 0 {
+                self.increment();
+            } else {
+                let mut ints = itoa::Buffer::new();
+                let digits = ints.format(n).as_bytes();
+                self.start = 20 - digits.len();
+                self.bytes[self.start..].copy_from_slice(digits);
+            }
+            self.value = n;
+        }
+        &self.bytes[self.start..]
+    }
+
+    /// Adds one to the digits: the last digit, carrying left (a `9…9` grows by a leading `1`).
+    fn increment(&mut self) {
+        for i in (self.start..20).rev() {
+            if self.bytes[i] < b'9' {
+                self.bytes[i] += 1;
+                return;
+            }
+            self.bytes[i] = b'0';
+        }
+        // Every digit was a 9: `n` < `u64::MAX` has fewer than 20 digits, so there is room.
+        self.start -= 1;
+        self.bytes[self.start] = b'1';
+    }
 }
 
 impl<W: Write + Send + 'static> RowEncoder<W> {
@@ -163,7 +220,14 @@ impl<W: Write> RowEncoder<W> {
     }
 
     fn with_out(out: Out<W>) -> io::Result<Self> {
-        let mut encoder = RowEncoder { out, buf: Vec::with_capacity(CHUNK + 1024), rows: 0 };
+        let mut encoder = RowEncoder {
+            out,
+            buf: Vec::with_capacity(CHUNK + 1024),
+            rows: 0,
+            time: Digits::zero(),
+            seq: Digits::zero(),
+            clean: [(0, 0); CLEAN_SLOTS],
+        };
         for (i, column) in COLUMNS.iter().enumerate() {
             if i > 0 {
                 encoder.buf.push(b',');
@@ -176,10 +240,9 @@ impl<W: Write> RowEncoder<W> {
 
     pub fn write(&mut self, row: &Record) -> io::Result<()> {
         let b = &mut self.buf;
-        let mut ints = itoa::Buffer::new();
-        b.extend_from_slice(ints.format(row.time_us).as_bytes());
+        b.extend_from_slice(self.time.of(row.time_us));
         b.push(b',');
-        b.extend_from_slice(ints.format(row.seq).as_bytes());
+        b.extend_from_slice(self.seq.of(row.seq));
         b.push(b',');
         prefixed(b, b'n', row.node.map(|n| u64::from(n.0)));
         b.push(b',');
@@ -187,7 +250,7 @@ impl<W: Write> RowEncoder<W> {
         b.push(b',');
         prefixed(b, b'n', row.peer.map(|n| u64::from(n.0)));
         b.push(b',');
-        text_cell(b, row.msg.as_bytes());
+        static_or_text_cell(b, &mut self.clean, &row.msg);
         b.push(b',');
         if let Some(t) = row.term {
             uint(b, t);
@@ -224,7 +287,7 @@ impl<W: Write> RowEncoder<W> {
             }
         }
         b.push(b',');
-        text_cell(b, row.detail.as_bytes());
+        static_or_text_cell(b, &mut self.clean, &row.detail);
         b.push(b'\n');
         self.rows += 1;
         if self.buf.len() >= CHUNK {
@@ -283,9 +346,57 @@ fn uint(b: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// Whether a text cell holds a byte that CSV would misread (`,`, `"`, `\r`, `\n`). Eight bytes at
+/// a time: a word has the byte `c` iff `word ^ c…c` has a zero byte, and `(x - 0x01…) & !x & 0x80…`
+/// is non-zero iff `x` has a zero byte. A cell that is not a whole number of words ends with an
+/// overlapping last word; cells shorter than a word go byte by byte.
+fn needs_quotes(cell: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = ONES * 0x80;
+    fn holds(word: u64, c: u8) -> u64 {
+        let x = word ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    }
+    fn special(word: &[u8]) -> bool {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let word = u64::from_le_bytes(w);
+        (holds(word, b',') | holds(word, b'"') | holds(word, b'\r') | holds(word, b'\n')) != 0
+    }
+    if cell.len() < 8 {
+        return cell.iter().any(|c| matches!(c, b',' | b'"' | b'\r' | b'\n'));
+    }
+    let mut words = cell.chunks_exact(8);
+    if words.any(special) {
+        return true;
+    }
+    !words.remainder().is_empty() && special(&cell[cell.len() - 8..])
+}
+
+/// A text cell; a static one found clean before is copied without a look at its bytes.
+// The `Cow` itself, not its `&str`: whether the text is `Borrowed` (static) is the point.
+#[allow(clippy::ptr_arg)]
+#[inline]
+fn static_or_text_cell(b: &mut Vec<u8>, clean: &mut [(usize, usize); CLEAN_SLOTS], cell: &Cow<'static, str>) {
+    let Cow::Borrowed(text) = cell else { return text_cell(b, cell.as_bytes()) };
+    if text.is_empty() {
+        return;
+    }
+    let key = (text.as_ptr() as usize, text.len());
+    let slot = &mut clean[((key.0 >> 3) ^ key.1) % CLEAN_SLOTS];
+    if *slot == key {
+        b.extend_from_slice(text.as_bytes());
+    } else if needs_quotes(text.as_bytes()) {
+        text_cell(b, text.as_bytes());
+    } else {
+        *slot = key;
+        b.extend_from_slice(text.as_bytes());
+    }
+}
+
 /// A text cell, quoted (with `"` doubled) when it holds a byte that CSV would misread.
 fn text_cell(b: &mut Vec<u8>, cell: &[u8]) {
-    if !cell.iter().any(|c| matches!(c, b',' | b'"' | b'\r' | b'\n')) {
+    if !needs_quotes(cell) {
         b.extend_from_slice(cell);
         return;
     }
@@ -443,6 +554,64 @@ mod tests {
             prop_assert_eq!(n, rows.len() as u64);
             prop_assert_eq!(len, bytes.len() as u64);
             prop_assert_eq!(sha, hex(&Sha256::digest(&bytes)));
+        }
+    }
+
+    #[test]
+    fn static_cells_are_quoted_on_every_use() {
+        // The same static texts again and again (the cache of clean ones hits), quoted or not.
+        const TEXTS: [&str; 8] = [
+            "append_entries",
+            "a,b",
+            "say \"hi\"",
+            "",
+            "x",
+            "line\nbreak",
+            "granted",
+            "prev_term=2 entries=1",
+        ];
+        let rows: Vec<Record> = (0..200usize)
+            .map(|i| {
+                let mut row = Record::new(Event::Send).node(NodeId(1)).detail(TEXTS[(i * 5) % TEXTS.len()]);
+                row.msg = Cow::Borrowed(TEXTS[i % TEXTS.len()]);
+                row
+            })
+            .collect();
+        assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
+    }
+
+    #[test]
+    fn cached_digits_are_what_itoa_writes() {
+        let mut d = Digits::zero();
+        let mut check = |n: u64| {
+            let want = itoa::Buffer::new().format(n).to_owned();
+            assert_eq!(d.of(n), want.as_bytes(), "{n}");
+        };
+        // Runs of consecutive numbers across every carry, repeats, jumps back and forth, the ends.
+        for start in [0, 7, 95, 997, 99_990, 10u64.pow(19) - 3, u64::MAX - 2] {
+            for n in start..start.saturating_add(12) {
+                check(n);
+                check(n);
+            }
+        }
+        for n in [u64::MAX, 0, 1, u64::MAX, 5, 4, 10, 9, 100, 0] {
+            check(n);
+        }
+    }
+
+    #[test]
+    fn quote_bytes_are_found_at_every_position() {
+        let naive = |cell: &[u8]| cell.iter().any(|c| matches!(c, b',' | b'"' | b'\r' | b'\n'));
+        for len in 0..40 {
+            let clean = vec![b'a'; len];
+            assert!(!needs_quotes(&clean));
+            for at in 0..len {
+                for c in [b',', b'"', b'\r', b'\n', b' ', b'+', b'-', b'!', 0x80, 0xff, 0] {
+                    let mut cell = clean.clone();
+                    cell[at] = c;
+                    assert_eq!(needs_quotes(&cell), naive(&cell), "{len} {at} {c}");
+                }
+            }
         }
     }
 
