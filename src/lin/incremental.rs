@@ -496,17 +496,18 @@ fn decide(
     let (carried, own) = relevant_optional(state, &segment);
     // The segment's history: the relevant carried ops, then the segment's ok ops and relevant
     // unknown-outcome ones, each with its carry number if it has one.
-    let mut builder = HistoryBuilder::new(source);
-    let key_id = builder.intern(key.clone());
-    let mut carry_of: Vec<Option<u64>> = Vec::new();
+    let ops_max = carried.len() + segment.len();
+    let mut builder = HistoryBuilder::with_capacity(source, ops_max, 2 * ops_max + state.configs.len() + 1);
+    let key_id = builder.intern_ref(key);
+    let mut carry_of: Vec<Option<u64>> = Vec::with_capacity(ops_max);
     let mut add = |builder: &mut HistoryBuilder, op: &HeldOp, number: Option<u64>| {
         let op = Op {
             id: op.id,
             process: op.process,
             f: op.f,
             key: key_id,
-            value: builder.intern(op.value.clone()),
-            expect: builder.intern(op.expect.clone()),
+            value: builder.intern_ref(&op.value),
+            expect: builder.intern_ref(&op.expect),
             invoke: op.invoke,
             completion: op.completion,
         };
@@ -529,7 +530,7 @@ fn decide(
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (c, config) in state.configs.iter().enumerate() {
         let linearised = config.linearised.iter().filter_map(|n| index_of.get(n).copied()).collect();
-        let start = Start { value: builder.intern(config.value.clone()), linearised };
+        let start = Start { value: builder.intern_ref(&config.value), linearised };
         match starts.iter().position(|s| *s == start) {
             Some(s) => groups[s].push(c),
             None => {
