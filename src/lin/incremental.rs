@@ -177,7 +177,8 @@ impl KeyState {
 pub struct Incremental {
     source: Source,
     budget: Budget,
-    keys: BTreeMap<Datum, KeyState>,
+    /// Looked up per event; iterated only in key order (see [`Incremental::finish`]).
+    keys: FxHashMap<Datum, KeyState>,
     /// Process -> its outstanding op: (key, index in the key's segment, f, op id, invoke line).
     outstanding: FxHashMap<u64, (Datum, usize, OpF, u64, u64)>,
     /// Keys whose segment holds ops.
@@ -224,7 +225,7 @@ impl Incremental {
         Incremental {
             source,
             budget,
-            keys: BTreeMap::new(),
+            keys: FxHashMap::default(),
             outstanding: FxHashMap::default(),
             open: BTreeSet::new(),
             next_pos: 0,
@@ -314,7 +315,11 @@ impl Incremental {
             key.segment.push(op);
         }
         key.in_flight += 1;
-        self.open.insert(input.key);
+        // A key whose segment held ops already is open (only a cut, which empties the segment,
+        // or re-opens it, closes one).
+        if key.failure.is_some() || key.segment.len() == 1 {
+            self.open.insert(input.key);
+        }
         self.ops += 1;
         self.next_pos += 1;
         Ok(())
@@ -410,8 +415,10 @@ impl Incremental {
             witness: Vec::new(),
             minimal: false,
         };
+        let mut in_order: Vec<(&Datum, &KeyState)> = self.keys.iter().collect();
+        in_order.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let failing = |not: bool| {
-            self.keys.iter().find(|(_, s)| match &s.failure {
+            in_order.iter().copied().find(|(_, s)| match &s.failure {
                 Some(Failure::NotLinearizable(_)) => not,
                 Some(Failure::Undecided(_)) => !not,
                 None => false,
