@@ -17,12 +17,18 @@ use super::{percentile_index, MetricValue};
 /// most), the others in a tree.
 pub const DENSE: u64 = 1 << 16;
 
+/// `blocks[b]` counts the values `b << BLOCK_SHIFT ..` of the array, so a percentile scans a few
+/// hundred blocks and one block instead of every value up to the largest.
+const BLOCK_SHIFT: u32 = 8;
+
 /// A multiset of `u64` samples: value -> how many times it was seen.
 #[derive(Clone, Debug, Default)]
 pub struct Counts {
     /// `dense[v]`: how many times `v` (< [`DENSE`]) was seen; as long as the largest such value
     /// seen plus one, so its last element, if any, is not zero.
     dense: Vec<u64>,
+    /// `blocks[b]`: the sum of `dense[b << BLOCK_SHIFT ..][..1 << BLOCK_SHIFT]`.
+    blocks: Vec<u64>,
     /// Value (>= [`DENSE`]) -> how many times it was seen.
     sparse: BTreeMap<u64, u64>,
     distinct: usize,
@@ -36,9 +42,11 @@ impl Counts {
             let i = value as usize;
             if i >= self.dense.len() {
                 self.dense.resize(i + 1, 0);
+                self.blocks.resize((i >> BLOCK_SHIFT) + 1, 0);
             }
             self.distinct += usize::from(self.dense[i] == 0);
             self.dense[i] += 1;
+            self.blocks[i >> BLOCK_SHIFT] += 1;
         } else {
             let count = self.sparse.entry(value).or_insert(0);
             self.distinct += usize::from(*count == 0);
@@ -46,12 +54,6 @@ impl Counts {
         }
         self.n += 1;
         self.sum += u128::from(value);
-    }
-
-    /// (value, count) of every value seen, ascending.
-    fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        let dense = self.dense.iter().enumerate().filter(|(_, &c)| c > 0).map(|(v, &c)| (v as u64, c));
-        dense.chain(self.sparse.iter().map(|(&v, &c)| (v, c)))
     }
 
     pub fn len(&self) -> u64 {
@@ -80,7 +82,20 @@ impl Counts {
     pub fn percentile(&self, p: f64) -> Option<u64> {
         let rank = percentile_index(usize::try_from(self.n).ok()?, p)? as u64;
         let mut below = 0u64;
-        for (value, count) in self.iter() {
+        for (b, &in_block) in self.blocks.iter().enumerate() {
+            if rank >= below + in_block {
+                below += in_block;
+                continue;
+            }
+            let first = b << BLOCK_SHIFT;
+            for (value, &count) in self.dense[first..].iter().enumerate() {
+                below += count;
+                if rank < below {
+                    return Some((first + value) as u64);
+                }
+            }
+        }
+        for (&value, &count) in &self.sparse {
             below += count;
             if rank < below {
                 return Some(value);
@@ -170,11 +185,13 @@ mod tests {
     fn counts_give_the_figures_of_the_sorted_samples() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         for n in [0usize, 1, 2, 3, 10, 99, 100, 101, 1000] {
-            // Small values (the array) and large ones (the tree), either side of the border.
+            // Small values (the array, in one block or several) and large ones (the tree), either side
+            // of the border.
             let samples: Vec<u64> = (0..n)
-                .map(|_| match rng.gen_range(0..4) {
+                .map(|_| match rng.gen_range(0..5) {
                     0 => DENSE - 1 - rng.gen_range(0..10),
                     1 => DENSE + rng.gen_range(0..10),
+                    2 => rng.gen_range(0..2_000), // over several blocks
                     _ => rng.gen_range(0..30),
                 })
                 .collect();
