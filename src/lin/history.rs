@@ -276,10 +276,18 @@ pub(crate) struct Input {
 
 impl HistoryBuilder {
     pub fn new(source: Source) -> HistoryBuilder {
-        let mut intern = FxHashMap::default();
+        HistoryBuilder::with_capacity(source, 0, 0)
+    }
+
+    /// A builder with room for `ops` ops and `data` distinct values besides nil (no regrowth
+    /// while a history of known size is assembled).
+    pub(crate) fn with_capacity(source: Source, ops: usize, data: usize) -> HistoryBuilder {
+        let mut intern = FxHashMap::with_capacity_and_hasher(data + 1, Default::default());
         intern.insert(Datum::Nil, NIL);
+        let mut values = Vec::with_capacity(data + 1);
+        values.push(Datum::Nil);
         HistoryBuilder {
-            history: History { ops: Vec::new(), data: vec![Datum::Nil], source },
+            history: History { ops: Vec::with_capacity(ops), data: values, source },
             intern,
             outstanding: FxHashMap::default(),
             next_pos: 0,
@@ -361,6 +369,14 @@ impl HistoryBuilder {
     }
 
     /// Interns a value or key: equal datums get the same id.
+    /// [`HistoryBuilder::intern`] of a borrowed value: cloned only when new.
+    pub(crate) fn intern_ref(&mut self, d: &Datum) -> u32 {
+        if let Some(&id) = self.intern.get(d) {
+            return id;
+        }
+        self.intern(d.clone())
+    }
+
     pub(crate) fn intern(&mut self, d: Datum) -> u32 {
         if let Some(&id) = self.intern.get(&d) {
             return id;

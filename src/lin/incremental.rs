@@ -177,7 +177,8 @@ impl KeyState {
 pub struct Incremental {
     source: Source,
     budget: Budget,
-    keys: BTreeMap<Datum, KeyState>,
+    /// Looked up per event; iterated only in key order (see [`Incremental::finish`]).
+    keys: FxHashMap<Datum, KeyState>,
     /// Process -> its outstanding op: (key, index in the key's segment, f, op id, invoke line).
     outstanding: FxHashMap<u64, (Datum, usize, OpF, u64, u64)>,
     /// Keys whose segment holds ops.
@@ -224,7 +225,7 @@ impl Incremental {
         Incremental {
             source,
             budget,
-            keys: BTreeMap::new(),
+            keys: FxHashMap::default(),
             outstanding: FxHashMap::default(),
             open: BTreeSet::new(),
             next_pos: 0,
@@ -314,7 +315,11 @@ impl Incremental {
             key.segment.push(op);
         }
         key.in_flight += 1;
-        self.open.insert(input.key);
+        // A key whose segment held ops already is open (only a cut, which empties the segment,
+        // or re-opens it, closes one).
+        if key.failure.is_some() || key.segment.len() == 1 {
+            self.open.insert(input.key);
+        }
         self.ops += 1;
         self.next_pos += 1;
         Ok(())
@@ -410,8 +415,10 @@ impl Incremental {
             witness: Vec::new(),
             minimal: false,
         };
+        let mut in_order: Vec<(&Datum, &KeyState)> = self.keys.iter().collect();
+        in_order.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let failing = |not: bool| {
-            self.keys.iter().find(|(_, s)| match &s.failure {
+            in_order.iter().copied().find(|(_, s)| match &s.failure {
                 Some(Failure::NotLinearizable(_)) => not,
                 Some(Failure::Undecided(_)) => !not,
                 None => false,
@@ -496,17 +503,18 @@ fn decide(
     let (carried, own) = relevant_optional(state, &segment);
     // The segment's history: the relevant carried ops, then the segment's ok ops and relevant
     // unknown-outcome ones, each with its carry number if it has one.
-    let mut builder = HistoryBuilder::new(source);
-    let key_id = builder.intern(key.clone());
-    let mut carry_of: Vec<Option<u64>> = Vec::new();
+    let ops_max = carried.len() + segment.len();
+    let mut builder = HistoryBuilder::with_capacity(source, ops_max, 2 * ops_max + state.configs.len() + 1);
+    let key_id = builder.intern_ref(key);
+    let mut carry_of: Vec<Option<u64>> = Vec::with_capacity(ops_max);
     let mut add = |builder: &mut HistoryBuilder, op: &HeldOp, number: Option<u64>| {
         let op = Op {
             id: op.id,
             process: op.process,
             f: op.f,
             key: key_id,
-            value: builder.intern(op.value.clone()),
-            expect: builder.intern(op.expect.clone()),
+            value: builder.intern_ref(&op.value),
+            expect: builder.intern_ref(&op.expect),
             invoke: op.invoke,
             completion: op.completion,
         };
@@ -529,7 +537,7 @@ fn decide(
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (c, config) in state.configs.iter().enumerate() {
         let linearised = config.linearised.iter().filter_map(|n| index_of.get(n).copied()).collect();
-        let start = Start { value: builder.intern(config.value.clone()), linearised };
+        let start = Start { value: builder.intern_ref(&config.value), linearised };
         match starts.iter().position(|s| *s == start) {
             Some(s) => groups[s].push(c),
             None => {

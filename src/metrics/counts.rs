@@ -3,8 +3,9 @@
 //!
 //! Latencies are whole microseconds, so a count per distinct value gives the very same mean and
 //! nearest-rank percentiles as the sorted list of every sample (no bucketing, no estimate), in
-//! memory bounded by the number of distinct values (at most the largest latency, in µs) instead
-//! of the number of samples. Op ids are handed out in order and mostly applied in order, so the
+//! memory bounded by the values seen instead of the number of samples: a plain array indexed by
+//! the value for values below [`DENSE`] (one add per sample, no search; at most its length, and
+//! only as long as the largest such value), a tree for the rare larger ones. Op ids are handed out in order and mostly applied in order, so the
 //! set of applied ids is a few ranges: memory grows with the gaps (ops never applied), not with
 //! the ops.
 
@@ -12,17 +13,45 @@ use std::collections::BTreeMap;
 
 use super::{percentile_index, MetricValue};
 
+/// Values below this are counted in an array indexed by the value (65.5 ms of µs: 512 KiB at
+/// most), the others in a tree.
+pub const DENSE: u64 = 1 << 16;
+
+/// `blocks[b]` counts the values `b << BLOCK_SHIFT ..` of the array, so a percentile scans a few
+/// hundred blocks and one block instead of every value up to the largest.
+const BLOCK_SHIFT: u32 = 8;
+
 /// A multiset of `u64` samples: value -> how many times it was seen.
 #[derive(Clone, Debug, Default)]
 pub struct Counts {
-    counts: BTreeMap<u64, u64>,
+    /// `dense[v]`: how many times `v` (< [`DENSE`]) was seen; as long as the largest such value
+    /// seen plus one, so its last element, if any, is not zero.
+    dense: Vec<u64>,
+    /// `blocks[b]`: the sum of `dense[b << BLOCK_SHIFT ..][..1 << BLOCK_SHIFT]`.
+    blocks: Vec<u64>,
+    /// Value (>= [`DENSE`]) -> how many times it was seen.
+    sparse: BTreeMap<u64, u64>,
+    distinct: usize,
     n: u64,
     sum: u128,
 }
 
 impl Counts {
     pub fn push(&mut self, value: u64) {
-        *self.counts.entry(value).or_insert(0) += 1;
+        if value < DENSE {
+            let i = value as usize;
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, 0);
+                self.blocks.resize((i >> BLOCK_SHIFT) + 1, 0);
+            }
+            self.distinct += usize::from(self.dense[i] == 0);
+            self.dense[i] += 1;
+            self.blocks[i >> BLOCK_SHIFT] += 1;
+        } else {
+            let count = self.sparse.entry(value).or_insert(0);
+            self.distinct += usize::from(*count == 0);
+            *count += 1;
+        }
         self.n += 1;
         self.sum += u128::from(value);
     }
@@ -37,7 +66,7 @@ impl Counts {
 
     /// Distinct values held (the memory).
     pub fn distinct(&self) -> usize {
-        self.counts.len()
+        self.distinct
     }
 
     /// The exact mean (integer sum, one division), Missing when empty: what the mean of the
@@ -53,7 +82,20 @@ impl Counts {
     pub fn percentile(&self, p: f64) -> Option<u64> {
         let rank = percentile_index(usize::try_from(self.n).ok()?, p)? as u64;
         let mut below = 0u64;
-        for (&value, &count) in &self.counts {
+        for (b, &in_block) in self.blocks.iter().enumerate() {
+            if rank >= below + in_block {
+                below += in_block;
+                continue;
+            }
+            let first = b << BLOCK_SHIFT;
+            for (value, &count) in self.dense[first..].iter().enumerate() {
+                below += count;
+                if rank < below {
+                    return Some((first + value) as u64);
+                }
+            }
+        }
+        for (&value, &count) in &self.sparse {
             below += count;
             if rank < below {
                 return Some(value);
@@ -63,7 +105,8 @@ impl Counts {
     }
 
     pub fn max(&self) -> Option<u64> {
-        self.counts.keys().next_back().copied()
+        let dense = self.dense.len().checked_sub(1).map(|v| v as u64);
+        self.sparse.keys().next_back().copied().or(dense)
     }
 }
 
@@ -81,6 +124,19 @@ impl IdSet {
 
     /// Adds `id`; false if it was there already.
     pub fn insert(&mut self, id: u64) -> bool {
+        // Ids mostly come in order (and again, once per node applying them): one held by the
+        // last range is there already; one just past it extends it (nothing starts after it).
+        if let Some(mut last) = self.ranges.last_entry() {
+            let (start, end) = (*last.key(), *last.get());
+            if (start..end).contains(&id) {
+                return false;
+            }
+            if id == end && id < u64::MAX {
+                *last.get_mut() = id + 1;
+                self.len += 1;
+                return true;
+            }
+        }
         if self.contains(id) {
             return false;
         }
@@ -129,7 +185,16 @@ mod tests {
     fn counts_give_the_figures_of_the_sorted_samples() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         for n in [0usize, 1, 2, 3, 10, 99, 100, 101, 1000] {
-            let samples: Vec<u64> = (0..n).map(|_| rng.gen_range(0..50)).collect();
+            // Small values (the array, in one block or several) and large ones (the tree), either side
+            // of the border.
+            let samples: Vec<u64> = (0..n)
+                .map(|_| match rng.gen_range(0..5) {
+                    0 => DENSE - 1 - rng.gen_range(0..10),
+                    1 => DENSE + rng.gen_range(0..10),
+                    2 => rng.gen_range(0..2_000), // over several blocks
+                    _ => rng.gen_range(0..30),
+                })
+                .collect();
             let mut counts = Counts::default();
             samples.iter().for_each(|&v| counts.push(v));
             let mut sorted = samples.clone();
@@ -144,7 +209,9 @@ mod tests {
                 MetricValue::Float(sorted.iter().map(|&v| v as u128).sum::<u128>() as f64 / n as f64)
             };
             assert_eq!(counts.mean(), mean);
-            assert!(counts.distinct() <= 50);
+            let mut values = sorted.clone();
+            values.dedup();
+            assert_eq!(counts.distinct(), values.len());
         }
     }
 
