@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dsim::bench::{eventual_scaled, eventual_steady, raft_kernel_only, raft_scaled, raft_steady};
-use dsim::scenario::Scenario;
 use dsim::harness::{self, Options};
+use dsim::scenario::Scenario;
 
 /// Simulated time per run: about 38,000 Raft events.
 const DURATION_MS: u64 = 60_000;
@@ -77,9 +77,8 @@ fn scaling(c: &mut Criterion) {
     let raft = |sets: Vec<String>| raft_scaled(SCALING_EVENTS, &sets).expect("a scaled Raft scenario");
     let loads = [1_000, 10_000, 50_000].map(|l| (l, raft(vec![format!("workload.rate_per_s={l}")])));
     scaling_group(c, "scaling_load_per_s", loads.into());
-    let sizes = [3u32, 5, 9, 51].map(|n| {
-        (u64::from(n), raft(vec!["workload.rate_per_s=1000".to_owned(), format!("nodes={n}")]))
-    });
+    let sizes = [3u32, 5, 9, 51]
+        .map(|n| (u64::from(n), raft(vec!["workload.rate_per_s=1000".to_owned(), format!("nodes={n}")])));
     scaling_group(c, "scaling_nodes", sizes.into());
     let keys = [5u64, 500].map(|k| {
         let sets = [format!("workload.keys={k}")];
