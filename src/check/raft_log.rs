@@ -147,6 +147,12 @@ pub mod wire {
         }
     }
 
+    /// Whether `row` carries an InstallSnapshot request (compared inline, as in [`is_rpc`]).
+    #[inline]
+    pub fn is_install_snapshot(row: &Record) -> bool {
+        is::<16>(row.msg.as_bytes(), INSTALL_SNAPSHOT)
+    }
+
     /// Whether `msg` is `name`, both of `N` bytes.
     #[inline]
     fn is<const N: usize>(msg: &[u8], name: &str) -> bool {
