@@ -270,6 +270,11 @@ impl TermRuns {
     /// Writes `term` at `index`, dropping what followed; the indexes between the end and `index`
     /// become a gap. Index 0 holds no entry and is ignored.
     pub fn write(&mut self, index: u64, term: u64) {
+        // The common write appends right after the last entry: nothing to cut, no gap to fill.
+        if index.checked_sub(1) == Some(self.len) {
+            self.extend(1, term);
+            return;
+        }
         if index == 0 {
             return;
         }
