@@ -35,7 +35,10 @@ impl Configs {
     pub fn observe(&mut self, row: &Record) {
         self.size.observe(row);
         match row.event {
-            Event::Deliver | Event::InstallSnapshot => self.observe_snapshot(row),
+            // Of the delivered messages only InstallSnapshot moves a configuration; the name test
+            // stays inline, so the other deliveries (most rows) make no call.
+            Event::Deliver if wire::is_install_snapshot(row) => self.observe_snapshot(row),
+            Event::InstallSnapshot => self.observe_snapshot(row),
             Event::Note | Event::Append | Event::Store | Event::Truncate => self.observe_log(row),
             _ => {}
         }

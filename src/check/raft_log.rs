@@ -147,6 +147,12 @@ pub mod wire {
         }
     }
 
+    /// Whether `row` carries an InstallSnapshot request (compared inline, as in [`is_rpc`]).
+    #[inline]
+    pub fn is_install_snapshot(row: &Record) -> bool {
+        is::<16>(row.msg.as_bytes(), INSTALL_SNAPSHOT)
+    }
+
     /// Whether `msg` is `name`, both of `N` bytes.
     #[inline]
     fn is<const N: usize>(msg: &[u8], name: &str) -> bool {
@@ -264,6 +270,11 @@ impl TermRuns {
     /// Writes `term` at `index`, dropping what followed; the indexes between the end and `index`
     /// become a gap. Index 0 holds no entry and is ignored.
     pub fn write(&mut self, index: u64, term: u64) {
+        // The common write appends right after the last entry: nothing to cut, no gap to fill.
+        if index.checked_sub(1) == Some(self.len) {
+            self.extend(1, term);
+            return;
+        }
         if index == 0 {
             return;
         }
