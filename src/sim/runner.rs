@@ -26,7 +26,8 @@ pub trait RowSink {
     /// the runner skip building its own hot rows — `send`, `deliver`, `drop`, `duplicate`,
     /// `timeout`, with their wire evidence (`Message::describe`, an owned string per message) —
     /// and hand it none of them; they are still numbered (`RunStats::rows` is the same). The
-    /// protocol's own notes are still built and handed over.
+    /// protocol is told too ([`Ctx::rows_wanted`]): its notes are only counted, and the costly
+    /// ones are not built at all.
     const READS_ROWS: bool = true;
 
     fn row(&mut self, row: &Record);
@@ -792,7 +793,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
     fn invoke(&mut self, node: NodeId, handler: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
         let i = node.index();
         let mut effects = std::mem::take(&mut self.effects);
-        {
+        let skipped = {
             let mut ctx = Ctx::new(
                 self.now,
                 node,
@@ -807,8 +808,14 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             if let Some(context) = self.client_context.take() {
                 ctx = ctx.with_client_context(Some(context));
             }
+            if !S::READS_ROWS {
+                ctx = ctx.with_rows_wanted(false);
+            }
             handler(&mut self.nodes[i], &mut ctx);
-        }
+            ctx.skipped_notes()
+        };
+        // Notes nobody reads are numbered all the same (the sink would have ignored them).
+        self.skip_rows(skipped);
         for effect in effects.drain(..) {
             self.apply(node, effect);
         }
