@@ -93,7 +93,11 @@ pub enum Effect<P: Protocol> {
     /// Disarm `timer`; nothing happens if it is not armed.
     CancelTimer { timer: P::Timer },
     /// A protocol trace row (`role`, `vote`, `commit`, …). Time, node and seq are filled in by the runner.
-    Note(Record),
+    /// Boxed so that a ~190-byte row does not double the size of every effect; the runner's own
+    /// contexts keep rows in a side list instead ([`Effect::Noted`]), so it allocates no box.
+    Note(Box<Record>),
+    /// The next row of the list given to [`Ctx::with_notes`] (the runner's path for `Note`).
+    Noted,
     /// Answer client operation `op` (by id); the kernel carries it back to the waiting client.
     Reply { op: u64, reply: ClientReply },
 }
@@ -110,6 +114,7 @@ pub struct Ctx<'a, P: Protocol> {
     client_context: Option<Clock>,
     rows_wanted: bool,
     skipped_notes: u64,
+    notes: Option<&'a mut Vec<Record>>,
 }
 
 impl<'a, P: Protocol> Ctx<'a, P> {
@@ -133,7 +138,15 @@ impl<'a, P: Protocol> Ctx<'a, P> {
             client_context: None,
             rows_wanted: true,
             skipped_notes: 0,
+            notes: None,
         }
+    }
+
+    /// Keep note rows in `notes`, in order, each marked by an [`Effect::Noted`] among the effects
+    /// (the runner uses this: no row is boxed or moved through the effect list).
+    pub fn with_notes(mut self, notes: &'a mut Vec<Record>) -> Self {
+        self.notes = Some(notes);
+        self
     }
 
     /// Tell the node whether anyone reads its notes (the runner passes its sink's `READS_ROWS`).
@@ -226,17 +239,20 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     }
 
     pub fn note(&mut self, row: Record) {
-        if self.rows_wanted {
-            self.effects.push(Effect::Note(row));
-        } else {
+        if !self.rows_wanted {
             self.skipped_notes += 1;
+        } else if let Some(notes) = self.notes.as_deref_mut() {
+            notes.push(row);
+            self.effects.push(Effect::Noted);
+        } else {
+            self.effects.push(Effect::Note(Box::new(row)));
         }
     }
 
     /// A note whose row is built only if someone reads rows; otherwise it is only counted.
     pub fn note_with(&mut self, row: impl FnOnce() -> Record) {
         if self.rows_wanted {
-            self.effects.push(Effect::Note(row()));
+            self.note(row());
         } else {
             self.skipped_notes += 1;
         }

@@ -197,6 +197,8 @@ pub struct Runner<P: Protocol, W: Workload, S: RowSink> {
     clients: Clients,
     sink: S,
     effects: Vec<Effect<P>>,
+    /// The rows of the `Effect::Noted` effects in `effects`, in order (`Ctx::with_notes`).
+    notes: Vec<Record>,
     /// The `send` rows of the messages in flight (a sink that reads rows only).
     in_flight: InFlight,
     stats: RunStats,
@@ -277,6 +279,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             ),
             sink,
             effects: Vec::new(),
+            notes: Vec::new(),
             in_flight: InFlight::default(),
             stats: RunStats::default(),
             timer_draws: None,
@@ -793,6 +796,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
     fn invoke(&mut self, node: NodeId, handler: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
         let i = node.index();
         let mut effects = std::mem::take(&mut self.effects);
+        let mut notes = std::mem::take(&mut self.notes);
         let skipped = {
             let mut ctx = Ctx::new(
                 self.now,
@@ -801,7 +805,8 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 &mut self.timer_rngs[i],
                 &mut self.node_rngs[i],
                 &mut effects,
-            );
+            )
+            .with_notes(&mut notes);
             if let Some(draws) = self.timer_draws.as_mut() {
                 ctx = ctx.with_timer_draw_log(&mut draws[i]);
             }
@@ -816,10 +821,20 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
         };
         // Notes nobody reads are numbered all the same (the sink would have ignored them).
         self.skip_rows(skipped);
+        let mut rows = notes.iter_mut();
         for effect in effects.drain(..) {
-            self.apply(node, effect);
+            match effect {
+                Effect::Noted => {
+                    let row = rows.next().expect("one row per Noted effect");
+                    row.node = row.node.or(Some(node));
+                    self.emit(row);
+                }
+                effect => self.apply(node, effect),
+            }
         }
+        notes.clear();
         self.effects = effects;
+        self.notes = notes;
     }
 
     fn apply(&mut self, node: NodeId, mut effect: Effect<P>) {
@@ -849,6 +864,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 row.node = row.node.or(Some(node));
                 self.emit(row);
             }
+            Effect::Noted => unreachable!("invoke emits Noted rows itself"),
             Effect::Reply { op, reply } => {
                 self.clients.reply_sent(self.now, op, node, reply);
                 self.flush_clients();
