@@ -93,7 +93,11 @@ pub enum Effect<P: Protocol> {
     /// Disarm `timer`; nothing happens if it is not armed.
     CancelTimer { timer: P::Timer },
     /// A protocol trace row (`role`, `vote`, `commit`, …). Time, node and seq are filled in by the runner.
-    Note(Record),
+    /// Boxed so that a ~190-byte row does not double the size of every effect; the runner's own
+    /// contexts keep rows in a side list instead ([`Effect::Noted`]), so it allocates no box.
+    Note(Box<Record>),
+    /// The next row of the list given to [`Ctx::with_notes`] (the runner's path for `Note`).
+    Noted,
     /// Answer client operation `op` (by id); the kernel carries it back to the waiting client.
     Reply { op: u64, reply: ClientReply },
 }
@@ -108,6 +112,9 @@ pub struct Ctx<'a, P: Protocol> {
     effects: &'a mut Vec<Effect<P>>,
     timer_draws: Option<&'a mut Vec<u64>>,
     client_context: Option<Clock>,
+    rows_wanted: bool,
+    skipped_notes: u64,
+    notes: Option<&'a mut Vec<Record>>,
 }
 
 impl<'a, P: Protocol> Ctx<'a, P> {
@@ -120,7 +127,43 @@ impl<'a, P: Protocol> Ctx<'a, P> {
         rng: &'a mut SimRng,
         effects: &'a mut Vec<Effect<P>>,
     ) -> Self {
-        Ctx { now, id, nodes, timer_rng, rng, effects, timer_draws: None, client_context: None }
+        Ctx {
+            now,
+            id,
+            nodes,
+            timer_rng,
+            rng,
+            effects,
+            timer_draws: None,
+            client_context: None,
+            rows_wanted: true,
+            skipped_notes: 0,
+            notes: None,
+        }
+    }
+
+    /// Keep note rows in `notes`, in order, each marked by an [`Effect::Noted`] among the effects
+    /// (the runner uses this: no row is boxed or moved through the effect list).
+    pub fn with_notes(mut self, notes: &'a mut Vec<Record>) -> Self {
+        self.notes = Some(notes);
+        self
+    }
+
+    /// Tell the node whether anyone reads its notes (the runner passes its sink's `READS_ROWS`).
+    /// When nobody does, [`Ctx::note`] and [`Ctx::note_with`] only count the row.
+    pub fn with_rows_wanted(mut self, wanted: bool) -> Self {
+        self.rows_wanted = wanted;
+        self
+    }
+
+    /// Whether anyone reads this node's notes; a protocol may skip building a costly row when not.
+    pub fn rows_wanted(&self) -> bool {
+        self.rows_wanted
+    }
+
+    /// Notes counted but not built or kept because nobody reads rows (the runner still numbers them).
+    pub fn skipped_notes(&self) -> u64 {
+        self.skipped_notes
     }
 
     /// The opaque context the client sent with the op being handled (see
@@ -196,7 +239,23 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     }
 
     pub fn note(&mut self, row: Record) {
-        self.effects.push(Effect::Note(row));
+        if !self.rows_wanted {
+            self.skipped_notes += 1;
+        } else if let Some(notes) = self.notes.as_deref_mut() {
+            notes.push(row);
+            self.effects.push(Effect::Noted);
+        } else {
+            self.effects.push(Effect::Note(Box::new(row)));
+        }
+    }
+
+    /// A note whose row is built only if someone reads rows; otherwise it is only counted.
+    pub fn note_with(&mut self, row: impl FnOnce() -> Record) {
+        if self.rows_wanted {
+            self.note(row());
+        } else {
+            self.skipped_notes += 1;
+        }
     }
 
     /// Answer client operation `op_id`. A reply for an op its client no longer waits on is ignored.
@@ -214,4 +273,36 @@ pub trait Workload {
     /// The next operation strictly after the one before (or at `now` for the first): its invoke
     /// time, the node the client contacts, its key and kind. `None` when the workload is over.
     fn next(&mut self, now: SimTime, rng: &mut SimRng) -> Option<(SimTime, NodeId, u64, Kind)>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft::node::RaftNode;
+    use crate::sim::rng::{Purpose, Streams};
+    use crate::trace::Event;
+
+    /// With nobody reading rows a note is counted, not kept, and a lazy one is not even built.
+    #[test]
+    fn unwanted_notes_are_counted_not_kept() {
+        let streams = Streams::new(1);
+        let (mut timer_rng, mut rng) = (streams.stream(Purpose::Network), streams.stream(Purpose::Workload));
+        for wanted in [true, false] {
+            let mut effects: Vec<Effect<RaftNode>> = Vec::new();
+            let mut built = 0;
+            let skipped = {
+                let mut ctx = Ctx::new(SimTime::ZERO, NodeId(0), 3, &mut timer_rng, &mut rng, &mut effects)
+                    .with_rows_wanted(wanted);
+                assert_eq!(ctx.rows_wanted(), wanted);
+                ctx.note(Record::new(Event::Note));
+                ctx.note_with(|| {
+                    built += 1;
+                    Record::new(Event::Commit)
+                });
+                ctx.skipped_notes()
+            };
+            let kept = effects.iter().filter(|e| matches!(e, Effect::Note(_))).count();
+            assert_eq!((kept, skipped, built), if wanted { (2, 0, 1) } else { (0, 2, 0) });
+        }
+    }
 }

@@ -43,7 +43,8 @@ impl From<Effect<RaftNode>> for Fx {
             }
             Effect::SetTimer { timer, after } => Fx::Timer(timer, after.as_us()),
             Effect::CancelTimer { timer } => Fx::Cancel(timer),
-            Effect::Note(r) => Fx::Note(r),
+            Effect::Note(r) => Fx::Note(*r),
+            Effect::Noted => unreachable!("a step test's Ctx keeps no side list of notes"),
             Effect::Reply { op, reply } => Fx::Reply(op, reply),
         }
     }

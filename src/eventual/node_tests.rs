@@ -97,7 +97,7 @@ fn notes(effects: &[Effect<EventualNode>]) -> Vec<Record> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Note(r) => Some(r.clone()),
+            Effect::Note(r) => Some((**r).clone()),
             _ => None,
         })
         .collect()

@@ -26,7 +26,8 @@ pub trait RowSink {
     /// the runner skip building its own hot rows — `send`, `deliver`, `drop`, `duplicate`,
     /// `timeout`, with their wire evidence (`Message::describe`, an owned string per message) —
     /// and hand it none of them; they are still numbered (`RunStats::rows` is the same). The
-    /// protocol's own notes are still built and handed over.
+    /// protocol is told too ([`Ctx::rows_wanted`]): its notes are only counted, and the costly
+    /// ones are not built at all.
     const READS_ROWS: bool = true;
 
     fn row(&mut self, row: &Record);
@@ -196,6 +197,8 @@ pub struct Runner<P: Protocol, W: Workload, S: RowSink> {
     clients: Clients,
     sink: S,
     effects: Vec<Effect<P>>,
+    /// The rows of the `Effect::Noted` effects in `effects`, in order (`Ctx::with_notes`).
+    notes: Vec<Record>,
     /// The `send` rows of the messages in flight (a sink that reads rows only).
     in_flight: InFlight,
     stats: RunStats,
@@ -276,6 +279,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             ),
             sink,
             effects: Vec::new(),
+            notes: Vec::new(),
             in_flight: InFlight::default(),
             stats: RunStats::default(),
             timer_draws: None,
@@ -792,7 +796,8 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
     fn invoke(&mut self, node: NodeId, handler: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
         let i = node.index();
         let mut effects = std::mem::take(&mut self.effects);
-        {
+        let mut notes = std::mem::take(&mut self.notes);
+        let skipped = {
             let mut ctx = Ctx::new(
                 self.now,
                 node,
@@ -800,19 +805,36 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 &mut self.timer_rngs[i],
                 &mut self.node_rngs[i],
                 &mut effects,
-            );
+            )
+            .with_notes(&mut notes);
             if let Some(draws) = self.timer_draws.as_mut() {
                 ctx = ctx.with_timer_draw_log(&mut draws[i]);
             }
             if let Some(context) = self.client_context.take() {
                 ctx = ctx.with_client_context(Some(context));
             }
+            if !S::READS_ROWS {
+                ctx = ctx.with_rows_wanted(false);
+            }
             handler(&mut self.nodes[i], &mut ctx);
-        }
+            ctx.skipped_notes()
+        };
+        // Notes nobody reads are numbered all the same (the sink would have ignored them).
+        self.skip_rows(skipped);
+        let mut rows = notes.iter_mut();
         for effect in effects.drain(..) {
-            self.apply(node, effect);
+            match effect {
+                Effect::Noted => {
+                    let row = rows.next().expect("one row per Noted effect");
+                    row.node = row.node.or(Some(node));
+                    self.emit(row);
+                }
+                effect => self.apply(node, effect),
+            }
         }
+        notes.clear();
         self.effects = effects;
+        self.notes = notes;
     }
 
     fn apply(&mut self, node: NodeId, mut effect: Effect<P>) {
@@ -842,6 +864,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 row.node = row.node.or(Some(node));
                 self.emit(row);
             }
+            Effect::Noted => unreachable!("invoke emits Noted rows itself"),
             Effect::Reply { op, reply } => {
                 self.clients.reply_sent(self.now, op, node, reply);
                 self.flush_clients();

@@ -119,7 +119,7 @@ impl RaftNode {
     pub(super) fn leader_append(&mut self, ctx: &mut Ctx<'_, Self>, command: Command) -> LogIndex {
         let entry = Entry { term: self.current_term, command };
         let index = self.log.last_index() + 1;
-        ctx.note(entry_record(Event::Append, index, &entry));
+        ctx.note_with(|| entry_record(Event::Append, index, &entry));
         self.log.append(entry);
         self.persisted_changed = true;
         self.match_index[self.id.index()] = index;
@@ -180,7 +180,8 @@ impl RaftNode {
     /// late copy) changes nothing and shows as an `apply` row with detail `duplicate`; an op whose
     /// session may have been evicted shows detail `expired`. The leader answers the client.
     pub(super) fn apply_op(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex, entry: &Entry, op: ClientOp) {
-        let mut row = entry_record(Event::Apply, index, entry);
+        // The `apply` row is built only if someone reads rows (`Ctx::rows_wanted`).
+        let row = || entry_record(Event::Apply, index, entry);
         let check =
             if self.config.bug == Bug::NoSessionDedupe { Check::New } else { self.sessions.check(&op) };
         let (why, response) = match check {
@@ -190,15 +191,18 @@ impl RaftNode {
             Check::Expired => (Some("expired"), Some(ClientReply::Unknown("session_expired"))),
         };
         if let Some(why) = why {
-            row.detail =
-                if row.detail.is_empty() { why.into() } else { format!("{} {why}", row.detail).into() };
-            ctx.note(row);
+            ctx.note_with(|| {
+                let mut row = row();
+                row.detail =
+                    if row.detail.is_empty() { why.into() } else { format!("{} {why}", row.detail).into() };
+                row
+            });
             if let Some(response) = response {
                 self.reply_if_leader(ctx, op.id, response);
             }
             return;
         }
-        ctx.note(row);
+        ctx.note_with(row);
         // A write does not look up the key first: one search of the map, not two.
         let current = |sm: &BTreeMap<u64, u64>| sm.get(&op.key).copied();
         let response = match op.f {
@@ -213,8 +217,10 @@ impl RaftNode {
             Func::Cas { .. } => ClientReply::Fail("cas_mismatch"),
             Func::Read => {
                 let value = current(&self.state_machine).map_or(Value::None, Value::Id);
-                let read = Record::new(Event::Read).key(op.key).index(index).value(value.clone());
-                ctx.note(read.detail(format!("get#{}", op.id)));
+                ctx.note_with(|| {
+                    let read = Record::new(Event::Read).key(op.key).index(index).value(value.clone());
+                    read.detail(format!("get#{}", op.id))
+                });
                 ClientReply::Ok(value)
             }
         };

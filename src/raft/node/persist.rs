@@ -223,7 +223,7 @@ impl RaftNode {
         }
         for index in loss.stores_from..=self.log.last_index() {
             if let Some(entry) = self.log.get(index) {
-                ctx.note(entry_record(Event::Store, index, entry));
+                ctx.note_with(|| entry_record(Event::Store, index, entry));
             }
         }
     }

@@ -143,7 +143,7 @@ impl RaftNode {
                 Some(_) => self.truncate_log(ctx, index),
                 None => {}
             }
-            ctx.note(entry_record(Event::Store, index, &entry));
+            ctx.note_with(|| entry_record(Event::Store, index, &entry));
             self.log.append(entry);
             self.persisted_changed = true;
         }
@@ -152,7 +152,7 @@ impl RaftNode {
 
     /// Deletes the entries from `index` on, with a `truncate` row (detail `to <last kept>`).
     pub(super) fn truncate_log(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex) {
-        ctx.note(Record::new(Event::Truncate).index(index).detail(format!("to {}", index - 1)));
+        ctx.note_with(|| Record::new(Event::Truncate).index(index).detail(format!("to {}", index - 1)));
         self.log.truncate_from(index);
         self.log_dirty_from(index);
     }
@@ -260,7 +260,7 @@ impl RaftNode {
             return;
         }
         self.commit_index = index;
-        ctx.note(Record::new(Event::Commit).index(index).term(self.current_term));
+        ctx.note_with(|| Record::new(Event::Commit).index(index).term(self.current_term));
         self.apply_committed(ctx);
     }
 
@@ -275,7 +275,9 @@ impl RaftNode {
                 unreachable!("index {index} <= last index {}", self.log.last_index());
             };
             match entry.command {
-                Command::Noop | Command::Config(_) => ctx.note(entry_record(Event::Apply, index, &entry)),
+                Command::Noop | Command::Config(_) => {
+                    ctx.note_with(|| entry_record(Event::Apply, index, &entry))
+                }
                 Command::Op(op) => self.apply_op(ctx, index, &entry, op),
             }
         }
