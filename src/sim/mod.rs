@@ -11,6 +11,7 @@ pub mod queue;
 pub mod rng;
 pub mod runner;
 pub mod schedule;
+pub mod slab;
 pub mod time;
 pub mod topology;
 

@@ -20,6 +20,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use priority_queue::PriorityQueue;
 use rustc_hash::FxHasher;
 
+use crate::sim::slab::Slab;
 use crate::sim::SimTime;
 
 /// Identity of a queued event.
@@ -121,9 +122,7 @@ const INLINE_MAX: usize = 16;
 struct OnceHeap<E> {
     inline: BinaryHeap<Once<E>>,
     slots: BinaryHeap<Once<u32>>,
-    slab: Vec<Option<E>>,
-    /// Slab slots whose event has been popped, reused before the slab grows.
-    free: Vec<u32>,
+    slab: Slab<E>,
 }
 
 impl<E> OnceHeap<E> {
@@ -135,8 +134,7 @@ impl<E> OnceHeap<E> {
         OnceHeap {
             inline: BinaryHeap::with_capacity(inline),
             slots: BinaryHeap::with_capacity(slots),
-            slab: Vec::with_capacity(slots),
-            free: Vec::new(),
+            slab: Slab::with_capacity(slots),
         }
     }
 
@@ -155,17 +153,7 @@ impl<E> OnceHeap<E> {
             self.inline.push(Once { at, seq, payload });
             return;
         }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slab[slot as usize] = Some(payload);
-                slot
-            }
-            None => {
-                let slot = u32::try_from(self.slab.len()).expect("more than 2^32 pending one-shot events");
-                self.slab.push(Some(payload));
-                slot
-            }
-        };
+        let slot = self.slab.insert(payload);
         self.slots.push(Once { at, seq, payload: slot });
     }
 
@@ -185,9 +173,7 @@ impl<E> OnceHeap<E> {
             return self.inline.pop().map(|o| (o.at, o.seq, o.payload));
         }
         let o = self.slots.pop()?;
-        let payload = self.slab[o.payload as usize].take().expect("a queued slot holds its event");
-        self.free.push(o.payload);
-        Some((o.at, o.seq, payload))
+        Some((o.at, o.seq, self.slab.take(o.payload)))
     }
 }
 

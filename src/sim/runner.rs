@@ -17,6 +17,7 @@ use crate::sim::partition::Cut;
 use crate::sim::queue::{EventQueue, Key};
 use crate::sim::rng::{Purpose, SimRng, Streams};
 use crate::sim::schedule::{Entry, Replay, Schedule};
+use crate::sim::slab::Slab;
 use crate::sim::{NodeId, SimDuration, SimTime};
 use crate::trace::{Clock, Event, Record};
 
@@ -113,7 +114,7 @@ enum Ev<P: Protocol> {
         from: NodeId,
         to: NodeId,
         msg: P::Msg,
-        /// Its `send` row, parked in [`InFlight`] (a sink that reads rows only).
+        /// Its `send` row's slot in the runner's `in_flight` slab (a sink that reads rows only).
         wire: u32,
     },
     /// A message held back by a local delay (persist time) leaves its node now, if the node has not
@@ -144,40 +145,6 @@ enum Ev<P: Protocol> {
 /// No parked `send` row: a sink that does not read rows parks none.
 const NO_WIRE: u32 = u32::MAX;
 
-/// The `send` rows of messages in flight, by slot, until their `deliver` (or `drop`) row reuses them.
-#[derive(Debug, Default)]
-struct InFlight {
-    rows: Vec<Option<Record>>,
-    /// Slots whose row has been taken, reused before `rows` grows.
-    free: Vec<u32>,
-}
-
-impl InFlight {
-    fn park(&mut self, row: Record) -> u32 {
-        match self.free.pop() {
-            Some(slot) => {
-                self.rows[slot as usize] = Some(row);
-                slot
-            }
-            None => {
-                let slot = u32::try_from(self.rows.len()).expect("more than 2^32 messages in flight");
-                self.rows.push(Some(row));
-                slot
-            }
-        }
-    }
-
-    fn get(&self, slot: u32) -> &Record {
-        self.rows[slot as usize].as_ref().expect("a message in flight has its send row")
-    }
-
-    fn take(&mut self, slot: u32) -> Record {
-        let row = self.rows[slot as usize].take().expect("a message in flight has its send row");
-        self.free.push(slot);
-        row
-    }
-}
-
 /// One simulation: nodes, network, workload, queue and clock.
 pub struct Runner<P: Protocol, W: Workload, S: RowSink> {
     config: KernelConfig,
@@ -199,8 +166,9 @@ pub struct Runner<P: Protocol, W: Workload, S: RowSink> {
     effects: Vec<Effect<P>>,
     /// The rows of the `Effect::Noted` effects in `effects`, in order (`Ctx::with_notes`).
     notes: Vec<Record>,
-    /// The `send` rows of the messages in flight (a sink that reads rows only).
-    in_flight: InFlight,
+    /// The `send` rows of the messages in flight, until their `deliver` (or `drop`) row reuses
+    /// them (a sink that reads rows only).
+    in_flight: Slab<Record>,
     stats: RunStats,
     timer_draws: Option<Vec<Vec<u64>>>,
     /// Each node's clock drift ρ: its timers fire after `after / (1 + ρ)`.
@@ -280,7 +248,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             sink,
             effects: Vec::new(),
             notes: Vec::new(),
-            in_flight: InFlight::default(),
+            in_flight: Slab::default(),
             stats: RunStats::default(),
             timer_draws: None,
             drift,
@@ -917,7 +885,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 if S::READS_ROWS {
                     let mut row = send_row(&msg);
                     self.emit(&mut row);
-                    wire = self.in_flight.park(row);
+                    wire = self.in_flight.insert(row);
                 }
                 if let Some(again) = duplicate {
                     self.stats.messages_duplicated += 1;
@@ -926,7 +894,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                         let mut dup = self.in_flight.get(wire).clone();
                         dup.event = Event::Duplicate;
                         self.emit(&mut dup);
-                        copy = self.in_flight.park(dup);
+                        copy = self.in_flight.insert(dup);
                     } else {
                         self.skip_rows(2);
                     }
