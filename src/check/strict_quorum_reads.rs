@@ -129,7 +129,7 @@ mod tests {
         let mut r = Record::new(event).msg(msg).key(0).index(id).value(value).detail("p1");
         r.time_us = time_us;
         if !clock.is_empty() {
-            r = r.clock(Clock(clock.iter().map(|(n, c)| (NodeId(*n), *c)).collect()));
+            r = r.clock(Clock::from_pairs(clock.iter().map(|(n, c)| (NodeId(*n), *c)).collect()));
         }
         r
     }

@@ -158,12 +158,12 @@ impl VClock {
         // a node named twice keeps its last count, as one `set` per entry did.
         let mut out = VClock::new();
         let mut len = 0;
-        for (node, _) in &clock.0 {
+        for (node, _) in clock.pairs() {
             assert!(node.0 < NODES_MAX, "node {node} beyond the clock limit {NODES_MAX}");
             len = len.max(node.index() + 1);
         }
         out.counters.grow_to(len);
-        for (node, count) in &clock.0 {
+        for (node, count) in clock.pairs() {
             out.counters[node.index()] = *count;
         }
         out.trim();
@@ -318,10 +318,10 @@ mod tests {
             assert_eq!(VClock::from_trace(&vc(counters).to_trace()), vc(counters), "{counters:?}");
         }
         // A hand-made cell with a zero entry still gives the trimmed clock.
-        let cell = Clock(vec![(NodeId(0), 3), (NodeId(4), 0)]);
+        let cell = Clock::from_pairs(vec![(NodeId(0), 3), (NodeId(4), 0)]);
         assert_eq!(VClock::from_trace(&cell), vc(&[3]));
         // Out of order, and a node named twice: its last count holds.
-        let cell = Clock(vec![(NodeId(2), 1), (NodeId(0), 4), (NodeId(2), 0), (NodeId(1), 6)]);
+        let cell = Clock::from_pairs(vec![(NodeId(2), 1), (NodeId(0), 4), (NodeId(2), 0), (NodeId(1), 6)]);
         assert_eq!(VClock::from_trace(&cell), vc(&[4, 6]));
     }
 

@@ -94,7 +94,7 @@ mod tests {
     use crate::trace::Clock;
 
     fn ok(msg: &'static str, process: u64, clock: &[(u32, u64)]) -> Record {
-        let clock = Clock(clock.iter().map(|(n, c)| (NodeId(*n), *c)).collect());
+        let clock = Clock::from_pairs(clock.iter().map(|(n, c)| (NodeId(*n), *c)).collect());
         Record::new(Event::Ok).msg(msg).key(0).clock(clock).detail(format!("p{process}"))
     }
 

@@ -191,25 +191,88 @@ impl fmt::Display for Value {
 }
 
 /// A vector clock as the trace shows it: `(node, counter)` pairs, zeros left out, sorted by node.
-/// Written `n0:2;n3:1`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Clock(pub Vec<(NodeId, u64)>);
+/// Written `n0:2;n3:1`. Equality, order, hashing and `Debug` are those of the pair slice.
+#[derive(Clone, Default)]
+pub struct Clock(Pairs);
+
+/// Pairs kept inline up to this many (the shipped scenarios' clocks have 3 to 5 entries).
+const CLOCK_INLINE: usize = 4;
+
+/// A clock's pairs: inline up to [`CLOCK_INLINE`], on the heap beyond. The eventual KV puts a
+/// clock on most of its rows (`write`, `apply`, `conflict`, `read`, `put_ack`, the client's `ok`),
+/// and with a `Vec` each was an allocation and a free.
+#[derive(Clone)]
+enum Pairs {
+    Inline { len: u8, buf: [(NodeId, u64); CLOCK_INLINE] },
+    Heap(Vec<(NodeId, u64)>),
+}
+
+impl Default for Pairs {
+    fn default() -> Pairs {
+        Pairs::Inline { len: 0, buf: [(NodeId(0), 0); CLOCK_INLINE] }
+    }
+}
 
 impl Clock {
+    /// A clock from its pairs as given (the caller keeps them sorted and non-zero; a reader of
+    /// the clock tolerates hand-made cells that are not).
+    pub fn from_pairs(pairs: Vec<(NodeId, u64)>) -> Clock {
+        if pairs.len() <= CLOCK_INLINE {
+            let mut clock = Clock::default();
+            for pair in pairs {
+                clock.push(pair);
+            }
+            clock
+        } else {
+            Clock(Pairs::Heap(pairs))
+        }
+    }
+
     /// Builds a clock from per-node counters indexed by node id, leaving zeros out.
     pub fn from_counters(counters: &[u64]) -> Clock {
-        Clock(
-            counters
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c > 0)
-                .map(|(i, c)| (NodeId(i as u32), *c))
-                .collect(),
-        )
+        // Filled in place (one clock per eventual KV row); past `CLOCK_INLINE` entries, collected.
+        let mut buf = [(NodeId(0), 0); CLOCK_INLINE];
+        let mut len = 0;
+        for (i, c) in counters.iter().enumerate() {
+            if *c > 0 {
+                if len == CLOCK_INLINE {
+                    let pairs = counters.iter().enumerate().filter(|(_, c)| **c > 0);
+                    return Clock(Pairs::Heap(pairs.map(|(i, c)| (NodeId(i as u32), *c)).collect()));
+                }
+                buf[len] = (NodeId(i as u32), *c);
+                len += 1;
+            }
+        }
+        Clock(Pairs::Inline { len: len as u8, buf })
+    }
+
+    /// The `(node, counter)` pairs, in order.
+    pub fn pairs(&self) -> &[(NodeId, u64)] {
+        match &self.0 {
+            Pairs::Inline { len, buf } => &buf[..usize::from(*len)],
+            Pairs::Heap(v) => v,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, pair: (NodeId, u64)) {
+        match &mut self.0 {
+            Pairs::Inline { len, buf } if usize::from(*len) < CLOCK_INLINE => {
+                buf[usize::from(*len)] = pair;
+                *len += 1;
+            }
+            Pairs::Inline { len, buf } => {
+                let mut v = Vec::with_capacity(CLOCK_INLINE * 2);
+                v.extend_from_slice(&buf[..usize::from(*len)]);
+                v.push(pair);
+                self.0 = Pairs::Heap(v);
+            }
+            Pairs::Heap(v) => v.push(pair),
+        }
     }
 
     pub fn write_to(&self, out: &mut String) {
-        for (i, (n, c)) in self.0.iter().enumerate() {
+        for (i, (n, c)) in self.pairs().iter().enumerate() {
             if i > 0 {
                 out.push(';');
             }
@@ -219,17 +282,49 @@ impl Clock {
 
     /// Parses `n0:2;n3:1`; rejects zeros, unsorted or repeated nodes.
     pub fn parse(cell: &str) -> Option<Clock> {
-        let mut pairs: Vec<(NodeId, u64)> = Vec::new();
+        let mut clock = Clock::default();
         for part in cell.split(';') {
             let (node, count) = part.split_once(':')?;
             let node = NodeId::parse(node)?;
             let count: u64 = count.parse().ok()?;
-            if count == 0 || pairs.last().is_some_and(|(last, _)| *last >= node) {
+            if count == 0 || clock.pairs().last().is_some_and(|(last, _)| *last >= node) {
                 return None;
             }
-            pairs.push((node, count));
+            clock.push((node, count));
         }
-        Some(Clock(pairs))
+        Some(clock)
+    }
+}
+
+impl PartialEq for Clock {
+    fn eq(&self, other: &Clock) -> bool {
+        self.pairs() == other.pairs()
+    }
+}
+
+impl Eq for Clock {}
+
+impl PartialOrd for Clock {
+    fn partial_cmp(&self, other: &Clock) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Clock {
+    fn cmp(&self, other: &Clock) -> std::cmp::Ordering {
+        self.pairs().cmp(other.pairs())
+    }
+}
+
+impl std::hash::Hash for Clock {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pairs().hash(state)
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Clock").field(&self.pairs()).finish()
     }
 }
 

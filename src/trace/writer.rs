@@ -277,7 +277,7 @@ impl<W: Write> RowEncoder<W> {
         }
         b.push(b',');
         if let Some(clock) = &row.clock {
-            for (i, (n, c)) in clock.0.iter().enumerate() {
+            for (i, (n, c)) in clock.pairs().iter().enumerate() {
                 if i > 0 {
                     b.push(b';');
                 }
@@ -518,7 +518,8 @@ mod tests {
             text().prop_map(|t| Value::Text(Cow::Owned(t))),
         ];
         let clock = proptest::option::of(
-            proptest::collection::vec((any::<u32>().prop_map(NodeId), any::<u64>()), 0..4).prop_map(Clock),
+            proptest::collection::vec((any::<u32>().prop_map(NodeId), any::<u64>()), 0..4)
+                .prop_map(Clock::from_pairs),
         );
         let ids = proptest::option::of(any::<u32>().prop_map(NodeId));
         let nums = proptest::option::of(any::<u64>());
