@@ -13,7 +13,7 @@
 //! prior read), `Missing` when none apply. An `ok` without a clock (a protocol without contexts)
 //! is not judged.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use crate::eventual::VClock;
 use crate::trace::{Event, Record};
@@ -29,8 +29,9 @@ struct Seen {
 
 #[derive(Debug, Default)]
 pub struct Sessions {
-    /// (process, key) -> what it was told.
-    seen: BTreeMap<(u64, u64), Seen>,
+    /// (process, key) -> what it was told. Looked up, never iterated: a hash map (an open-loop
+    /// workload makes a process per operation, so the map grows by one entry per `ok` row).
+    seen: FxHashMap<(u64, u64), Seen>,
     ryw_judged: u64,
     ryw_violations: u64,
     mr_judged: u64,
