@@ -292,8 +292,7 @@ impl EventualNode {
         versions: &[Version],
         via: &'static str,
     ) {
-        let applied = self.store.apply(key, versions);
-        for (held, received) in &applied.conflicts {
+        let changed = self.store.apply_noting(key, versions, |held, received| {
             // `<via> held=<clock> received=<clock>`, spelt without the formatting machinery: one
             // row per conflicting pair is the eventual KV's most frequent row.
             let mut detail = String::with_capacity(via.len() + 40);
@@ -314,8 +313,8 @@ impl EventualNode {
                 .detail(detail);
             row.peer = from;
             ctx.note(row);
-        }
-        if applied.changed {
+        });
+        if changed {
             let set = self.store.get(key);
             // The store keeps the set's joined clock (its digest entry's).
             let clock =

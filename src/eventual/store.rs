@@ -209,12 +209,26 @@ impl Store {
 
     /// Merges received versions of `key` under the store's rule.
     pub fn apply(&mut self, key: u64, received: &[Version]) -> Applied {
+        let mut conflicts = Vec::new();
+        let changed = self.apply_noting(key, received, |h, r| conflicts.push((h.clone(), r.clone())));
+        Applied { changed, conflicts }
+    }
+
+    /// [`Store::apply`] handing each newly met `(held, received)` concurrent pair to `conflict`
+    /// (before the merge, in the order `apply` lists them) instead of collecting copies: the
+    /// node spells a row per pair straight from the held and received versions. True if the
+    /// key's version set changed.
+    pub fn apply_noting(
+        &mut self,
+        key: u64,
+        received: &[Version],
+        conflict: impl FnMut(&Version, &Version),
+    ) -> bool {
         let held = self.get(key);
-        let conflicts = new_conflicts(self.rule, held, received);
+        for_new_conflicts(self.rule, held, received, conflict);
         if self.rule == Rule::Siblings {
             // The KV's most frequent merge: in place, no bag rebuilt and re-sorted.
-            let changed = self.merge_siblings(key, received);
-            return Applied { changed, conflicts };
+            return self.merge_siblings(key, received);
         }
         let next = match self.rule {
             Rule::Seed => seed_apply(held, received),
@@ -225,7 +239,7 @@ impl Store {
         if changed && !next.is_empty() {
             self.keys.insert(key, Held::new(next));
         }
-        Applied { changed, conflicts }
+        changed
     }
 
     /// One digest entry per held key, in key order.
@@ -358,28 +372,47 @@ fn seed_apply(held: &[Version], received: &[Version]) -> Vec<Version> {
 
 /// Pairs (held, received) with concurrent clocks, for received versions that are news here (not
 /// already held and not dominated by a held version), so a duplicate delivery reports nothing.
-fn new_conflicts(rule: Rule, held: &[Version], received: &[Version]) -> Vec<(Version, Version)> {
-    let mut out = Vec::new();
+/// Each pair goes to `f`, by received version, then held order.
+fn for_new_conflicts(
+    rule: Rule,
+    held: &[Version],
+    received: &[Version],
+    mut f: impl FnMut(&Version, &Version),
+) {
     for r in received {
-        // One comparison per pair: the pairs are kept tentatively and dropped again if `r` turns
-        // out to be known (held, or under LWW covered by the joined clock) or dominated.
-        let start = out.len();
-        for h in held {
+        // One comparison per pair: bit i marks `held[i]` concurrent with `r` (past 64 held
+        // versions the comparison is redone below); the pairs are reported only once `r` is known
+        // to be news (not held, or under LWW covered by the joined clock, and not dominated).
+        let mut concurrent = 0u64;
+        let mut known = false;
+        for (i, h) in held.iter().enumerate() {
             match h.clock.compare(&r.clock) {
                 Ordering4::After => {
-                    out.truncate(start);
+                    known = true;
                     break;
                 }
                 Ordering4::Equal if rule == Rule::Lww || h == r => {
-                    out.truncate(start);
+                    known = true;
                     break;
                 }
-                Ordering4::Concurrent => out.push((h.clone(), r.clone())),
-                Ordering4::Equal | Ordering4::Before => {}
+                Ordering4::Concurrent if i < 64 => concurrent |= 1 << i,
+                Ordering4::Concurrent | Ordering4::Equal | Ordering4::Before => {}
+            }
+        }
+        if known {
+            continue;
+        }
+        for (i, h) in held.iter().enumerate() {
+            let pair = if i < 64 {
+                concurrent & (1 << i) != 0
+            } else {
+                h.clock.compare(&r.clock) == Ordering4::Concurrent
+            };
+            if pair {
+                f(h, r);
             }
         }
     }
-    out
 }
 
 /// Join of the clocks of a set (the empty clock for the empty set).
