@@ -281,10 +281,23 @@ impl VClock {
             }
             first = false;
             out.push('n');
-            out.push_str(digits.format(i));
+            push_uint(out, i as u64, &mut digits);
             out.push(':');
-            out.push_str(digits.format(*c));
+            push_uint(out, *c, &mut digits);
         }
+    }
+}
+
+/// Appends `n` in decimal: up to two digits by hand (node ids, most counters), `itoa` beyond; a
+/// `push_str` per number cost a `memcpy` call each, two per entry of every conflict row's clocks.
+fn push_uint(out: &mut String, n: u64, digits: &mut itoa::Buffer) {
+    if n < 10 {
+        out.push(char::from(b'0' + n as u8));
+    } else if n < 100 {
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    } else {
+        out.push_str(digits.format(n));
     }
 }
 
