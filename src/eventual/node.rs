@@ -206,7 +206,7 @@ impl EventualNode {
             self.seed_clock.clone()
         } else {
             // The held set's joined clock is kept with it (its digest entry).
-            let mut own = self.store.digest_of(key).map_or(0, |(held, _)| held.get(self.id));
+            let mut own = self.store.joined_clock(key).map_or(0, |held| held.get(self.id));
             if self.outside() {
                 own = own.max(self.coordinator_counter);
             }
@@ -318,7 +318,7 @@ impl EventualNode {
             let set = self.store.get(key);
             // The store keeps the set's joined clock (its digest entry's).
             let clock =
-                self.store.digest_of(key).map_or_else(|| join_clock(set).to_trace(), |(c, _)| c.to_trace());
+                self.store.joined_clock(key).map_or_else(|| join_clock(set).to_trace(), VClock::to_trace);
             let mut row = Record::new(Event::Apply).key(key).value(value_of(set)).clock(clock).detail(via);
             row.peer = from;
             ctx.note(row);

@@ -16,6 +16,7 @@
 //!
 //! Sets are kept sorted by (value, clock) so equal contents compare and print equal.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use crate::eventual::vclock::{seed_is_newer, Ordering4, VClock};
@@ -92,22 +93,43 @@ pub struct Store {
     keys: BTreeMap<u64, Held>,
 }
 
-/// One key's versions with their digest entry's two figures, computed when the set changes rather
-/// than for every key on every anti-entropy round (a node digests its whole store every
-/// `anti_entropy_ms` and again for each digest it receives; most keys have not changed between).
-/// Both are functions of `versions`, so deriving `Eq` on the whole is still set equality.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One key's versions with their digest entry's two figures: the joined clock, kept current as the
+/// set changes, and the hash, computed when a digest first asks for it after a change. Neither is
+/// recomputed for every key on every anti-entropy round (a node digests its whole store every
+/// `anti_entropy_ms` and again for each digest it receives; most keys have not changed between),
+/// and a key that changes several times between two rounds is hashed once (the default scenario
+/// changes each key about as often as it digests it). Both are functions of `versions`, so
+/// equality is that of `versions` alone.
+#[derive(Clone, Debug)]
 struct Held {
     versions: Vec<Version>,
     /// [`join_clock`] of `versions`.
     clock: VClock,
-    /// [`set_hash`] of `versions`.
-    hash: u64,
+    /// [`set_hash`] of `versions`, once asked for since the last change.
+    hash: Cell<Option<u64>>,
 }
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Held) -> bool {
+        self.versions == other.versions
+    }
+}
+
+impl Eq for Held {}
 
 impl Held {
     fn new(versions: Vec<Version>) -> Held {
-        Held { clock: join_clock(&versions), hash: set_hash(&versions), versions }
+        Held { clock: join_clock(&versions), hash: Cell::new(None), versions }
+    }
+
+    /// The set's [`set_hash`], computed on first use after a change.
+    fn hash(&self) -> u64 {
+        if let Some(hash) = self.hash.get() {
+            return hash;
+        }
+        let hash = set_hash(&self.versions);
+        self.hash.set(Some(hash));
+        hash
     }
 
     /// `Siblings`: merges `received` in place (see [`merge_siblings_into`]); true if the set changed.
@@ -121,7 +143,7 @@ impl Held {
             }
         }
         if changed {
-            self.hash = set_hash(&self.versions);
+            self.hash.set(None);
         }
         changed
     }
@@ -246,19 +268,25 @@ impl Store {
     pub fn digest(&self) -> Vec<DigestEntry> {
         self.keys
             .iter()
-            .map(|(key, h)| DigestEntry { key: *key, clock: h.clock.clone(), hash: h.hash })
+            .map(|(key, h)| DigestEntry { key: *key, clock: h.clock.clone(), hash: h.hash() })
             .collect()
     }
 
     /// The digest entry of `key` as `(clock, hash)`, without copying the clock; `None` if no
     /// version of it is held.
     pub fn digest_of(&self, key: u64) -> Option<(&VClock, u64)> {
-        self.keys.get(&key).map(|h| (&h.clock, h.hash))
+        self.keys.get(&key).map(|h| (&h.clock, h.hash()))
+    }
+
+    /// The joined clock of `key`'s versions (its digest entry's clock), without hashing the set;
+    /// `None` if no version of it is held.
+    pub fn joined_clock(&self, key: u64) -> Option<&VClock> {
+        self.keys.get(&key).map(|h| &h.clock)
     }
 
     /// [`Store::digest`] by reference: `(key, clock, hash)` per held key, in key order.
     pub fn digest_iter(&self) -> impl Iterator<Item = (u64, &VClock, u64)> {
-        self.keys.iter().map(|(key, h)| (*key, &h.clock, h.hash))
+        self.keys.iter().map(|(key, h)| (*key, &h.clock, h.hash()))
     }
 }
 
