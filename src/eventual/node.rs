@@ -35,6 +35,7 @@
 //! do not. Trace notes: `write`, `apply`, `conflict`, `read`, `note` (`put_ack`, `put_timeout`,
 //! `get_timeout`) and, at the end, `final` — see `docs` in each emitting function.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rand::Rng;
@@ -262,8 +263,11 @@ impl EventualNode {
     fn handle_get(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, id: u64) {
         if self.read_quorum() <= 1 && !self.outside() {
             let local = self.store.get(key);
-            note_read(ctx, key, id, local, 1);
-            ctx.reply(id, self.ok(value_of(local), &join_clock(local)));
+            // The store keeps the set's joined clock (the empty clock for no version).
+            let joined = self.store.joined_clock(key).cloned().unwrap_or_default();
+            let value = value_of(local);
+            note_read_joined(ctx, key, id, value.clone(), (!local.is_empty()).then_some(&joined), 1);
+            ctx.reply(id, self.ok(value, &joined));
             return;
         }
         let req = self.take_req();
@@ -522,8 +526,14 @@ fn note_put<P: Protocol>(
 }
 
 /// `<label><got>` or `<label><got>/<of>`, spelt without the formatting machinery (one per
-/// acknowledged write and one per read).
-fn counted(label: &str, got: usize, of: Option<usize>) -> String {
+/// acknowledged write and one per read). W = 1 and R = 1 (the default scenario: every write and
+/// every read) spell `acks=1/1` and `replies=1`, which need no string of their own.
+fn counted(label: &'static str, got: usize, of: Option<usize>) -> Cow<'static, str> {
+    match (label, got, of) {
+        ("acks=", 1, Some(1)) => return Cow::Borrowed("acks=1/1"),
+        ("replies=", 1, None) => return Cow::Borrowed("replies=1"),
+        _ => {}
+    }
     let mut digits = itoa::Buffer::new();
     let mut out = String::with_capacity(label.len() + 8);
     out.push_str(label);
@@ -532,17 +542,26 @@ fn counted(label: &str, got: usize, of: Option<usize>) -> String {
         out.push('/');
         out.push_str(digits.format(of));
     }
-    out
+    Cow::Owned(out)
 }
 
 fn note_read<P: Protocol>(ctx: &mut Ctx<'_, P>, key: u64, id: u64, versions: &[Version], replies: usize) {
-    let mut row = Record::new(Event::Read)
-        .key(key)
-        .index(id)
-        .value(value_of(versions))
-        .detail(counted("replies=", replies, None));
-    if !versions.is_empty() {
-        row = row.clock(join_clock(versions).to_trace());
+    let joined = (!versions.is_empty()).then(|| join_clock(versions));
+    note_read_joined(ctx, key, id, value_of(versions), joined.as_ref(), replies);
+}
+
+/// [`note_read`] from the answer's value cell and joined clock (`None`: nothing read).
+fn note_read_joined<P: Protocol>(
+    ctx: &mut Ctx<'_, P>,
+    key: u64,
+    id: u64,
+    value: Value,
+    joined: Option<&VClock>,
+    replies: usize,
+) {
+    let mut row = Record::new(Event::Read).key(key).index(id).value(value).detail(counted("replies=", replies, None));
+    if let Some(clock) = joined {
+        row = row.clock(clock.to_trace());
     }
     ctx.note(row);
 }
