@@ -559,7 +559,8 @@ fn note_read_joined<P: Protocol>(
     joined: Option<&VClock>,
     replies: usize,
 ) {
-    let mut row = Record::new(Event::Read).key(key).index(id).value(value).detail(counted("replies=", replies, None));
+    let mut row =
+        Record::new(Event::Read).key(key).index(id).value(value).detail(counted("replies=", replies, None));
     if let Some(clock) = joined {
         row = row.clock(clock.to_trace());
     }
