@@ -84,7 +84,7 @@ impl Event {
         Event::Note,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Event::Send => "send",
             Event::Deliver => "deliver",
