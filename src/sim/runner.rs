@@ -442,7 +442,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
             } else {
                 Record::new(Event::Drop).node(from).peer(to).msg(msg.name())
             };
-            row.detail = reason.as_str().into();
+            row.set_detail(reason.as_str());
             self.emit(&mut row);
             return;
         }
@@ -876,7 +876,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 let mut drop = row.clone();
                 self.emit(&mut row);
                 drop.event = Event::Drop;
-                drop.detail = reason.as_str().into();
+                drop.set_detail(reason.as_str());
                 self.emit(&mut drop);
             }
             crate::sim::network::Route::Delivered { at, duplicate } => {

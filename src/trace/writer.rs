@@ -287,7 +287,13 @@ impl<W: Write> RowEncoder<W> {
             }
         }
         b.push(b',');
-        static_or_text_cell(b, &mut self.clean, &row.detail);
+        match &row.detail_pairs {
+            None => static_or_text_cell(b, &mut self.clean, &row.detail),
+            // Pairs are labels and digits, which never need quotes; a text part before them
+            // would be quoted with them, so such a cell goes through the text path whole.
+            Some(pairs) if row.detail.is_empty() => pairs.write_to(b),
+            Some(_) => text_cell(b, row.detail_text().as_bytes()),
+        }
         b.push(b'\n');
         self.rows += 1;
         if self.buf.len() >= CHUNK {
@@ -461,7 +467,7 @@ mod tests {
 
     use super::*;
     use crate::sim::NodeId;
-    use crate::trace::{Clock, Event};
+    use crate::trace::{Clock, Event, Pairs};
 
     /// The reference: the same row through the `csv` crate with its defaults, as the writer did
     /// before it wrote CSV by hand.
@@ -491,7 +497,7 @@ mod tests {
                         c.write_to(s)
                     }
                 }),
-                r.detail.to_string(),
+                r.detail_text().into_owned(),
             ])
             .unwrap();
         }
@@ -540,6 +546,7 @@ mod tests {
                     value,
                     clock,
                     detail: Cow::Owned(detail),
+                    detail_pairs: None,
                 },
             )
     }
@@ -698,5 +705,30 @@ mod tests {
             .collect();
         assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
         assert!(encoded(&rows).0.len() > 3 * CHUNK);
+    }
+
+    /// A `detail` kept as numbers ([`Pairs`]) writes the bytes its text would, after a text part
+    /// too (quoted as a whole when that part needs it).
+    #[test]
+    fn pairs_write_as_their_text() {
+        static LABELS: [&str; 3] = ["prev_term=", " entries=", " commit="];
+        static ONE: [&str; 3] = ["last_term=", "", ""];
+        let mut rows = Vec::new();
+        for (labels, numbers) in [(&LABELS, [0, 5, u64::MAX]), (&ONE, [12_345, 7, 7])] {
+            for text in ["", "x ", "a,\"b\" "] {
+                let mut row = Record::new(Event::Send).node(NodeId(0)).msg("append_entries").detail(text);
+                row.detail_pairs = Some(Pairs::new(labels, numbers));
+                let expected = format!("{text}{}", Pairs::new(labels, numbers));
+                assert_eq!(row.detail_text(), expected);
+                assert_eq!(
+                    row,
+                    Record::new(Event::Send).node(NodeId(0)).msg("append_entries").detail(expected)
+                );
+                rows.push(row);
+            }
+        }
+        assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
+        assert!(String::from_utf8_lossy(&encoded(&rows).0)
+            .contains(",prev_term=0 entries=5 commit=18446744073709551615\n"));
     }
 }
