@@ -886,9 +886,15 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 // Each copy's `send` row waits in `in_flight` for its `deliver` row.
                 let mut wire = NO_WIRE;
                 if S::READS_ROWS {
-                    let mut row = send_row(&msg);
-                    self.emit(&mut row);
-                    wire = self.in_flight.insert(row);
+                    // Built and emitted where it is parked (a row built first and moved in cost
+                    // a memcpy per send).
+                    wire = self.in_flight.insert(Record::new(Event::Send));
+                    let row = self.in_flight.get_mut(wire);
+                    row.node = Some(from);
+                    row.peer = Some(to);
+                    row.msg = msg.name().into();
+                    msg.describe(row);
+                    emit_to(self.now, &mut self.stats.rows, &mut self.sink, row);
                 }
                 if let Some(again) = duplicate {
                     self.stats.messages_duplicated += 1;
