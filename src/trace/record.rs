@@ -269,10 +269,17 @@ impl Pairs {
 
     /// Appends the cell's bytes to `out` (the same bytes as `format!("{label}{n}")` per pair).
     pub fn write_to(&self, out: &mut Vec<u8>) {
+        // One reservation for the cell (a u64 has at most 20 digits); most numbers are one digit,
+        // written as a push rather than formatted and copied.
+        out.reserve(self.iter().map(|(label, _)| label.len() + 20).sum());
         let mut digits = itoa::Buffer::new();
         for (label, n) in self.iter() {
             out.extend_from_slice(label.as_bytes());
-            out.extend_from_slice(digits.format(n).as_bytes());
+            if n < 10 {
+                out.push(b'0' + n as u8);
+            } else {
+                out.extend_from_slice(digits.format(n).as_bytes());
+            }
         }
     }
 
