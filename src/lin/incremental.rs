@@ -12,7 +12,9 @@
 //! the carried unknown-outcome writes and cas have already taken effect — and the set of
 //! configurations in which every `ok` op of the segment is linearised is kept for the next
 //! segment. Then the segment's ops are forgotten; the unknown-outcome writes and cas among them
-//! are **carried** as ops that may still take effect, and so are the configurations.
+//! are **carried** as ops that may still take effect, and so are the configurations. (When the
+//! search holds no unknown-outcome op, the ends are found by their last writer, one first-success
+//! search each, rather than by listing every configuration: see [`Search::ends`].)
 //!
 //! What is kept stays small:
 //! - A configuration whose linearised set contains another's with the same value is dropped: from
@@ -72,8 +74,9 @@ pub const SEGMENT_OPS_MAX: usize = 1_000_000;
 /// budget). Past it, or past the configurations limit, the cut is deferred: the segment is kept
 /// and decided with the ops that follow, at a later quiescent point once it has doubled, or at
 /// the end by the whole-history search's first-success rule. Finding every end explores every
-/// reachable configuration, which many concurrent ops make exponential (a burst of retried
-/// requests during an outage), where finding one linearisation is quick.
+/// reachable configuration when unknown-outcome ops are in the search, which many concurrent ops
+/// make exponential (a burst of retried requests during an outage), where finding one
+/// linearisation is quick.
 pub const ENDS_STATES_MAX: u64 = 100_000;
 
 /// An op as the check holds it between cuts: values as datums, not interned.

@@ -302,7 +302,21 @@ impl Search {
     /// invoked before the segment's end, so whoever comes next may still linearise them first.
     /// Each start gets its own memo: two starts may differ in linearised ops this search does not
     /// hold, and so reach ends the caller tells apart.
+    ///
+    /// When every op is `ok` (nothing optional), an end is just a value, and listing every
+    /// configuration on the way is exponential in the ops in flight at once (each subset of a
+    /// burst of concurrent writes is a configuration of its own) although the ends are few. Then
+    /// [`Search::ends_by_last`] finds the same ends with one first-success search per possible
+    /// last writer.
     pub fn ends(&mut self, starts: &[Start], budget: &Budget, first_only: bool) -> Ends {
+        if !first_only && self.ops.iter().all(|o| o.ok) {
+            return self.ends_by_last(starts, budget);
+        }
+        self.ends_listed(starts, budget, first_only)
+    }
+
+    /// [`Search::ends`] by listing every configuration reachable from each start.
+    fn ends_listed(&mut self, starts: &[Start], budget: &Budget, first_only: bool) -> Ends {
         let position: FxHashMap<usize, u32> =
             self.history_index.iter().enumerate().map(|(k, &i)| (i, k as u32)).collect();
         let mut found = Ends { outcome: Outcome::NotLinearizable, states: 0, ends: Vec::new() };
@@ -312,7 +326,7 @@ impl Search {
                 assert!(!self.ops[op as usize].ok, "a start linearises only optional ops");
                 self.lift(self.ops[op as usize].call);
             }
-            let done = self.ends_from(s, start.value, &lifted, budget, first_only, &mut found);
+            let done = self.ends_from(s, start.value, &lifted, budget, first_only, None, &mut found);
             for &op in lifted.iter().rev() {
                 self.unlift(self.ops[op as usize].call);
             }
@@ -330,8 +344,69 @@ impl Search {
         found
     }
 
+    /// [`Search::ends`] when every op is `ok`, by the last op that changes the register.
+    ///
+    /// Every linearisation of the ops has a last writer — the last write or cas in it — and ends
+    /// in that op's value (or in the start's value, when there is no write or cas at all). Only
+    /// an op that no other write or cas follows in real time (none invoked after it returned) can
+    /// be last. So for each start and each such op whose value is not yet an end of that start,
+    /// one first-success search asks for a linearisation in which that op is the last writer:
+    /// the op may be linearised only once every other write and cas is. The ends are the same
+    /// set the full enumeration finds (tests compare them); the configurations visited are the
+    /// searches', usually a few per op instead of one per subset of ops in flight.
+    fn ends_by_last(&mut self, starts: &[Start], budget: &Budget) -> Ends {
+        let mut found = Ends { outcome: Outcome::NotLinearizable, states: 0, ends: Vec::new() };
+        // The two latest invocations of a write or cas: an op may be last if no *other* one was
+        // invoked after it returned.
+        let (mut latest, mut second) = ((0u32, NONE), (0u32, NONE));
+        for (k, op) in self.ops.iter().enumerate() {
+            if op.f != OpF::Read && (latest.1 == NONE || op.call > latest.0) {
+                second = latest;
+                latest = (op.call, k as u32);
+            } else if op.f != OpF::Read && (second.1 == NONE || op.call > second.0) {
+                second = (op.call, k as u32);
+            }
+        }
+        let lasts: Vec<Option<u32>> = if latest.1 == NONE {
+            vec![None]
+        } else {
+            let others_latest = |k: u32| if k == latest.1 { second } else { latest };
+            (0..self.ops.len() as u32)
+                .filter(|&k| {
+                    let op = &self.ops[k as usize];
+                    let other = others_latest(k);
+                    op.f != OpF::Read && (other.1 == NONE || op.ret.is_some_and(|ret| ret > other.0))
+                })
+                .map(Some)
+                .collect()
+        };
+        for (s, start) in starts.iter().enumerate() {
+            let mut values: Vec<u32> = Vec::new();
+            for &last in &lasts {
+                let value = last.map_or(start.value, |k| self.ops[k as usize].value);
+                if values.contains(&value) {
+                    continue;
+                }
+                let before = found.ends.len();
+                if !self.ends_from(s, start.value, &[], budget, true, last, &mut found) {
+                    found.outcome = Outcome::Undecided;
+                    return found;
+                }
+                if found.ends.len() > before {
+                    values.push(value);
+                }
+            }
+        }
+        if !found.ends.is_empty() {
+            found.outcome = Outcome::Linearizable;
+        }
+        found
+    }
+
     /// The search of [`Search::ends`] from one start (its ops in `lifted` already out of the
-    /// list); false if the budget ran out.
+    /// list); false if the budget ran out. With `last`, only linearisations in which that op is
+    /// the last write or cas count: it may be linearised only after every other one.
+    #[allow(clippy::too_many_arguments)]
     fn ends_from(
         &mut self,
         start: usize,
@@ -339,10 +414,14 @@ impl Search {
         lifted: &[u32],
         budget: &Budget,
         first_only: bool,
+        last: Option<u32>,
         found: &mut Ends,
     ) -> bool {
         let ok_total = self.ops.iter().filter(|o| o.ok).count();
         let mut ok_done = 0usize;
+        // With `last`: the ok writes and cas in all, and linearised so far.
+        let writers_total = self.ops.iter().filter(|o| o.ok && o.f != OpF::Read).count();
+        let mut writers_done = 0usize;
         let mut state = value;
         let mut hash: u128 = lifted.iter().fold(0, |h, &op| h ^ self.zobrist[op as usize]);
         let mut memo: FxHashSet<(u128, u32)> = FxHashSet::default();
@@ -359,13 +438,18 @@ impl Search {
                 linearised.sort_unstable();
                 found.ends.push(End { start, value: state, linearised });
                 if first_only {
+                    // Leave the list as it was found, for the next search.
+                    while let Some((call, _)) = stack.pop() {
+                        self.unlift(call);
+                    }
                     return true;
                 }
                 backtrack = true;
             } else if entry != NONE && self.entries[entry as usize].is_call {
                 let op_index = self.entries[entry as usize].op as usize;
                 let op = self.ops[op_index];
-                if let Some(after) = Self::step(&op, state) {
+                let held_back = last == Some(op_index as u32) && writers_done + 1 < writers_total;
+                if let Some(after) = Self::step(&op, state).filter(|_| !held_back) {
                     let h = hash ^ self.zobrist[op_index];
                     found.states += 1;
                     if found.states > budget.states_max {
@@ -380,6 +464,7 @@ impl Search {
                         state = after;
                         hash = h;
                         ok_done += usize::from(op.ok);
+                        writers_done += usize::from(op.ok && op.f != OpF::Read);
                         self.lift(entry);
                         entry = self.next[HEAD as usize];
                         continue;
@@ -396,6 +481,7 @@ impl Search {
                 hash ^= self.zobrist[op_index];
                 if self.ops[op_index].ok {
                     ok_done -= 1;
+                    writers_done -= usize::from(self.ops[op_index].f != OpF::Read);
                 } else {
                     optional.pop();
                 }

@@ -325,3 +325,34 @@ proptest! {
         prop_assert_eq!(check(&history, &Budget::states(1_000_000)).outcome, LIN);
     }
 }
+
+/// The ends of `ops` of `history` from the initial nil and from each value in `values`, sorted by
+/// (start, value): by the last-writer searches and by listing every configuration.
+fn ends_both_ways(history: &History, ops: &[usize], values: &[u32]) -> (Ends, Ends) {
+    let mut starts = vec![Start { value: NIL, linearised: Vec::new() }];
+    starts.extend(values.iter().map(|&value| Start { value, linearised: Vec::new() }));
+    let budget = Budget::states(1_000_000);
+    let mut by_last = Search::new(history, ops).ends_by_last(&starts, &budget);
+    let mut listed = Search::new(history, ops).ends_listed(&starts, &budget, false);
+    for ends in [&mut by_last, &mut listed] {
+        ends.ends.sort_unstable_by_key(|e| (e.start, e.value));
+        ends.states = 0;
+    }
+    (by_last, listed)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn last_writer_searches_find_the_listed_ends(history in tiny(), picks in proptest::collection::vec(0usize..6, 0..3)) {
+        // Only the ok ops: the last-writer searches are for segments with nothing optional.
+        let all = history.ops();
+        let ok: Vec<usize> = (0..all.len()).filter(|&i| all[i].completion.is_ok()).collect();
+        prop_assume!(!ok.is_empty());
+        // Starts from values the history holds.
+        let values: Vec<u32> = picks.iter().map(|&k| all[ok[k % ok.len()]].value).collect();
+        let (by_last, listed) = ends_both_ways(&history, &ok, &values);
+        prop_assert_eq!(by_last, listed, "{:?}", all);
+    }
+}

@@ -86,7 +86,7 @@ impl Event {
         Event::Note,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Event::Send => "send",
             Event::Deliver => "deliver",
@@ -263,24 +263,13 @@ impl Pairs {
     }
 
     /// The pairs in order, as (label, number).
-    fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         self.labels.iter().copied().zip(self.numbers).take_while(|(label, _)| !label.is_empty())
     }
 
-    /// Appends the cell's bytes to `out` (the same bytes as `format!("{label}{n}")` per pair).
-    pub fn write_to(&self, out: &mut Vec<u8>) {
-        // One reservation for the cell (a u64 has at most 20 digits); most numbers are one digit,
-        // written as a push rather than formatted and copied.
-        out.reserve(self.iter().map(|(label, _)| label.len() + 20).sum());
-        let mut digits = itoa::Buffer::new();
-        for (label, n) in self.iter() {
-            out.extend_from_slice(label.as_bytes());
-            if n < 10 {
-                out.push(b'0' + n as u8);
-            } else {
-                out.extend_from_slice(digits.format(n).as_bytes());
-            }
-        }
+    /// The most bytes the cell takes (a u64 has at most 20 digits).
+    pub fn bound(&self) -> usize {
+        self.iter().map(|(label, _)| label.len() + 20).sum()
     }
 
     /// Appends the cell's text to `out`.

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::output::Sink;
-use crate::trace::{Record, Value};
+use crate::trace::{Event, Pairs, Record, Value};
 
 /// The contract's columns, in order.
 pub const COLUMNS: [&str; 12] =
@@ -82,10 +82,10 @@ impl<W: Write + Send + 'static> Worker<W> {
         let (back, empty) = channel();
         let handle = std::thread::Builder::new().name("dsim-trace".into()).spawn(move || {
             let mut out = HashingWriter { inner, hasher: Sha256::new(), bytes: 0 };
-            for mut chunk in chunks {
+            for chunk in chunks {
                 out.write_all(&chunk)?;
-                chunk.clear();
-                // The encoder may have finished already; the buffer is then simply freed.
+                // Handed back uncleared: the encoder sets the length it needs. It may have
+                // finished already; the buffer is then simply freed.
                 let _ = back.send(chunk);
             }
             out.flush()?;
@@ -143,9 +143,15 @@ impl<W> Drop for Worker<W> {
 /// Only text cells (`msg`, a text `value`, `detail`) can hold those bytes. Rows are gathered in
 /// one reused buffer and handed on in chunks, so a row costs no allocation and no formatting
 /// machinery.
+///
+/// A sweep formats every row of every run only to hash it, so the row loop is kept to plain
+/// stores: numbers are written digit pair by digit pair straight into the buffer, and the cells
+/// that repeat (the last `time_us` and `seq`, event names, static message names and details) are
+/// kept padded to a fixed width and copied whole, which compiles to a few vector moves instead of
+/// a call to `memcpy` per cell (see [`Window`]).
 pub struct RowEncoder<W: Write> {
     out: Out<W>,
-    buf: Vec<u8>,
+    buf: Window,
     rows: u64,
     /// The digits of the last row's `time_us`: a run writes its rows in bursts at one instant.
     time: Digits,
@@ -154,56 +160,258 @@ pub struct RowEncoder<W: Write> {
     seq: Digits,
     /// Static text cells (message, timer and event names; fixed details) already found to need no
     /// quotes, by address and length: a `&'static str` never changes, so one look is enough.
-    clean: [(usize, usize); CLEAN_SLOTS],
+    clean: Box<[Clean; CLEAN_SLOTS]>,
 }
 
 /// Slots of [`RowEncoder::clean`] (a protocol has a few dozen static names).
 const CLEAN_SLOTS: usize = 64;
 
-/// A number and its decimal digits, right-aligned in a fixed buffer (`u64::MAX` has 20).
+/// Static cells up to this long are cached padded, and copied as one fixed-size block.
+const PAD: usize = 32;
+
+/// One slot of the clean static cells: the text's address and length, and, when it is at most
+/// [`PAD`] bytes, its bytes padded with zeros.
+#[derive(Clone, Copy)]
+struct Clean {
+    key: (usize, usize),
+    padded: [u8; PAD],
+}
+
+/// The window rows are formatted into: `buf[..pos]` is the chunk so far, the rest is scratch.
+/// Before a row is written the window is made to hold the most bytes the row can take
+/// ([`row_bound`]), so the row itself is written through a [`Cursor`] with no capacity checks, and
+/// the window only grows for an odd long cell. Only `buf[..pos]` is ever handed on.
+struct Window {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+/// Room past [`CHUNK`] in a fresh window: a row is drained once the chunk is full, and rows are a
+/// few dozen bytes, so a window grows only for a cell of about this size.
+const SLACK: usize = 1024;
+
+/// A window's initial length.
+const WINDOW: usize = CHUNK + SLACK;
+
+impl Window {
+    fn new() -> Window {
+        Window { buf: vec![0; WINDOW], pos: 0 }
+    }
+
+    /// A cursor over at least `n` free bytes.
+    #[inline(always)]
+    fn cursor(&mut self, n: usize) -> Cursor<'_> {
+        if self.buf.len() - self.pos < n {
+            self.grow(n);
+        }
+        Cursor { out: &mut self.buf[self.pos..], at: 0 }
+    }
+
+    #[cold]
+    fn grow(&mut self, n: usize) {
+        self.buf.resize(self.pos + n + SLACK, 0);
+    }
+
+    fn chunk(&self) -> &[u8] {
+        &self.buf[..self.pos]
+    }
+}
+
+/// Writes into the free part of a [`Window`] that was sized for what is written: the index lives
+/// in a register, and a write is a store and an increment. A fixed-size copy may write past the
+/// cell it holds (the padding); the next cell overwrites it, and only `at` bytes are kept.
+struct Cursor<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(always)]
+    fn byte(&mut self, c: u8) {
+        self.out[self.at] = c;
+        self.at += 1;
+    }
+
+    /// The first `len` bytes of `block`, copied as the whole block.
+    #[inline(always)]
+    fn fixed<const N: usize>(&mut self, block: &[u8; N], len: usize) {
+        self.out[self.at..self.at + N].copy_from_slice(block);
+        self.at += len;
+    }
+
+    #[inline(always)]
+    fn bytes(&mut self, s: &[u8]) {
+        self.out[self.at..self.at + s.len()].copy_from_slice(s);
+        self.at += s.len();
+    }
+
+    /// The decimal digits of `n` (at most [`UINT_MAX`] bytes).
+    #[inline(always)]
+    fn uint(&mut self, n: u64) {
+        if n < 10 {
+            self.byte(b'0' + n as u8);
+        } else if n < 100 {
+            let pair = n as usize * 2;
+            self.fixed(&[PAIRS[pair], PAIRS[pair + 1]], 2);
+        } else {
+            self.at += digits(n, &mut self.out[self.at..self.at + UINT_MAX]);
+        }
+    }
+
+    /// `prefix` and the number (`n3`, `k2`, `v17`), or nothing.
+    #[inline(always)]
+    fn prefixed(&mut self, prefix: u8, n: Option<u64>) {
+        if let Some(n) = n {
+            self.byte(prefix);
+            self.uint(n);
+        }
+    }
+
+    /// A text cell that may be static: a short static one found clean before is one block copy
+    /// here; the rest is [`static_or_text_cell`], out of line. The functions out of line get the
+    /// free bytes and the index, not the cursor, so that the cursor stays in registers.
+    // The `Cow` itself, not its `&str`: whether the text is `Borrowed` (static) is the point.
+    #[allow(clippy::ptr_arg)]
+    #[inline(always)]
+    fn cell(&mut self, clean: &mut [Clean; CLEAN_SLOTS], cell: &Cow<'static, str>) {
+        if let Cow::Borrowed(text) = cell {
+            if text.is_empty() {
+                return;
+            }
+            let key = (text.as_ptr() as usize, text.len());
+            let slot = &clean[clean_slot(key)];
+            if slot.key == key && text.len() <= PAD {
+                return self.fixed(&slot.padded, text.len());
+            }
+        }
+        self.at = static_or_text_cell(self.out, self.at, clean, cell);
+    }
+
+    /// A text cell (see [`text_cell`]).
+    #[inline(always)]
+    fn text(&mut self, cell: &[u8]) {
+        self.at = text_cell(self.out, self.at, cell);
+    }
+}
+
+/// The most bytes a number takes (`u64::MAX` has 20 digits).
+const UINT_MAX: usize = 20;
+
+/// The most bytes a text cell of `len` bytes takes: every byte a doubled `"`, and the quotes.
+fn text_bound(len: usize) -> usize {
+    2 * len + 2
+}
+
+/// The most bytes `row` can take, padding of fixed-size copies included: a generous constant
+/// for the number and name cells, and the variable cells by their length.
+#[inline(always)]
+fn row_bound(row: &Record) -> usize {
+    // time_us and seq as 20-byte blocks, node and peer (`n` and a u32), the event name block,
+    // term, index, key (`k` and a u64), an id value, the separators and the newline.
+    const FIXED: usize = 2 * UINT_MAX + 2 * (1 + UINT_MAX) + 16 + 2 * UINT_MAX + 3 * (1 + UINT_MAX) + 12;
+    let value = match &row.value {
+        Value::Ids(vs) => vs.len() * (2 + UINT_MAX),
+        Value::Text(t) => text_bound(t.len()),
+        Value::None | Value::Id(_) => 0,
+    };
+    let clock = row.clock.as_ref().map_or(0, |c| c.0.len() * (3 + 2 * UINT_MAX));
+    let pairs = row.detail_pairs.as_ref().map_or(0, Pairs::bound);
+    FIXED + text_bound(row.msg.len().max(PAD)) + text_bound(row.detail.len().max(PAD) + pairs) + value + clock
+}
+
+/// "00" "01" … "99": two digits per division, as `itoa` does.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the decimal digits of `n` at the start of `out` (at least 20 bytes: `u64::MAX` has 20)
+/// and returns how many: the bytes `itoa` writes.
+#[inline]
+fn digits(mut n: u64, out: &mut [u8]) -> usize {
+    let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    let mut end = len;
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        end -= 2;
+        out[end] = PAIRS[pair];
+        out[end + 1] = PAIRS[pair + 1];
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        out[0] = PAIRS[pair];
+        out[1] = PAIRS[pair + 1];
+    } else {
+        out[0] = b'0' + n as u8;
+    }
+    len
+}
+
+/// A number and its decimal digits, left-aligned in a fixed buffer (`u64::MAX` has 20).
 struct Digits {
     value: u64,
-    start: usize,
+    len: usize,
     bytes: [u8; 20],
 }
 
 impl Digits {
     fn zero() -> Digits {
-        Digits { value: 0, start: 19, bytes: [b'0'; 20] }
+        Digits { value: 0, len: 1, bytes: [b'0'; 20] }
     }
 
-    /// The digits of `n`: the cached ones when `n` is the last number, incremented in place when it
-    /// is the next, formatted afresh otherwise. The same bytes `itoa` writes in every case.
+    /// The digits of `n` (the first `len` bytes of the block): the cached ones when `n` is the last
+    /// number, incremented in place when it is the next, formatted afresh otherwise. The same bytes
+    /// `itoa` writes in every case.
     #[inline]
-    fn of(&mut self, n: u64) -> &[u8] {
+    fn of(&mut self, n: u64) -> (&[u8; 20], usize) {
         if n != self.value {
             if n == self.value.wrapping_add(1) && n != 0 {
                 self.increment();
             } else {
-                let mut ints = itoa::Buffer::new();
-                let digits = ints.format(n).as_bytes();
-                self.start = 20 - digits.len();
-                self.bytes[self.start..].copy_from_slice(digits);
+                self.len = digits(n, &mut self.bytes);
             }
             self.value = n;
         }
-        &self.bytes[self.start..]
+        (&self.bytes, self.len)
     }
 
-    /// Adds one to the digits: the last digit, carrying left (a `9…9` grows by a leading `1`).
+    /// Adds one to the digits: the last digit, carrying left (a `9…9` becomes `10…0`).
     fn increment(&mut self) {
-        for i in (self.start..20).rev() {
+        for i in (0..self.len).rev() {
             if self.bytes[i] < b'9' {
                 self.bytes[i] += 1;
                 return;
             }
             self.bytes[i] = b'0';
         }
-        // Every digit was a 9: `n` < `u64::MAX` has fewer than 20 digits, so there is room.
-        self.start -= 1;
-        self.bytes[self.start] = b'1';
+        // Every digit was a 9: `n` ≤ `u64::MAX` has at most 20 digits and twenty 9s exceed it, so
+        // there were at most 19 and the new last digit fits.
+        self.bytes[0] = b'1';
+        self.bytes[self.len] = b'0';
+        self.len += 1;
     }
 }
+
+/// The `event` column's names padded to 16 bytes (the longest, `install_snapshot`, has 16), and
+/// their lengths, indexed by the event's discriminant.
+const EVENT_CELLS: [([u8; 16], usize); Event::ALL.len()] = {
+    let mut cells = [([0u8; 16], 0); Event::ALL.len()];
+    let mut i = 0;
+    while i < Event::ALL.len() {
+        let name = Event::ALL[i].as_str().as_bytes();
+        let mut j = 0;
+        while j < name.len() {
+            cells[i].0[j] = name[j];
+            j += 1;
+        }
+        cells[i].1 = name.len();
+        i += 1;
+    }
+    cells
+};
 
 impl<W: Write + Send + 'static> RowEncoder<W> {
     /// An encoder whose chunks are hashed and written on a thread of their own (see the module
@@ -222,81 +430,93 @@ impl<W: Write> RowEncoder<W> {
     fn with_out(out: Out<W>) -> io::Result<Self> {
         let mut encoder = RowEncoder {
             out,
-            buf: Vec::with_capacity(CHUNK + 1024),
+            buf: Window::new(),
             rows: 0,
             time: Digits::zero(),
             seq: Digits::zero(),
-            clean: [(0, 0); CLEAN_SLOTS],
+            clean: Box::new([Clean { key: (0, 0), padded: [0; PAD] }; CLEAN_SLOTS]),
         };
+        let bound = COLUMNS.iter().map(|c| text_bound(c.len()) + 1).sum();
+        let mut b = encoder.buf.cursor(bound);
         for (i, column) in COLUMNS.iter().enumerate() {
             if i > 0 {
-                encoder.buf.push(b',');
+                b.byte(b',');
             }
-            text_cell(&mut encoder.buf, column.as_bytes());
+            b.text(column.as_bytes());
         }
-        encoder.buf.push(b'\n');
+        b.byte(b'\n');
+        encoder.buf.pos += b.at;
         Ok(encoder)
     }
 
     pub fn write(&mut self, row: &Record) -> io::Result<()> {
-        let b = &mut self.buf;
-        b.extend_from_slice(self.time.of(row.time_us));
-        b.push(b',');
-        b.extend_from_slice(self.seq.of(row.seq));
-        b.push(b',');
-        prefixed(b, b'n', row.node.map(|n| u64::from(n.0)));
-        b.push(b',');
-        b.extend_from_slice(row.event.as_str().as_bytes());
-        b.push(b',');
-        prefixed(b, b'n', row.peer.map(|n| u64::from(n.0)));
-        b.push(b',');
-        static_or_text_cell(b, &mut self.clean, &row.msg);
-        b.push(b',');
+        let mut b = self.buf.cursor(row_bound(row));
+        let (digits, len) = self.time.of(row.time_us);
+        b.fixed(digits, len);
+        b.byte(b',');
+        let (digits, len) = self.seq.of(row.seq);
+        b.fixed(digits, len);
+        b.byte(b',');
+        b.prefixed(b'n', row.node.map(|n| u64::from(n.0)));
+        b.byte(b',');
+        let (name, len) = &EVENT_CELLS[row.event as usize];
+        b.fixed(name, *len);
+        b.byte(b',');
+        b.prefixed(b'n', row.peer.map(|n| u64::from(n.0)));
+        b.byte(b',');
+        b.cell(&mut self.clean, &row.msg);
+        b.byte(b',');
         if let Some(t) = row.term {
-            uint(b, t);
+            b.uint(t);
         }
-        b.push(b',');
+        b.byte(b',');
         if let Some(i) = row.index {
-            uint(b, i);
+            b.uint(i);
         }
-        b.push(b',');
-        prefixed(b, b'k', row.key);
-        b.push(b',');
+        b.byte(b',');
+        b.prefixed(b'k', row.key);
+        b.byte(b',');
         match &row.value {
             Value::None => {}
-            Value::Id(v) => prefixed(b, b'v', Some(*v)),
+            Value::Id(v) => b.prefixed(b'v', Some(*v)),
             Value::Ids(vs) => {
                 for (i, v) in vs.iter().enumerate() {
                     if i > 0 {
-                        b.push(b'|');
+                        b.byte(b'|');
                     }
-                    prefixed(b, b'v', Some(*v));
+                    b.prefixed(b'v', Some(*v));
                 }
             }
-            Value::Text(t) => text_cell(b, t.as_bytes()),
+            Value::Text(t) => b.text(t.as_bytes()),
         }
-        b.push(b',');
+        b.byte(b',');
         if let Some(clock) = &row.clock {
             for (i, (n, c)) in clock.0.iter().enumerate() {
                 if i > 0 {
-                    b.push(b';');
+                    b.byte(b';');
                 }
-                prefixed(b, b'n', Some(u64::from(n.0)));
-                b.push(b':');
-                uint(b, *c);
+                b.prefixed(b'n', Some(u64::from(n.0)));
+                b.byte(b':');
+                b.uint(*c);
             }
         }
-        b.push(b',');
+        b.byte(b',');
         match &row.detail_pairs {
-            None => static_or_text_cell(b, &mut self.clean, &row.detail),
-            // Pairs are labels and digits, which never need quotes; a text part before them
-            // would be quoted with them, so such a cell goes through the text path whole.
-            Some(pairs) if row.detail.is_empty() => pairs.write_to(b),
-            Some(_) => text_cell(b, row.detail_text().as_bytes()),
+            None => b.cell(&mut self.clean, &row.detail),
+            // Labels and digits never need quotes; with a text part before them the cell goes
+            // through the text path whole (quoted as a whole when that part needs it).
+            Some(pairs) if row.detail.is_empty() => {
+                for (label, n) in pairs.iter() {
+                    b.bytes(label.as_bytes());
+                    b.uint(n);
+                }
+            }
+            Some(_) => b.text(row.detail_text().as_bytes()),
         }
-        b.push(b'\n');
+        b.byte(b'\n');
+        self.buf.pos += b.at;
         self.rows += 1;
-        if self.buf.len() >= CHUNK {
+        if self.buf.pos >= CHUNK {
             self.drain()?;
         }
         Ok(())
@@ -304,19 +524,24 @@ impl<W: Write> RowEncoder<W> {
 
     /// Hands the gathered bytes to the hasher and the inner writer.
     fn drain(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
+        if self.buf.pos == 0 {
             return Ok(());
         }
         match &mut self.out {
-            Out::Inline(out) => {
-                out.write_all(&self.buf)?;
-                self.buf.clear();
-            }
+            Out::Inline(out) => out.write_all(self.buf.chunk())?,
             Out::Worker(worker) => {
-                let chunk = std::mem::replace(&mut self.buf, worker.spare());
+                // The thread hands buffers back uncleared: their length is restored here, and a
+                // reused one needs no zeroing (the window's scratch may hold anything).
+                let mut next = worker.spare();
+                if next.len() < WINDOW {
+                    next.resize(WINDOW, 0);
+                }
+                let mut chunk = std::mem::replace(&mut self.buf.buf, next);
+                chunk.truncate(self.buf.pos);
                 worker.send(chunk)?;
             }
         }
+        self.buf.pos = 0;
         Ok(())
     }
 
@@ -332,23 +557,6 @@ impl<W: Write> RowEncoder<W> {
         };
         let HashingWriter { inner, hasher, bytes } = out;
         Ok((inner, self.rows, bytes, hex(&hasher.finalize())))
-    }
-}
-
-/// `prefix` and the number (`n3`, `k2`, `v17`), or nothing.
-fn prefixed(b: &mut Vec<u8>, prefix: u8, n: Option<u64>) {
-    if let Some(n) = n {
-        b.push(prefix);
-        uint(b, n);
-    }
-}
-
-/// The decimal digits of `n`. Node ids and small terms are one digit: a push, not a copy.
-fn uint(b: &mut Vec<u8>, n: u64) {
-    if n < 10 {
-        b.push(b'0' + n as u8);
-    } else {
-        b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 }
 
@@ -379,41 +587,65 @@ fn needs_quotes(cell: &[u8]) -> bool {
     !words.remainder().is_empty() && special(&cell[cell.len() - 8..])
 }
 
-/// A text cell; a static one found clean before is copied without a look at its bytes.
+/// A text cell; a static one found clean before is copied without a look at its bytes (and, when
+/// short, as one padded block: [`Cursor::cell`] does that inline). Returns the new end.
 // The `Cow` itself, not its `&str`: whether the text is `Borrowed` (static) is the point.
 #[allow(clippy::ptr_arg)]
-#[inline]
-fn static_or_text_cell(b: &mut Vec<u8>, clean: &mut [(usize, usize); CLEAN_SLOTS], cell: &Cow<'static, str>) {
-    let Cow::Borrowed(text) = cell else { return text_cell(b, cell.as_bytes()) };
+fn static_or_text_cell(
+    out: &mut [u8],
+    at: usize,
+    clean: &mut [Clean; CLEAN_SLOTS],
+    cell: &Cow<'static, str>,
+) -> usize {
+    let Cow::Borrowed(text) = cell else { return text_cell(out, at, cell.as_bytes()) };
+    let mut b = Cursor { out, at };
     if text.is_empty() {
-        return;
+        return at;
     }
     let key = (text.as_ptr() as usize, text.len());
-    let slot = &mut clean[((key.0 >> 3) ^ key.1) % CLEAN_SLOTS];
-    if *slot == key {
-        b.extend_from_slice(text.as_bytes());
+    let slot = &mut clean[clean_slot(key)];
+    if slot.key == key {
+        if text.len() <= PAD {
+            b.fixed(&slot.padded, text.len());
+        } else {
+            b.bytes(text.as_bytes());
+        }
     } else if needs_quotes(text.as_bytes()) {
-        text_cell(b, text.as_bytes());
+        return text_cell(b.out, b.at, text.as_bytes());
     } else {
-        *slot = key;
-        b.extend_from_slice(text.as_bytes());
+        slot.key = key;
+        if text.len() <= PAD {
+            slot.padded = [0; PAD];
+            slot.padded[..text.len()].copy_from_slice(text.as_bytes());
+        }
+        b.bytes(text.as_bytes());
     }
+    b.at
 }
 
-/// A text cell, quoted (with `"` doubled) when it holds a byte that CSV would misread.
-fn text_cell(b: &mut Vec<u8>, cell: &[u8]) {
+/// The slot of [`RowEncoder::clean`] for a static text's (address, length).
+#[inline(always)]
+fn clean_slot(key: (usize, usize)) -> usize {
+    ((key.0 >> 3) ^ key.1) % CLEAN_SLOTS
+}
+
+/// A text cell, quoted (with `"` doubled) when it holds a byte that CSV would misread. Returns the
+/// new end.
+fn text_cell(out: &mut [u8], at: usize, cell: &[u8]) -> usize {
+    let mut b = Cursor { out, at };
     if !needs_quotes(cell) {
-        b.extend_from_slice(cell);
-        return;
+        b.bytes(cell);
+        return b.at;
     }
-    b.push(b'"');
+    b.byte(b'"');
     for &c in cell {
         if c == b'"' {
-            b.push(b'"');
+            b.byte(b'"');
         }
-        b.push(c);
+        b.byte(c);
     }
-    b.push(b'"');
+    b.byte(b'"');
+    b.at
 }
 
 /// Lower-case hex of bytes.
@@ -567,7 +799,7 @@ mod tests {
     #[test]
     fn static_cells_are_quoted_on_every_use() {
         // The same static texts again and again (the cache of clean ones hits), quoted or not.
-        const TEXTS: [&str; 8] = [
+        const TEXTS: [&str; 9] = [
             "append_entries",
             "a,b",
             "say \"hi\"",
@@ -576,6 +808,7 @@ mod tests {
             "line\nbreak",
             "granted",
             "prev_term=2 entries=1",
+            "a static cell longer than the padded cache's thirty-two bytes",
         ];
         let rows: Vec<Record> = (0..200usize)
             .map(|i| {
@@ -592,7 +825,11 @@ mod tests {
         let mut d = Digits::zero();
         let mut check = |n: u64| {
             let want = itoa::Buffer::new().format(n).to_owned();
-            assert_eq!(d.of(n), want.as_bytes(), "{n}");
+            let (bytes, len) = d.of(n);
+            assert_eq!(&bytes[..len], want.as_bytes(), "{n}");
+            let mut out = [b'x'; 20];
+            let len = digits(n, &mut out);
+            assert_eq!(&out[..len], want.as_bytes(), "{n}");
         };
         // Runs of consecutive numbers across every carry, repeats, jumps back and forth, the ends.
         for start in [0, 7, 95, 997, 99_990, 10u64.pow(19) - 3, u64::MAX - 2] {
@@ -604,6 +841,43 @@ mod tests {
         for n in [u64::MAX, 0, 1, u64::MAX, 5, 4, 10, 9, 100, 0] {
             check(n);
         }
+    }
+
+    #[test]
+    fn event_cells_are_the_event_names() {
+        for (i, event) in Event::ALL.iter().enumerate() {
+            assert_eq!(*event as usize, i, "Event::ALL is in declaration order");
+            let (padded, len) = &EVENT_CELLS[i];
+            assert_eq!(&padded[..*len], event.as_str().as_bytes());
+            assert!(padded[*len..].iter().all(|&b| b == 0));
+        }
+    }
+
+    #[test]
+    fn cells_longer_than_the_window_grow_it() {
+        // Cells far beyond the window's slack, quoted and not, between ordinary rows.
+        let long = "q\"x,".repeat(3 * SLACK);
+        let rows: Vec<Record> = (0..400u64)
+            .map(|i| {
+                let mut row = Record::new(Event::Write).at(crate::sim::SimTime(i)).node(NodeId(0));
+                match i % 4 {
+                    0 => row.value = Value::Text(Cow::Owned(long.clone())),
+                    1 => row.value = Value::Ids((0..2 * SLACK as u64).map(|v| v * 1_000_003).collect()),
+                    2 => {
+                        row.clock =
+                            Some(Clock((0..SLACK as u32).map(|n| (NodeId(n), u64::MAX - 1)).collect()))
+                    }
+                    _ => row.detail = Cow::Owned("z".repeat(CHUNK + 7)),
+                }
+                row
+            })
+            .collect();
+        assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
+        let mut threaded = RowEncoder::threaded(Vec::new()).unwrap();
+        for r in &rows {
+            threaded.write(r).unwrap();
+        }
+        assert_eq!(threaded.finish().unwrap(), encoded(&rows));
     }
 
     #[test]
