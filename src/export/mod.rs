@@ -333,8 +333,9 @@ pub fn describe(row: &Record) -> String {
     if let Some(c) = &row.clock {
         let _ = write!(s, " [{c}]");
     }
-    if !row.detail.is_empty() {
-        let _ = write!(s, " ({})", row.detail);
+    let detail = row.detail_text();
+    if !detail.is_empty() {
+        let _ = write!(s, " ({detail})");
     }
     s
 }

@@ -9,7 +9,7 @@
 use crate::client::ClientOp;
 use crate::protocol::Message;
 use crate::sim::NodeId;
-use crate::trace::{Record, Value};
+use crate::trace::{Pairs, Record, Value};
 
 use std::sync::Arc;
 
@@ -217,7 +217,7 @@ impl Message for Msg {
             Msg::RequestVote(m) | Msg::PreVote(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.last_log_index);
-                row.detail = wire_detail([("last_term=", m.last_log_term)]).into();
+                row.detail_pairs = Some(Pairs::new(&LAST_TERM, [m.last_log_term, 0, 0]));
             }
             Msg::RequestVoteReply(m) | Msg::PreVoteReply(m) => {
                 row.term = Some(m.term);
@@ -226,12 +226,17 @@ impl Message for Msg {
             Msg::AppendEntries(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.prev_log_index);
-                let mut detail = wire_detail([
-                    ("prev_term=", m.prev_log_term),
-                    (" entries=", m.entries.len() as u64),
-                    (" commit=", m.leader_commit),
-                ]);
+                let numbers = [m.prev_log_term, m.entries.len() as u64, m.leader_commit];
+                if !m.entries.iter().any(|e| e.command.config().is_some()) {
+                    row.detail_pairs = Some(Pairs::new(&APPEND_ENTRIES_PAIRS, numbers));
+                    return;
+                }
                 // Membership changes: each configuration entry carried, ` config=<index>:<members>`.
+                let mut detail = wire_detail([
+                    ("prev_term=", numbers[0]),
+                    (" entries=", numbers[1]),
+                    (" commit=", numbers[2]),
+                ]);
                 for (index, entry) in (m.prev_log_index + 1..).zip(&m.entries) {
                     if let Some(c) = entry.command.config() {
                         detail.push_str(&format!(" config={index}:{c}"));
@@ -242,7 +247,7 @@ impl Message for Msg {
             Msg::AppendEntriesReply(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.match_index);
-                row.detail = reply_detail(m);
+                describe_reply(m, row);
             }
             Msg::TimeoutNow(m) => row.term = Some(m.term),
             Msg::InstallSnapshot(m) => {
@@ -261,7 +266,8 @@ impl Message for Msg {
             Msg::InstallSnapshotReply(m) => {
                 row.term = Some(m.term);
                 row.index = Some(m.last_included_index);
-                row.detail = wire_detail([("received=", m.received), (" done=", u64::from(m.done))]).into();
+                row.detail_pairs =
+                    Some(Pairs::new(&INSTALL_SNAPSHOT_REPLY_PAIRS, [m.received, u64::from(m.done), 0]));
             }
             Msg::ClientForward(m) => {
                 row.key = Some(m.op.key);
@@ -272,22 +278,32 @@ impl Message for Msg {
     }
 }
 
+/// The labels of the wire details kept as numbers ([`Pairs`]: formatted only when written).
+static LAST_TERM: [&str; 3] = ["last_term=", "", ""];
+static APPEND_ENTRIES_PAIRS: [&str; 3] = ["prev_term=", " entries=", " commit="];
+static INSTALL_SNAPSHOT_REPLY_PAIRS: [&str; 3] = ["received=", " done=", ""];
+static REJECT: [&str; 3] = ["failure reject=", "", ""];
+static REJECT_TERM: [&str; 3] = ["failure reject=", " conflict_term=", ""];
+static REJECT_INDEX: [&str; 3] = ["failure reject=", " conflict_index=", ""];
+static REJECT_TERM_INDEX: [&str; 3] = ["failure reject=", " conflict_term=", " conflict_index="];
+
 /// `success`, or `failure` followed by the rejection's names when it carries them.
-fn reply_detail(m: &AppendEntriesReply) -> std::borrow::Cow<'static, str> {
+fn describe_reply(m: &AppendEntriesReply, row: &mut Record) {
     if m.success {
-        return SUCCESS.into();
+        row.detail = SUCCESS.into();
+        return;
     }
-    let Some(prev) = m.rejected_prev else { return FAILURE.into() };
-    let reject = ("failure reject=", prev);
-    match (m.conflict_term, m.conflict_index) {
-        (None, None) => wire_detail([reject]),
-        (Some(term), None) => wire_detail([reject, (" conflict_term=", term)]),
-        (None, Some(index)) => wire_detail([reject, (" conflict_index=", index)]),
-        (Some(term), Some(index)) => {
-            wire_detail([reject, (" conflict_term=", term), (" conflict_index=", index)])
-        }
-    }
-    .into()
+    let Some(prev) = m.rejected_prev else {
+        row.detail = FAILURE.into();
+        return;
+    };
+    let pairs = match (m.conflict_term, m.conflict_index) {
+        (None, None) => Pairs::new(&REJECT, [prev, 0, 0]),
+        (Some(term), None) => Pairs::new(&REJECT_TERM, [prev, term, 0]),
+        (None, Some(index)) => Pairs::new(&REJECT_INDEX, [prev, index, 0]),
+        (Some(term), Some(index)) => Pairs::new(&REJECT_TERM_INDEX, [prev, term, index]),
+    };
+    row.detail_pairs = Some(pairs);
 }
 
 /// A `detail` cell of `label=number` pairs (labels carry their separators), formatted with `itoa`
@@ -319,7 +335,7 @@ mod tests {
     fn detail(msg: &Msg) -> String {
         let mut row = Record::new(Event::Send);
         msg.describe(&mut row);
-        row.detail.into_owned()
+        row.detail_text().into_owned()
     }
 
     #[test]

@@ -43,6 +43,22 @@ impl<T> Slab<T> {
         self.values[slot as usize].as_ref().expect("a slab slot in use holds its value")
     }
 
+    /// The value parked at `slot` (which must hold one), to change in place.
+    #[inline(always)]
+    pub fn get_mut(&mut self, slot: u32) -> &mut T {
+        self.values[slot as usize].as_mut().expect("a slab slot in use holds its value")
+    }
+
+    /// Drops the value parked at `slot` (which must hold one) where it lies and frees the slot:
+    /// `take` without moving the value out.
+    #[inline(always)]
+    pub fn remove(&mut self, slot: u32) {
+        let value = &mut self.values[slot as usize];
+        debug_assert!(value.is_some(), "a slab slot in use holds its value");
+        *value = None;
+        self.free.push(slot);
+    }
+
     /// Takes the value parked at `slot` (which must hold one) and frees the slot.
     #[inline(always)]
     pub fn take(&mut self, slot: u32) -> T {
@@ -66,5 +82,10 @@ mod tests {
         assert_eq!(slab.insert("c"), a);
         assert_eq!(slab.insert("d"), 2);
         assert_eq!((slab.take(a), slab.take(b)), ("c", "b"));
+        let e = slab.insert("e");
+        *slab.get_mut(e) = "f";
+        assert_eq!(*slab.get(e), "f");
+        slab.remove(e);
+        assert_eq!(slab.insert("g"), e);
     }
 }

@@ -7,5 +7,5 @@ pub mod record;
 pub mod writer;
 
 pub use reader::TraceReader;
-pub use record::{Clock, Event, Record, Value};
+pub use record::{Clock, Event, Pairs, Record, Value};
 pub use writer::{TraceInfo, TraceWriter};

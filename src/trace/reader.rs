@@ -98,6 +98,7 @@ impl TraceReader {
             value: Value::parse(cell(9)),
             clock,
             detail: Cow::Owned(cell(11).to_owned()),
+            detail_pairs: None,
         })
     }
 }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::output::Sink;
-use crate::trace::{Event, Record, Value};
+use crate::trace::{Event, Pairs, Record, Value};
 
 /// The contract's columns, in order.
 pub const COLUMNS: [&str; 12] =
@@ -315,7 +315,8 @@ fn row_bound(row: &Record) -> usize {
         Value::None | Value::Id(_) => 0,
     };
     let clock = row.clock.as_ref().map_or(0, |c| c.pairs().len() * (3 + 2 * UINT_MAX));
-    FIXED + text_bound(row.msg.len().max(PAD)) + text_bound(row.detail.len().max(PAD)) + value + clock
+    let pairs = row.detail_pairs.as_ref().map_or(0, Pairs::bound);
+    FIXED + text_bound(row.msg.len().max(PAD)) + text_bound(row.detail.len().max(PAD) + pairs) + value + clock
 }
 
 /// "00" "01" … "99": two digits per division, as `itoa` does.
@@ -500,7 +501,18 @@ impl<W: Write> RowEncoder<W> {
             }
         }
         b.byte(b',');
-        b.cell(&mut self.clean, &row.detail);
+        match &row.detail_pairs {
+            None => b.cell(&mut self.clean, &row.detail),
+            // Labels and digits never need quotes; with a text part before them the cell goes
+            // through the text path whole (quoted as a whole when that part needs it).
+            Some(pairs) if row.detail.is_empty() => {
+                for (label, n) in pairs.iter() {
+                    b.bytes(label.as_bytes());
+                    b.uint(n);
+                }
+            }
+            Some(_) => b.text(row.detail_text().as_bytes()),
+        }
         b.byte(b'\n');
         self.buf.pos += b.at;
         self.rows += 1;
@@ -687,7 +699,7 @@ mod tests {
 
     use super::*;
     use crate::sim::NodeId;
-    use crate::trace::{Clock, Event};
+    use crate::trace::{Clock, Event, Pairs};
 
     /// The reference: the same row through the `csv` crate with its defaults, as the writer did
     /// before it wrote CSV by hand.
@@ -717,7 +729,7 @@ mod tests {
                         c.write_to(s)
                     }
                 }),
-                r.detail.to_string(),
+                r.detail_text().into_owned(),
             ])
             .unwrap();
         }
@@ -767,6 +779,7 @@ mod tests {
                     value,
                     clock,
                     detail: Cow::Owned(detail),
+                    detail_pairs: None,
                 },
             )
     }
@@ -968,5 +981,30 @@ mod tests {
             .collect();
         assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
         assert!(encoded(&rows).0.len() > 3 * CHUNK);
+    }
+
+    /// A `detail` kept as numbers ([`Pairs`]) writes the bytes its text would, after a text part
+    /// too (quoted as a whole when that part needs it).
+    #[test]
+    fn pairs_write_as_their_text() {
+        static LABELS: [&str; 3] = ["prev_term=", " entries=", " commit="];
+        static ONE: [&str; 3] = ["last_term=", "", ""];
+        let mut rows = Vec::new();
+        for (labels, numbers) in [(&LABELS, [0, 5, u64::MAX]), (&ONE, [12_345, 7, 7])] {
+            for text in ["", "x ", "a,\"b\" "] {
+                let mut row = Record::new(Event::Send).node(NodeId(0)).msg("append_entries").detail(text);
+                row.detail_pairs = Some(Pairs::new(labels, numbers));
+                let expected = format!("{text}{}", Pairs::new(labels, numbers));
+                assert_eq!(row.detail_text(), expected);
+                assert_eq!(
+                    row,
+                    Record::new(Event::Send).node(NodeId(0)).msg("append_entries").detail(expected)
+                );
+                rows.push(row);
+            }
+        }
+        assert_eq!(encoded(&rows).0, with_csv_crate(&rows));
+        assert!(String::from_utf8_lossy(&encoded(&rows).0)
+            .contains(",prev_term=0 entries=5 commit=18446744073709551615\n"));
     }
 }
