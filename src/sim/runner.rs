@@ -864,10 +864,11 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
         }
         // The `send` row, and its `drop` / `duplicate` twin. A sink that does not read rows gets
         // neither built: only their numbers are taken (`skip_rows`), so its run counts the same rows.
-        let send_row = |msg: &P::Msg| {
-            let mut row = Record::new(Event::Send).node(from).peer(to).msg(msg.name());
-            msg.describe(&mut row);
-            row
+        let fill_send_row = |row: &mut Record, msg: &P::Msg| {
+            row.node = Some(from);
+            row.peer = Some(to);
+            row.msg = msg.name().into();
+            msg.describe(row);
         };
         match self.network.apply_fate(self.now, from, to, fate) {
             crate::sim::network::Route::Dropped(reason) => {
@@ -875,7 +876,8 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                 if !S::READS_ROWS {
                     return self.skip_rows(2);
                 }
-                let mut row = send_row(&msg);
+                let mut row = Record::new(Event::Send);
+                fill_send_row(&mut row, &msg);
                 let mut drop = row.clone();
                 self.emit(&mut row);
                 drop.event = Event::Drop;
@@ -890,10 +892,7 @@ impl<P: Protocol, W: Workload, S: RowSink> Runner<P, W, S> {
                     // a memcpy per send).
                     wire = self.in_flight.insert(Record::new(Event::Send));
                     let row = self.in_flight.get_mut(wire);
-                    row.node = Some(from);
-                    row.peer = Some(to);
-                    row.msg = msg.name().into();
-                    msg.describe(row);
+                    fill_send_row(row, &msg);
                     emit_to(self.now, &mut self.stats.rows, &mut self.sink, row);
                 }
                 if let Some(again) = duplicate {

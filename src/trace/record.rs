@@ -379,9 +379,7 @@ impl Pairs {
 
 impl fmt::Display for Pairs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::new();
-        self.push_to(&mut out);
-        f.write_str(&out)
+        self.iter().try_for_each(|(label, n)| write!(f, "{label}{n}"))
     }
 }
 
@@ -496,8 +494,7 @@ impl Record {
     }
 
     pub fn detail(mut self, detail: impl Into<Cow<'static, str>>) -> Record {
-        self.detail = detail.into();
-        self.detail_pairs = None;
+        self.set_detail(detail);
         self
     }
 
