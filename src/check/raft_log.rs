@@ -278,8 +278,21 @@ impl TermRuns {
 
     /// Writes `term` at `index`, dropping what followed; the indexes between the end and `index`
     /// become a gap. Index 0 holds no entry and is ignored.
+    #[inline]
     pub fn write(&mut self, index: u64, term: u64) {
-        // The common write appends right after the last entry: nothing to cut, no gap to fill.
+        // The common write appends right after the last entry, in the last run's term: one add,
+        // inlined into the callers (every append / store row of four checkers).
+        if index.checked_sub(1) == Some(self.len) && self.runs.last().is_some_and(|&(_, t)| t == term) {
+            self.len += 1;
+            return;
+        }
+        self.write_other(index, term);
+    }
+
+    /// [`TermRuns::write`] but for an append in the last run's term.
+    #[inline(never)]
+    fn write_other(&mut self, index: u64, term: u64) {
+        // Right after the last entry: nothing to cut, no gap to fill.
         if index.checked_sub(1) == Some(self.len) {
             self.extend(1, term);
             return;
