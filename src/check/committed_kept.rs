@@ -105,7 +105,11 @@ impl CommittedKept {
         let counted = |f: NodeId| members.map_or(true, |c| c.contains(f));
         let matches = &mut self.matches;
         matches.clear();
-        matches.extend(state.acks.iter().filter(|(f, _)| counted(*f)).map(|(_, m)| *m));
+        state.acks.for_each(|f, &m| {
+            if counted(f) {
+                matches.push(m);
+            }
+        });
         if need == 0 || matches.len() < need {
             return;
         }
