@@ -22,7 +22,7 @@
 //! are forgotten; a truncation below the point is still held against the node's own commit index
 //! and acknowledgements.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
@@ -50,9 +50,11 @@ pub struct CommittedKept {
     /// Term -> its leader and what that leader's acknowledgements established: one lookup per
     /// acknowledgement (looked up, never iterated).
     terms: FxHashMap<u64, TermAcks>,
-    /// Index -> (term of the entry committed there, term whose leader's acks committed it), by the
-    /// wire evidence; the first committing term is kept.
-    committed: BTreeMap<u64, (u64, u64)>,
+    /// `(index, (term of the entry committed there, term whose leader's acks committed it))` by
+    /// the wire evidence, indexes increasing; the first committing term is kept. A deque rather
+    /// than a map: acks commit indexes in order, so recording is a push at the back, and pruning
+    /// pops from the front.
+    committed: VecDeque<(u64, (u64, u64))>,
     prune: PrunePoint,
     /// Reused buffer of a term's counted match indexes, so an acknowledgement does not allocate.
     matches: Vec<u64>,
@@ -103,7 +105,11 @@ impl CommittedKept {
         let counted = |f: NodeId| members.map_or(true, |c| c.contains(f));
         let matches = &mut self.matches;
         matches.clear();
-        matches.extend(state.acks.iter().filter(|(f, _)| counted(*f)).map(|(_, m)| *m));
+        state.acks.for_each(|f, &m| {
+            if counted(f) {
+                matches.push(m);
+            }
+        });
         if need == 0 || matches.len() < need {
             return;
         }
@@ -115,7 +121,7 @@ impl CommittedKept {
         }
         for index in (done + 1).max(self.prune.point())..=n {
             if let Some(t) = self.logs.term_at(leader, index) {
-                self.committed.entry(index).or_insert((t, term));
+                record(&mut self.committed, index, (t, term));
             }
         }
         state.committed_upto = n;
@@ -155,10 +161,12 @@ impl CommittedKept {
             return;
         }
         let node_term = self.term.get(&node).copied().unwrap_or(0);
+        let from = self.committed.partition_point(|&(i, _)| i < index);
         let hit = self
             .committed
-            .range(index..=last)
-            .find(|(i, (t, by))| node_term >= *by && self.logs.term_at(node, **i) == Some(*t));
+            .range(from..)
+            .take_while(|&&(i, _)| i <= last)
+            .find(|(i, (t, by))| node_term >= *by && self.logs.term_at(node, *i) == Some(*t));
         if let Some((i, (t, by))) = hit {
             out.push(Violation::at(
                 Self::NAME,
@@ -172,6 +180,18 @@ impl CommittedKept {
         if let Some(a) = self.acked.get_mut(&node) {
             *a = (*a).min(index - 1);
         }
+    }
+}
+
+/// Records `index` as committed with `terms` unless it is already (the first record stays).
+fn record(committed: &mut VecDeque<(u64, (u64, u64))>, index: u64, terms: (u64, u64)) {
+    // The common case: past the last index recorded.
+    if !committed.back().is_some_and(|&(i, _)| i >= index) {
+        committed.push_back((index, terms));
+        return;
+    }
+    if let Err(at) = committed.binary_search_by_key(&index, |&(i, _)| i) {
+        committed.insert(at, (index, terms));
     }
 }
 
@@ -198,7 +218,8 @@ impl Checker for CommittedKept {
 
     fn observe(&mut self, row: &Record, out: &mut Vec<Violation>) {
         if let Some(point) = self.prune.observe(row) {
-            self.committed = self.committed.split_off(&point);
+            let below = self.committed.partition_point(|&(i, _)| i < point);
+            self.committed.drain(..below);
         }
         self.configs.observe(row);
         let Some(node) = row.node else { return };

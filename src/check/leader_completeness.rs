@@ -43,8 +43,14 @@ pub struct LeaderCompleteness {
     /// Node -> the prefix of its log already recorded in `committed` and unchanged since.
     /// Invariant: at most the node's last index.
     recorded_upto: NodeMap<u64>,
+    /// Node -> one past the position in `committed` of its last record: a hint where its next
+    /// one goes (checked before use, so one made stale by an insert or a prune costs a search).
+    cursor: NodeMap<usize>,
     /// Every leader row seen: (term, node, its log's terms at that row).
     leaders: Vec<(u64, NodeId, TermRuns)>,
+    /// The highest term in `leaders` (0: none): a commit of that term or later, the usual one,
+    /// has no earlier-elected leader of a higher term to check.
+    leaders_term_max: u64,
     /// The committed entries pruned from `committed`: `(first index, entry term, commit term)`
     /// per run of consecutive indexes with equal terms, indexes increasing. An index with two
     /// committed entries (a broken run) is not pruned.
@@ -112,13 +118,15 @@ impl LeaderCompleteness {
     fn record_commit(&mut self, row: &Record, at: At, out: &mut Vec<Violation>) {
         let upto = self.recorded_upto.get(&at.node).copied().unwrap_or(0);
         let end = at.index.min(self.logs.last_index(at.node));
+        let mut hint = self.cursor.get(&at.node).copied().unwrap_or(0);
         for index in (upto + 1).max(self.prune.point())..=end {
             // A gap (no entry) commits nothing that a leader could be asked to hold.
             if let Some(entry_term) = self.logs.term_at(at.node, index) {
-                self.record(index, entry_term, at.term);
+                hint = self.record(index, entry_term, at.term, hint) + 1;
                 self.check_earlier_leaders(row, index, entry_term, at.term, out);
             }
         }
+        self.cursor.insert(at.node, hint);
         self.recorded_upto.insert(at.node, upto.max(end));
     }
 
@@ -131,6 +139,9 @@ impl LeaderCompleteness {
         term: u64,
         out: &mut Vec<Violation>,
     ) {
+        if term >= self.leaders_term_max {
+            return;
+        }
         let missing =
             self.leaders.iter().find(|(lt, _, log)| *lt > term && log.term_at(index) != Some(entry_term));
         if let Some((lt, leader, log)) = missing {
@@ -147,17 +158,43 @@ impl LeaderCompleteness {
     }
 
     /// Entry `(index, entry_term)` is committed in `term` (or earlier, if already recorded so).
-    fn record(&mut self, index: u64, entry_term: u64, term: u64) {
-        let key = (index, entry_term);
-        let found = match self.committed.last() {
-            Some(&(i, t, _)) if (i, t) < key => Err(self.committed.len()),
-            None => Err(0),
-            Some(_) => self.committed.binary_search_by(|&(i, t, _)| (i, t).cmp(&key)),
-        };
-        match found {
-            Ok(at) => self.committed[at].2 = self.committed[at].2.min(term),
-            Err(at) => self.committed.insert(at, (index, entry_term, term)),
+    /// Returns its position in `committed`; `hint` is where it likely is (checked, any value).
+    fn record(&mut self, index: u64, entry_term: u64, term: u64, hint: usize) -> usize {
+        match self.locate((index, entry_term), hint) {
+            Ok(at) => {
+                self.committed[at].2 = self.committed[at].2.min(term);
+                at
+            }
+            Err(at) => {
+                self.committed.insert(at, (index, entry_term, term));
+                at
+            }
         }
+    }
+
+    /// Where `key` is in `committed` (`Ok`) or would go (`Err`), as a binary search answers.
+    /// Every node records the same indexes in order, the lagging ones a little behind the first:
+    /// the hint (one past the node's last record) is checked first, then the tail is searched from
+    /// the end, doubling, rather than the whole vector.
+    fn locate(&self, key: (u64, u64), hint: usize) -> Result<usize, usize> {
+        let c = &self.committed;
+        let key_at = |j: usize| (c[j].0, c[j].1);
+        let len = c.len();
+        if hint < len && key_at(hint) == key {
+            return Ok(hint);
+        }
+        if hint <= len && (hint == 0 || key_at(hint - 1) < key) && (hint == len || key_at(hint) > key) {
+            return Err(hint);
+        }
+        if len == 0 || key_at(len - 1) < key {
+            return Err(len);
+        }
+        let mut span = 1;
+        while span < len && key_at(len - span) >= key {
+            span *= 2;
+        }
+        let from = len.saturating_sub(span);
+        c[from..].binary_search_by(|&(i, t, _)| (i, t).cmp(&key)).map(|k| from + k).map_err(|k| from + k)
     }
 
     /// The log of `node` changes from `index` on: what is recorded from there must be re-read.
@@ -244,6 +281,7 @@ impl Checker for LeaderCompleteness {
                 if let Some(term) = row.term {
                     self.check_leader(row, node, term, out);
                     self.leaders.push((term, node, self.logs.log(node)));
+                    self.leaders_term_max = self.leaders_term_max.max(term);
                 }
             }
             _ => {}

@@ -33,9 +33,18 @@ impl Payload {
     }
 
     /// Whether `row` carries this payload, without building one.
+    #[inline]
     pub fn matches(&self, row: &Record) -> bool {
-        self.key == row.key && self.value == row.value && self.msg == row.msg
+        self.key == row.key && self.value == row.value && same_str(&self.msg, &row.msg)
     }
+}
+
+/// `a == b`, answered without comparing bytes when both are the same text in memory: a payload's
+/// `msg` is a clone of a row's, and rows borrow their message names from the same `'static` str,
+/// so the usual comparison is of one pointer with itself (where `==` calls `memcmp`).
+#[inline]
+fn same_str(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a.as_bytes() == b.as_bytes())
 }
 
 impl fmt::Display for Payload {
@@ -269,8 +278,21 @@ impl TermRuns {
 
     /// Writes `term` at `index`, dropping what followed; the indexes between the end and `index`
     /// become a gap. Index 0 holds no entry and is ignored.
+    #[inline]
     pub fn write(&mut self, index: u64, term: u64) {
-        // The common write appends right after the last entry: nothing to cut, no gap to fill.
+        // The common write appends right after the last entry, in the last run's term: one add,
+        // inlined into the callers (every append / store row of four checkers).
+        if index.checked_sub(1) == Some(self.len) && self.runs.last().is_some_and(|&(_, t)| t == term) {
+            self.len += 1;
+            return;
+        }
+        self.write_other(index, term);
+    }
+
+    /// [`TermRuns::write`] but for an append in the last run's term.
+    #[inline(never)]
+    fn write_other(&mut self, index: u64, term: u64) {
+        // Right after the last entry: nothing to cut, no gap to fill.
         if index.checked_sub(1) == Some(self.len) {
             self.extend(1, term);
             return;

@@ -1,5 +1,6 @@
 //! Exact summaries in memory that does not grow with the run: a multiset of integer samples kept
-//! as value -> count ([`Counts`]), and a set of ids kept as disjoint ranges ([`IdSet`]).
+//! as value -> count ([`Counts`]), and a set of ids kept as a window of bits over the newest ids
+//! and disjoint ranges below it ([`IdSet`]).
 //!
 //! Latencies are whole microseconds, so a count per distinct value gives the very same mean and
 //! nearest-rank percentiles as the sorted list of every sample (no bucketing, no estimate), in
@@ -7,9 +8,10 @@
 //! value for values below [`DENSE`] (one add per sample, no search; allocated in 16 KiB chunks
 //! where values fall), a tree for the rare larger ones. Op ids are handed out in order and mostly
 //! applied in order, so the set of applied ids is a few ranges: memory grows with the gaps (ops
-//! never applied), not with the ops.
+//! never applied), not with the ops; the newest ids, where every insert lands, sit in a bounded
+//! window of bits instead, one bit to set per insert.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::{percentile_index, MetricValue};
 
@@ -125,38 +127,106 @@ impl Counts {
     }
 }
 
-/// A set of `u64` ids as disjoint half-open ranges `start -> end`, adjacent ranges merged.
+/// The bit window of an [`IdSet`] spans at most this many 64-bit words (16384 ids, 2 KiB).
+const WINDOW_WORDS: usize = 256;
+
+/// A set of `u64` ids: a window of bits over the newest ids, disjoint half-open ranges
+/// `start -> end` (adjacent ones merged) below it.
+///
+/// Op ids are handed out in order, and every node applies each one: an insert almost always
+/// falls in the window, one bit to test and set (O(1), no allocation once the window is full),
+/// where a lookup in the tree of ranges costs a search. Ids refused and never applied leave holes
+/// in the window, which the ranges below it then carry. The window slides up when a larger id
+/// arrives; the words it leaves become ranges.
 #[derive(Clone, Debug, Default)]
 pub struct IdSet {
+    /// Every id held below `start`, as ranges.
     ranges: BTreeMap<u64, u64>,
+    /// `bits[w] >> b & 1`: whether `start + 64 w + b` is held; at most [`WINDOW_WORDS`] words.
+    bits: VecDeque<u64>,
+    /// The first id of the window, a multiple of 64.
+    start: u64,
     len: u64,
 }
 
 impl IdSet {
     pub fn contains(&self, id: u64) -> bool {
+        if id >= self.start {
+            let w = (id - self.start) / 64;
+            return usize::try_from(w)
+                .ok()
+                .and_then(|w| self.bits.get(w))
+                .is_some_and(|word| word >> (id % 64) & 1 == 1);
+        }
         self.ranges.range(..=id).next_back().is_some_and(|(_, &end)| id < end)
     }
 
     /// Adds `id`; false if it was there already.
     pub fn insert(&mut self, id: u64) -> bool {
-        // Ids mostly come in order (and again, once per node applying them): one held by the
-        // last range is there already; one just past it extends it (nothing starts after it).
-        if let Some(mut last) = self.ranges.last_entry() {
-            let (start, end) = (*last.key(), *last.get());
-            if (start..end).contains(&id) {
-                return false;
-            }
-            if id == end && id < u64::MAX {
-                *last.get_mut() = id + 1;
-                self.len += 1;
-                return true;
-            }
+        if id < self.start {
+            return self.insert_below(id);
         }
-        if self.contains(id) {
+        let w = (id - self.start) / 64;
+        let w = match usize::try_from(w) {
+            Ok(w) if w < WINDOW_WORDS => w,
+            _ => self.slide(id),
+        };
+        if w >= self.bits.len() {
+            self.bits.resize(w + 1, 0);
+        }
+        let bit = 1u64 << (id % 64);
+        let word = &mut self.bits[w];
+        if *word & bit != 0 {
+            return false;
+        }
+        *word |= bit;
+        self.len += 1;
+        true
+    }
+
+    /// Slides the window up so that it holds `id` (beyond its last word), turning the words it
+    /// leaves into ranges; returns `id`'s word.
+    #[cold]
+    fn slide(&mut self, id: u64) -> usize {
+        let id_word = id / 64;
+        // The new window ends at `id`'s word, or starts where the old one ended if that is higher.
+        let old_end = self.start / 64 + self.bits.len() as u64;
+        let new_start = id_word.saturating_sub(WINDOW_WORDS as u64 - 1).max(self.start / 64);
+        while self.start / 64 < new_start.min(old_end) {
+            let word = self.bits.pop_front().unwrap_or(0);
+            self.flush_word(word);
+            self.start += 64;
+        }
+        if self.bits.is_empty() {
+            self.start = new_start * 64;
+        }
+        (id_word - self.start / 64) as usize
+    }
+
+    /// Adds the ids of the window's first word (`start ..`) to the ranges, above every range.
+    fn flush_word(&mut self, mut word: u64) {
+        while word != 0 {
+            let from = u64::from(word.trailing_zeros());
+            // The run of set bits from `from`: the lowest clear bit above it ends it.
+            let run = (!(word >> from)).trailing_zeros().min(64 - from as u32);
+            let (lo, hi) = (self.start + from, self.start + from + u64::from(run));
+            match self.ranges.last_entry() {
+                Some(mut last) if *last.get() == lo => *last.get_mut() = hi,
+                _ => {
+                    self.ranges.insert(lo, hi);
+                }
+            }
+            word &= if from + u64::from(run) >= 64 { 0 } else { !0u64 << (from + u64::from(run)) };
+        }
+    }
+
+    /// Adds `id`, below the window, to the ranges.
+    fn insert_below(&mut self, id: u64) -> bool {
+        if self.ranges.range(..=id).next_back().is_some_and(|(_, &end)| id < end) {
             return false;
         }
         self.len += 1;
-        let end = id.saturating_add(1);
+        let end = id + 1; // below `start`: no overflow
         let before = self.ranges.range(..id).next_back().filter(|(_, &e)| e == id).map(|(&s, _)| s);
         let after = self.ranges.remove(&end);
         match (before, after) {
@@ -184,9 +254,19 @@ impl IdSet {
         self.len == 0
     }
 
-    /// Ranges held (the memory).
+    /// Runs of consecutive ids held (the memory, for the tests): the ranges, plus the runs in the
+    /// window, less one where a run crosses from the ranges into the window.
     pub fn ranges(&self) -> usize {
-        self.ranges.len()
+        let mut runs = self.ranges.len();
+        let mut prev = self.ranges.last_key_value().is_some_and(|(_, &end)| end == self.start);
+        for &word in &self.bits {
+            for b in 0..64 {
+                let held = word >> b & 1 == 1;
+                runs += usize::from(held && !prev);
+                prev = held;
+            }
+        }
+        runs
     }
 }
 
@@ -244,6 +324,40 @@ mod tests {
             assert_eq!(set.contains(id), plain.contains(&id), "contains {id}");
         }
         // Ranges are maximal: one per run of consecutive ids.
+        let runs = plain.iter().filter(|&&id| id == 0 || !plain.contains(&(id - 1))).count();
+        assert_eq!(set.ranges(), runs);
+    }
+
+    /// Ids rising with stragglers well behind, holes, and jumps far ahead: the window slides,
+    /// and the set still answers like a plain one.
+    #[test]
+    fn id_set_slides_its_window() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut set = IdSet::default();
+        let mut plain = std::collections::BTreeSet::new();
+        let mut next = 1u64;
+        for k in 0..60_000 {
+            let id = match rng.gen_range(0..20) {
+                0 => next.saturating_sub(rng.gen_range(0..40_000)),
+                1 if k % 1000 == 0 => {
+                    next += rng.gen_range(0..100_000);
+                    next
+                }
+                2 => next + rng.gen_range(0..200),
+                _ => {
+                    next += rng.gen_range(1..3);
+                    next
+                }
+            };
+            assert_eq!(set.insert(id), plain.insert(id), "insert {id}");
+        }
+        for id in [u64::MAX, u64::MAX - 1, u64::MAX - 64, 0] {
+            assert_eq!(set.insert(id), plain.insert(id), "insert {id}");
+        }
+        assert_eq!(set.len(), plain.len() as u64);
+        for id in (0..next + 300).chain(u64::MAX - 200..=u64::MAX) {
+            assert_eq!(set.contains(id), plain.contains(&id), "contains {id}");
+        }
         let runs = plain.iter().filter(|&&id| id == 0 || !plain.contains(&(id - 1))).count();
         assert_eq!(set.ranges(), runs);
     }
