@@ -448,7 +448,41 @@ impl Search {
                 .map(Some)
                 .collect()
         };
+        // A start value no op reads or expects is indistinguishable from any other such value:
+        // the register is compared only with reads' values and cas' expectations, and the
+        // first write replaces it. The searches from two such starts are the same searches
+        // (same configurations visited, same lasts succeeding), so the first one's outcome is
+        // replayed for the others: its configuration count, and its ends (an end without a
+        // last writer is the start's own value).
+        let observed: FxHashSet<u32> = self
+            .ops
+            .iter()
+            .filter_map(|o| match o.f {
+                OpF::Read => Some(o.value),
+                OpF::Cas => Some(o.expect),
+                OpF::Write => None,
+            })
+            .collect();
+        // (the lasts that succeeded, configurations visited) of the first unobserved start.
+        let mut template: Option<(Vec<Option<u32>>, u64)> = None;
         for (s, start) in starts.iter().enumerate() {
+            let unobserved = !observed.contains(&start.value);
+            if let Some((succeeded, states)) = template.as_ref().filter(|_| unobserved) {
+                if found.states + states > budget.states_max {
+                    // Where the search itself would have stopped.
+                    found.states = budget.states_max;
+                    found.outcome = Outcome::Undecided;
+                    return found;
+                }
+                found.states += states;
+                for &last in succeeded {
+                    let value = last.map_or(start.value, |k| self.ops[k as usize].value);
+                    found.ends.push(End { start: s, value, linearised: Vec::new() });
+                }
+                continue;
+            }
+            let states_before = found.states;
+            let mut succeeded: Vec<Option<u32>> = Vec::new();
             let mut values: Vec<u32> = Vec::new();
             for &last in &lasts {
                 let value = last.map_or(start.value, |k| self.ops[k as usize].value);
@@ -462,7 +496,11 @@ impl Search {
                 }
                 if found.ends.len() > before {
                     values.push(value);
+                    succeeded.push(last);
                 }
+            }
+            if unobserved && template.is_none() {
+                template = Some((succeeded, found.states - states_before));
             }
         }
         if !found.ends.is_empty() {
