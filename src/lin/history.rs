@@ -12,6 +12,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::lin::edn::Datum;
+use crate::trace::record::parse_prefixed;
 use crate::trace::{Event, Record, Value};
 
 /// The interned id of `nil`: the register's initial value, and "no key".
@@ -38,7 +39,12 @@ impl OpF {
     }
 
     fn parse(s: &str) -> Option<OpF> {
-        [OpF::Read, OpF::Write, OpF::Cas].into_iter().find(|f| f.as_str() == s)
+        match s {
+            "read" => Some(OpF::Read),
+            "write" => Some(OpF::Write),
+            "cas" => Some(OpF::Cas),
+            _ => None,
+        }
     }
 }
 
@@ -371,10 +377,17 @@ impl HistoryBuilder {
     /// Interns a value or key: equal datums get the same id.
     /// [`HistoryBuilder::intern`] of a borrowed value: cloned only when new.
     pub(crate) fn intern_ref(&mut self, d: &Datum) -> u32 {
+        // `nil` is always id 0 (most ops' `expect`): no need to hash it.
+        if *d == Datum::Nil {
+            return NIL;
+        }
         if let Some(&id) = self.intern.get(d) {
             return id;
         }
-        self.intern(d.clone())
+        let id = self.history.data.len() as u32;
+        self.history.data.push(d.clone());
+        self.intern.insert(d.clone(), id);
+        id
     }
 
     pub(crate) fn intern(&mut self, d: Datum) -> u32 {
@@ -459,19 +472,27 @@ pub(crate) fn parse_row(row: &Record) -> Result<Option<Input>, HistoryError> {
     }
     let bad = |found: String, allowed: &str| HistoryError { line: row.seq, found, allowed: allowed.into() };
     let f = OpF::parse(&row.msg).ok_or_else(|| bad(format!("msg = {:?}", row.msg), "read, write or cas"))?;
-    let mut tokens = row.detail.split(' ');
-    let process = tokens
-        .next()
-        .and_then(|t| t.strip_prefix('p'))
+    // Per client row of every run: the detail is split once at its first space rather than
+    // token by token, and an `expect=v<id>` is read straight into an integer.
+    let detail: &str = &row.detail;
+    let (first, rest) = detail.split_once(' ').unwrap_or((detail, ""));
+    let process = first
+        .strip_prefix('p')
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| bad(format!("detail = {:?}", row.detail), "first token p<process>, e.g. p3"))?;
     let mut expect = Datum::Nil;
-    for token in tokens {
-        if let Some(e) = token.strip_prefix("expect=") {
-            expect = match e {
-                "nil" => Datum::Nil,
-                _ => trace_value(&Value::parse(e)),
-            };
+    if !rest.is_empty() {
+        for token in rest.split(' ') {
+            if let Some(e) = token.strip_prefix("expect=") {
+                expect = match e {
+                    "nil" => Datum::Nil,
+                    _ => match parse_prefixed('v')(e) {
+                        // What `Value::parse` makes of a single id, without its vector.
+                        Some(id) => Datum::Int(id as i64),
+                        None => trace_value(&Value::parse(e)),
+                    },
+                };
+            }
         }
     }
     let id = row.index.ok_or_else(|| bad("index = (empty)".into(), "the op id, an integer"))?;

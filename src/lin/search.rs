@@ -20,6 +20,7 @@
 //! remaining op reads or expects (leaving such a write out of any linearisation leaves every other
 //! op's view of the register unchanged, so "never happened" is always as good).
 
+use std::cell::RefCell;
 use std::time::Instant;
 
 use rand::{RngCore, SeedableRng};
@@ -95,6 +96,12 @@ pub struct Search {
     next: Vec<u32>,
     prev: Vec<u32>,
     zobrist: Vec<u128>,
+    /// The `ok` ops, and the `ok` writes and cas among them (what a search must linearise).
+    ok_total: usize,
+    ok_writers: usize,
+    /// [`Search::ends_from`]'s memo, cleared per call but kept allocated: a segment's searches
+    /// (one per start and possible last writer) would otherwise each regrow it from empty.
+    memo: FxHashSet<(u128, u32)>,
 }
 
 /// The ops of `ops` (indexes into `history.ops()`, all on one key) that can matter to the search:
@@ -133,27 +140,79 @@ pub fn relevant(history: &History, ops: &[usize]) -> Vec<usize> {
     }
 }
 
+/// The first `n` Zobrist words: a fixed ChaCha stream, 128 bits per op. The in-run check builds
+/// a search per segment, so the stream is drawn once per thread and its prefix copied (the same
+/// words as drawing it afresh; only memo hashes depend on them).
+fn zobrist_words(n: usize) -> Vec<u128> {
+    thread_local! {
+        static WORDS: RefCell<(ChaCha8Rng, Vec<u128>)> =
+            RefCell::new((ChaCha8Rng::seed_from_u64(0x5eed_11ea), Vec::new()));
+    }
+    WORDS.with(|cell| {
+        let (rng, words) = &mut *cell.borrow_mut();
+        while words.len() < n {
+            words.push((u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()));
+        }
+        words[..n].to_vec()
+    })
+}
+
+/// Sorts `points` (distinct positions) by position: by insertion while that stays cheap (the
+/// points are nearly in order), else by a general sort.
+fn sort_nearly_sorted(points: &mut [(u64, u32)]) {
+    let budget = 8 * points.len();
+    let mut moves = 0usize;
+    for i in 1..points.len() {
+        let x = points[i];
+        let mut j = i;
+        while j > 0 && points[j - 1].0 > x.0 {
+            points[j] = points[j - 1];
+            j -= 1;
+        }
+        points[j] = x;
+        moves += i - j;
+        if moves > budget {
+            points.sort_unstable_by_key(|p| p.0);
+            return;
+        }
+    }
+}
+
 impl Search {
     /// Prepares the search over `ops` (indexes into `history.ops()`, one key, as returned by
     /// [`relevant`]).
     pub fn new(history: &History, ops: &[usize]) -> Search {
         let all = history.ops();
         let mut sops = Vec::with_capacity(ops.len());
-        // (pos, op, is_call)
-        let mut points: Vec<(u64, u32, bool)> = Vec::with_capacity(ops.len() * 2);
+        // Calls and returns as (pos, op), each sorted by position, then merged into the list.
+        // Positions are distinct, so this is the one real-time order. Callers list ops in
+        // invocation order, and ops mostly complete in about that order, so both runs are
+        // sorted or nearly so: sorting them apart and merging is linear where it can be.
+        let mut calls: Vec<(u64, u32)> = Vec::with_capacity(ops.len());
+        let mut rets: Vec<(u64, u32)> = Vec::with_capacity(ops.len());
         for (k, &i) in ops.iter().enumerate() {
             let op = &all[i];
             let ok = op.completion.is_ok();
             sops.push(SOp { f: op.f, value: op.value, expect: op.expect, ok, call: 0, ret: None });
-            points.push((op.invoke.pos, k as u32, true));
+            calls.push((op.invoke.pos, k as u32));
             if let Completion::Ok(at) = op.completion {
-                points.push((at.pos, k as u32, false));
+                rets.push((at.pos, k as u32));
             }
         }
-        points.sort_unstable_by_key(|p| p.0);
-        let mut entries = Vec::with_capacity(points.len() + 1);
+        sort_nearly_sorted(&mut calls);
+        sort_nearly_sorted(&mut rets);
+        let mut entries = Vec::with_capacity(calls.len() + rets.len() + 1);
         entries.push(Entry { op: NONE, is_call: false });
-        for (_, op, is_call) in points {
+        let (mut c, mut r) = (calls.iter().peekable(), rets.iter().peekable());
+        loop {
+            let is_call = match (c.peek(), r.peek()) {
+                (Some(call), Some(ret)) => call.0 < ret.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if is_call { c.next() } else { r.next() };
+            let Some(&(_, op)) = next else { break };
             if is_call {
                 sops[op as usize].call = entries.len() as u32;
             } else {
@@ -164,11 +223,20 @@ impl Search {
         let n = entries.len() as u32;
         let next = (0..n).map(|i| if i + 1 < n { i + 1 } else { NONE }).collect();
         let prev = (0..n).map(|i| if i == 0 { NONE } else { i - 1 }).collect();
-        let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_11ea);
-        let zobrist = (0..sops.len())
-            .map(|_| (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()))
-            .collect();
-        Search { ops: sops, history_index: ops.to_vec(), entries, next, prev, zobrist }
+        let zobrist = zobrist_words(sops.len());
+        let ok_total = sops.iter().filter(|o| o.ok).count();
+        let ok_writers = sops.iter().filter(|o| o.ok && o.f != OpF::Read).count();
+        Search {
+            ops: sops,
+            history_index: ops.to_vec(),
+            entries,
+            next,
+            prev,
+            zobrist,
+            ok_total,
+            ok_writers,
+            memo: FxHashSet::default(),
+        }
     }
 
     fn unlink(&mut self, e: u32) {
@@ -380,7 +448,41 @@ impl Search {
                 .map(Some)
                 .collect()
         };
+        // A start value no op reads or expects is indistinguishable from any other such value:
+        // the register is compared only with reads' values and cas' expectations, and the
+        // first write replaces it. The searches from two such starts are the same searches
+        // (same configurations visited, same lasts succeeding), so the first one's outcome is
+        // replayed for the others: its configuration count, and its ends (an end without a
+        // last writer is the start's own value).
+        let observed: FxHashSet<u32> = self
+            .ops
+            .iter()
+            .filter_map(|o| match o.f {
+                OpF::Read => Some(o.value),
+                OpF::Cas => Some(o.expect),
+                OpF::Write => None,
+            })
+            .collect();
+        // (the lasts that succeeded, configurations visited) of the first unobserved start.
+        let mut template: Option<(Vec<Option<u32>>, u64)> = None;
         for (s, start) in starts.iter().enumerate() {
+            let unobserved = !observed.contains(&start.value);
+            if let Some((succeeded, states)) = template.as_ref().filter(|_| unobserved) {
+                if found.states + states > budget.states_max {
+                    // Where the search itself would have stopped.
+                    found.states = budget.states_max;
+                    found.outcome = Outcome::Undecided;
+                    return found;
+                }
+                found.states += states;
+                for &last in succeeded {
+                    let value = last.map_or(start.value, |k| self.ops[k as usize].value);
+                    found.ends.push(End { start: s, value, linearised: Vec::new() });
+                }
+                continue;
+            }
+            let states_before = found.states;
+            let mut succeeded: Vec<Option<u32>> = Vec::new();
             let mut values: Vec<u32> = Vec::new();
             for &last in &lasts {
                 let value = last.map_or(start.value, |k| self.ops[k as usize].value);
@@ -394,7 +496,11 @@ impl Search {
                 }
                 if found.ends.len() > before {
                     values.push(value);
+                    succeeded.push(last);
                 }
+            }
+            if unobserved && template.is_none() {
+                template = Some((succeeded, found.states - states_before));
             }
         }
         if !found.ends.is_empty() {
@@ -417,14 +523,33 @@ impl Search {
         last: Option<u32>,
         found: &mut Ends,
     ) -> bool {
-        let ok_total = self.ops.iter().filter(|o| o.ok).count();
+        let mut memo = std::mem::take(&mut self.memo);
+        memo.clear();
+        let done = self.ends_from_in(&mut memo, start, value, lifted, budget, first_only, last, found);
+        self.memo = memo;
+        done
+    }
+
+    /// [`Search::ends_from`] with its memo, empty on entry.
+    #[allow(clippy::too_many_arguments)]
+    fn ends_from_in(
+        &mut self,
+        memo: &mut FxHashSet<(u128, u32)>,
+        start: usize,
+        value: u32,
+        lifted: &[u32],
+        budget: &Budget,
+        first_only: bool,
+        last: Option<u32>,
+        found: &mut Ends,
+    ) -> bool {
+        let ok_total = self.ok_total;
         let mut ok_done = 0usize;
         // With `last`: the ok writes and cas in all, and linearised so far.
-        let writers_total = self.ops.iter().filter(|o| o.ok && o.f != OpF::Read).count();
+        let writers_total = self.ok_writers;
         let mut writers_done = 0usize;
         let mut state = value;
         let mut hash: u128 = lifted.iter().fold(0, |h, &op| h ^ self.zobrist[op as usize]);
-        let mut memo: FxHashSet<(u128, u32)> = FxHashSet::default();
         memo.insert((hash, state));
         // (call entry, value before it); and the optional ops among them, in order.
         let mut stack: Vec<(u32, u32)> = Vec::new();

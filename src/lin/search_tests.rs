@@ -356,3 +356,43 @@ proptest! {
         prop_assert_eq!(by_last, listed, "{:?}", all);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    /// The last-writer searches replay one start's outcome for every other start whose value no
+    /// op reads or expects: the ends (in order), the configurations counted and where the budget
+    /// runs out must be those of searching each start on its own, one after the other.
+    #[test]
+    fn replayed_starts_are_searched_starts(
+        history in tiny(), values in proptest::collection::vec(0u32..6, 1..5), states_max in 1u64..60,
+    ) {
+        let all = history.ops();
+        let ok: Vec<usize> = (0..all.len()).filter(|&i| all[i].completion.is_ok()).collect();
+        prop_assume!(!ok.is_empty());
+        let starts: Vec<Start> = values.iter().map(|&value| Start { value, linearised: Vec::new() }).collect();
+        for budget in [Budget::states(states_max), Budget::states(1_000_000)] {
+            let got = Search::new(&history, &ok).ends_by_last(&starts, &budget);
+            // Each start alone, within what the earlier ones left of the budget.
+            let mut want = Ends { outcome: Outcome::NotLinearizable, states: 0, ends: Vec::new() };
+            for (s, start) in starts.iter().enumerate() {
+                let left = Budget::states(budget.states_max - want.states);
+                let one = Search::new(&history, &ok).ends_by_last(std::slice::from_ref(start), &left);
+                want.states += one.states;
+                want.ends.extend(one.ends.into_iter().map(|e| End { start: s, ..e }));
+                if one.outcome == Outcome::Undecided {
+                    want.outcome = Outcome::Undecided;
+                    break;
+                }
+            }
+            if want.outcome != Outcome::Undecided && !want.ends.is_empty() {
+                want.outcome = Outcome::Linearizable;
+            }
+            prop_assert_eq!(got.outcome, want.outcome, "{:?} from {:?}", all, values);
+            prop_assert_eq!(got.states, want.states, "{:?} from {:?}", all, values);
+            if got.outcome != Outcome::Undecided {
+                prop_assert_eq!(got.ends, want.ends, "{:?} from {:?}", all, values);
+            }
+        }
+    }
+}
