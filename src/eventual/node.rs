@@ -37,6 +37,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use rand::Rng;
 
@@ -238,13 +239,14 @@ impl EventualNode {
         // The client's op id is the written value id.
         let w = if self.config.bug == Bug::AckBeforeQuorum { 1 } else { self.write_quorum() };
         let req = if w > 1 || self.outside() { Some(self.take_req()) } else { None };
-        let versions = if self.outside() { vec![version] } else { self.store.get(key).to_vec() };
+        let versions: Rc<[Version]> =
+            if self.outside() { Rc::new([version]) } else { Rc::from(self.store.get(key)) };
         let targets = self.targets(ctx);
         if let Some((last, others)) = targets.split_last() {
             for peer in others {
                 ctx.send(*peer, EventualMsg::Replicate { key, versions: versions.clone(), req });
             }
-            // The last target takes the vector itself: one copy fewer per write.
+            // The last target takes the set itself: one reference count fewer per write.
             ctx.send(*last, EventualMsg::Replicate { key, versions, req });
         }
         match req {
