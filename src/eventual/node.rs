@@ -301,7 +301,8 @@ impl EventualNode {
         let changed = self.store.apply_noting(key, versions, |held, received| {
             // `<via> held=<clock> received=<clock>`, spelt without the formatting machinery: one
             // row per conflicting pair is the eventual KV's most frequent row.
-            let mut detail = String::with_capacity(via.len() + 40);
+            let entries = held.clock.counters().len() + received.clock.counters().len();
+            let mut detail = String::with_capacity(via.len() + 16 + 12 * entries);
             detail.push_str(via);
             detail.push_str(" held=");
             held.clock.write_to(&mut detail);
