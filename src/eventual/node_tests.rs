@@ -175,7 +175,8 @@ fn siblings_keep_a_concurrent_version() {
     )
     .iter()
     .any(|_| true));
-    let e = s.deliver(1, EventualMsg::Replicate { key: 4, versions: vec![ver(2, &[0, 1], 1)].into(), req: None });
+    let e =
+        s.deliver(1, EventualMsg::Replicate { key: 4, versions: vec![ver(2, &[0, 1], 1)].into(), req: None });
     assert_eq!(
         rows(&e),
         vec![
@@ -213,8 +214,10 @@ fn a_dominated_version_is_ignored() {
         let mut s = Step::new(2, 3, dynamo(policy));
         s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(3, &[2, 1], 0)].into(), req: None });
         let before = s.node.store().clone();
-        let e =
-            s.deliver(1, EventualMsg::Replicate { key: 1, versions: vec![ver(2, &[1, 1], 1)].into(), req: None });
+        let e = s.deliver(
+            1,
+            EventualMsg::Replicate { key: 1, versions: vec![ver(2, &[1, 1], 1)].into(), req: None },
+        );
         assert!(e.is_empty(), "{policy:?}: {e:?}");
         assert_eq!(s.node.store(), &before);
     }
