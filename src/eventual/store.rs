@@ -510,7 +510,10 @@ pub fn value_of(set: &[Version]) -> Value {
         _ => {}
     }
     let mut ids: Vec<u64> = set.iter().map(|v| v.value).collect();
-    ids.sort_unstable();
+    // Stored sets are sorted by value already (see `canonical`): no sort for them.
+    if !ids.windows(2).all(|w| w[0] <= w[1]) {
+        ids.sort_unstable();
+    }
     ids.dedup();
     match ids.len() {
         0 => Value::None,
