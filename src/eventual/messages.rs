@@ -5,6 +5,8 @@
 //! digest instead of Merkle trees): `ae_digest` → `ae_reply` (the responder's newer versions and the
 //! keys it wants) → `ae_push` (the wanted versions).
 
+use std::rc::Rc;
+
 use crate::eventual::store::{DigestEntry, Version};
 use crate::protocol::Message;
 use crate::trace::Record;
@@ -22,7 +24,9 @@ pub enum EventualMsg {
     /// waits for acknowledgements (W > 1); the replica then answers `ReplicateAck`.
     Replicate {
         key: u64,
-        versions: Vec<Version>,
+        /// Shared by the copies to each replica (and by a duplicated delivery): one clone of the
+        /// set per write, not one per peer.
+        versions: Rc<[Version]>,
         req: Option<u64>,
     },
     ReplicateAck {

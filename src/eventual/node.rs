@@ -37,6 +37,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use rand::Rng;
 
@@ -199,6 +200,15 @@ impl EventualNode {
         }
     }
 
+    /// [`EventualNode::ok`] from the clock's trace cell, already spelt for the node's rows.
+    fn ok_traced(&self, value: Value, clock: Clock) -> ClientReply {
+        if self.seed() {
+            ClientReply::Ok(value)
+        } else {
+            ClientReply::OkWithContext(value, clock)
+        }
+    }
+
     /// `write` row: key, value = the written id, clock = the new version's clock; then, in dynamo
     /// mode, an `apply` row (detail `put`) with the resulting set if it is not just the new version.
     fn handle_put(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, value: u64, context: Option<&Clock>) {
@@ -218,7 +228,9 @@ impl EventualNode {
             clock
         };
         let version = Version::write(value, clock.clone(), self.id);
-        ctx.note(Record::new(Event::Write).key(key).value(Value::Id(value)).clock(clock.to_trace()));
+        // Spelt once for the `write` row, the `put_ack` row and the client's context.
+        let traced = clock.to_trace();
+        ctx.note(Record::new(Event::Write).key(key).value(Value::Id(value)).clock(traced.clone()));
         if self.seed() {
             self.store.put_local(key, version.clone());
         } else if !self.outside() {
@@ -238,19 +250,20 @@ impl EventualNode {
         // The client's op id is the written value id.
         let w = if self.config.bug == Bug::AckBeforeQuorum { 1 } else { self.write_quorum() };
         let req = if w > 1 || self.outside() { Some(self.take_req()) } else { None };
-        let versions = if self.outside() { vec![version] } else { self.store.get(key).to_vec() };
+        let versions: Rc<[Version]> =
+            if self.outside() { Rc::new([version]) } else { Rc::from(self.store.get(key)) };
         let targets = self.targets(ctx);
         if let Some((last, others)) = targets.split_last() {
             for peer in others {
                 ctx.send(*peer, EventualMsg::Replicate { key, versions: versions.clone(), req });
             }
-            // The last target takes the vector itself: one copy fewer per write.
+            // The last target takes the set itself: one reference count fewer per write.
             ctx.send(*last, EventualMsg::Replicate { key, versions, req });
         }
         match req {
             None => {
-                note_put(ctx, "put_ack", key, value, &clock, 1, 1);
-                ctx.reply(value, self.ok(Value::None, &clock));
+                note_put(ctx, "put_ack", key, value, traced.clone(), 1, 1);
+                ctx.reply(value, self.ok_traced(Value::None, traced));
             }
             Some(req) => {
                 let pending = PendingWrite { key, value, clock, acked: Vec::new() };
@@ -263,11 +276,12 @@ impl EventualNode {
     fn handle_get(&mut self, ctx: &mut Ctx<'_, Self>, key: u64, id: u64) {
         if self.read_quorum() <= 1 && !self.outside() {
             let local = self.store.get(key);
-            // The store keeps the set's joined clock (the empty clock for no version).
-            let joined = self.store.joined_clock(key).cloned().unwrap_or_default();
+            // The store keeps the set's joined clock (none, the empty clock, for no version),
+            // spelt once for the `read` row and the client's context.
+            let joined = self.store.joined_clock(key).map(VClock::to_trace);
             let value = value_of(local);
-            note_read_joined(ctx, key, id, value.clone(), (!local.is_empty()).then_some(&joined), 1);
-            ctx.reply(id, self.ok(value, &joined));
+            note_read_joined(ctx, key, id, value.clone(), joined.clone(), 1);
+            ctx.reply(id, self.ok_traced(value, joined.unwrap_or_default()));
             return;
         }
         let req = self.take_req();
@@ -299,7 +313,8 @@ impl EventualNode {
         let changed = self.store.apply_noting(key, versions, |held, received| {
             // `<via> held=<clock> received=<clock>`, spelt without the formatting machinery: one
             // row per conflicting pair is the eventual KV's most frequent row.
-            let mut detail = String::with_capacity(via.len() + 40);
+            let entries = held.clock.counters().len() + received.clock.counters().len();
+            let mut detail = String::with_capacity(via.len() + 16 + 12 * entries);
             detail.push_str(via);
             detail.push_str(" held=");
             held.clock.write_to(&mut detail);
@@ -355,8 +370,9 @@ impl EventualNode {
         if acks >= w {
             let done = self.pending_writes.remove(&req).expect("pending write just seen");
             ctx.cancel_timer(EventualTimer::WriteTimeout(req));
-            note_put(ctx, "put_ack", done.key, done.value, &done.clock, acks, w);
-            ctx.reply(done.value, self.ok(Value::None, &done.clock));
+            let traced = done.clock.to_trace();
+            note_put(ctx, "put_ack", done.key, done.value, traced.clone(), acks, w);
+            ctx.reply(done.value, self.ok_traced(Value::None, traced));
         }
     }
 
@@ -511,18 +527,12 @@ fn note_put<P: Protocol>(
     msg: &'static str,
     key: u64,
     value: u64,
-    clock: &VClock,
+    clock: Clock,
     got: u32,
     w: u32,
 ) {
-    ctx.note(
-        Record::new(Event::Note)
-            .msg(msg)
-            .key(key)
-            .value(Value::Id(value))
-            .clock(clock.to_trace())
-            .detail(counted("acks=", got as usize, Some(w as usize))),
-    );
+    let acks = counted("acks=", got as usize, Some(w as usize));
+    ctx.note(Record::new(Event::Note).msg(msg).key(key).value(Value::Id(value)).clock(clock).detail(acks));
 }
 
 /// `<label><got>` or `<label><got>/<of>`, spelt without the formatting machinery (one per
@@ -546,24 +556,22 @@ fn counted(label: &'static str, got: usize, of: Option<usize>) -> Cow<'static, s
 }
 
 fn note_read<P: Protocol>(ctx: &mut Ctx<'_, P>, key: u64, id: u64, versions: &[Version], replies: usize) {
-    let joined = (!versions.is_empty()).then(|| join_clock(versions));
-    note_read_joined(ctx, key, id, value_of(versions), joined.as_ref(), replies);
+    let joined = (!versions.is_empty()).then(|| join_clock(versions).to_trace());
+    note_read_joined(ctx, key, id, value_of(versions), joined, replies);
 }
 
-/// [`note_read`] from the answer's value cell and joined clock (`None`: nothing read).
+/// [`note_read`] from the answer's value cell and joined clock's cell (`None`: nothing read).
 fn note_read_joined<P: Protocol>(
     ctx: &mut Ctx<'_, P>,
     key: u64,
     id: u64,
     value: Value,
-    joined: Option<&VClock>,
+    joined: Option<Clock>,
     replies: usize,
 ) {
     let mut row =
         Record::new(Event::Read).key(key).index(id).value(value).detail(counted("replies=", replies, None));
-    if let Some(clock) = joined {
-        row = row.clock(clock.to_trace());
-    }
+    row.clock = joined;
     ctx.note(row);
 }
 
@@ -612,7 +620,8 @@ impl Protocol for EventualNode {
             EventualTimer::WriteTimeout(req) => {
                 if let Some(p) = self.pending_writes.remove(&req) {
                     let w = self.write_quorum();
-                    note_put(ctx, "put_timeout", p.key, p.value, &p.clock, p.acked.len() as u32 + 1, w);
+                    let acks = p.acked.len() as u32 + 1;
+                    note_put(ctx, "put_timeout", p.key, p.value, p.clock.to_trace(), acks, w);
                     // Stored here and perhaps elsewhere: indeterminate.
                     ctx.reply(p.value, ClientReply::Unknown("timeout"));
                 }

@@ -129,8 +129,8 @@ fn put_bumps_clock_over_held_versions_and_replicates_to_every_peer() {
     assert_eq!(
         sends(&e),
         vec![
-            (NodeId(1), EventualMsg::Replicate { key: 1, versions: vec![v10.clone()], req: None }),
-            (NodeId(2), EventualMsg::Replicate { key: 1, versions: vec![v10.clone()], req: None }),
+            (NodeId(1), EventualMsg::Replicate { key: 1, versions: vec![v10.clone()].into(), req: None }),
+            (NodeId(2), EventualMsg::Replicate { key: 1, versions: vec![v10.clone()].into(), req: None }),
         ]
     );
     assert_eq!(rows(&e), vec!["write  k1 v10 n0:1 ", "note put_ack k1 v10 n0:1 acks=1/1"]);
@@ -143,7 +143,7 @@ fn put_bumps_clock_over_held_versions_and_replicates_to_every_peer() {
 
     // n0 now holds two siblings (its own v10 and n1's concurrent v11). A blind write (no context)
     // supersedes only the coordinator's own entry and stays a sibling of v11, which it never saw.
-    s.deliver(1, EventualMsg::Replicate { key: 1, versions: vec![ver(11, &[0, 1], 1)], req: None });
+    s.deliver(1, EventualMsg::Replicate { key: 1, versions: vec![ver(11, &[0, 1], 1)].into(), req: None });
     assert_eq!(s.node.store().get(1).len(), 2);
     let e = s.client(Op::Put { key: 1, value: 12 });
     assert_eq!(rows(&e)[0], "write  k1 v12 n0:2 ");
@@ -159,8 +159,8 @@ fn put_bumps_clock_over_held_versions_and_replicates_to_every_peer() {
 #[test]
 fn a_put_from_an_old_context_is_a_sibling_of_what_it_missed() {
     let mut s = Step::new(1, 3, dynamo(Policy::Siblings));
-    s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(1, &[1], 0)], req: None });
-    s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(2, &[2], 0)], req: None });
+    s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(1, &[1], 0)].into(), req: None });
+    s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(2, &[2], 0)].into(), req: None });
     let e = s.put_with(1, 3, &[1]);
     assert_eq!(rows(&e)[0], "write  k1 v3 n0:1;n1:1 ");
     assert_eq!(s.node.store().get(1), &[ver(2, &[2], 0), ver(3, &[1, 1], 1)]);
@@ -171,11 +171,12 @@ fn a_put_from_an_old_context_is_a_sibling_of_what_it_missed() {
 fn siblings_keep_a_concurrent_version() {
     let mut s = Step::new(2, 3, dynamo(Policy::Siblings));
     assert!(!sends(
-        &s.deliver(0, EventualMsg::Replicate { key: 4, versions: vec![ver(1, &[1], 0)], req: None })
+        &s.deliver(0, EventualMsg::Replicate { key: 4, versions: vec![ver(1, &[1], 0)].into(), req: None })
     )
     .iter()
     .any(|_| true));
-    let e = s.deliver(1, EventualMsg::Replicate { key: 4, versions: vec![ver(2, &[0, 1], 1)], req: None });
+    let e =
+        s.deliver(1, EventualMsg::Replicate { key: 4, versions: vec![ver(2, &[0, 1], 1)].into(), req: None });
     assert_eq!(
         rows(&e),
         vec![
@@ -196,8 +197,8 @@ fn lww_keeps_the_deterministic_winner_with_the_joined_clock() {
         let a = (0, ver(1, &[1], 0));
         let b = (1, ver(2, &[0, 1], 1));
         let (x, y) = if first_from_n0 { (a, b) } else { (b, a) };
-        s.deliver(x.0, EventualMsg::Replicate { key: 4, versions: vec![x.1], req: None });
-        let e = s.deliver(y.0, EventualMsg::Replicate { key: 4, versions: vec![y.1], req: None });
+        s.deliver(x.0, EventualMsg::Replicate { key: 4, versions: vec![x.1].into(), req: None });
+        let e = s.deliver(y.0, EventualMsg::Replicate { key: 4, versions: vec![y.1].into(), req: None });
         let r = rows(&e);
         assert_eq!(r.len(), 2, "{r:?}");
         assert!(r[0].starts_with("conflict  k4 v1|v2"), "{r:?}");
@@ -211,10 +212,12 @@ fn lww_keeps_the_deterministic_winner_with_the_joined_clock() {
 fn a_dominated_version_is_ignored() {
     for policy in [Policy::Siblings, Policy::Lww] {
         let mut s = Step::new(2, 3, dynamo(policy));
-        s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(3, &[2, 1], 0)], req: None });
+        s.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(3, &[2, 1], 0)].into(), req: None });
         let before = s.node.store().clone();
-        let e =
-            s.deliver(1, EventualMsg::Replicate { key: 1, versions: vec![ver(2, &[1, 1], 1)], req: None });
+        let e = s.deliver(
+            1,
+            EventualMsg::Replicate { key: 1, versions: vec![ver(2, &[1, 1], 1)].into(), req: None },
+        );
         assert!(e.is_empty(), "{policy:?}: {e:?}");
         assert_eq!(s.node.store(), &before);
     }
@@ -224,7 +227,7 @@ fn a_dominated_version_is_ignored() {
 #[test]
 fn replicate_with_request_id_is_acked() {
     let mut s = Step::new(1, 3, dynamo(Policy::Siblings));
-    let msg = EventualMsg::Replicate { key: 1, versions: vec![ver(3, &[1], 0)], req: Some(7) };
+    let msg = EventualMsg::Replicate { key: 1, versions: vec![ver(3, &[1], 0)].into(), req: Some(7) };
     let e = s.deliver(0, msg.clone());
     assert_eq!(sends(&e), vec![(NodeId(0), EventualMsg::ReplicateAck { req: 7 })]);
     let e = s.deliver(0, msg);
@@ -242,8 +245,8 @@ fn quorum_write_acks_after_w_and_times_out_otherwise() {
     assert_eq!(
         sends(&e),
         vec![
-            (NodeId(1), EventualMsg::Replicate { key: 1, versions: v.clone(), req: Some(1) }),
-            (NodeId(2), EventualMsg::Replicate { key: 1, versions: v.clone(), req: Some(1) }),
+            (NodeId(1), EventualMsg::Replicate { key: 1, versions: v.clone().into(), req: Some(1) }),
+            (NodeId(2), EventualMsg::Replicate { key: 1, versions: v.clone().into(), req: Some(1) }),
         ]
     );
     assert_eq!(rows(&e), vec!["write  k1 v10 n0:1 "]);
@@ -269,7 +272,7 @@ fn quorum_write_acks_after_w_and_times_out_otherwise() {
 fn quorum_read_merges_replies_and_repairs() {
     let config = EventualConfig { read_quorum: 2, read_repair: true, ..dynamo(Policy::Siblings) };
     let mut s = Step::new(0, 3, config);
-    s.deliver(1, EventualMsg::Replicate { key: 5, versions: vec![ver(1, &[1], 0)], req: None });
+    s.deliver(1, EventualMsg::Replicate { key: 5, versions: vec![ver(1, &[1], 0)].into(), req: None });
     let e = s.client(Op::Get { key: 5, id: 9 });
     assert_eq!(
         sends(&e),
@@ -307,7 +310,7 @@ fn outside_coordinator_put_crosses_the_network_to_every_replica() {
     let e = s.client(Op::Put { key: 1, value: 10 });
     let v = vec![ver(10, &[1], 0)];
     let to_all: Vec<_> = (0..3)
-        .map(|n| (NodeId(n), EventualMsg::Replicate { key: 1, versions: v.clone(), req: Some(1) }))
+        .map(|n| (NodeId(n), EventualMsg::Replicate { key: 1, versions: v.clone().into(), req: Some(1) }))
         .collect();
     assert_eq!(sends(&e), to_all);
     assert_eq!(rows(&e), vec!["write  k1 v10 n0:1 "], "no put_ack, no local apply yet");
@@ -324,7 +327,7 @@ fn outside_coordinator_put_crosses_the_network_to_every_replica() {
 fn outside_coordinator_read_takes_the_first_reply() {
     let config = EventualConfig { coordinator: Coordinator::Outside, ..dynamo(Policy::Siblings) };
     let mut s = Step::new(0, 3, config);
-    s.deliver(1, EventualMsg::Replicate { key: 5, versions: vec![ver(1, &[0, 1], 1)], req: None });
+    s.deliver(1, EventualMsg::Replicate { key: 5, versions: vec![ver(1, &[0, 1], 1)].into(), req: None });
     let e = s.client(Op::Get { key: 5, id: 9 });
     let to_all: Vec<_> = (0..3).map(|n| (NodeId(n), EventualMsg::ReadRequest { req: 1, key: 5 })).collect();
     assert_eq!(sends(&e), to_all);
@@ -421,7 +424,7 @@ fn anti_entropy_does_not_pull_older_versions() {
     let mut a = Step::new(0, 2, config.clone());
     let mut b = Step::new(1, 2, config);
     a.client(Op::Put { key: 1, value: 1 });
-    b.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(1, &[1], 0)], req: None });
+    b.deliver(0, EventualMsg::Replicate { key: 1, versions: vec![ver(1, &[1], 0)].into(), req: None });
     b.put_with(1, 2, &[1]);
     let e = b.deliver(0, sends(&a.timer(EventualTimer::AntiEntropy))[0].1.clone());
     assert_eq!(
@@ -488,8 +491,8 @@ fn crash_keeps_the_store_and_drops_coordinations() {
 #[test]
 fn final_rows_list_every_held_key() {
     let mut s = Step::new(1, 3, dynamo(Policy::Siblings));
-    s.deliver(0, EventualMsg::Replicate { key: 2, versions: vec![ver(1, &[1], 0)], req: None });
-    s.deliver(2, EventualMsg::Replicate { key: 2, versions: vec![ver(3, &[0, 0, 1], 2)], req: None });
+    s.deliver(0, EventualMsg::Replicate { key: 2, versions: vec![ver(1, &[1], 0)].into(), req: None });
+    s.deliver(2, EventualMsg::Replicate { key: 2, versions: vec![ver(3, &[0, 0, 1], 2)].into(), req: None });
     s.client(Op::Put { key: 0, value: 4 });
     let e = s.run(|n, ctx| n.on_finish(ctx));
     assert_eq!(

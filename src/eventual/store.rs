@@ -81,7 +81,7 @@ pub struct DigestEntry {
     pub key: u64,
     /// Join of the key's version clocks.
     pub clock: VClock,
-    /// FNV-1a of the version set.
+    /// [`set_hash`] of the version set.
     pub hash: u64,
 }
 
@@ -133,10 +133,24 @@ impl Held {
     }
 
     /// `Siblings`: merges `received` in place (see [`merge_siblings_into`]); true if the set changed.
-    fn merge_siblings(&mut self, received: &[Version]) -> bool {
+    /// `known[k]` is what [`for_new_conflicts`] found comparing `received[k]` with the set as it
+    /// was (see [`Relation`]): while the set has not changed, that decides the merge of
+    /// `received[k]` without comparing the clocks again; past `known` or after a change, they are
+    /// compared anew.
+    fn merge_siblings(&mut self, received: &[Version], known: &[Relation]) -> bool {
         let mut changed = false;
-        for r in received {
-            if merge_sibling_into(&mut self.versions, r) {
+        for (k, r) in received.iter().enumerate() {
+            let fresh = match known.get(k) {
+                Some(rel) if !changed => match rel {
+                    Relation::Covered => false,
+                    Relation::News { displaced } => {
+                        place_sibling(&mut self.versions, r, *displaced);
+                        true
+                    }
+                },
+                _ => merge_sibling_into(&mut self.versions, r),
+            };
+            if fresh {
                 // What the new version displaced it dominates, so the join only grows by its clock.
                 self.clock.merge(&r.clock);
                 changed = true;
@@ -195,7 +209,7 @@ impl Store {
     pub fn put(&mut self, key: u64, version: Version) {
         assert!(self.rule != Rule::Seed, "seed writes replace (put_local)");
         if self.rule == Rule::Siblings {
-            self.merge_siblings(key, std::slice::from_ref(&version));
+            self.merge_siblings(key, std::slice::from_ref(&version), &[]);
             return;
         }
         let next = merge(self.rule, self.get(key), &[version]);
@@ -203,9 +217,9 @@ impl Store {
     }
 
     /// `Siblings`: merges `received` into the held set of `key` in place; true if it changed.
-    fn merge_siblings(&mut self, key: u64, received: &[Version]) -> bool {
+    fn merge_siblings(&mut self, key: u64, received: &[Version], known: &[Relation]) -> bool {
         if let Some(held) = self.keys.get_mut(&key) {
-            return held.merge_siblings(received);
+            return held.merge_siblings(received, known);
         }
         let mut versions = Vec::new();
         merge_siblings_into(&mut versions, received);
@@ -247,10 +261,12 @@ impl Store {
         conflict: impl FnMut(&Version, &Version),
     ) -> bool {
         let held = self.get(key);
-        for_new_conflicts(self.rule, held, received, conflict);
+        let mut known = [Relation::Covered; KNOWN_MAX];
+        let known_len = for_new_conflicts(self.rule, held, received, &mut known, conflict);
         if self.rule == Rule::Siblings {
-            // The KV's most frequent merge: in place, no bag rebuilt and re-sorted.
-            return self.merge_siblings(key, received);
+            // The KV's most frequent merge: in place, no bag rebuilt and re-sorted, and the clock
+            // comparisons the conflict scan made not made twice.
+            return self.merge_siblings(key, received, &known[..known_len]);
         }
         let next = match self.rule {
             Rule::Seed => seed_apply(held, received),
@@ -326,7 +342,16 @@ fn merge_sibling_into(set: &mut Vec<Version>, r: &Version) -> bool {
     }
     if set.len() > 64 {
         set.retain(|h| r.clock.compare(&h.clock) != Ordering4::After);
-    } else if displaced != 0 {
+        displaced = 0;
+    }
+    place_sibling(set, r, displaced);
+    true
+}
+
+/// Puts `r`, news to `set`, in its sorted place after removing the versions it strictly dominates:
+/// bit i of `displaced` marks `set[i]` (a set past 64 versions was pruned by the caller).
+fn place_sibling(set: &mut Vec<Version>, r: &Version, displaced: u64) {
+    if displaced != 0 {
         let mut i = 0;
         set.retain(|_| {
             let keep = displaced & (1 << i) == 0;
@@ -336,8 +361,21 @@ fn merge_sibling_into(set: &mut Vec<Version>, r: &Version) -> bool {
     }
     let at = set.partition_point(|h| sibling_order(h, r) != std::cmp::Ordering::Greater);
     set.insert(at, r.clone());
-    true
 }
+
+/// What the conflict scan learnt about one received version against the held set, kept for the
+/// merge that follows (`Siblings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Relation {
+    /// Held already, or strictly dominated by a held version: merging it changes nothing.
+    Covered,
+    /// News: bit i marks `held[i]` as strictly dominated by it (the set has at most 64 versions).
+    News { displaced: u64 },
+}
+
+/// Received versions whose [`Relation`] is kept (a set holds at most one sibling per coordinator;
+/// past this many the merge compares anew).
+const KNOWN_MAX: usize = 8;
 
 /// The order [`canonical`] sorts a set in: value id, then clock.
 fn sibling_order(x: &Version, y: &Version) -> std::cmp::Ordering {
@@ -401,17 +439,23 @@ fn seed_apply(held: &[Version], received: &[Version]) -> Vec<Version> {
 /// Pairs (held, received) with concurrent clocks, for received versions that are news here (not
 /// already held and not dominated by a held version), so a duplicate delivery reports nothing.
 /// Each pair goes to `f`, by received version, then held order.
+/// For the first received versions (up to `known.len()`, and only while `held` has at most 64
+/// versions), `known[k]` is set to the [`Relation`] of `received[k]` to `held`; returns how many
+/// were set.
 fn for_new_conflicts(
     rule: Rule,
     held: &[Version],
     received: &[Version],
+    known_out: &mut [Relation],
     mut f: impl FnMut(&Version, &Version),
-) {
-    for r in received {
+) -> usize {
+    let known_len = if held.len() <= 64 { received.len().min(known_out.len()) } else { 0 };
+    for (k, r) in received.iter().enumerate() {
         // One comparison per pair: bit i marks `held[i]` concurrent with `r` (past 64 held
         // versions the comparison is redone below); the pairs are reported only once `r` is known
         // to be news (not held, or under LWW covered by the joined clock, and not dominated).
         let mut concurrent = 0u64;
+        let mut displaced = 0u64;
         let mut known = false;
         for (i, h) in held.iter().enumerate() {
             match h.clock.compare(&r.clock) {
@@ -424,8 +468,12 @@ fn for_new_conflicts(
                     break;
                 }
                 Ordering4::Concurrent if i < 64 => concurrent |= 1 << i,
+                Ordering4::Before if i < 64 => displaced |= 1 << i,
                 Ordering4::Concurrent | Ordering4::Equal | Ordering4::Before => {}
             }
+        }
+        if k < known_len {
+            known_out[k] = if known { Relation::Covered } else { Relation::News { displaced } };
         }
         if known {
             continue;
@@ -441,6 +489,7 @@ fn for_new_conflicts(
             }
         }
     }
+    known_len
 }
 
 /// Join of the clocks of a set (the empty clock for the empty set).
@@ -461,7 +510,10 @@ pub fn value_of(set: &[Version]) -> Value {
         _ => {}
     }
     let mut ids: Vec<u64> = set.iter().map(|v| v.value).collect();
-    ids.sort_unstable();
+    // Stored sets are sorted by value already (see `canonical`): no sort for them.
+    if !ids.windows(2).all(|w| w[0] <= w[1]) {
+        ids.sort_unstable();
+    }
     ids.dedup();
     match ids.len() {
         0 => Value::None,
@@ -470,17 +522,18 @@ pub fn value_of(set: &[Version]) -> Value {
     }
 }
 
-/// FNV-1a over the values and clocks of a (canonically sorted) set. Deterministic across runs and
-/// platforms, unlike `std`'s hasher.
+/// A hash of the values and clocks of a (canonically sorted) set, for anti-entropy digests: one
+/// multiply-xorshift round per 64-bit word (FNV-1a took eight, one per byte, and hashing was ~1.5 %
+/// of an eventual KV run). Deterministic across runs and platforms, unlike `std`'s hasher. Only
+/// compared for equality between two replicas' digests of a key (never written to a trace); the
+/// length word before each clock keeps `[v, c]` and `[v], [c]` apart.
 pub fn set_hash(set: &[Version]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
+    const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+    const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = SEED;
     let mut eat = |x: u64| {
-        for byte in x.to_le_bytes() {
-            h ^= u64::from(byte);
-            h = h.wrapping_mul(PRIME);
-        }
+        h = (h ^ x).wrapping_mul(MUL);
+        h ^= h >> 32;
     };
     for v in set {
         eat(v.value);
