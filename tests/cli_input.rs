@@ -173,3 +173,29 @@ fn membership_fields_are_validated() {
     );
     refused(&["run", &remove_far], &["faults[0].node = \"n3\"", "n0 … n2"]);
 }
+
+#[test]
+fn bench_json_gives_every_figure_its_paired_ratio() {
+    // A tiny run: one repetition, one simulated second, 5,000 hold steps.
+    let out = dsim()
+        .args(["bench", "--reps", "1", "--duration-ms", "1000", "--hold-steps", "5000", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for name in [
+        "hold_bare_heap",
+        "hold_event_queue",
+        "hold_runner",
+        "raft_kernel_only",
+        "raft_trace_off",
+        "raft_trace_on",
+        "eventual_trace_off",
+    ] {
+        let ratio = v[name]["vs_bare_heap"].as_f64().unwrap_or_else(|| panic!("{name}: {v}"));
+        assert!(ratio.is_finite() && ratio > 0.0, "{name}: {ratio}");
+        assert_eq!(v[name]["bare_heap_seconds"].as_array().map(Vec::len), Some(1), "{name}");
+    }
+    assert_eq!(v["hold_bare_heap"]["vs_bare_heap"].as_f64(), Some(1.0));
+}

@@ -70,36 +70,77 @@ pub struct BenchArgs {
     pub memory_trace: Option<std::path::PathBuf>,
 }
 
-/// One measured line: what, how many events per repetition, and the seconds of each repetition.
+/// One measured line: what, how many events per repetition, the seconds of each repetition, and
+/// the seconds of the bare-heap hold loop timed right before each of them.
 struct Figure {
     name: &'static str,
     what: &'static str,
     events: u64,
     seconds: Vec<f64>,
+    /// Steps of each paired bare-heap repetition, and its seconds (one per repetition).
+    bare_steps: u64,
+    bare_seconds: Vec<f64>,
 }
 
 impl Figure {
     fn events_per_s(&self) -> f64 {
         self.events as f64 / bench::median(&self.seconds)
     }
+
+    /// The median over repetitions of this figure's events/s over the bare heap's in the paired
+    /// repetition just before it: a machine that drifts between figures moves both halves of a
+    /// pair alike.
+    fn vs_bare_heap(&self) -> f64 {
+        let ratios: Vec<f64> = self
+            .seconds
+            .iter()
+            .zip(&self.bare_seconds)
+            .map(|(s, b)| (self.events as f64 / s) / (self.bare_steps as f64 / b))
+            .collect();
+        if ratios.is_empty() {
+            f64::NAN
+        } else {
+            bench::median(&ratios)
+        }
+    }
+
+    /// The bare heap's median events/s over this figure's paired repetitions.
+    fn bare_events_per_s(&self) -> f64 {
+        self.bare_steps as f64 / bench::median(&self.bare_seconds)
+    }
 }
 
-/// Times `reps` runs of `work` (after one warm-up); `work` returns the events it handled.
+/// The pending events of the hold loops.
+const PENDING: usize = 1_000;
+
+/// Steps of the bare-heap run paired with each repetition: a fifth of `--hold-steps` (1,000 at
+/// least), long enough to time, short enough not to double the bench.
+fn pair_steps(hold_steps: u64) -> u64 {
+    (hold_steps / 5).max(1_000)
+}
+
+/// Times `reps` runs of `work` (after one warm-up); `work` returns the events it handled. Before
+/// each timed run, the bare-heap hold loop runs `bare_steps` steps, timed, for the paired ratio.
 fn measure(
     name: &'static str,
     what: &'static str,
     reps: u32,
+    bare_steps: u64,
     mut work: impl FnMut() -> anyhow::Result<u64>,
 ) -> anyhow::Result<Figure> {
     let events = work()?;
-    let mut seconds = Vec::with_capacity(reps as usize);
+    let (mut seconds, mut bare_seconds) =
+        (Vec::with_capacity(reps as usize), Vec::with_capacity(reps as usize));
     for _ in 0..reps {
+        let started = Instant::now();
+        std::hint::black_box(bench::hold_bare_heap(PENDING, bare_steps, 1));
+        bare_seconds.push(started.elapsed().as_secs_f64());
         let started = Instant::now();
         let n = work()?;
         seconds.push(started.elapsed().as_secs_f64());
         anyhow::ensure!(n == events, "{name}: {n} events, then {events}: the run is not deterministic");
     }
-    Ok(Figure { name, what, events, seconds })
+    Ok(Figure { name, what, events, seconds, bare_steps, bare_seconds })
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
@@ -138,7 +179,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         return scaling(&args);
     }
     let (reps, steps) = (args.reps, args.hold_steps);
-    const PENDING: usize = 1_000;
+    let pair = pair_steps(steps);
     let raft = bench::raft_steady(args.duration_ms)?;
     let eventual = bench::eventual_steady(args.duration_ms)?;
     let trace_dir = tempfile::tempdir()?;
@@ -161,33 +202,44 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         name: "hold_bare_heap",
         what: "hold model N=1000 on BinaryHeap<Reverse<(u64, u64)>> (the limit)",
         events: steps,
-        seconds: bare,
+        seconds: bare.clone(),
+        bare_steps: steps,
+        bare_seconds: bare.clone(),
     });
     figures.push(Figure {
         name: "hold_event_queue",
         what: "hold model N=1000 through dsim's EventQueue",
         events: steps,
         seconds: queue,
+        bare_steps: steps,
+        bare_seconds: bare,
     });
     figures.push(measure(
         "hold_runner",
         "hold model N=1000 through the Runner (relay, no sink)",
         reps,
+        pair,
         || Ok(bench::hold_runner(5, PENDING, steps / 5, 1).events),
     )?);
     figures.push(measure(
         "raft_kernel_only",
         "Raft 5 nodes, runner only (no checkers/metrics)",
         reps,
+        pair,
         || Ok(bench::raft_kernel_only(&raft).events),
     )?);
-    figures.push(measure("raft_trace_off", "Raft 5 nodes, checkers + metrics, trace off", reps, || {
-        Ok(harness::run(&raft, Options::default())?.stats.events)
-    })?);
+    figures.push(measure(
+        "raft_trace_off",
+        "Raft 5 nodes, checkers + metrics, trace off",
+        reps,
+        pair,
+        || Ok(harness::run(&raft, Options::default())?.stats.events),
+    )?);
     figures.push(measure(
         "raft_trace_on",
         "Raft 5 nodes, checkers + metrics, CSV trace to disk",
         reps,
+        pair,
         || {
             Ok(harness::run(&raft, Options { trace: Some(&trace_path), hash: false, history: None })?
                 .stats
@@ -198,11 +250,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         "eventual_trace_off",
         "eventual KV 3 nodes, checkers + metrics, trace off",
         reps,
+        pair,
         || Ok(harness::run(&eventual, Options::default())?.stats.events),
     )?);
 
-    let rate = |name: &str| figures.iter().find(|f| f.name == name).map_or(f64::NAN, Figure::events_per_s);
-    let ratio = rate("hold_event_queue") / rate("hold_bare_heap");
+    let ratio = figures.iter().find(|f| f.name == "hold_event_queue").map_or(f64::NAN, Figure::vs_bare_heap);
     if args.json {
         let mut out = Map::new();
         for f in &figures {
@@ -212,7 +264,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
                     "what": f.what,
                     "events": f.events,
                     "events_per_s": f.events_per_s(),
+                    "vs_bare_heap": f.vs_bare_heap(),
+                    "bare_heap_events_per_s": f.bare_events_per_s(),
                     "seconds": f.seconds,
+                    "bare_heap_seconds": f.bare_seconds,
+                    "bare_heap_steps": f.bare_steps,
                 }),
             );
         }
@@ -221,12 +277,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         out.insert("duration_ms".to_owned(), json!(args.duration_ms));
         crate::outln!("{}", Value::Object(out))?;
     } else {
-        crate::outln!("{:<20} {:>14} {:>12}  what", "figure", "events/s", "events")?;
+        crate::outln!("{:<20} {:>14} {:>12} {:>8}  what", "figure", "events/s", "events", "vs_heap")?;
         for f in &figures {
-            crate::outln!("{:<20} {:>14.0} {:>12}  {}", f.name, f.events_per_s(), f.events, f.what)?;
+            crate::outln!(
+                "{:<20} {:>14.0} {:>12} {:>8.3}  {}",
+                f.name,
+                f.events_per_s(),
+                f.events,
+                f.vs_bare_heap(),
+                f.what
+            )?;
         }
         crate::outln!("EventQueue / bare heap (hold N=1000): {ratio:.2}")?;
-        crate::outln!("(median of {reps} repetitions each; wall clock, shared machine)")?;
+        crate::outln!(
+            "(median of {reps} repetitions each; vs_heap: median of each repetition over a bare-heap run of {pair} steps timed just before it; wall clock, shared machine)"
+        )?;
     }
     Ok(0)
 }
@@ -487,17 +552,10 @@ struct Point {
 
 /// `dsim bench --scaling`: each point is the default Raft scenario, every checker and metric,
 /// trace off, stopped after a fixed number of events; the bare-heap hold loop is timed in the same
-/// process, before and after, for the ratio.
+/// process before every repetition, for the paired ratio.
 fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
     let reps = args.reps;
-    let bare_rate = |steps: u64| -> anyhow::Result<f64> {
-        Ok(measure("hold_bare_heap", "", reps, || {
-            std::hint::black_box(bench::hold_bare_heap(1_000, steps, 1));
-            Ok(steps)
-        })?
-        .events_per_s())
-    };
-    let bare_before = bare_rate(args.hold_steps)?;
+    let pair = pair_steps(args.hold_steps);
     let mut points = Vec::new();
     let mut point = |axis: &'static str, x: u64, events: u64, overrides: Vec<String>| -> anyhow::Result<()> {
         let scenario = if axis.starts_with("kv_") {
@@ -507,7 +565,7 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
         };
         let nodes = scenario.nodes;
         let figure =
-            measure(axis, "", reps, || Ok(harness::run(&scenario, Options::default())?.stats.events))?;
+            measure(axis, "", reps, pair, || Ok(harness::run(&scenario, Options::default())?.stats.events))?;
         points.push(Point { axis, x, nodes, figure });
         Ok(())
     };
@@ -529,13 +587,16 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
     for nodes in KV_NODES {
         point("kv_nodes", u64::from(nodes), args.scale_events, vec![format!("nodes={nodes}")])?;
     }
-    let bare_after = bare_rate(args.hold_steps)?;
-    let bare = (bare_before + bare_after) / 2.0;
+    let bare_rates: Vec<f64> = points
+        .iter()
+        .flat_map(|p| p.figure.bare_seconds.iter().map(|s| p.figure.bare_steps as f64 / s))
+        .collect();
+    let bare = bench::median(&bare_rates);
 
     let row = |p: &Point| {
         let rate = p.figure.events_per_s();
         let ns = 1e9 / rate;
-        (rate, ns, ns / f64::from(p.nodes), rate / bare)
+        (rate, ns, ns / f64::from(p.nodes), p.figure.vs_bare_heap())
     };
     if args.json {
         let list: Vec<Value> = points
@@ -546,12 +607,14 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
                     "axis": p.axis, "x": p.x, "nodes": p.nodes, "events": p.figure.events,
                     "events_per_s": rate, "ns_per_event": ns, "ns_per_event_per_node": ns_node,
                     "vs_bare_heap": ratio, "seconds": p.figure.seconds,
+                    "bare_heap_events_per_s": p.figure.bare_events_per_s(),
+                    "bare_heap_seconds": p.figure.bare_seconds,
                 })
             })
             .collect();
         let out = json!({
             "bare_heap_events_per_s": bare,
-            "bare_heap_before_after": [bare_before, bare_after],
+            "bare_heap_steps": pair,
             "reps": reps,
             "points": list,
         });
@@ -582,7 +645,9 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
                 ratio
             )?;
         }
-        crate::outln!("bare heap (hold N=1000): {bare:.0} events/s (mean of the medians before and after)")?;
+        crate::outln!(
+            "bare heap (hold N=1000): {bare:.0} events/s (median of the runs of {pair} steps paired with every repetition; vs_heap is the median of each repetition's ratio to its pair)"
+        )?;
         crate::outln!(
             "(default Raft scenario, kv_*: default eventual KV scenario writing throughout; every checker and metric, trace off; median of {reps} repetitions)"
         )?;
@@ -592,7 +657,26 @@ fn scaling(args: &BenchArgs) -> anyhow::Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::memory_spread;
+    use super::{memory_spread, Figure};
+
+    #[test]
+    fn the_ratio_pairs_each_repetition_with_its_own_bare_run() {
+        // Rep 1: 100 events in 1 s against 1,000 steps in 1 s (0.1); rep 2: the machine ran at half
+        // speed for both halves (still 0.1); rep 3: an outlier (0.4). Medians of the rates alone
+        // would read 100/1 over 1000/1; the pairs read 0.1.
+        let f = Figure {
+            name: "x",
+            what: "",
+            events: 100,
+            seconds: vec![1.0, 2.0, 0.5],
+            bare_steps: 1_000,
+            bare_seconds: vec![1.0, 2.0, 2.0],
+        };
+        assert!((f.vs_bare_heap() - 0.1).abs() < 1e-12, "{}", f.vs_bare_heap());
+        assert!((f.bare_events_per_s() - 500.0).abs() < 1e-9);
+        let empty = Figure { seconds: vec![], bare_seconds: vec![], ..f };
+        assert!(empty.vs_bare_heap().is_nan());
+    }
 
     #[test]
     fn memory_spread_is_half_the_range_over_its_middle() {
