@@ -385,8 +385,12 @@ impl Search {
 
     /// [`Search::ends`] by listing every configuration reachable from each start.
     fn ends_listed(&mut self, starts: &[Start], budget: &Budget, first_only: bool) -> Ends {
-        let position: FxHashMap<usize, u32> =
-            self.history_index.iter().enumerate().map(|(k, &i)| (i, k as u32)).collect();
+        // Needed only to lift starts' ops: most starts (every one at the end of a run) have none.
+        let position: FxHashMap<usize, u32> = if starts.iter().any(|s| !s.linearised.is_empty()) {
+            self.history_index.iter().enumerate().map(|(k, &i)| (i, k as u32)).collect()
+        } else {
+            FxHashMap::default()
+        };
         let mut found = Ends { outcome: Outcome::NotLinearizable, states: 0, ends: Vec::new() };
         for (s, start) in starts.iter().enumerate() {
             let lifted: Vec<u32> = start.linearised.iter().filter_map(|i| position.get(i).copied()).collect();
@@ -525,6 +529,9 @@ impl Search {
     ) -> bool {
         let mut memo = std::mem::take(&mut self.memo);
         memo.clear();
+        // A search visits at least one configuration per op it linearises: room for that up
+        // front saves the table's regrowths (a long segment's search would rehash it ~log n times).
+        memo.reserve(self.ops.len() + 1);
         let done = self.ends_from_in(&mut memo, start, value, lifted, budget, first_only, last, found);
         self.memo = memo;
         done
