@@ -409,22 +409,33 @@ fn peers(me: NodeId, nodes: u32) -> impl Iterator<Item = NodeId> {
     (0..nodes).map(NodeId).filter(move |p| *p != me)
 }
 
-/// The `append` / `store` / `apply` row for `entry` at `index`: a put shows key and value, a get
-/// msg `get` and detail `get#<id>`, a cas msg `cas`, key, the new value and detail
-/// `cas#<id> expect=<v|nil>`, the no-op msg `noop` alone.
-fn entry_record(event: Event, index: LogIndex, entry: &Entry) -> Record {
-    let row = Record::new(event).term(entry.term).index(index);
+/// Writes the cells of the `append` / `store` / `apply` row for `entry` at `index` into a fresh
+/// row (built in place by [`Ctx::note_in`]): a put shows key and value, a get msg `get` and
+/// detail `get#<id>`, a cas msg `cas`, key, the new value and detail `cas#<id> expect=<v|nil>`,
+/// the no-op msg `noop` alone.
+fn entry_cells(row: &mut Record, index: LogIndex, entry: &Entry) {
+    row.term = Some(entry.term);
+    row.index = Some(index);
     let op = match entry.command {
-        Command::Noop => return row.msg("noop"),
-        Command::Config(members) => return row.msg("config").detail(members.to_string()),
+        Command::Noop => return row.msg = Cow::Borrowed("noop"),
+        Command::Config(members) => {
+            row.msg = Cow::Borrowed("config");
+            return row.set_detail(members.to_string());
+        }
         Command::Op(op) => op,
     };
+    row.key = Some(op.key);
     match op.f {
-        Func::Write { value } => row.key(op.key).value(Value::Id(value)),
-        Func::Read => row.msg("get").key(op.key).detail(format!("get#{}", op.id)),
+        Func::Write { value } => row.value = Value::Id(value),
+        Func::Read => {
+            row.msg = Cow::Borrowed("get");
+            row.set_detail(format!("get#{}", op.id));
+        }
         Func::Cas { expected, new } => {
             let expect = expected.map_or("nil".to_owned(), |v| format!("v{v}"));
-            row.msg("cas").key(op.key).value(Value::Id(new)).detail(format!("cas#{} expect={expect}", op.id))
+            row.msg = Cow::Borrowed("cas");
+            row.value = Value::Id(new);
+            row.set_detail(format!("cas#{} expect={expect}", op.id));
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::protocol::Ctx;
 use crate::sim::SimDuration;
 use crate::trace::{Event, Record, Value};
 
-use super::{entry_record, refuse, RaftNode, RaftTimer, Role};
+use super::{entry_cells, refuse, RaftNode, RaftTimer, Role};
 use crate::raft::log::{Command, Entry, LogIndex};
 use crate::raft::messages::{ClientForward, Msg};
 use crate::raft::sessions::Check;
@@ -119,7 +119,7 @@ impl RaftNode {
     pub(super) fn leader_append(&mut self, ctx: &mut Ctx<'_, Self>, command: Command) -> LogIndex {
         let entry = Entry { term: self.current_term, command };
         let index = self.log.last_index() + 1;
-        ctx.note_with(|| entry_record(Event::Append, index, &entry));
+        ctx.note_in(Event::Append, |row| entry_cells(row, index, &entry));
         self.log.append(entry);
         self.persisted_changed = true;
         self.match_index[self.id.index()] = index;
@@ -181,7 +181,7 @@ impl RaftNode {
     /// session may have been evicted shows detail `expired`. The leader answers the client.
     pub(super) fn apply_op(&mut self, ctx: &mut Ctx<'_, Self>, index: LogIndex, entry: &Entry, op: ClientOp) {
         // The `apply` row is built only if someone reads rows (`Ctx::rows_wanted`).
-        let row = || entry_record(Event::Apply, index, entry);
+        let row = |row: &mut Record| entry_cells(row, index, entry);
         let check =
             if self.config.bug == Bug::NoSessionDedupe { Check::New } else { self.sessions.check(&op) };
         let (why, response) = match check {
@@ -191,18 +191,17 @@ impl RaftNode {
             Check::Expired => (Some("expired"), Some(ClientReply::Unknown("session_expired"))),
         };
         if let Some(why) = why {
-            ctx.note_with(|| {
-                let mut row = row();
-                row.detail =
-                    if row.detail.is_empty() { why.into() } else { format!("{} {why}", row.detail).into() };
-                row
+            ctx.note_in(Event::Apply, |r| {
+                row(r);
+                r.detail =
+                    if r.detail.is_empty() { why.into() } else { format!("{} {why}", r.detail).into() };
             });
             if let Some(response) = response {
                 self.reply_if_leader(ctx, op.id, response);
             }
             return;
         }
-        ctx.note_with(row);
+        ctx.note_in(Event::Apply, row);
         // A write does not look up the key first: one search of the map, not two.
         let current = |sm: &BTreeMap<u64, u64>| sm.get(&op.key).copied();
         let response = match op.f {
@@ -217,9 +216,11 @@ impl RaftNode {
             Func::Cas { .. } => ClientReply::Fail("cas_mismatch"),
             Func::Read => {
                 let value = current(&self.state_machine).map_or(Value::None, Value::Id);
-                ctx.note_with(|| {
-                    let read = Record::new(Event::Read).key(op.key).index(index).value(value.clone());
-                    read.detail(format!("get#{}", op.id))
+                ctx.note_in(Event::Read, |read| {
+                    read.key = Some(op.key);
+                    read.index = Some(index);
+                    read.value = value.clone();
+                    read.set_detail(format!("get#{}", op.id));
                 });
                 ClientReply::Ok(value)
             }

@@ -18,7 +18,7 @@ use crate::protocol::Ctx;
 use crate::sim::{NodeId, SimDuration, SimTime};
 use crate::trace::{Event, Record};
 
-use super::{entry_record, RaftNode, RaftTimer, Role};
+use super::{entry_cells, RaftNode, RaftTimer, Role};
 use crate::raft::log::{Entry, LogIndex, RaftLog, Term};
 use crate::raft::snapshot::Snapshot;
 use crate::raft::Bug;
@@ -223,7 +223,7 @@ impl RaftNode {
         }
         for index in loss.stores_from..=self.log.last_index() {
             if let Some(entry) = self.log.get(index) {
-                ctx.note_with(|| entry_record(Event::Store, index, entry));
+                ctx.note_in(Event::Store, |row| entry_cells(row, index, entry));
             }
         }
     }

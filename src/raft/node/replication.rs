@@ -5,7 +5,7 @@ use crate::protocol::Ctx;
 use crate::sim::NodeId;
 use crate::trace::{Event, Record};
 
-use super::{entry_record, RaftNode, Role};
+use super::{entry_cells, RaftNode, Role};
 use crate::raft::log::{Command, Entry, LogIndex};
 use crate::raft::messages::{AppendEntries, AppendEntriesReply, Msg};
 use crate::raft::Bug;
@@ -143,7 +143,7 @@ impl RaftNode {
                 Some(_) => self.truncate_log(ctx, index),
                 None => {}
             }
-            ctx.note_with(|| entry_record(Event::Store, index, &entry));
+            ctx.note_in(Event::Store, |row| entry_cells(row, index, &entry));
             self.log.append(entry);
             self.persisted_changed = true;
         }
@@ -276,7 +276,7 @@ impl RaftNode {
             };
             match entry.command {
                 Command::Noop | Command::Config(_) => {
-                    ctx.note_with(|| entry_record(Event::Apply, index, &entry))
+                    ctx.note_in(Event::Apply, |row| entry_cells(row, index, &entry))
                 }
                 Command::Op(op) => self.apply_op(ctx, index, &entry, op),
             }
