@@ -281,9 +281,9 @@ impl<'a, P: Protocol> Ctx<'a, P> {
             }
             self.effects.push(Effect::Noted);
         } else {
-            let mut row = Box::new(Record::new(event));
+            let mut row = Record::new(event);
             fill(&mut row);
-            self.effects.push(Effect::Note(row));
+            self.note(row);
         }
     }
 

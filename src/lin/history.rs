@@ -12,7 +12,6 @@
 use rustc_hash::FxHashMap;
 
 use crate::lin::edn::Datum;
-use crate::trace::record::parse_prefixed;
 use crate::trace::{Event, Record, Value};
 
 /// The interned id of `nil`: the register's initial value, and "no key".
@@ -384,16 +383,18 @@ impl HistoryBuilder {
         if let Some(&id) = self.intern.get(d) {
             return id;
         }
-        let id = self.history.data.len() as u32;
-        self.history.data.push(d.clone());
-        self.intern.insert(d.clone(), id);
-        id
+        self.add(d.clone())
     }
 
     pub(crate) fn intern(&mut self, d: Datum) -> u32 {
         if let Some(&id) = self.intern.get(&d) {
             return id;
         }
+        self.add(d)
+    }
+
+    /// Interns `d`, not interned yet, as the next id.
+    fn add(&mut self, d: Datum) -> u32 {
         let id = self.history.data.len() as u32;
         self.history.data.push(d.clone());
         self.intern.insert(d, id);
@@ -473,7 +474,7 @@ pub(crate) fn parse_row(row: &Record) -> Result<Option<Input>, HistoryError> {
     let bad = |found: String, allowed: &str| HistoryError { line: row.seq, found, allowed: allowed.into() };
     let f = OpF::parse(&row.msg).ok_or_else(|| bad(format!("msg = {:?}", row.msg), "read, write or cas"))?;
     // Per client row of every run: the detail is split once at its first space rather than
-    // token by token, and an `expect=v<id>` is read straight into an integer.
+    // token by token.
     let detail: &str = &row.detail;
     let (first, rest) = detail.split_once(' ').unwrap_or((detail, ""));
     let process = first
@@ -486,11 +487,7 @@ pub(crate) fn parse_row(row: &Record) -> Result<Option<Input>, HistoryError> {
             if let Some(e) = token.strip_prefix("expect=") {
                 expect = match e {
                     "nil" => Datum::Nil,
-                    _ => match parse_prefixed('v')(e) {
-                        // What `Value::parse` makes of a single id, without its vector.
-                        Some(id) => Datum::Int(id as i64),
-                        None => trace_value(&Value::parse(e)),
-                    },
+                    _ => trace_value(&Value::parse(e)),
                 };
             }
         }

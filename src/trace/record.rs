@@ -175,6 +175,11 @@ impl Value {
         if cell.is_empty() {
             return Value::None;
         }
+        // One id, the usual cell: no vector to collect it into.
+        if !cell.contains('|') {
+            return parse_prefixed('v')(cell)
+                .map_or_else(|| Value::Text(Cow::Owned(cell.to_owned())), Value::Id);
+        }
         let ids: Option<Vec<u64>> = cell.split('|').map(parse_prefixed('v')).collect();
         match ids {
             Some(mut ids) if ids.len() == 1 => Value::Id(ids.pop().unwrap_or_default()),
